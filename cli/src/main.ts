@@ -1,0 +1,67 @@
+import { parseArgs } from 'node:util';
+import { loadConfig } from '@nanobill/config';
+import { createLogger } from '@nanobill/observability';
+import { demo } from './demo.js';
+import { query } from './query-command.js';
+import { SERVICES, startPipeline, type ServiceName } from './pipeline.js';
+
+const USAGE = `usage: nanobill <command> [options]
+
+  run [--only ingest,...]     the pipeline services in one process (SIGTERM drains and exits)
+  demo [--rate N] [--for S]   local broker + pipeline + router simulator, until Ctrl-C (or S seconds)
+  query "<SQL>" [--format F]  read-only SQL on the configured ClickHouse (F: a ClickHouse format)
+
+configuration: KAFKA_BROKERS, CLICKHOUSE_URL, NANOBILL_DATA_DIR, PORT (see README)`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'run':
+      return run(rest);
+    case 'demo':
+      return demo(rest);
+    case 'query':
+      return query(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+      console.log(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      console.error(`nanobill: unknown command "${command}"\n${USAGE}`);
+      return 2;
+  }
+}
+
+async function run(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { only: { type: 'string' } } });
+  const only = values.only?.split(',').map((s) => s.trim());
+  const unknown = only?.filter((s) => !(SERVICES as readonly string[]).includes(s)) ?? [];
+  if (unknown.length > 0) {
+    console.error(`nanobill run: unknown service ${unknown.join(', ')} (known: ${SERVICES.join(', ')})`);
+    return 2;
+  }
+  const logger = createLogger();
+  const pipeline = await startPipeline({ config: loadConfig(), logger, only: only as ServiceName[] });
+  await untilSignal();
+  logger.info('draining');
+  await pipeline.stop();
+  logger.info('stopped');
+  return 0;
+}
+
+/** Resolves on the first SIGTERM or SIGINT. */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`nanobill: ${(error as Error).message}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,99 @@
+import { TOPICS } from '@nanobill/contract';
+import type { Config } from '@nanobill/config';
+import { migrate, openClickHouse, type ClickHouseClient } from '@nanobill/clickhouse';
+import { startIngest } from '@nanobill/ingest';
+import { createKafka, ensureTopics, type Kafka } from '@nanobill/kafka';
+import { startBroker } from '@nanobill/kafka-broker';
+import { createMetricsRegistry, startOpsServer, type Logger, type Registry } from '@nanobill/observability';
+import { startQueryServer } from './query.js';
+import { topicSpecs } from './topics.js';
+
+/** The workers `nanobill run` can start; `--only` picks among them. */
+export const SERVICES = ['ingest'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+interface Stoppable {
+  stop(): Promise<void>;
+}
+
+export interface Pipeline {
+  brokers: string[];
+  kafka: Kafka;
+  registry: Registry;
+  /** A connection of its own for readers in this process (progress lines, tests). */
+  reader: ClickHouseClient;
+  stop(): Promise<void>;
+}
+
+/**
+ * Everything in one process: the broker when none is configured, migrations, topics, the chosen
+ * services, `/metrics` and health on PORT, and (embedded ClickHouse only) the query socket.
+ */
+export async function startPipeline(options: {
+  config: Config;
+  logger: Logger;
+  only?: readonly ServiceName[];
+}): Promise<Pipeline> {
+  const { config, logger } = options;
+  const stack: Array<[string, Stoppable]> = [];
+  const clickhouse = () => {
+    const client = openClickHouse({ url: config.clickhouseUrl, dataDir: config.dataDir });
+    stack.push(['clickhouse connection', { stop: () => client.close() }]);
+    return client;
+  };
+  const stop = async () => {
+    for (const [name, part] of stack.reverse()) {
+      await part.stop().catch((err: unknown) => logger.error({ err, part: name }, 'stop failed'));
+    }
+  };
+  try {
+    const brokers =
+      config.kafkaBrokers ??
+      (await startBroker({ dataDir: config.dataDir, port: config.localKafkaPort })).brokers;
+    const kafka = createKafka({ brokers, clientId: 'nanobill', logger });
+    const registry = createMetricsRegistry();
+    const admin = clickhouse();
+    const applied = await migrate(admin);
+    if (applied.length > 0) logger.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
+    const created = await ensureTopics(kafka, topicSpecs(config.requestsPartitions));
+    if (created.length > 0) logger.info({ topics: created }, 'topics created');
+
+    const only = new Set(options.only ?? SERVICES);
+    if (only.has('ingest')) {
+      const ingest = await startIngest({
+        kafka,
+        clickhouse: clickhouse(),
+        logger,
+        metrics: registry,
+        topics: { requests: TOPICS.requests, dlq: TOPICS.requestsDlq },
+        maxRows: config.ingest.maxRows,
+        maxWaitMs: config.ingest.maxWaitMs,
+      });
+      stack.push(['ingest', ingest]);
+    }
+
+    const ops = await startOpsServer({
+      port: config.port,
+      registry,
+      logger,
+      readiness: {
+        clickhouse: async () => void (await admin.ping()),
+        kafka: async () => {
+          const probe = kafka.admin();
+          await probe.connect();
+          await probe.disconnect();
+        },
+      },
+    });
+    stack.push(['ops server', { stop: () => ops.close() }]);
+    if (!config.clickhouseUrl) {
+      const socket = await startQueryServer({ dataDir: config.dataDir, client: clickhouse(), logger });
+      stack.push(['query socket', { stop: socket.close }]);
+    }
+    logger.info({ services: [...only], brokers, port: config.port }, 'pipeline running');
+    return { brokers, kafka, registry, reader: clickhouse(), stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

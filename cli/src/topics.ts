@@ -1,0 +1,13 @@
+import { TOPICS } from '@nanobill/contract';
+import type { TopicSpec } from '@nanobill/kafka';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** The topics nanobill creates on start-up when they are missing. */
+export function topicSpecs(requestsPartitions: number): TopicSpec[] {
+  return [
+    { topic: TOPICS.requests, numPartitions: requestsPartitions },
+    // Rejected events wait for a fix and a replay: kept a month.
+    { topic: TOPICS.requestsDlq, numPartitions: 1, configs: { 'retention.ms': String(30 * DAY_MS) } },
+  ];
+}

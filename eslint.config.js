@@ -1,0 +1,20 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['node_modules', '.data', '.scratch', 'infra/kafka/lib', 'bench/results'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'no-console': ['error', { allow: ['error'] }],
+    },
+  },
+  {
+    // Command-line entry points and benchmarks talk to a terminal.
+    files: ['cli/**', 'bench/**', 'infra/kafka/src/cli.ts', 'scripts/**'],
+    rules: { 'no-console': 'off' },
+  },
+);

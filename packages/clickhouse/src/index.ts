@@ -1,0 +1,8 @@
+export {
+  openClickHouse,
+  embeddedPath,
+  CLICKHOUSE_SETTINGS,
+  type ClickHouseClient,
+  type ClickHouseTarget,
+} from './client.js';
+export { migrate, readMigrations, splitStatements, MIGRATIONS_DIR, type Migration } from './migrations.js';

@@ -1,0 +1,86 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ClickHouseClient } from '@clickhouse/client';
+
+export const MIGRATIONS_DIR = fileURLToPath(
+  new URL('../../../infra/clickhouse/migrations/', import.meta.url),
+);
+
+export interface Migration {
+  version: number;
+  name: string;
+  checksum: string;
+  statements: string[];
+}
+
+/** `NNNN_name.sql` files, in version order; statements end with `;` at the end of a line. */
+export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
+  return readdirSync(dir)
+    .filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f))
+    .sort()
+    .map((file) => {
+      const sql = readFileSync(join(dir, file), 'utf8');
+      return {
+        version: Number(file.slice(0, 4)),
+        name: file.slice(5, -4),
+        checksum: createHash('sha256').update(sql).digest('hex'),
+        statements: splitStatements(sql),
+      };
+    });
+}
+
+export function splitStatements(sql: string): string[] {
+  return sql
+    .split(/;\s*$/m)
+    .map((s) =>
+      s
+        .split('\n')
+        .filter((line) => !line.trim().startsWith('--'))
+        .join('\n')
+        .trim(),
+    )
+    .filter(Boolean);
+}
+
+/**
+ * Applies each migration once and records it in `billing.schema_migrations`. Statements are
+ * idempotent (`IF NOT EXISTS`), so two processes migrating at once do no harm. An applied
+ * migration whose file has changed is an error: migrations are append-only.
+ */
+export async function migrate(
+  client: ClickHouseClient,
+  migrations = readMigrations(),
+): Promise<Migration[]> {
+  await client.command({ query: 'CREATE DATABASE IF NOT EXISTS billing' });
+  await client.command({
+    query: `CREATE TABLE IF NOT EXISTS billing.schema_migrations (
+      version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
+    ) ENGINE = MergeTree ORDER BY version`,
+  });
+  const result = await client.query({
+    query: 'SELECT DISTINCT version, checksum FROM billing.schema_migrations',
+    format: 'JSONEachRow',
+  });
+  const applied = new Map(
+    (await result.json<{ version: number; checksum: string }>()).map((r) => [r.version, r.checksum]),
+  );
+  const pending: Migration[] = [];
+  for (const m of migrations) {
+    const checksum = applied.get(m.version);
+    if (checksum === undefined) pending.push(m);
+    else if (checksum !== m.checksum) {
+      throw new Error(`migration ${m.version}_${m.name} was changed after it was applied`);
+    }
+  }
+  for (const m of pending) {
+    for (const query of m.statements) await client.command({ query });
+    await client.insert({
+      table: 'billing.schema_migrations',
+      values: [{ version: m.version, name: m.name, checksum: m.checksum }],
+      format: 'JSONEachRow',
+    });
+  }
+  return pending;
+}

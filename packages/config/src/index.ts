@@ -1,0 +1,50 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+const brokerList = z
+  .string()
+  .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port')).min(1));
+
+const Env = z.object({
+  KAFKA_BROKERS: brokerList.optional(),
+  KAFKA_PORT: z.coerce.number().int().min(1).max(65535).default(9092),
+  CLICKHOUSE_URL: z.url().optional(),
+  NANOBILL_DATA_DIR: z.string().min(1).default('./.data'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  NANOBILL_REQUESTS_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(6),
+  NANOBILL_INGEST_MAX_ROWS: z.coerce.number().int().min(1).max(500_000).default(50_000),
+  NANOBILL_INGEST_MAX_WAIT_MS: z.coerce.number().int().min(1).max(60_000).default(1_000),
+});
+
+export interface Config {
+  /** Absent: the local broker that the project's scripts start on 127.0.0.1. */
+  kafkaBrokers: string[] | undefined;
+  /** Port of that local broker (its controller listens on the next one). */
+  localKafkaPort: number;
+  /** Absent: embedded ClickHouse (chdb) under `dataDir/clickhouse`. */
+  clickhouseUrl: string | undefined;
+  dataDir: string;
+  port: number;
+  requestsPartitions: number;
+  ingest: { maxRows: number; maxWaitMs: number };
+}
+
+/** Reads the environment; a bad value fails with a message that names the variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  return {
+    kafkaBrokers: e.KAFKA_BROKERS,
+    localKafkaPort: e.KAFKA_PORT,
+    clickhouseUrl: e.CLICKHOUSE_URL,
+    dataDir: resolve(e.NANOBILL_DATA_DIR),
+    port: e.PORT,
+    requestsPartitions: e.NANOBILL_REQUESTS_PARTITIONS,
+    ingest: { maxRows: e.NANOBILL_INGEST_MAX_ROWS, maxWaitMs: e.NANOBILL_INGEST_MAX_WAIT_MS },
+  };
+}

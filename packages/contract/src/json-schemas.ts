@@ -1,0 +1,11 @@
+import { z } from 'zod';
+import { RoutedRequestEvent } from './request-event.js';
+
+/**
+ * The JSON Schema files published for routers not written in TypeScript, generated from the zod
+ * schemas. `npm run schemas -w @nanobill/contract` rewrites `schemas/`; a test fails on drift.
+ */
+export const JSON_SCHEMAS: Record<string, () => unknown> = {
+  'routed-request-event.v1.schema.json': () =>
+    z.toJSONSchema(RoutedRequestEvent, { io: 'input', unrepresentable: 'any' }),
+};

@@ -1,0 +1,7 @@
+/** Kafka topic names: part of the contract with the router and with operators (PRODUCT.md §2, §5–§7). */
+export const TOPICS = {
+  requests: 'inference.requests.v1',
+  requestsDlq: 'inference.requests.dlq.v1',
+} as const;
+
+export type TopicKey = keyof typeof TOPICS;

@@ -1,0 +1,36 @@
+import kafkajs, { type Kafka, type LogEntry } from 'kafkajs';
+import type { Logger } from '@nanobill/observability';
+
+const { Kafka: KafkaClient, logLevel } = kafkajs;
+
+const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+export interface KafkaOptions {
+  brokers: string[];
+  clientId: string;
+  logger: Logger;
+}
+
+/** A kafkajs client whose logs go through pino, at warn and above. */
+export function createKafka({ brokers, clientId, logger }: KafkaOptions): Kafka {
+  const log = logger.child({ component: 'kafkajs' });
+  return new KafkaClient({
+    brokers,
+    clientId,
+    logLevel: logLevel.WARN,
+    retry: { initialRetryTime: 200, retries: 8 },
+    logCreator:
+      () =>
+      ({ level, log: entry }: LogEntry) => {
+        const { message, ...rest } = entry;
+        log[LEVELS[level] ?? 'info'](rest, message);
+      },
+  });
+}
+
+export type { Kafka };

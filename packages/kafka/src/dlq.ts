@@ -1,0 +1,49 @@
+import type { KafkaMessage, Producer } from 'kafkajs';
+
+export interface Rejection {
+  message: KafkaMessage;
+  /** A stable code from the service's rejection registry, e.g. `schema_violation`. */
+  code: string;
+  /** What is wrong, precise enough to fix the producer. */
+  reason: string;
+}
+
+export const DLQ_HEADERS = {
+  code: 'nanobill-code',
+  reason: 'nanobill-reason',
+  sourceTopic: 'nanobill-source-topic',
+  sourcePartition: 'nanobill-source-partition',
+  sourceOffset: 'nanobill-source-offset',
+  rejectedAt: 'nanobill-rejected-at',
+} as const;
+
+/**
+ * Sends rejected messages to a dead-letter topic with their original key and bytes untouched, so
+ * they can be replayed after a fix; why and where from travel in headers.
+ */
+export async function sendToDlq(
+  producer: Producer,
+  dlqTopic: string,
+  source: { topic: string; partition: number },
+  rejections: Rejection[],
+  now = new Date(),
+): Promise<void> {
+  if (rejections.length === 0) return;
+  await producer.send({
+    topic: dlqTopic,
+    acks: -1,
+    messages: rejections.map(({ message, code, reason }) => ({
+      key: message.key,
+      value: message.value,
+      headers: {
+        ...message.headers,
+        [DLQ_HEADERS.code]: code,
+        [DLQ_HEADERS.reason]: reason,
+        [DLQ_HEADERS.sourceTopic]: source.topic,
+        [DLQ_HEADERS.sourcePartition]: String(source.partition),
+        [DLQ_HEADERS.sourceOffset]: message.offset,
+        [DLQ_HEADERS.rejectedAt]: now.toISOString(),
+      },
+    })),
+  });
+}

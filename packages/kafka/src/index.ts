@@ -1,0 +1,10 @@
+export { createKafka, type Kafka, type KafkaOptions } from './client.js';
+export { ensureTopics, type TopicSpec } from './topics.js';
+export {
+  startBatchConsumer,
+  type BatchConsumerOptions,
+  type PartitionBatch,
+  type RunningConsumer,
+} from './batch-consumer.js';
+export { sendToDlq, DLQ_HEADERS, type Rejection } from './dlq.js';
+export type { KafkaMessage, Producer } from 'kafkajs';

@@ -1,0 +1,27 @@
+import { pino, type Logger } from 'pino';
+
+/** Paths that may carry a secret anywhere in a log record; pino replaces their values. */
+export const REDACTED_PATHS = [
+  'token',
+  '*.token',
+  'authorization',
+  '*.authorization',
+  '*.headers.authorization',
+  'password',
+  '*.password',
+  'secret',
+  '*.secret',
+  'url.password',
+  '*.clickhouseUrl',
+];
+
+export type { Logger };
+
+export function createLogger(options: { name?: string; level?: string } = {}): Logger {
+  return pino({
+    name: options.name ?? 'nanobill',
+    level: options.level ?? process.env.LOG_LEVEL ?? 'info',
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  });
+}

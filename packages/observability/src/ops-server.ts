@@ -1,0 +1,39 @@
+import Fastify from 'fastify';
+import type { Registry } from 'prom-client';
+import type { Logger } from './logger.js';
+
+export interface OpsServerOptions {
+  port: number;
+  host?: string;
+  registry: Registry;
+  logger: Logger;
+  /** Each check names a dependency; `/readyz` is 503 while any of them fails. */
+  readiness: Record<string, () => Promise<void>>;
+}
+
+/** `/metrics` (Prometheus), `/healthz` (the process is up) and `/readyz` (its dependencies are). */
+export async function startOpsServer(options: OpsServerOptions): Promise<{ close(): Promise<void> }> {
+  const app = Fastify({ loggerInstance: options.logger.child({ component: 'ops-http' }), disableRequestLogging: true });
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', options.registry.contentType);
+    return options.registry.metrics();
+  });
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const checks = await Promise.all(
+      Object.entries(options.readiness).map(async ([name, check]) => {
+        try {
+          await check();
+          return [name, 'ok'] as const;
+        } catch (error) {
+          return [name, (error as Error).message] as const;
+        }
+      }),
+    );
+    const ready = checks.every(([, state]) => state === 'ok');
+    reply.code(ready ? 200 : 503);
+    return { status: ready ? 'ready' : 'not ready', checks: Object.fromEntries(checks) };
+  });
+  await app.listen({ port: options.port, host: options.host ?? '127.0.0.1' });
+  return { close: () => app.close() };
+}

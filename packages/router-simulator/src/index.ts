@@ -1,0 +1,14 @@
+export {
+  createEventGenerator,
+  encodeEvent,
+  type EventGenerator,
+  type EventGeneratorOptions,
+} from './generator.js';
+export { runRouterSimulator, type RouterSimulatorOptions } from './producer.js';
+export {
+  CATALOG,
+  HF_INFERENCE_HARDWARE,
+  LLM_TASKS,
+  type Provider,
+  type ProviderEntry,
+} from './catalog.js';

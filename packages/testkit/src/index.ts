@@ -1,0 +1,106 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { KafkaMessage } from 'kafkajs';
+import { migrate, openClickHouse, type ClickHouseClient } from '@nanobill/clickhouse';
+import { createKafka, ensureTopics, type Kafka } from '@nanobill/kafka';
+import { createLogger, type Logger } from '@nanobill/observability';
+
+/** The broker the test run was given (CI starts one on the default port). */
+export function testBrokers(): string[] {
+  return (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+export function tempDir(prefix = 'nanobill-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function quietLogger(): Logger {
+  return createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+}
+
+export function testKafka(logger = quietLogger()): Kafka {
+  return createKafka({ brokers: testBrokers(), clientId: uniqueName('test'), logger });
+}
+
+/** Topics of their own for one test file, so parallel files never see each other's events. */
+export async function testTopics(kafka: Kafka, partitions = 6) {
+  const topics = { requests: uniqueName('it-requests'), dlq: uniqueName('it-dlq') };
+  await ensureTopics(kafka, [
+    { topic: topics.requests, numPartitions: partitions },
+    { topic: topics.dlq, numPartitions: 1 },
+  ]);
+  return topics;
+}
+
+/** Embedded ClickHouse in a fresh directory, migrated. */
+export async function testClickHouse(dataDir = tempDir()): Promise<{ dataDir: string; client: ClickHouseClient }> {
+  const client = openClickHouse({ dataDir });
+  await migrate(client);
+  return { dataDir, client };
+}
+
+export async function queryValue<T = string>(client: ClickHouseClient, query: string): Promise<T> {
+  const result = await client.query({ query, format: 'JSONCompactEachRow' });
+  const rows = await result.json<[T]>();
+  if (rows[0] === undefined) throw new Error(`no row from: ${query}`);
+  return rows[0][0];
+}
+
+/** Polls until `check` returns a value other than undefined, or fails after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs = 60_000,
+  everyMs = 200,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+/** Reads every message of a topic from the beginning until `count` have arrived. */
+export async function readTopic(kafka: Kafka, topic: string, count: number, timeoutMs = 60_000) {
+  const messages: KafkaMessage[] = [];
+  const consumer = kafka.consumer({ groupId: uniqueName('reader') });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({ eachMessage: async ({ message }) => void messages.push(message) });
+  try {
+    await waitFor(`${count} messages on ${topic}`, async () => (messages.length >= count ? true : undefined), timeoutMs);
+    return messages;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+export async function produce(
+  kafka: Kafka,
+  topic: string,
+  messages: Array<{ key?: string; value: Buffer | string }>,
+): Promise<void> {
+  const producer = kafka.producer();
+  await producer.connect();
+  try {
+    for (let i = 0; i < messages.length; i += 5_000) {
+      await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 5_000) });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}

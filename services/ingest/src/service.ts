@@ -1,0 +1,104 @@
+import {
+  TOPICS,
+  decodeRequestEvent,
+  requestEventSchema,
+  DEFAULT_PROVIDERS,
+} from '@nanobill/contract';
+import type { ClickHouseClient } from '@nanobill/clickhouse';
+import {
+  sendToDlq,
+  startBatchConsumer,
+  type Kafka,
+  type PartitionBatch,
+  type Rejection,
+} from '@nanobill/kafka';
+import type { Logger, Registry } from '@nanobill/observability';
+import { createIngestMetrics } from './metrics.js';
+import { toUsageRow, type UsageRow } from './usage-row.js';
+import { UsageWriter } from './usage-writer.js';
+
+export interface IngestOptions {
+  kafka: Kafka;
+  clickhouse: ClickHouseClient;
+  logger: Logger;
+  metrics: Registry;
+  topics?: { requests: string; dlq: string };
+  groupId?: string;
+  providers?: readonly string[];
+  maxRows?: number;
+  maxWaitMs?: number;
+  sessionTimeoutMs?: number;
+}
+
+export interface IngestService {
+  stop(): Promise<void>;
+}
+
+export const INGEST_GROUP_ID = 'nanobill-ingest';
+
+/**
+ * Consumes routed-request events; valid ones become `billing.usage` rows, invalid ones go to the
+ * DLQ with their reason. A partition's offsets are committed only after both are acknowledged.
+ */
+export async function startIngest(options: IngestOptions): Promise<IngestService> {
+  const logger = options.logger.child({ service: 'ingest' });
+  const topics = options.topics ?? { requests: TOPICS.requests, dlq: TOPICS.requestsDlq };
+  const schema = requestEventSchema(options.providers ?? DEFAULT_PROVIDERS);
+  const metrics = createIngestMetrics(options.metrics);
+  const writer = new UsageWriter({
+    clickhouse: options.clickhouse,
+    logger,
+    metrics,
+    maxRows: options.maxRows ?? 50_000,
+    maxWaitMs: options.maxWaitMs ?? 1_000,
+  });
+  const producer = options.kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+
+  async function handle(batch: PartitionBatch): Promise<void> {
+    const rows: UsageRow[] = [];
+    const producedAt: number[] = [];
+    const rejections: Rejection[] = [];
+    for (const message of batch.messages) {
+      const decoded = decodeRequestEvent(message.value, schema);
+      if (decoded.ok) {
+        rows.push(toUsageRow(decoded.value, { partition: batch.partition, offset: message.offset }));
+        producedAt.push(Number(message.timestamp));
+      } else {
+        rejections.push({ message, code: decoded.code, reason: decoded.reason });
+      }
+    }
+    metrics.eventsIn.inc(batch.messages.length);
+    await Promise.all([
+      writer.write(rows),
+      sendToDlq(producer, topics.dlq, { topic: batch.topic, partition: batch.partition }, rejections),
+    ]);
+    for (const r of rejections) metrics.rejected.inc({ code: r.code });
+    const now = Date.now();
+    for (const t of producedAt) metrics.eventDelay.observe((now - t) / 1000);
+    if (rejections.length > 0) {
+      logger.warn(
+        { partition: batch.partition, rejected: rejections.length, first: rejections[0]?.reason },
+        'events sent to the DLQ',
+      );
+    }
+  }
+
+  const consumer = await startBatchConsumer({
+    kafka: options.kafka,
+    groupId: options.groupId ?? INGEST_GROUP_ID,
+    topic: topics.requests,
+    logger,
+    handle,
+    onCommitted: (partition, lag) => metrics.lag.set({ partition: String(partition) }, lag),
+    sessionTimeoutMs: options.sessionTimeoutMs,
+  });
+
+  return {
+    async stop() {
+      await consumer.stop();
+      await writer.close();
+      await producer.disconnect();
+    },
+  };
+}

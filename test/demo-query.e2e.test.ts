@@ -1,0 +1,64 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { stopBroker } from '@nanobill/kafka-broker';
+import { tempDir, waitFor } from '@nanobill/testkit';
+
+const NANOBILL = fileURLToPath(new URL('../cli/bin/nanobill.js', import.meta.url));
+const KAFKA_PORT = 19192; // a broker of this test's own, apart from the one the suite shares
+const dataDir = tempDir('nanobill-e2e-');
+const env: NodeJS.ProcessEnv = { ...process.env, NANOBILL_DATA_DIR: dataDir, KAFKA_PORT: String(KAFKA_PORT), PORT: '0' };
+delete env.KAFKA_BROKERS;
+
+function nanobill(args: string[]) {
+  const child = spawn(process.execPath, [NANOBILL, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.on('exit', (code) => resolve({ code, stdout, stderr })),
+  );
+  return { child, exited };
+}
+
+describe('nanobill demo, then nanobill query (from an empty data directory)', () => {
+  afterAll(async () => {
+    await stopBroker({ dataDir, port: KAFKA_PORT });
+  });
+
+  let sent = 0;
+
+  it('demo starts a broker, runs the pipeline and the router simulator, and stops cleanly', async () => {
+    const { code, stdout, stderr } = await nanobill(['demo', '--for', '6', '--rate', '300']).exited;
+    expect(code, stderr).toBe(0);
+    const closing = /sent (\d+) events · (\d+) usage rows stored/.exec(stdout.split('demo: stopping')[1] ?? '');
+    expect(closing, stdout).not.toBeNull();
+    sent = Number(closing![1]);
+    expect(sent).toBeGreaterThan(1_000);
+    expect(Number(closing![2])).toBe(sent);
+  });
+
+  it('query prints the count from the embedded data', async () => {
+    const { code, stdout, stderr } = await nanobill(['query', 'SELECT count() FROM billing.usage']).exited;
+    expect(code, stderr).toBe(0);
+    expect(stdout.trim()).toBe(String(sent));
+  });
+
+  it('query goes through a running pipeline, read-only', async () => {
+    const run = nanobill(['run']);
+    await waitFor('the query socket', async () => (existsSync(join(dataDir, 'nanobill.sock')) ? true : undefined));
+    const counted = await nanobill(['query', 'SELECT count() FROM billing.usage', '--format', 'JSONEachRow']).exited;
+    expect(counted.code, counted.stderr).toBe(0);
+    expect(JSON.parse(counted.stdout)).toEqual({ 'count()': String(sent) });
+
+    const dropped = await nanobill(['query', 'DROP TABLE billing.usage']).exited;
+    expect(dropped.code).toBe(1);
+    expect(dropped.stderr).toMatch(/readonly/i);
+
+    run.child.kill('SIGTERM');
+    expect((await run.exited).code).toBe(0);
+  });
+});
