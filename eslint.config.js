@@ -1,11 +1,13 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import globals from 'globals';
 
 export default tseslint.config(
   { ignores: ['node_modules', '.data', '.scratch', 'infra/kafka/lib', 'bench/results'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
+    languageOptions: { globals: globals.node },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
@@ -14,7 +16,14 @@ export default tseslint.config(
   },
   {
     // Command-line entry points and benchmarks talk to a terminal.
-    files: ['cli/**', 'bench/**', 'infra/kafka/src/cli.ts', 'scripts/**'],
+    files: [
+      'cli/**',
+      'bench/**',
+      'infra/kafka/src/cli.ts',
+      'scripts/**',
+      '**/scripts/**',
+      '**/test/fixtures/**',
+    ],
     rules: { 'no-console': 'off' },
   },
 );

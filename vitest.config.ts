@@ -4,7 +4,13 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     pool: 'forks',
-    include: ['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'infra/*/test/**/*.test.ts', 'cli/test/**/*.test.ts', 'test/**/*.test.ts'],
+    include: [
+      'packages/*/test/**/*.test.ts',
+      'services/*/test/**/*.test.ts',
+      'infra/*/test/**/*.test.ts',
+      'cli/test/**/*.test.ts',
+      'test/**/*.test.ts',
+    ],
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

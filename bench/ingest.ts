@@ -24,7 +24,8 @@ const events = Number(values.events);
 const config = loadConfig();
 const logger = createLogger({ level: 'warn' });
 const brokers =
-  config.kafkaBrokers ?? (await startBroker({ dataDir: config.dataDir, port: config.localKafkaPort })).brokers;
+  config.kafkaBrokers ??
+  (await startBroker({ dataDir: config.dataDir, port: config.localKafkaPort })).brokers;
 const kafka = createKafka({ brokers, clientId: 'bench-ingest', logger });
 const topics = { requests: uniqueName('bench-requests'), dlq: uniqueName('bench-dlq') };
 await ensureTopics(kafka, [
@@ -56,12 +57,27 @@ const ingest = await startIngest({
   maxWaitMs: config.ingest.maxWaitMs,
 });
 
-console.log(`bench:ingest: ${events} events, ${values.partitions} partitions, broker ${brokers.join(',')}, ClickHouse ${config.clickhouseUrl ?? 'embedded'}`);
+console.log(
+  `bench:ingest: ${events} events, ${values.partitions} partitions, broker ${brokers.join(',')}, ClickHouse ${config.clickhouseUrl ?? 'embedded'}`,
+);
 const started = performance.now();
 const router = spawn(
   process.execPath,
-  ['--import', 'tsx', new URL('./produce.ts', import.meta.url).pathname, '--topic', topics.requests,
-    '--events', String(events), '--rate', values.rate!, '--brokers', brokers.join(','), '--prefix', prefix],
+  [
+    '--import',
+    'tsx',
+    new URL('./produce.ts', import.meta.url).pathname,
+    '--topic',
+    topics.requests,
+    '--events',
+    String(events),
+    '--rate',
+    values.rate!,
+    '--brokers',
+    brokers.join(','),
+    '--prefix',
+    prefix,
+  ],
   { stdio: ['ignore', 'pipe', 'inherit'] },
 );
 let routerOutput = '';
@@ -79,7 +95,11 @@ while (rows < events) {
 const seconds = (performance.now() - started) / 1000;
 process.stdout.write('\n');
 await routerDone;
-const produced = JSON.parse(routerOutput.trim().split('\n').at(-1) ?? '{}') as { sent: number; seconds: number; maxRssMb: number };
+const produced = JSON.parse(routerOutput.trim().split('\n').at(-1) ?? '{}') as {
+  sent: number;
+  seconds: number;
+  maxRssMb: number;
+};
 
 const delay = await reader.query({
   query: `SELECT quantiles(0.5, 0.99)(dateDiff('millisecond', event_time, ingested_at)) AS q
@@ -95,16 +115,26 @@ const result = {
   partitions: Number(values.partitions),
   seconds: Number(seconds.toFixed(2)),
   eventsPerSecond: Math.round(events / seconds),
-  producer: { eventsPerSecond: Math.round(produced.sent / produced.seconds), peakRssMb: Math.round(produced.maxRssMb) },
+  producer: {
+    eventsPerSecond: Math.round(produced.sent / produced.seconds),
+    peakRssMb: Math.round(produced.maxRssMb),
+  },
   produceToRowMs: { p50, p99 },
   ingestPeakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
   timeline,
 };
-console.log(`  ingest throughput   ${result.eventsPerSecond} events/s (${events} events in ${result.seconds} s, producer ran in parallel)`);
-console.log(`  producer            ${result.producer.eventsPerSecond} events/s, peak RSS ${result.producer.peakRssMb} MiB`);
+console.log(
+  `  ingest throughput   ${result.eventsPerSecond} events/s (${events} events in ${result.seconds} s, producer ran in parallel)`,
+);
+console.log(
+  `  producer            ${result.producer.eventsPerSecond} events/s, peak RSS ${result.producer.peakRssMb} MiB`,
+);
 console.log(`  produce → row       p50 ${p50} ms, p99 ${p99} ms`);
 console.log(`  ingest peak RSS     ${result.ingestPeakRssMb} MiB (ingest + embedded ClickHouse)`);
-const file = new URL(`./results/ingest-${result.date.slice(0, 19).replace(/[:T]/g, '-')}.json`, import.meta.url);
+const file = new URL(
+  `./results/ingest-${result.date.slice(0, 19).replace(/[:T]/g, '-')}.json`,
+  import.meta.url,
+);
 writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
 console.log(`  written to bench/results/${file.pathname.split('/').at(-1)}`);
 await writer.close();

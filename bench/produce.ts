@@ -26,7 +26,10 @@ const { sent } = await runRouterSimulator({
   topic: values.topic!,
   ratePerSecond: Number(values.rate),
   total: Number(values.events),
-  generator: createEventGenerator({ requestIdPrefix: values.prefix, eventsPerSecondOfSimTime: Date.now }),
+  generator: createEventGenerator({
+    requestIdPrefix: values.prefix,
+    eventsPerSecondOfSimTime: Date.now,
+  }),
 });
 const seconds = (performance.now() - started) / 1000;
 console.log(JSON.stringify({ sent, seconds, maxRssMb: process.resourceUsage().maxRSS / 1024 }));

@@ -8,14 +8,23 @@ mkdirSync('test-results', { recursive: true });
 rmSync(report, { force: true });
 const { status } = spawnSync(
   'npx',
-  ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)],
+  [
+    'vitest',
+    'run',
+    '--reporter=default',
+    '--reporter=json',
+    `--outputFile.json=${report}`,
+    ...process.argv.slice(2),
+  ],
   { stdio: 'inherit' },
 );
 if (!existsSync(report)) {
   console.log('0 passed, 1 failed');
   process.exit(status || 1);
 }
-const { numPassedTests, numFailedTests, numPendingTests } = JSON.parse(readFileSync(report, 'utf8'));
+const { numPassedTests, numFailedTests, numPendingTests } = JSON.parse(
+  readFileSync(report, 'utf8'),
+);
 const skipped = numPendingTests > 0 ? `, ${numPendingTests} skipped` : '';
 console.log(`${numPassedTests} passed, ${numFailedTests} failed${skipped}`);
 process.exit(status ?? 1);

@@ -27,7 +27,9 @@ export async function demo(args: string[]): Promise<number> {
   const config = loadConfig();
   console.log(`demo: starting (data in ${config.dataDir}) …`);
   const pipeline = await startPipeline({ config, logger });
-  console.log(`demo: pipeline up · broker ${pipeline.brokers.join(',')} · metrics http://127.0.0.1:${config.port}/metrics`);
+  console.log(
+    `demo: pipeline up · broker ${pipeline.brokers.join(',')} · metrics http://127.0.0.1:${config.port}/metrics`,
+  );
 
   const stop = new AbortController();
   process.once('SIGINT', () => stop.abort());
@@ -45,7 +47,10 @@ export async function demo(args: string[]): Promise<number> {
       topic: TOPICS.requests,
       ratePerSecond: rate,
       durationMs: seconds === undefined ? undefined : seconds * 1000,
-      generator: createEventGenerator({ requestIdPrefix: runPrefix, eventsPerSecondOfSimTime: Date.now }),
+      generator: createEventGenerator({
+        requestIdPrefix: runPrefix,
+        eventsPerSecondOfSimTime: Date.now,
+      }),
       signal: stop.signal,
       onProgress: (n) => (sent = n),
     });
@@ -53,7 +58,9 @@ export async function demo(args: string[]): Promise<number> {
     await waitUntilStored(pipeline, runPrefix, sent, 30_000);
   } finally {
     clearInterval(progress);
-    console.log(`demo: stopping · sent ${sent} events · ${await storedRows(pipeline, runPrefix)} usage rows stored`);
+    console.log(
+      `demo: stopping · sent ${sent} events · ${await storedRows(pipeline, runPrefix)} usage rows stored`,
+    );
     await pipeline.stop();
   }
   console.log('demo: stopped (the broker keeps running; `npm run kafka:stop` stops it)');

@@ -38,11 +38,17 @@ async function run(args: string[]): Promise<number> {
   const only = values.only?.split(',').map((s) => s.trim());
   const unknown = only?.filter((s) => !(SERVICES as readonly string[]).includes(s)) ?? [];
   if (unknown.length > 0) {
-    console.error(`nanobill run: unknown service ${unknown.join(', ')} (known: ${SERVICES.join(', ')})`);
+    console.error(
+      `nanobill run: unknown service ${unknown.join(', ')} (known: ${SERVICES.join(', ')})`,
+    );
     return 2;
   }
   const logger = createLogger();
-  const pipeline = await startPipeline({ config: loadConfig(), logger, only: only as ServiceName[] });
+  const pipeline = await startPipeline({
+    config: loadConfig(),
+    logger,
+    only: only as ServiceName[],
+  });
   await untilSignal();
   logger.info('draining');
   await pipeline.stop();

@@ -4,7 +4,12 @@ import { migrate, openClickHouse, type ClickHouseClient } from '@nanobill/clickh
 import { startIngest } from '@nanobill/ingest';
 import { createKafka, ensureTopics, type Kafka } from '@nanobill/kafka';
 import { startBroker } from '@nanobill/kafka-broker';
-import { createMetricsRegistry, startOpsServer, type Logger, type Registry } from '@nanobill/observability';
+import {
+  createMetricsRegistry,
+  startOpsServer,
+  type Logger,
+  type Registry,
+} from '@nanobill/observability';
 import { startQueryServer } from './query.js';
 import { topicSpecs } from './topics.js';
 
@@ -54,7 +59,8 @@ export async function startPipeline(options: {
     const registry = createMetricsRegistry();
     const admin = clickhouse();
     const applied = await migrate(admin);
-    if (applied.length > 0) logger.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
+    if (applied.length > 0)
+      logger.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
     const created = await ensureTopics(kafka, topicSpecs(config.requestsPartitions));
     if (created.length > 0) logger.info({ topics: created }, 'topics created');
 
@@ -87,7 +93,11 @@ export async function startPipeline(options: {
     });
     stack.push(['ops server', { stop: () => ops.close() }]);
     if (!config.clickhouseUrl) {
-      const socket = await startQueryServer({ dataDir: config.dataDir, client: clickhouse(), logger });
+      const socket = await startQueryServer({
+        dataDir: config.dataDir,
+        client: clickhouse(),
+        logger,
+      });
       stack.push(['query socket', { stop: socket.close }]);
     }
     logger.info({ services: [...only], brokers, port: config.port }, 'pipeline running');

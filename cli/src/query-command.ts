@@ -13,10 +13,15 @@ export async function query(args: string[]): Promise<number> {
   });
   const sql = positionals.join(' ');
   if (!sql) {
-    console.error('usage: nanobill query "<SQL>" [--format TabSeparated|CSVWithNames|JSONEachRow|PrettyCompact|…]');
+    console.error(
+      'usage: nanobill query "<SQL>" [--format TabSeparated|CSVWithNames|JSONEachRow|PrettyCompact|…]',
+    );
     return 2;
   }
-  const request = { sql, format: values.format ?? (process.stdout.isTTY ? 'PrettyCompact' : 'TabSeparated') };
+  const request = {
+    sql,
+    format: values.format ?? (process.stdout.isTTY ? 'PrettyCompact' : 'TabSeparated'),
+  };
   const config = loadConfig();
   if (!config.clickhouseUrl) {
     const viaRunningProcess = await queryViaSocket(config.dataDir, request);

@@ -26,7 +26,10 @@ export type QueryRequest = z.infer<typeof QueryRequest>;
  * Runs one statement with `readonly=1`: finance's ad-hoc SQL can read everything and change
  * nothing. The output format is ClickHouse's own (`TabSeparated`, `CSVWithNames`, `JSON`, …).
  */
-export async function runReadOnly(client: ClickHouseClient, request: QueryRequest): Promise<Readable> {
+export async function runReadOnly(
+  client: ClickHouseClient,
+  request: QueryRequest,
+): Promise<Readable> {
   const { sql, format } = QueryRequest.parse(request);
   const statement = sql.trim().replace(/;+$/, '');
   const result = await client.exec({
@@ -49,7 +52,8 @@ export async function startQueryServer(options: {
     const body = QueryRequest.safeParse(request.body);
     if (!body.success) return reply.code(400).send({ error: body.error.issues[0]?.message });
     try {
-      return reply.type('text/plain').send(await runReadOnly(options.client, body.data));
+      const output = await runReadOnly(options.client, body.data);
+      return reply.type('text/plain').send(output);
     } catch (error) {
       return reply.code(400).send({ error: (error as Error).message });
     }

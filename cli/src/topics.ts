@@ -8,6 +8,10 @@ export function topicSpecs(requestsPartitions: number): TopicSpec[] {
   return [
     { topic: TOPICS.requests, numPartitions: requestsPartitions },
     // Rejected events wait for a fix and a replay: kept a month.
-    { topic: TOPICS.requestsDlq, numPartitions: 1, configs: { 'retention.ms': String(30 * DAY_MS) } },
+    {
+      topic: TOPICS.requestsDlq,
+      numPartitions: 1,
+      configs: { 'retention.ms': String(30 * DAY_MS) },
+    },
   ];
 }

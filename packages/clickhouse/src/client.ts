@@ -35,7 +35,9 @@ export function openClickHouse(target: ClickHouseTarget): ClickHouseClient {
     return createClient({ url: target.url, clickhouse_settings: CLICKHOUSE_SETTINGS });
   }
   return createClient({
-    connection: createChdbConnection({ path: embeddedPath(target.dataDir) }) as unknown as Connection,
+    connection: createChdbConnection({
+      path: embeddedPath(target.dataDir),
+    }) as unknown as Connection,
     clickhouse_settings: CLICKHOUSE_SETTINGS,
   });
 }

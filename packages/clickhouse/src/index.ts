@@ -5,4 +5,10 @@ export {
   type ClickHouseClient,
   type ClickHouseTarget,
 } from './client.js';
-export { migrate, readMigrations, splitStatements, MIGRATIONS_DIR, type Migration } from './migrations.js';
+export {
+  migrate,
+  readMigrations,
+  splitStatements,
+  MIGRATIONS_DIR,
+  type Migration,
+} from './migrations.js';

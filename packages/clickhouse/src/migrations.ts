@@ -64,7 +64,10 @@ export async function migrate(
     format: 'JSONEachRow',
   });
   const applied = new Map(
-    (await result.json<{ version: number; checksum: string }>()).map((r) => [r.version, r.checksum]),
+    (await result.json<{ version: number; checksum: string }>()).map((r) => [
+      r.version,
+      r.checksum,
+    ]),
   );
   const pending: Migration[] = [];
   for (const m of migrations) {

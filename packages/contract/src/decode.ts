@@ -16,8 +16,7 @@ export const REJECTION_CODES = {
 export type RejectionCode = keyof typeof REJECTION_CODES;
 
 export type Decoded<T> =
-  | { ok: true; value: T }
-  | { ok: false; code: RejectionCode; reason: string };
+  { ok: true; value: T } | { ok: false; code: RejectionCode; reason: string };
 
 type Schema = ReturnType<typeof requestEventSchema>;
 
@@ -28,7 +27,10 @@ export function decodeRequestEvent(
 ): Decoded<z.infer<Schema>> {
   if (bytes === null || bytes.length === 0) return reject('empty', 'the message has no value');
   if (bytes.length > MAX_EVENT_BYTES) {
-    return reject('oversized', `the message is ${bytes.length} bytes, more than ${MAX_EVENT_BYTES}`);
+    return reject(
+      'oversized',
+      `the message is ${bytes.length} bytes, more than ${MAX_EVENT_BYTES}`,
+    );
   }
   let json: unknown;
   try {
@@ -39,7 +41,9 @@ export function decodeRequestEvent(
   const parsed = schema.safeParse(json);
   if (parsed.success) return { ok: true, value: parsed.data };
   const issues = parsed.error.issues;
-  const unknownProvider = issues.find((i) => i.path.join('.') === 'provider' && i.code === 'invalid_value');
+  const unknownProvider = issues.find(
+    (i) => i.path.join('.') === 'provider' && i.code === 'invalid_value',
+  );
   if (unknownProvider && json !== null && typeof json === 'object') {
     const provider = JSON.stringify((json as Record<string, unknown>).provider);
     return reject('unknown_provider', `provider: ${provider} is not a configured provider`);

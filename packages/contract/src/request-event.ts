@@ -41,5 +41,7 @@ export function requestEventSchema(providers: readonly string[] = DEFAULT_PROVID
 export const RoutedRequestEvent = requestEventSchema();
 
 /** The fields v1 defines; anything else on an event is a forward-compatible extra. */
-export const REQUEST_EVENT_FIELDS: ReadonlySet<string> = new Set(Object.keys(RoutedRequestEvent.shape));
+export const REQUEST_EVENT_FIELDS: ReadonlySet<string> = new Set(
+  Object.keys(RoutedRequestEvent.shape),
+);
 export type RoutedRequestEvent = z.infer<typeof RoutedRequestEvent>;

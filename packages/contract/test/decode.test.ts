@@ -33,15 +33,50 @@ describe('decodeRequestEvent', () => {
     ['oversized', Buffer.alloc(MAX_EVENT_BYTES + 1, 32), 'oversized', String(MAX_EVENT_BYTES)],
     ['not JSON', Buffer.from('{"schemaVersion":1,'), 'not_json', 'not JSON'],
     ['not UTF-8', Buffer.from([0x7b, 0xff, 0x7d]), 'not_json', 'not JSON'],
-    ['missing requestId', bytes({ ...valid, requestId: undefined }), 'schema_violation', 'requestId'],
+    [
+      'missing requestId',
+      bytes({ ...valid, requestId: undefined }),
+      'schema_violation',
+      'requestId',
+    ],
     ['status as a string', bytes({ ...valid, status: '200' }), 'schema_violation', 'status'],
     ['unknown provider', bytes({ ...valid, provider: 'acme' }), 'unknown_provider', '"acme"'],
-    ['negative tokens', bytes({ ...valid, usage: { inputTokens: -1, outputTokens: 1 } }), 'schema_violation', 'usage.inputTokens'],
-    ['fractional tokens', bytes({ ...valid, usage: { inputTokens: 1.5, outputTokens: 1 } }), 'schema_violation', 'usage.inputTokens'],
-    ['schema version 2', bytes({ ...valid, schemaVersion: 2 }), 'schema_violation', 'schemaVersion'],
-    ['a local-time timestamp', bytes({ ...valid, timestamp: '2026-11-25T12:00:00+02:00' }), 'schema_violation', 'timestamp'],
-    ['unknown billing mode', bytes({ ...valid, billingMode: 'free' }), 'schema_violation', 'billingMode'],
-    ['compute time without hardware', bytes({ ...valid, computeTimeMs: 10 }), 'schema_violation', 'computeTimeMs'],
+    [
+      'negative tokens',
+      bytes({ ...valid, usage: { inputTokens: -1, outputTokens: 1 } }),
+      'schema_violation',
+      'usage.inputTokens',
+    ],
+    [
+      'fractional tokens',
+      bytes({ ...valid, usage: { inputTokens: 1.5, outputTokens: 1 } }),
+      'schema_violation',
+      'usage.inputTokens',
+    ],
+    [
+      'schema version 2',
+      bytes({ ...valid, schemaVersion: 2 }),
+      'schema_violation',
+      'schemaVersion',
+    ],
+    [
+      'a local-time timestamp',
+      bytes({ ...valid, timestamp: '2026-11-25T12:00:00+02:00' }),
+      'schema_violation',
+      'timestamp',
+    ],
+    [
+      'unknown billing mode',
+      bytes({ ...valid, billingMode: 'free' }),
+      'schema_violation',
+      'billingMode',
+    ],
+    [
+      'compute time without hardware',
+      bytes({ ...valid, computeTimeMs: 10 }),
+      'schema_violation',
+      'computeTimeMs',
+    ],
     ['an array', bytes([valid]), 'schema_violation', '(event)'],
   ])('rejects %s with a reason that names the problem', (_name, input, code, mention) => {
     const decoded = decodeRequestEvent(input as Buffer | null);
@@ -61,7 +96,9 @@ describe('decodeRequestEvent', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 512 }), (input) => {
         const decoded = decodeRequestEvent(Buffer.from(input));
-        return decoded.ok ? RoutedRequestEvent.safeParse(decoded.value).success : decoded.reason.length > 0;
+        return decoded.ok
+          ? RoutedRequestEvent.safeParse(decoded.value).success
+          : decoded.reason.length > 0;
       }),
     );
   });

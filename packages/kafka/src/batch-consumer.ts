@@ -43,6 +43,9 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
     sessionTimeout: options.sessionTimeoutMs ?? 30_000,
     heartbeatInterval: 3_000,
   });
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) =>
+    logger.info({ groupId, assignment: payload.memberAssignment }, 'partitions assigned'),
+  );
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({
@@ -51,14 +54,24 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
     partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 6,
     eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
       if (batch.messages.length === 0 || !isRunning() || isStale()) return;
-      await handle({ topic: batch.topic, partition: batch.partition, messages: batch.messages, heartbeat });
+      await handle({
+        topic: batch.topic,
+        partition: batch.partition,
+        messages: batch.messages,
+        heartbeat,
+      });
       // A rebalance during the handler: another member owns the partition now and will redeliver.
       if (isStale()) return;
       const last = batch.lastOffset();
       resolveOffset(last);
       const next = (BigInt(last) + 1n).toString();
-      await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
-      onCommitted?.(batch.partition, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(next))));
+      await consumer.commitOffsets([
+        { topic: batch.topic, partition: batch.partition, offset: next },
+      ]);
+      onCommitted?.(
+        batch.partition,
+        Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(next))),
+      );
       await heartbeat();
     },
   });

@@ -12,8 +12,13 @@ export interface OpsServerOptions {
 }
 
 /** `/metrics` (Prometheus), `/healthz` (the process is up) and `/readyz` (its dependencies are). */
-export async function startOpsServer(options: OpsServerOptions): Promise<{ close(): Promise<void> }> {
-  const app = Fastify({ loggerInstance: options.logger.child({ component: 'ops-http' }), disableRequestLogging: true });
+export async function startOpsServer(
+  options: OpsServerOptions,
+): Promise<{ close(): Promise<void> }> {
+  // Scrapes and probes every few seconds: only problems are worth a log line.
+  const app = Fastify({
+    loggerInstance: options.logger.child({ component: 'ops-http' }, { level: 'warn' }),
+  });
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', options.registry.contentType);
     return options.registry.metrics();

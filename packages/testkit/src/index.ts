@@ -40,7 +40,9 @@ export async function testTopics(kafka: Kafka, partitions = 6) {
 }
 
 /** Embedded ClickHouse in a fresh directory, migrated. */
-export async function testClickHouse(dataDir = tempDir()): Promise<{ dataDir: string; client: ClickHouseClient }> {
+export async function testClickHouse(
+  dataDir = tempDir(),
+): Promise<{ dataDir: string; client: ClickHouseClient }> {
   const client = openClickHouse({ dataDir });
   await migrate(client);
   return { dataDir, client };
@@ -82,7 +84,11 @@ export async function readTopic(kafka: Kafka, topic: string, count: number, time
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({ eachMessage: async ({ message }) => void messages.push(message) });
   try {
-    await waitFor(`${count} messages on ${topic}`, async () => (messages.length >= count ? true : undefined), timeoutMs);
+    await waitFor(
+      `${count} messages on ${topic}`,
+      async () => (messages.length >= count ? true : undefined),
+      timeoutMs,
+    );
     return messages;
   } finally {
     await consumer.disconnect();

@@ -62,7 +62,9 @@ export async function startIngest(options: IngestOptions): Promise<IngestService
     for (const message of batch.messages) {
       const decoded = decodeRequestEvent(message.value, schema);
       if (decoded.ok) {
-        rows.push(toUsageRow(decoded.value, { partition: batch.partition, offset: message.offset }));
+        rows.push(
+          toUsageRow(decoded.value, { partition: batch.partition, offset: message.offset }),
+        );
         producedAt.push(Number(message.timestamp));
       } else {
         rejections.push({ message, code: decoded.code, reason: decoded.reason });
@@ -71,7 +73,12 @@ export async function startIngest(options: IngestOptions): Promise<IngestService
     metrics.eventsIn.inc(batch.messages.length);
     await Promise.all([
       writer.write(rows),
-      sendToDlq(producer, topics.dlq, { topic: batch.topic, partition: batch.partition }, rejections),
+      sendToDlq(
+        producer,
+        topics.dlq,
+        { topic: batch.topic, partition: batch.partition },
+        rejections,
+      ),
     ]);
     for (const r of rejections) metrics.rejected.inc({ code: r.code });
     const now = Date.now();

@@ -98,7 +98,10 @@ export class UsageWriter {
         query: `SELECT request_id FROM billing.usage
                 WHERE toStartOfHour(event_time) IN {hours:Array(DateTime('UTC'))}
                   AND request_id IN {ids:Array(String)}`,
-        query_params: { hours: [...new Set(chunk.map(hourOf))], ids: chunk.map((r) => r.request_id) },
+        query_params: {
+          hours: [...new Set(chunk.map(hourOf))],
+          ids: chunk.map((r) => r.request_id),
+        },
         format: 'JSONCompactEachRow',
       });
       for (const [id] of await result.json<[string]>()) stored.add(id);

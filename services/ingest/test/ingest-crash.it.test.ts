@@ -7,7 +7,9 @@ import { produce, queryValue, tempDir, testKafka, testTopics, uniqueName } from 
 
 const CHILD = fileURLToPath(new URL('./fixtures/ingest-child.ts', import.meta.url));
 
-function runChild(env: Record<string, string>): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
+function runChild(
+  env: Record<string, string>,
+): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
       env: { ...process.env, ...env },
@@ -27,9 +29,16 @@ describe('ingest killed after its insert and before its commit', () => {
     const kafka = testKafka();
     const topics = await testTopics(kafka);
     const group = uniqueName('ingest-crash');
-    const generator = createEventGenerator({ seed: 11, requestIdPrefix: uniqueName('crash') + '-' });
+    const generator = createEventGenerator({
+      seed: 11,
+      requestIdPrefix: uniqueName('crash') + '-',
+    });
     const events = Array.from({ length: 5_000 }, () => generator.next());
-    await produce(kafka, topics.requests, events.map((e) => ({ key: e.requestId, value: JSON.stringify(e) })));
+    await produce(
+      kafka,
+      topics.requests,
+      events.map((e) => ({ key: e.requestId, value: JSON.stringify(e) })),
+    );
 
     const env = {
       DATA_DIR: tempDir(),
@@ -50,13 +59,18 @@ describe('ingest killed after its insert and before its commit', () => {
 
     const restarted = await runChild(env);
     expect(restarted.code, restarted.stderr).toBe(0);
-    const report = JSON.parse(restarted.stdout.trim().split('\n').at(-1)!) as { rows: number; duplicates: number };
+    const report = JSON.parse(restarted.stdout.trim().split('\n').at(-1)!) as {
+      rows: number;
+      duplicates: number;
+    };
     expect(report.duplicates).toBeGreaterThan(0); // the first insert's rows came back and were skipped
 
     const clickhouse = openClickHouse({ dataDir: env.DATA_DIR });
     try {
       expect(Number(await queryValue(clickhouse, 'SELECT count() FROM billing.usage'))).toBe(5_000);
-      expect(Number(await queryValue(clickhouse, 'SELECT uniqExact(request_id) FROM billing.usage'))).toBe(5_000);
+      expect(
+        Number(await queryValue(clickhouse, 'SELECT uniqExact(request_id) FROM billing.usage')),
+      ).toBe(5_000);
     } finally {
       await clickhouse.close();
     }

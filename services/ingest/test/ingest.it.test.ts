@@ -25,10 +25,12 @@ describe('ingest: inference.requests.v1 → billing.usage and the DLQ', () => {
   let ingest: IngestService | undefined;
   const registry = createMetricsRegistry();
   const duplicatesSeen = async () =>
-    (await registry.getSingleMetric('nanobill_ingest_duplicates_total')!.get()).values[0]?.value ?? 0;
+    (await registry.getSingleMetric('nanobill_ingest_duplicates_total')!.get()).values[0]?.value ??
+    0;
   const generator = createEventGenerator({ seed: 7, requestIdPrefix: uniqueName('req') + '-' });
   const valid = Array.from({ length: 9_900 }, () => generator.next());
-  const countRows = () => queryValue<string>(clickhouse, 'SELECT count() FROM billing.usage').then(Number);
+  const countRows = () =>
+    queryValue<string>(clickhouse, 'SELECT count() FROM billing.usage').then(Number);
 
   beforeAll(async () => {
     kafka = testKafka();
@@ -64,7 +66,9 @@ describe('ingest: inference.requests.v1 → billing.usage and the DLQ', () => {
     await produce(kafka, topics.requests, messages);
 
     const dlq = await readTopic(kafka, topics.dlq, 100);
-    await waitFor('9,900 usage rows', async () => ((await countRows()) >= 9_900 ? true : undefined));
+    await waitFor('9,900 usage rows', async () =>
+      (await countRows()) >= 9_900 ? true : undefined,
+    );
 
     expect(await countRows()).toBe(9_900);
     expect(dlq).toHaveLength(100);
@@ -74,13 +78,16 @@ describe('ingest: inference.requests.v1 → billing.usage and the DLQ', () => {
       const header = (name: string) => message.headers?.[name]?.toString();
       expect(message.value?.equals(sent.value)).toBe(true);
       expect(header(DLQ_HEADERS.code)).toBe(sent.kind.code);
-      for (const mention of sent.kind.reasonMentions) expect(header(DLQ_HEADERS.reason)).toContain(mention);
+      for (const mention of sent.kind.reasonMentions)
+        expect(header(DLQ_HEADERS.reason)).toContain(mention);
       expect(header(DLQ_HEADERS.sourceTopic)).toBe(topics.requests);
       expect(Number(header(DLQ_HEADERS.sourcePartition))).toBeGreaterThanOrEqual(0);
       expect(header(DLQ_HEADERS.sourceOffset)).toMatch(/^\d+$/);
     }
     const kinds = new Set(dlq.map((m) => m.headers?.[DLQ_HEADERS.code]?.toString()));
-    expect(kinds).toEqual(new Set(['not_json', 'schema_violation', 'unknown_provider', 'oversized']));
+    expect(kinds).toEqual(
+      new Set(['not_json', 'schema_violation', 'unknown_provider', 'oversized']),
+    );
   });
 
   it('keeps every field of the event, unknown extra fields included', async () => {
@@ -110,13 +117,24 @@ describe('ingest: inference.requests.v1 → billing.usage and the DLQ', () => {
 
   it('never stores a request twice when the same events arrive again', async () => {
     const before = await countRows();
-    const again = valid.slice(0, 3_000).map((e) => ({ key: e.requestId, value: JSON.stringify(e) }));
+    const again = valid
+      .slice(0, 3_000)
+      .map((e) => ({ key: e.requestId, value: JSON.stringify(e) }));
     const marker = generator.next();
-    await produce(kafka, topics.requests, [...again, ...again.slice(0, 10), { key: marker.requestId, value: JSON.stringify(marker) }]);
+    await produce(kafka, topics.requests, [
+      ...again,
+      ...again.slice(0, 10),
+      { key: marker.requestId, value: JSON.stringify(marker) },
+    ]);
     await waitFor('the marker row', async () => ((await countRows()) > before ? true : undefined));
-    await waitFor('3,010 duplicates skipped', async () => ((await duplicatesSeen()) >= 3_010 ? true : undefined));
+    await waitFor('3,010 duplicates skipped', async () =>
+      (await duplicatesSeen()) >= 3_010 ? true : undefined,
+    );
     expect(await countRows()).toBe(before + 1);
-    const distinct = await queryValue<string>(clickhouse, 'SELECT uniqExact(request_id) FROM billing.usage');
+    const distinct = await queryValue<string>(
+      clickhouse,
+      'SELECT uniqExact(request_id) FROM billing.usage',
+    );
     expect(Number(distinct)).toBe(before + 1);
   });
 });

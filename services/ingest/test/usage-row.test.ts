@@ -43,10 +43,13 @@ describe('toUsageRow', () => {
   });
 
   it('keeps unknown fields as JSON in `extra`', () => {
-    const row = toUsageRow({ ...event, routerRegion: 'eu', trace: { id: 1 } } as RoutedRequestEvent, {
-      partition: 0,
-      offset: '0',
-    });
+    const row = toUsageRow(
+      { ...event, routerRegion: 'eu', trace: { id: 1 } } as RoutedRequestEvent,
+      {
+        partition: 0,
+        offset: '0',
+      },
+    );
     expect(JSON.parse(row.extra)).toEqual({ routerRegion: 'eu', trace: { id: 1 } });
   });
 });
@@ -54,12 +57,18 @@ describe('toUsageRow', () => {
 describe('firstPerRequestId', () => {
   it('keeps exactly one row per request id, the first, in order', () => {
     fc.assert(
-      fc.property(fc.array(fc.constantFrom<string>('a', 'b', 'c', 'd'), { maxLength: 50 }), (ids) => {
-        const rows = ids.map((id, i) => toUsageRow({ ...event, requestId: id }, { partition: 0, offset: String(i) }));
-        const kept = firstPerRequestId(rows);
-        expect(kept.map((r) => r.request_id)).toEqual([...new Set(ids)]);
-        for (const row of kept) expect(row.source_offset).toBe(String(ids.indexOf(row.request_id)));
-      }),
+      fc.property(
+        fc.array(fc.constantFrom<string>('a', 'b', 'c', 'd'), { maxLength: 50 }),
+        (ids) => {
+          const rows = ids.map((id, i) =>
+            toUsageRow({ ...event, requestId: id }, { partition: 0, offset: String(i) }),
+          );
+          const kept = firstPerRequestId(rows);
+          expect(kept.map((r) => r.request_id)).toEqual([...new Set(ids)]);
+          for (const row of kept)
+            expect(row.source_offset).toBe(String(ids.indexOf(row.request_id)));
+        },
+      ),
     );
   });
 });
