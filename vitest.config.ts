@@ -11,6 +11,7 @@ export default defineConfig({
       'cli/test/**/*.test.ts',
       'test/**/*.test.ts',
     ],
+    globalSetup: ['test/global-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

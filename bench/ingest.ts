@@ -18,6 +18,9 @@ const { values } = parseArgs({
     events: { type: 'string', default: '1000000' },
     rate: { type: 'string', default: '1000000' },
     partitions: { type: 'string', default: '6' },
+    // Produce everything first, then consume: the ingest service's own capacity, no producer
+    // competing for the two cores.
+    preload: { type: 'boolean', default: false },
   },
 });
 const events = Number(values.events);
@@ -46,11 +49,41 @@ const countRows = async () => {
   return Number((await rs.json<[string]>())[0]![0]);
 };
 
+const startRouter = () => {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      new URL('./produce.ts', import.meta.url).pathname,
+      '--topic',
+      topics.requests,
+      '--events',
+      String(events),
+      '--rate',
+      values.rate!,
+      '--brokers',
+      brokers.join(','),
+      '--prefix',
+      prefix,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  return new Promise<{ sent: number; seconds: number; maxRssMb: number }>((resolve) =>
+    child.on('exit', () => resolve(JSON.parse(output.trim().split('\n').at(-1) ?? '{}'))),
+  );
+};
+const routerDone = values.preload ? Promise.resolve(await startRouter()) : undefined;
+if (values.preload) console.log('bench:ingest: preloaded the topic');
+
+const registry = createMetricsRegistry();
 const ingest = await startIngest({
   kafka,
   clickhouse: writer,
   logger,
-  metrics: createMetricsRegistry(),
+  metrics: registry,
   topics,
   groupId: uniqueName('bench-ingest'),
   maxRows: config.ingest.maxRows,
@@ -61,29 +94,7 @@ console.log(
   `bench:ingest: ${events} events, ${values.partitions} partitions, broker ${brokers.join(',')}, ClickHouse ${config.clickhouseUrl ?? 'embedded'}`,
 );
 const started = performance.now();
-const router = spawn(
-  process.execPath,
-  [
-    '--import',
-    'tsx',
-    new URL('./produce.ts', import.meta.url).pathname,
-    '--topic',
-    topics.requests,
-    '--events',
-    String(events),
-    '--rate',
-    values.rate!,
-    '--brokers',
-    brokers.join(','),
-    '--prefix',
-    prefix,
-  ],
-  { stdio: ['ignore', 'pipe', 'inherit'] },
-);
-let routerOutput = '';
-router.stdout.on('data', (c: Buffer) => (routerOutput += c.toString()));
-const routerDone = new Promise<void>((resolve) => router.on('exit', () => resolve()));
-
+const routerRun = routerDone ?? startRouter();
 const timeline: Array<{ second: number; rows: number }> = [];
 let rows = 0;
 while (rows < events) {
@@ -94,12 +105,7 @@ while (rows < events) {
 }
 const seconds = (performance.now() - started) / 1000;
 process.stdout.write('\n');
-await routerDone;
-const produced = JSON.parse(routerOutput.trim().split('\n').at(-1) ?? '{}') as {
-  sent: number;
-  seconds: number;
-  maxRssMb: number;
-};
+const produced = await routerRun;
 
 const delay = await reader.query({
   query: `SELECT quantiles(0.5, 0.99)(dateDiff('millisecond', event_time, ingested_at)) AS q
@@ -109,27 +115,52 @@ const delay = await reader.query({
 });
 const [{ q: [p50, p99] = [] } = { q: [] }] = await delay.json<{ q: number[] }>();
 await ingest.stop();
+const histogram = async (name: string) => {
+  const values = (await registry.getSingleMetric(name)!.get()).values;
+  const pick = (suffix: string) =>
+    values.find((v) => (v as { metricName?: string }).metricName === `${name}${suffix}`)?.value ??
+    0;
+  return { count: pick('_count'), sum: pick('_sum') };
+};
+const flushes = await histogram('nanobill_ingest_flush_seconds');
+// From the first rows stored to the last: leaves out the consumer group's join.
+const firstRows = timeline.find((t) => t.rows > 0) ?? { second: 0, rows: 0 };
+const steadyEventsPerSecond = Math.round(
+  (events - firstRows.rows) / Math.max(1, seconds - firstRows.second),
+);
 const result = {
   date: new Date().toISOString(),
   events,
   partitions: Number(values.partitions),
   seconds: Number(seconds.toFixed(2)),
   eventsPerSecond: Math.round(events / seconds),
+  steadyEventsPerSecond,
   producer: {
     eventsPerSecond: Math.round(produced.sent / produced.seconds),
     peakRssMb: Math.round(produced.maxRssMb),
   },
   produceToRowMs: { p50, p99 },
   ingestPeakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+  flushes: {
+    count: flushes.count,
+    meanSeconds: Number((flushes.sum / Math.max(1, flushes.count)).toFixed(3)),
+    busyShare: Number((flushes.sum / seconds).toFixed(2)),
+  },
   timeline,
 };
 console.log(
-  `  ingest throughput   ${result.eventsPerSecond} events/s (${events} events in ${result.seconds} s, producer ran in parallel)`,
+  `  ingest throughput   ${result.eventsPerSecond} events/s (${events} events in ${result.seconds} s, ${values.preload ? 'topic preloaded' : 'producer ran in parallel'})`,
 );
 console.log(
   `  producer            ${result.producer.eventsPerSecond} events/s, peak RSS ${result.producer.peakRssMb} MiB`,
 );
 console.log(`  produce → row       p50 ${p50} ms, p99 ${p99} ms`);
+console.log(
+  `  steady state        ${steadyEventsPerSecond} events/s (after the first rows landed)`,
+);
+console.log(
+  `  ClickHouse flushes  ${result.flushes.count}, mean ${result.flushes.meanSeconds} s (duplicate check + insert), busy ${Math.round(result.flushes.busyShare * 100)} % of the run`,
+);
 console.log(`  ingest peak RSS     ${result.ingestPeakRssMb} MiB (ingest + embedded ClickHouse)`);
 const file = new URL(
   `./results/ingest-${result.date.slice(0, 19).replace(/[:T]/g, '-')}.json`,

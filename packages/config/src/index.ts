@@ -18,7 +18,7 @@ const Env = z.object({
   NANOBILL_DATA_DIR: z.string().min(1).default('./.data'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   NANOBILL_REQUESTS_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(6),
-  NANOBILL_INGEST_MAX_ROWS: z.coerce.number().int().min(1).max(500_000).default(50_000),
+  NANOBILL_INGEST_MAX_ROWS: z.coerce.number().int().min(1).max(500_000).default(20_000),
   NANOBILL_INGEST_MAX_WAIT_MS: z.coerce.number().int().min(1).max(60_000).default(1_000),
 });
 

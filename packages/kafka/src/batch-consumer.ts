@@ -5,7 +5,6 @@ export interface PartitionBatch {
   topic: string;
   partition: number;
   messages: KafkaMessage[];
-  heartbeat(): Promise<void>;
 }
 
 export interface BatchConsumerOptions {
@@ -13,7 +12,10 @@ export interface BatchConsumerOptions {
   groupId: string;
   topic: string;
   logger: Logger;
-  /** Makes the batch's work durable; offsets are committed only after it resolves. */
+  /**
+   * Takes a partition's batch and resolves once its work is durable. It may keep the batch
+   * waiting (e.g. to group it with others into one write); the consumer fetches on meanwhile.
+   */
   handle(batch: PartitionBatch): Promise<void>;
   /** Called after each commit with the partition's remaining lag (messages). */
   onCommitted?(partition: number, lag: number): void;
@@ -24,14 +26,18 @@ export interface BatchConsumerOptions {
 }
 
 export interface RunningConsumer {
+  /** Stops fetching, waits for the batches in flight to be durable and committed, leaves the group. */
   stop(): Promise<void>;
 }
 
 /**
- * At-least-once consumption: a partition's batch is handed over whole, and its offsets are
- * committed only once `handle` has made the work durable. A crash before the commit redelivers
- * the batch, so `handle` must be idempotent. Batches of different partitions are handled
- * concurrently, which lets the handler group them into larger writes.
+ * At-least-once consumption with pipelining. A partition's offsets are committed only once
+ * `handle` has made the batch durable, in order, one commit chain per partition; meanwhile the
+ * next batch is already fetched and handed over (at most two batches per partition in flight).
+ * A crash before a commit redelivers, so `handle` must be idempotent.
+ *
+ * When a batch fails, no later offset of its partition is committed, and the next delivery
+ * throws so that kafkajs restarts the consumer from the committed offsets: nothing is skipped.
  */
 export async function startBatchConsumer(options: BatchConsumerOptions): Promise<RunningConsumer> {
   const { kafka, groupId, topic, logger, handle, onCommitted } = options;
@@ -43,6 +49,34 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
     sessionTimeout: options.sessionTimeoutMs ?? 30_000,
     heartbeatInterval: 3_000,
   });
+  const commitChains = new Map<number, Promise<void>>();
+  let failure: unknown;
+  let stopping = false;
+
+  const commitAfter = (
+    partition: number,
+    durable: Promise<void>,
+    next: string,
+    highWatermark: string,
+  ) => {
+    const previous = commitChains.get(partition) ?? Promise.resolve();
+    const chain = previous
+      .then(() => durable)
+      .then(async () => {
+        await consumer.commitOffsets([{ topic, partition, offset: next }]);
+        onCommitted?.(partition, Math.max(0, Number(BigInt(highWatermark) - BigInt(next))));
+      });
+    chain.catch((error: unknown) => {
+      failure ??= error;
+      logger.error(
+        { err: error, groupId, partition },
+        'batch failed; its partition restarts from the last commit',
+      );
+    });
+    commitChains.set(partition, chain);
+    return previous;
+  };
+
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) =>
     logger.info({ groupId, assignment: payload.memberAssignment }, 'partitions assigned'),
   );
@@ -53,32 +87,39 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 6,
     eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-      if (batch.messages.length === 0 || !isRunning() || isStale()) return;
-      await handle({
+      if (failure !== undefined) {
+        const error = failure;
+        failure = undefined;
+        commitChains.clear();
+        throw error;
+      }
+      if (stopping || batch.messages.length === 0 || !isRunning() || isStale()) return;
+      const durable = handle({
         topic: batch.topic,
         partition: batch.partition,
         messages: batch.messages,
-        heartbeat,
       });
-      // A rebalance during the handler: another member owns the partition now and will redeliver.
-      if (isStale()) return;
       const last = batch.lastOffset();
-      resolveOffset(last);
-      const next = (BigInt(last) + 1n).toString();
-      await consumer.commitOffsets([
-        { topic: batch.topic, partition: batch.partition, offset: next },
-      ]);
-      onCommitted?.(
+      const previous = commitAfter(
         batch.partition,
-        Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(next))),
+        durable,
+        (BigInt(last) + 1n).toString(),
+        batch.highWatermark,
       );
+      resolveOffset(last);
+      // Backpressure: fetch this partition again only once its previous batch is durable.
+      await previous.catch(() => undefined);
       await heartbeat();
     },
   });
   logger.info({ groupId, topic }, 'consumer started');
   return {
     async stop() {
-      // kafkajs waits for the batches in flight to finish before it leaves the group.
+      // Every batch already handed over has its chain registered (that part of eachBatch is
+      // synchronous); let them all commit before leaving the group.
+      stopping = true;
+      consumer.pause([{ topic }]);
+      await Promise.allSettled(commitChains.values());
       await consumer.disconnect();
       logger.info({ groupId, topic }, 'consumer stopped');
     },

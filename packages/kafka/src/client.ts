@@ -1,7 +1,7 @@
-import kafkajs, { type Kafka, type LogEntry } from 'kafkajs';
+import kafkajs, { type Kafka, type LogEntry, type Producer } from 'kafkajs';
 import type { Logger } from '@nanobill/observability';
 
-const { Kafka: KafkaClient, logLevel } = kafkajs;
+const { Kafka: KafkaClient, logLevel, Partitioners } = kafkajs;
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -34,3 +34,11 @@ export function createKafka({ brokers, clientId, logger }: KafkaOptions): Kafka 
 }
 
 export type { Kafka };
+
+/** A producer that waits for every in-sync replica and never creates topics by accident. */
+export function createProducer(kafka: Kafka): Producer {
+  return kafka.producer({
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+}

@@ -1,4 +1,4 @@
-export { createKafka, type Kafka, type KafkaOptions } from './client.js';
+export { createKafka, createProducer, type Kafka, type KafkaOptions } from './client.js';
 export { ensureTopics, type TopicSpec } from './topics.js';
 export {
   startBatchConsumer,

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KafkaMessage } from 'kafkajs';
 import { migrate, openClickHouse, type ClickHouseClient } from '@nanobill/clickhouse';
-import { createKafka, ensureTopics, type Kafka } from '@nanobill/kafka';
+import { createKafka, createProducer, ensureTopics, type Kafka } from '@nanobill/kafka';
 import { createLogger, type Logger } from '@nanobill/observability';
 
 /** The broker the test run was given (CI starts one on the default port). */
@@ -100,7 +100,7 @@ export async function produce(
   topic: string,
   messages: Array<{ key?: string; value: Buffer | string }>,
 ): Promise<void> {
-  const producer = kafka.producer();
+  const producer = createProducer(kafka);
   await producer.connect();
   try {
     for (let i = 0; i < messages.length; i += 5_000) {

@@ -6,6 +6,7 @@ import {
 } from '@nanobill/contract';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import {
+  createProducer,
   sendToDlq,
   startBatchConsumer,
   type Kafka,
@@ -49,10 +50,10 @@ export async function startIngest(options: IngestOptions): Promise<IngestService
     clickhouse: options.clickhouse,
     logger,
     metrics,
-    maxRows: options.maxRows ?? 50_000,
+    maxRows: options.maxRows ?? 20_000,
     maxWaitMs: options.maxWaitMs ?? 1_000,
   });
-  const producer = options.kafka.producer({ allowAutoTopicCreation: false });
+  const producer = createProducer(options.kafka);
   await producer.connect();
 
   async function handle(batch: PartitionBatch): Promise<void> {
@@ -71,6 +72,7 @@ export async function startIngest(options: IngestOptions): Promise<IngestService
       }
     }
     metrics.eventsIn.inc(batch.messages.length);
+    // The writer groups these rows with other partitions' into one insert; the DLQ send runs alongside.
     await Promise.all([
       writer.write(rows),
       sendToDlq(

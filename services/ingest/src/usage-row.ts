@@ -23,6 +23,28 @@ export interface UsageRow {
   source_offset: string;
 }
 
+export const USAGE_COLUMNS = [
+  'request_id',
+  'event_time',
+  'user_id',
+  'bill_to',
+  'provider',
+  'model',
+  'provider_model_id',
+  'task',
+  'billing_mode',
+  'provider_request_id',
+  'status',
+  'input_tokens',
+  'output_tokens',
+  'compute_time_ms',
+  'hardware',
+  'extra',
+  'schema_version',
+  'source_partition',
+  'source_offset',
+] as const satisfies ReadonlyArray<keyof UsageRow>;
+
 export function toUsageRow(
   event: RoutedRequestEvent,
   source: { partition: number; offset: string },
