@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stopBroker } from '@nanobill/kafka-broker';
-import { tempDir, waitFor } from '@nanobill/testkit';
+import { freePortPair, tempDir, waitFor } from '@nanobill/testkit';
 
 const NANOBILL = fileURLToPath(new URL('../cli/bin/nanobill.js', import.meta.url));
-const KAFKA_PORT = 19192; // a broker of this test's own, apart from the one the suite shares
+const KAFKA_PORT = await freePortPair(); // a broker of this test's own, apart from the suite's
 const dataDir = tempDir('nanobill-e2e-');
 const env: NodeJS.ProcessEnv = {
   ...process.env,

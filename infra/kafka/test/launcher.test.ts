@@ -3,13 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import kafkajs from 'kafkajs';
+import { freePortPair } from '@nanobill/testkit';
 import { brokerStatus, startBroker, stopBroker, type BrokerOptions } from '../src/index.js';
 
 const { Kafka, logLevel } = kafkajs;
 
-// Ports away from 9092/9093, where a developer's broker may be running.
+// Free ports away from 9092/9093, where the suite's (or a developer's) broker runs.
 const dataDir = mkdtempSync(join(tmpdir(), 'nanobill-kafka-launcher-'));
-const opts: BrokerOptions = { dataDir, port: 19092, controllerPort: 19093, heapMb: 384 };
+const port = await freePortPair();
+const opts: BrokerOptions = { dataDir, port, controllerPort: port + 1, heapMb: 384 };
 const pidFile = join(dataDir, 'kafka', 'broker.pid');
 const metaFile = join(dataDir, 'kafka', 'data', 'meta.properties');
 const TOPIC = 'launcher-smoke';
@@ -42,7 +44,7 @@ describe('kafka broker launcher', () => {
     async () => {
       const r = await startBroker(opts);
       expect(r.alreadyRunning).toBe(false);
-      expect(r.brokers).toEqual(['127.0.0.1:19092']);
+      expect(r.brokers).toEqual([`127.0.0.1:${port}`]);
       firstPid = r.pid;
       firstMeta = readFileSync(metaFile, 'utf8');
 
@@ -102,7 +104,7 @@ describe('kafka broker launcher', () => {
   it(
     'serves produce and consume',
     async () => {
-      const kafka = client(['127.0.0.1:19092']);
+      const kafka = client([`127.0.0.1:${port}`]);
       const producer = kafka.producer();
       await producer.connect();
       await producer.send({ topic: TOPIC, messages: [{ key: 'k', value: 'hello broker' }] });

@@ -1,7 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
+import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KafkaMessage } from 'kafkajs';
 import { migrate, openClickHouse, type ClickHouseClient } from '@nanobill/clickhouse';
@@ -109,4 +110,20 @@ export async function produce(
   } finally {
     await producer.disconnect();
   }
+}
+
+/** A port that is free on 127.0.0.1, and the next one too (a local broker's controller). */
+export async function freePortPair(): Promise<number> {
+  for (;;) {
+    const port = randomInt(20_000, 40_000);
+    if ((await isFree(port)) && (await isFree(port + 1))) return port;
+  }
+}
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
