@@ -12,3 +12,4 @@ export {
   MIGRATIONS_DIR,
   type Migration,
 } from './migrations.js';
+export { BatchWriter, firstPerKey, type BatchWriterOptions } from './batch-writer.js';

@@ -8,3 +8,4 @@ export {
 } from './request-event.js';
 export { decodeRequestEvent, REJECTION_CODES, type Decoded, type RejectionCode } from './decode.js';
 export { JSON_SCHEMAS } from './json-schemas.js';
+export { Alert, ALERT_TYPES } from './alert.js';

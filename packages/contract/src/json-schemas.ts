@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Alert } from './alert.js';
 import { RoutedRequestEvent } from './request-event.js';
 
 /**
@@ -8,4 +9,5 @@ import { RoutedRequestEvent } from './request-event.js';
 export const JSON_SCHEMAS: Record<string, () => unknown> = {
   'routed-request-event.v1.schema.json': () =>
     z.toJSONSchema(RoutedRequestEvent, { io: 'input', unrepresentable: 'any' }),
+  'alert.v1.schema.json': () => z.toJSONSchema(Alert, { io: 'input', unrepresentable: 'any' }),
 };

@@ -2,6 +2,7 @@
 export const TOPICS = {
   requests: 'inference.requests.v1',
   requestsDlq: 'inference.requests.dlq.v1',
+  alerts: 'billing.alerts.v1',
 } as const;
 
 export type TopicKey = keyof typeof TOPICS;

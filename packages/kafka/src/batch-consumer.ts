@@ -17,6 +17,8 @@ export interface BatchConsumerOptions {
    * waiting (e.g. to group it with others into one write); the consumer fetches on meanwhile.
    */
   handle(batch: PartitionBatch): Promise<void>;
+  /** Called with every new assignment: the partitions of `topic` this member now owns. */
+  onAssigned?(partitions: number[]): void;
   /** Called after each commit with the partition's remaining lag (messages). */
   onCommitted?(partition: number, lag: number): void;
   partitionsConsumedConcurrently?: number;
@@ -77,9 +79,10 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
     return previous;
   };
 
-  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) =>
-    logger.info({ groupId, assignment: payload.memberAssignment }, 'partitions assigned'),
-  );
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    logger.info({ groupId, assignment: payload.memberAssignment }, 'partitions assigned');
+    options.onAssigned?.(payload.memberAssignment[topic] ?? []);
+  });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({

@@ -16,7 +16,7 @@ import {
 import type { Logger, Registry } from '@nanobill/observability';
 import { createIngestMetrics } from './metrics.js';
 import { toUsageRow, type UsageRow } from './usage-row.js';
-import { UsageWriter } from './usage-writer.js';
+import { createUsageWriter } from './usage-writer.js';
 
 export interface IngestOptions {
   kafka: Kafka;
@@ -46,7 +46,7 @@ export async function startIngest(options: IngestOptions): Promise<IngestService
   const topics = options.topics ?? { requests: TOPICS.requests, dlq: TOPICS.requestsDlq };
   const schema = requestEventSchema(options.providers ?? DEFAULT_PROVIDERS);
   const metrics = createIngestMetrics(options.metrics);
-  const writer = new UsageWriter({
+  const writer = createUsageWriter({
     clickhouse: options.clickhouse,
     logger,
     metrics,

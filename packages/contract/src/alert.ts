@@ -1,0 +1,21 @@
+import { z } from 'zod';
+
+/** Alert types, one registry (PRODUCT.md §7); later issues add account thresholds. */
+export const ALERT_TYPES = ['unpriced_requests', 'cost_endpoint_failing'] as const;
+
+/**
+ * An alert on `billing.alerts.v1` (key: `alertId`). `alertId` is deterministic, so a re-sent alert
+ * can be recognised downstream: it names the type, the subject and the period.
+ */
+export const Alert = z.object({
+  schemaVersion: z.literal(1),
+  alertId: z.string().min(1).max(512),
+  type: z.enum(ALERT_TYPES),
+  severity: z.enum(['info', 'warning', 'critical']),
+  accountId: z.string().min(1).optional(),
+  provider: z.string().min(1).optional(),
+  message: z.string().min(1),
+  details: z.record(z.string(), z.unknown()),
+  createdAt: z.iso.datetime(),
+});
+export type Alert = z.infer<typeof Alert>;

@@ -1,0 +1,139 @@
+import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
+import { INT64_MAX, NANO_PER_USD, nanoToJson, parseNanoUsd, sumNano } from '../src/index.js';
+
+describe('constants', () => {
+  it('has a billion nano-USD per USD and the Int64 maximum', () => {
+    expect(NANO_PER_USD).toBe(1_000_000_000n);
+    expect(INT64_MAX).toBe(9_223_372_036_854_775_807n);
+  });
+});
+
+describe('sumNano', () => {
+  it('sums exactly, beyond 2^53', () => {
+    expect(sumNano([])).toBe(0n);
+    expect(sumNano([1n, 2n, -3n])).toBe(0n);
+    expect(sumNano([2n ** 62n, 2n ** 62n, 1n])).toBe(2n ** 63n + 1n);
+  });
+
+  it('takes any iterable', () => {
+    function* amounts(): Generator<bigint> {
+      yield 5n;
+      yield 7n;
+    }
+    expect(sumNano(amounts())).toBe(12n);
+    expect(sumNano(new Set([1n, 2n]))).toBe(3n);
+  });
+});
+
+describe('nanoToJson', () => {
+  it('is always a decimal string', () => {
+    expect(nanoToJson(0n)).toBe('0');
+    expect(nanoToJson(1_200_000n)).toBe('1200000');
+    expect(nanoToJson(-5n)).toBe('-5');
+    expect(JSON.stringify({ costNanoUsd: nanoToJson(2n ** 63n - 1n) })).toBe(
+      '{"costNanoUsd":"9223372036854775807"}',
+    );
+  });
+
+  it('rejects a number at run time', () => {
+    expect(() => nanoToJson(5 as unknown as bigint)).toThrow('bigint');
+  });
+
+  it('property: round-trips through parseNanoUsd on [0, 2^63)', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: INT64_MAX }), (n) => {
+        expect(parseNanoUsd(JSON.parse(JSON.stringify(nanoToJson(n))))).toEqual({
+          ok: true,
+          value: n,
+        });
+      }),
+    );
+  });
+});
+
+describe('parseNanoUsd', () => {
+  it.each([
+    [0, 0n],
+    [-0, 0n],
+    [1_200_000, 1_200_000n],
+    [Number.MAX_SAFE_INTEGER, 9_007_199_254_740_991n],
+    ['0', 0n],
+    ['1200000', 1_200_000n],
+    ['9223372036854775807', INT64_MAX],
+  ])('accepts %j', (value, expected) => {
+    expect(parseNanoUsd(value)).toEqual({ ok: true, value: expected });
+  });
+
+  it.each([
+    [-1, 'negative (-1)'],
+    [-1.5, 'negative'],
+    [1.5, 'not an integer (1.5)'],
+    [1e-7, 'not an integer (1e-7)'],
+    [2 ** 53, 'not a safe integer (JSON numbers above 2^53 lose precision)'],
+    [1e300, 'not a safe integer'],
+    [NaN, 'not a finite number'],
+    [Infinity, 'not a finite number'],
+    ['', 'empty string'],
+    ['-1', 'negative ("-1")'],
+    ['1.5', 'not an integer ("1.5")'],
+    ['1.', 'not an integer'],
+    ['007', 'leading zeros ("007")'],
+    ['00', 'leading zeros'],
+    [' 1', 'not a decimal string of digits'],
+    ['1e3', 'not a decimal string of digits'],
+    ['+1', 'not a decimal string of digits'],
+    ['0x1F', 'not a decimal string of digits'],
+    ['9223372036854775808', 'above 2^63-1'],
+    ['1'.repeat(400), 'above 2^63-1'],
+    [null, 'got null'],
+    [undefined, 'got undefined'],
+    [true, 'got boolean'],
+    [[1], 'got array'],
+    [{ n: 1 }, 'got object'],
+  ])('rejects %j: %s', (value, reason) => {
+    const result = parseNanoUsd(value);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.reason).toContain(reason);
+  });
+
+  it('rejects a bigint: JSON never yields one', () => {
+    expect(parseNanoUsd(1n)).toEqual({
+      ok: false,
+      reason: 'not a number or decimal string (got bigint)',
+    });
+  });
+
+  it('rejects strings when the source (the provider cost API) must send numbers', () => {
+    expect(parseNanoUsd('1200000', { allowString: false })).toEqual({
+      ok: false,
+      reason: 'a string is not a number here ("1200000")',
+    });
+    expect(parseNanoUsd(1_200_000, { allowString: false })).toEqual({
+      ok: true,
+      value: 1_200_000n,
+    });
+    const missing = parseNanoUsd(null, { allowString: false });
+    expect(missing.ok || missing.reason).toBe('not a number (got null)');
+  });
+
+  it('property: accepts every non-negative safe integer as itself', () => {
+    fc.assert(
+      fc.property(fc.maxSafeNat(), (n) => {
+        expect(parseNanoUsd(n, { allowString: false })).toEqual({ ok: true, value: BigInt(n) });
+      }),
+    );
+  });
+
+  it('property: every non-integer double is rejected with a reason', () => {
+    fc.assert(
+      fc.property(
+        fc.double().filter((x) => !Number.isSafeInteger(x)),
+        (x) => {
+          const result = parseNanoUsd(x);
+          expect(result.ok).toBe(false);
+        },
+      ),
+    );
+  });
+});

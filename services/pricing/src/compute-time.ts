@@ -1,0 +1,20 @@
+import type { RoutedRequestEvent } from '@nanobill/contract';
+import { hfInferenceCostNano, type NanoUsd } from '@nanobill/money';
+import type { UsdAmount } from '@nanobill/providers';
+
+/**
+ * hf-inference is priced locally: compute time × the hardware's price per second, rounded once,
+ * half-up, to the nano-USD (PRODUCT.md §4; the seed: 10 s at $0.00012/s = $0.0012).
+ */
+export function priceComputeTime(
+  event: RoutedRequestEvent,
+  hardwarePrices: ReadonlyMap<string, UsdAmount>,
+): { ok: true; cost: NanoUsd } | { ok: false; reason: string } {
+  if (event.computeTimeMs === undefined || event.hardware === undefined) {
+    return { ok: false, reason: 'hf-inference request without computeTimeMs and hardware' };
+  }
+  const price = hardwarePrices.get(event.hardware);
+  if (price === undefined)
+    return { ok: false, reason: `no price configured for hardware "${event.hardware}"` };
+  return { ok: true, cost: hfInferenceCostNano(event.computeTimeMs, price) };
+}

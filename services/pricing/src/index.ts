@@ -1,0 +1,13 @@
+export {
+  startPricing,
+  PRICING_GROUP_ID,
+  DEFAULT_DEADLINE_MS,
+  type PricingOptions,
+  type PricingService,
+} from './service.js';
+export { intoBatches, mapLimit, MAX_IDS_PER_CALL } from './batches.js';
+export { readAnswer, type AnswerReport } from './answer.js';
+export { pricingRoute, type PricingRoute } from './route.js';
+export { priceComputeTime } from './compute-time.js';
+export { PendingRequests } from './pending.js';
+export type { RoundReport } from './round.js';

@@ -1,0 +1,75 @@
+import { Counter, Gauge, Histogram, type Registry } from '@nanobill/observability';
+
+export type PricingMetrics = ReturnType<typeof createPricingMetrics>;
+
+export function createPricingMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    events: new Counter({
+      name: 'nanobill_pricing_events_total',
+      help: 'Request events seen by pricing, by route (cost_endpoint, compute_time, skip_custom_key, skip_not_reached, invalid)',
+      labelNames: ['route'] as const,
+      registers,
+    }),
+    calls: new Counter({
+      name: 'nanobill_pricing_calls_total',
+      help: 'Cost endpoint calls (every attempt), by provider and outcome',
+      labelNames: ['provider', 'outcome'] as const,
+      registers,
+    }),
+    idsPerCall: new Histogram({
+      name: 'nanobill_pricing_ids_per_call',
+      help: 'Request ids sent in one cost endpoint call',
+      buckets: [1, 10, 100, 1_000, 5_000, 9_999, 10_000],
+      registers,
+    }),
+    callSeconds: new Histogram({
+      name: 'nanobill_pricing_call_seconds',
+      help: 'Cost endpoint call latency, by provider',
+      labelNames: ['provider'] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+      registers,
+    }),
+    answers: new Counter({
+      name: 'nanobill_pricing_answers_total',
+      help: 'Per-id results of cost answers: priced, left_out, invalid_cost, conflicting, unknown_id, duplicate',
+      labelNames: ['provider', 'result'] as const,
+      registers,
+    }),
+    pending: new Gauge({
+      name: 'nanobill_pricing_pending_requests',
+      help: 'Requests waiting for their cost, by provider',
+      labelNames: ['provider'] as const,
+      registers,
+    }),
+    oldestPending: new Gauge({
+      name: 'nanobill_pricing_oldest_pending_seconds',
+      help: 'Age of the oldest request waiting for its cost, by provider',
+      labelNames: ['provider'] as const,
+      registers,
+    }),
+    unpriced: new Counter({
+      name: 'nanobill_pricing_unpriced_total',
+      help: 'Requests written to billing.unpriced, by provider',
+      labelNames: ['provider'] as const,
+      registers,
+    }),
+    ledgerRows: new Counter({
+      name: 'nanobill_pricing_ledger_rows_total',
+      help: 'Rows written to billing.ledger, by cost source',
+      labelNames: ['source'] as const,
+      registers,
+    }),
+    flushSeconds: new Histogram({
+      name: 'nanobill_pricing_flush_seconds',
+      help: 'Duration of one pricing round (all providers)',
+      buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60],
+      registers,
+    }),
+    skippedRounds: new Counter({
+      name: 'nanobill_pricing_skipped_rounds_total',
+      help: 'Scheduled rounds skipped because the previous one was still running',
+      registers,
+    }),
+  };
+}

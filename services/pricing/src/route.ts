@@ -1,0 +1,16 @@
+import { HF_INFERENCE, type RoutedRequestEvent } from '@nanobill/contract';
+
+/** What pricing does with a request (PRODUCT.md §3, §4). */
+export type PricingRoute =
+  | { route: 'skip'; reason: 'custom_key' | 'not_reached' }
+  | { route: 'compute_time' }
+  | { route: 'cost_endpoint' };
+
+export function pricingRoute(event: RoutedRequestEvent): PricingRoute {
+  // The provider bills the user directly; HF charges nothing (recorded in billing.usage only).
+  if (event.billingMode === 'custom_key') return { route: 'skip', reason: 'custom_key' };
+  // Never reached a provider: there is nothing to ask about and nothing to bill.
+  if (event.providerRequestId === undefined) return { route: 'skip', reason: 'not_reached' };
+  if (event.provider === HF_INFERENCE) return { route: 'compute_time' };
+  return { route: 'cost_endpoint' };
+}

@@ -1,0 +1,115 @@
+import { billedAccount } from '@nanobill/attribution';
+import type { RoutedRequestEvent } from '@nanobill/contract';
+import { nanoToJson, type NanoUsd } from '@nanobill/money';
+
+/** A request waiting for its cost: a `billing.pricing_pending` row. */
+export interface PendingRow {
+  provider: string;
+  provider_request_id: string;
+  request_id: string;
+  event_time: string;
+  user_id: string;
+  bill_to: string | null;
+  model: string;
+  task: string;
+  first_seen_at: string;
+  source_partition: number;
+}
+
+export const PENDING_COLUMNS = [
+  'provider',
+  'provider_request_id',
+  'request_id',
+  'event_time',
+  'user_id',
+  'bill_to',
+  'model',
+  'task',
+  'first_seen_at',
+  'source_partition',
+] as const satisfies ReadonlyArray<keyof PendingRow>;
+
+export interface LedgerRow extends Omit<PendingRow, 'first_seen_at' | 'source_partition'> {
+  priced_at: string;
+  billed_account: string;
+  attribution: string;
+  attribution_reason: string;
+  /** Decimal string: Int64 travels as a string, never as a lossy JSON number. */
+  cost_nano_usd: string;
+  cost_source: 'provider_api' | 'hf_compute_time';
+}
+
+export const LEDGER_COLUMNS = [
+  'provider',
+  'provider_request_id',
+  'request_id',
+  'event_time',
+  'priced_at',
+  'user_id',
+  'billed_account',
+  'attribution',
+  'attribution_reason',
+  'bill_to',
+  'model',
+  'task',
+  'cost_nano_usd',
+  'cost_source',
+] as const satisfies ReadonlyArray<keyof LedgerRow>;
+
+export interface UnpricedRow extends PendingRow {
+  unpriced_at: string;
+  reason: string;
+}
+
+export const UNPRICED_COLUMNS = [
+  ...PENDING_COLUMNS.filter((c) => c !== 'source_partition'),
+  'unpriced_at',
+  'reason',
+] as const satisfies ReadonlyArray<keyof UnpricedRow>;
+
+export function pendingRow(
+  event: RoutedRequestEvent,
+  firstSeenAt: Date,
+  partition: number,
+): PendingRow {
+  return {
+    provider: event.provider,
+    provider_request_id: event.providerRequestId!,
+    request_id: event.requestId,
+    event_time: event.timestamp,
+    user_id: event.userId,
+    bill_to: event.billTo ?? null,
+    model: event.model,
+    task: event.task,
+    first_seen_at: firstSeenAt.toISOString(),
+    source_partition: partition,
+  };
+}
+
+export function ledgerRow(
+  request: PendingRow,
+  cost: NanoUsd,
+  source: LedgerRow['cost_source'],
+  pricedAt: Date,
+): LedgerRow {
+  const { first_seen_at: _seen, source_partition: _partition, ...facts } = request;
+  const billed = billedAccount({ userId: request.user_id, billTo: request.bill_to });
+  return {
+    ...facts,
+    priced_at: pricedAt.toISOString(),
+    billed_account: billed.accountId,
+    attribution: billed.attribution,
+    attribution_reason: billed.reason,
+    cost_nano_usd: nanoToJson(cost),
+    cost_source: source,
+  };
+}
+
+export function unpricedRow(request: PendingRow, reason: string, at: Date): UnpricedRow {
+  return { ...request, unpriced_at: at.toISOString(), reason };
+}
+
+/** The ledger's uniqueness rule: one row per (provider, provider request id). */
+export function pricingKey(row: { provider: string; provider_request_id: string }): string {
+  return `${row.provider}\u0000${row.provider_request_id}`;
+}

@@ -1,0 +1,199 @@
+import cron from 'node-cron';
+import { Alert, TOPICS, decodeRequestEvent, requestEventSchema } from '@nanobill/contract';
+import type { ClickHouseClient } from '@nanobill/clickhouse';
+import {
+  createProducer,
+  startBatchConsumer,
+  type Kafka,
+  type PartitionBatch,
+} from '@nanobill/kafka';
+import type { Logger, Registry } from '@nanobill/observability';
+import type { ProviderRegistry } from '@nanobill/providers';
+import { priceComputeTime } from './compute-time.js';
+import { CostClient, type RetryPolicy } from './cost-client.js';
+import { createPricingMetrics } from './metrics.js';
+import { PendingRequests } from './pending.js';
+import { runPricingRound, type RoundReport } from './round.js';
+import { pricingRoute } from './route.js';
+import {
+  ledgerRow,
+  pendingRow,
+  unpricedRow,
+  type LedgerRow,
+  type PendingRow,
+  type UnpricedRow,
+} from './rows.js';
+import { ledgerWriter, loadPending, pendingWriter, unpricedWriter } from './writers.js';
+
+export const PRICING_GROUP_ID = 'nanobill-pricing';
+export const DEFAULT_DEADLINE_MS = 24 * 60 * 60 * 1000;
+
+export interface PricingOptions {
+  kafka: Kafka;
+  clickhouse: ClickHouseClient;
+  logger: Logger;
+  metrics: Registry;
+  providers: ProviderRegistry;
+  topics?: { requests: string; alerts: string };
+  groupId?: string;
+  /** Counted from when nanobill first saw a request. */
+  deadlineMs?: number;
+  /** node-cron expression of the pricing round; `null`: only `priceNow()` (tests). */
+  schedule?: string | null;
+  now?: () => Date;
+  retry?: RetryPolicy;
+  maxRows?: number;
+  maxWaitMs?: number;
+  sessionTimeoutMs?: number;
+}
+
+export interface PricingService {
+  /** Runs a pricing round now (or waits for the one running) and reports it. */
+  priceNow(): Promise<RoundReport>;
+  pendingCount(): number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Consumes routed-request events: hf-inference ones are priced at once from compute time; those
+ * for the other providers are stored as pending (Kafka offsets are committed after that), and a
+ * round every minute asks each provider's cost endpoint for their costs.
+ */
+export async function startPricing(options: PricingOptions): Promise<PricingService> {
+  const logger = options.logger.child({ service: 'pricing' });
+  const now = options.now ?? (() => new Date());
+  const topics = options.topics ?? { requests: TOPICS.requests, alerts: TOPICS.alerts };
+  const schema = requestEventSchema(options.providers.names);
+  const metrics = createPricingMetrics(options.metrics);
+  const pending = new PendingRequests();
+  const writerSettings = {
+    clickhouse: options.clickhouse,
+    maxRows: options.maxRows ?? 20_000,
+    maxWaitMs: options.maxWaitMs ?? 1_000,
+    onError: (err: unknown, rows: number) => logger.error({ err, rows }, 'pricing write failed'),
+  };
+  const pendingOut = pendingWriter(writerSettings);
+  const ledger = ledgerWriter(writerSettings, (rows) => {
+    for (const row of rows) metrics.ledgerRows.inc({ source: row.cost_source });
+  });
+  const unpriced = unpricedWriter(writerSettings, () => undefined);
+  const clients = new Map(
+    [...options.providers.remote].map(([name, p]) => [name, new CostClient(p)]),
+  );
+  const producer = createProducer(options.kafka);
+  await producer.connect();
+
+  async function handle(batch: PartitionBatch): Promise<void> {
+    const seenAt = now();
+    const waiting: PendingRow[] = [];
+    const priced: LedgerRow[] = [];
+    const refused: UnpricedRow[] = [];
+    for (const message of batch.messages) {
+      const decoded = decodeRequestEvent(message.value, schema);
+      if (!decoded.ok) {
+        metrics.events.inc({ route: 'invalid' }); // the ingest service sends it to the DLQ
+        continue;
+      }
+      const event = decoded.value;
+      const route = pricingRoute(event);
+      metrics.events.inc({ route: route.route === 'skip' ? `skip_${route.reason}` : route.route });
+      if (route.route === 'skip') continue;
+      const request = pendingRow(event, seenAt, batch.partition);
+      if (route.route === 'cost_endpoint') {
+        waiting.push(request);
+        continue;
+      }
+      const local = priceComputeTime(event, options.providers.hardware);
+      if (local.ok) priced.push(ledgerRow(request, local.cost, 'hf_compute_time', seenAt));
+      else refused.push(unpricedRow(request, local.reason, seenAt));
+    }
+    await Promise.all([pendingOut.write(waiting), ledger.write(priced), unpriced.write(refused)]);
+    for (const row of waiting) pending.add(row);
+  }
+
+  // Partitions this instance owns: their pending requests are loaded from ClickHouse on
+  // assignment, so a restart or a rebalance loses nothing.
+  let owned = new Set<number>();
+  let loading: Promise<void> = Promise.resolve();
+  const onAssigned = (partitions: number[]) => {
+    const next = new Set(partitions);
+    pending.dropPartitions(new Set([...owned].filter((p) => !next.has(p))));
+    const added = partitions.filter((p) => !owned.has(p));
+    owned = next;
+    loading = loading.then(async () => {
+      const rows = await loadPending(options.clickhouse, added);
+      for (const row of rows) pending.add(row);
+      logger.info({ partitions: added, pending: rows.length }, 'pending requests loaded');
+    });
+    loading.catch((err: unknown) => logger.error({ err }, 'could not load pending requests'));
+  };
+
+  const consumer = await startBatchConsumer({
+    kafka: options.kafka,
+    groupId: options.groupId ?? PRICING_GROUP_ID,
+    topic: topics.requests,
+    logger,
+    handle,
+    onAssigned,
+    sessionTimeoutMs: options.sessionTimeoutMs,
+  });
+
+  const roundDeps = {
+    pending,
+    clients,
+    ledger,
+    unpriced,
+    metrics,
+    logger,
+    now,
+    deadlineMs: options.deadlineMs ?? DEFAULT_DEADLINE_MS,
+    retry: options.retry ?? { retries: 2, baseDelayMs: 500, maxDelayMs: 10_000 },
+    publishAlert: async (alert: Alert) => {
+      await producer.send({
+        topic: topics.alerts,
+        acks: -1,
+        messages: [{ key: alert.alertId, value: JSON.stringify(Alert.parse(alert)) }],
+      });
+    },
+  };
+  let running: Promise<RoundReport> | undefined;
+  const priceNow = () => {
+    running ??= (async () => {
+      const stop = metrics.flushSeconds.startTimer();
+      try {
+        await loading;
+        const report = await runPricingRound(roundDeps);
+        logger.info(report, 'pricing round done');
+        return report;
+      } finally {
+        stop();
+        running = undefined;
+      }
+    })();
+    return running;
+  };
+  const schedule = options.schedule === undefined ? '* * * * *' : options.schedule;
+  const task =
+    schedule === null
+      ? undefined
+      : cron.schedule(schedule, async () => {
+          if (running) {
+            metrics.skippedRounds.inc();
+            return;
+          }
+          await priceNow().catch((err: unknown) => logger.error({ err }, 'pricing round failed'));
+        });
+
+  return {
+    priceNow,
+    pendingCount: () => pending.size(),
+    async stop() {
+      await task?.stop();
+      await running?.catch(() => undefined);
+      await consumer.stop();
+      await Promise.all([pendingOut.close(), ledger.close(), unpriced.close()]);
+      await producer.disconnect();
+      await Promise.all([...clients.values()].map((c) => c.close()));
+    },
+  };
+}

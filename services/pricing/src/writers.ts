@@ -1,0 +1,123 @@
+import { BatchWriter, firstPerKey, type ClickHouseClient } from '@nanobill/clickhouse';
+import {
+  LEDGER_COLUMNS,
+  PENDING_COLUMNS,
+  UNPRICED_COLUMNS,
+  pricingKey,
+  type LedgerRow,
+  type PendingRow,
+  type UnpricedRow,
+} from './rows.js';
+
+interface WriterSettings {
+  clickhouse: ClickHouseClient;
+  maxRows: number;
+  maxWaitMs: number;
+  onError(error: unknown, rows: number): void;
+}
+
+export function pendingWriter(settings: WriterSettings): BatchWriter<PendingRow> {
+  return new BatchWriter<PendingRow>({
+    ...settings,
+    table: 'billing.pricing_pending',
+    columns: PENDING_COLUMNS,
+  });
+}
+
+/**
+ * Ledger rows are written once: a request already in the ledger, or already declared unpriced,
+ * is dropped before the insert (a redelivered event, a provider answering twice, a restart).
+ */
+export function ledgerWriter(settings: WriterSettings, onInserted: (rows: LedgerRow[]) => void) {
+  return new BatchWriter<LedgerRow>({
+    ...settings,
+    table: 'billing.ledger_entries',
+    columns: LEDGER_COLUMNS,
+    beforeInsert: async (rows) => {
+      const fresh = await withoutResolved(settings.clickhouse, firstPerKey(rows, pricingKey));
+      onInserted(fresh);
+      return fresh;
+    },
+  });
+}
+
+/** Unpriced is terminal and exclusive with the ledger: the same write-once check. */
+export function unpricedWriter(
+  settings: WriterSettings,
+  onInserted: (rows: UnpricedRow[]) => void,
+) {
+  return new BatchWriter<UnpricedRow>({
+    ...settings,
+    table: 'billing.unpriced_entries',
+    columns: UNPRICED_COLUMNS,
+    beforeInsert: async (rows) => {
+      const fresh = await withoutResolved(settings.clickhouse, firstPerKey(rows, pricingKey));
+      onInserted(fresh);
+      return fresh;
+    },
+  });
+}
+
+const LOOKUP_CHUNK = 10_000;
+
+/** Drops the requests that already have a ledger or an unpriced row (same months only: key = event). */
+async function withoutResolved<
+  Row extends { provider: string; provider_request_id: string; event_time: string },
+>(clickhouse: ClickHouseClient, rows: Row[]): Promise<Row[]> {
+  const resolved = new Set<string>();
+  for (let i = 0; i < rows.length; i += LOOKUP_CHUNK) {
+    const chunk = rows.slice(i, i + LOOKUP_CHUNK);
+    const params = {
+      months: [...new Set(chunk.map((r) => Number(r.event_time.slice(0, 7).replace('-', ''))))],
+      providers: chunk.map((r) => r.provider),
+      ids: chunk.map((r) => r.provider_request_id),
+    };
+    const keys = `(provider, provider_request_id) IN (SELECT arrayJoin(arrayZip({providers:Array(String)}, {ids:Array(String)})))`;
+    const result = await clickhouse.query({
+      query: `SELECT provider, provider_request_id FROM billing.ledger_entries
+              WHERE toYYYYMM(event_time) IN {months:Array(UInt32)} AND ${keys}
+              UNION ALL
+              SELECT provider, provider_request_id FROM billing.unpriced_entries
+              WHERE toYYYYMM(event_time) IN {months:Array(UInt32)} AND ${keys}`,
+      query_params: params,
+      format: 'JSONCompactEachRow',
+    });
+    for (const [provider, id] of await result.json<[string, string]>()) {
+      resolved.add(pricingKey({ provider, provider_request_id: id }));
+    }
+  }
+  return rows.filter((r) => !resolved.has(pricingKey(r)));
+}
+
+/**
+ * The pending requests of some partitions that have neither a ledger nor an unpriced row: what
+ * an instance must price after it is assigned those partitions (or restarts).
+ */
+export async function loadPending(
+  clickhouse: ClickHouseClient,
+  partitions: number[],
+): Promise<PendingRow[]> {
+  if (partitions.length === 0) return [];
+  const result = await clickhouse.query({
+    query: `SELECT provider, provider_request_id, any(request_id) AS request_id,
+                   toUnixTimestamp64Milli(any(event_time)) AS event_ms,
+                   any(user_id) AS user_id, any(bill_to) AS bill_to, any(model) AS model, any(task) AS task,
+                   toUnixTimestamp64Milli(min(first_seen_at)) AS first_seen_ms,
+                   any(source_partition) AS source_partition
+            FROM billing.pricing_pending
+            WHERE source_partition IN {partitions:Array(UInt32)}
+            GROUP BY provider, provider_request_id
+            HAVING (provider, provider_request_id) NOT IN (SELECT provider, provider_request_id FROM billing.ledger_entries)
+               AND (provider, provider_request_id) NOT IN (SELECT provider, provider_request_id FROM billing.unpriced_entries)`,
+    query_params: { partitions },
+    format: 'JSONEachRow',
+  });
+  const rows = await result.json<
+    Omit<PendingRow, 'event_time' | 'first_seen_at'> & { event_ms: string; first_seen_ms: string }
+  >();
+  return rows.map(({ event_ms, first_seen_ms, ...row }) => ({
+    ...row,
+    event_time: new Date(Number(event_ms)).toISOString(),
+    first_seen_at: new Date(Number(first_seen_ms)).toISOString(),
+  }));
+}
