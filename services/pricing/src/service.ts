@@ -115,17 +115,22 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
   // assignment, so a restart or a rebalance loses nothing.
   let owned = new Set<number>();
   let loading: Promise<void> = Promise.resolve();
+  const load = async (partitions: number[]): Promise<void> => {
+    try {
+      const rows = await loadPending(options.clickhouse, partitions);
+      for (const row of rows) pending.add(row);
+      logger.info({ partitions, pending: rows.length }, 'pending requests loaded');
+    } catch (err) {
+      // Their requests stay in billing.pricing_pending; the next assignment or restart loads them.
+      logger.error({ err, partitions }, 'could not load pending requests');
+    }
+  };
   const onAssigned = (partitions: number[]) => {
     const next = new Set(partitions);
     pending.dropPartitions(new Set([...owned].filter((p) => !next.has(p))));
     const added = partitions.filter((p) => !owned.has(p));
     owned = next;
-    loading = loading.then(async () => {
-      const rows = await loadPending(options.clickhouse, added);
-      for (const row of rows) pending.add(row);
-      logger.info({ partitions: added, pending: rows.length }, 'pending requests loaded');
-    });
-    loading.catch((err: unknown) => logger.error({ err }, 'could not load pending requests'));
+    loading = loading.then(() => load(added));
   };
 
   const consumer = await startBatchConsumer({

@@ -98,26 +98,42 @@ export async function loadPending(
   partitions: number[],
 ): Promise<PendingRow[]> {
   if (partitions.length === 0) return [];
+  // Aliases differ from the column names: an alias named like a column would replace it in WHERE.
   const result = await clickhouse.query({
-    query: `SELECT provider, provider_request_id, any(request_id) AS request_id,
-                   toUnixTimestamp64Milli(any(event_time)) AS event_ms,
-                   any(user_id) AS user_id, any(bill_to) AS bill_to, any(model) AS model, any(task) AS task,
-                   toUnixTimestamp64Milli(min(first_seen_at)) AS first_seen_ms,
-                   any(source_partition) AS source_partition
+    query: `SELECT provider AS p, provider_request_id AS id, any(request_id) AS rid,
+                   toUnixTimestamp64Milli(any(event_time)) AS event_ms, any(user_id) AS uid,
+                   any(bill_to) AS billed_to, any(model) AS m, any(task) AS t,
+                   toUnixTimestamp64Milli(min(first_seen_at)) AS first_seen_ms, any(source_partition) AS part
             FROM billing.pricing_pending
             WHERE source_partition IN {partitions:Array(UInt32)}
             GROUP BY provider, provider_request_id
-            HAVING (provider, provider_request_id) NOT IN (SELECT provider, provider_request_id FROM billing.ledger_entries)
-               AND (provider, provider_request_id) NOT IN (SELECT provider, provider_request_id FROM billing.unpriced_entries)`,
+            HAVING (p, id) NOT IN (SELECT provider, provider_request_id FROM billing.ledger_entries)
+               AND (p, id) NOT IN (SELECT provider, provider_request_id FROM billing.unpriced_entries)`,
     query_params: { partitions },
     format: 'JSONEachRow',
   });
-  const rows = await result.json<
-    Omit<PendingRow, 'event_time' | 'first_seen_at'> & { event_ms: string; first_seen_ms: string }
-  >();
-  return rows.map(({ event_ms, first_seen_ms, ...row }) => ({
-    ...row,
-    event_time: new Date(Number(event_ms)).toISOString(),
-    first_seen_at: new Date(Number(first_seen_ms)).toISOString(),
+  type Stored = {
+    p: string;
+    id: string;
+    rid: string;
+    event_ms: string;
+    uid: string;
+    billed_to: string | null;
+    m: string;
+    t: string;
+    first_seen_ms: string;
+    part: number;
+  };
+  return (await result.json<Stored>()).map((r) => ({
+    provider: r.p,
+    provider_request_id: r.id,
+    request_id: r.rid,
+    event_time: new Date(Number(r.event_ms)).toISOString(),
+    user_id: r.uid,
+    bill_to: r.billed_to,
+    model: r.m,
+    task: r.t,
+    first_seen_at: new Date(Number(r.first_seen_ms)).toISOString(),
+    source_partition: r.part,
   }));
 }

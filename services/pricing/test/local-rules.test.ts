@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import type { RoutedRequestEvent } from '@nanobill/contract';
+import { PendingRequests, priceComputeTime, pricingRoute } from '../src/index.js';
+
+const event: RoutedRequestEvent = {
+  schemaVersion: 1,
+  requestId: 'r1',
+  timestamp: '2026-11-25T12:00:00.000Z',
+  userId: 'u1',
+  provider: 'groq',
+  model: 'openai/gpt-oss-120b',
+  task: 'conversational',
+  billingMode: 'routed',
+  providerRequestId: 'groq-1',
+  status: 200,
+};
+
+describe('pricingRoute', () => {
+  it('asks the cost endpoint for a routed request that reached the provider', () => {
+    expect(pricingRoute(event)).toEqual({ route: 'cost_endpoint' });
+  });
+  it('never prices custom-key requests', () => {
+    expect(pricingRoute({ ...event, billingMode: 'custom_key' })).toEqual({
+      route: 'skip',
+      reason: 'custom_key',
+    });
+  });
+  it('never prices requests that did not reach a provider', () => {
+    expect(pricingRoute({ ...event, providerRequestId: undefined })).toEqual({
+      route: 'skip',
+      reason: 'not_reached',
+    });
+  });
+  it('prices hf-inference locally', () => {
+    expect(pricingRoute({ ...event, provider: 'hf-inference' })).toEqual({ route: 'compute_time' });
+  });
+});
+
+describe('priceComputeTime', () => {
+  const hardware = new Map([['nvidia-a10g', '0.00012']]);
+  const hf = { ...event, provider: 'hf-inference', computeTimeMs: 10_000, hardware: 'nvidia-a10g' };
+
+  it('10 s on a $0.00012/s machine costs $0.0012 = 1,200,000 nano-USD (the seed)', () => {
+    expect(priceComputeTime(hf, hardware)).toEqual({ ok: true, cost: 1_200_000n });
+  });
+  it('rounds once, half-up, to the nano-USD', () => {
+    // 1 ms × 0.0000083 USD/s = 8.3 nano-USD → 8; 5 ms × 0.0000001 USD/s = 0.5 → 1
+    expect(
+      priceComputeTime(
+        { ...hf, computeTimeMs: 1, hardware: 'cpu' },
+        new Map([['cpu', '0.0000083']]),
+      ),
+    ).toEqual({ ok: true, cost: 8n });
+    expect(
+      priceComputeTime(
+        { ...hf, computeTimeMs: 5, hardware: 'cpu' },
+        new Map([['cpu', '0.0000001']]),
+      ),
+    ).toEqual({ ok: true, cost: 1n });
+  });
+  it('refuses unknown hardware and missing compute time with a reason', () => {
+    expect(priceComputeTime({ ...hf, hardware: 'tpu' }, hardware)).toEqual({
+      ok: false,
+      reason: 'no price configured for hardware "tpu"',
+    });
+    expect(priceComputeTime({ ...event, provider: 'hf-inference' }, hardware).ok).toBe(false);
+  });
+});
+
+describe('PendingRequests', () => {
+  const row = (id: string, firstSeen: string, partition = 0) => ({
+    provider: 'groq',
+    provider_request_id: id,
+    request_id: `r-${id}`,
+    event_time: '2026-11-25T12:00:00.000Z',
+    user_id: 'u1',
+    bill_to: null,
+    model: 'm',
+    task: 't',
+    first_seen_at: firstSeen,
+    source_partition: partition,
+  });
+
+  it('keeps the earliest first-seen time of a request seen twice', () => {
+    const pending = new PendingRequests();
+    pending.add(row('a', '2026-11-25T12:05:00.000Z'));
+    pending.add(row('a', '2026-11-25T12:01:00.000Z'));
+    pending.add(row('a', '2026-11-25T12:09:00.000Z'));
+    expect(pending.size()).toBe(1);
+    expect(pending.get('groq', 'a')?.first_seen_at).toBe('2026-11-25T12:01:00.000Z');
+  });
+
+  it('lists the overdue requests with their last problem, and forgets resolved and dropped ones', () => {
+    const pending = new PendingRequests();
+    pending.add(row('a', '2026-11-25T12:00:00.000Z', 0));
+    pending.add(row('b', '2026-11-25T13:00:00.000Z', 1));
+    pending.noteProblem('groq', 'a', 'invalid cost: negative (-5)');
+    expect(pending.overdue('groq', Date.parse('2026-11-25T12:30:00.000Z'))).toEqual([
+      { row: row('a', '2026-11-25T12:00:00.000Z', 0), problem: 'invalid cost: negative (-5)' },
+    ]);
+    pending.dropPartitions(new Set([1]));
+    expect(pending.ids('groq')).toEqual(['a']);
+    pending.resolve('groq', 'a');
+    expect(pending.size()).toBe(0);
+    expect(pending.providers()).toEqual([]);
+  });
+});
