@@ -25,7 +25,7 @@ export default tseslint.config(
       'infra/kafka/src/cli.ts',
       'scripts/**',
       '**/scripts/**',
-      '**/test/fixtures/**',
+      '**/test/**', 'test/**',
     ],
     rules: { 'no-console': 'off' },
   },

@@ -2,9 +2,12 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TOPICS } from '@nanobill/contract';
 import { loadConfig } from '@nanobill/config';
+import { formatUsd } from '@nanobill/money';
 import { createLogger } from '@nanobill/observability';
+import { loadProviders } from '@nanobill/providers';
 import { createEventGenerator, runRouterSimulator } from '@nanobill/router-simulator';
 import { startPipeline, type Pipeline } from './pipeline.js';
+import { simulateProviders } from './simulated-providers.js';
 
 const PROGRESS_EVERY_MS = 5_000;
 
@@ -26,7 +29,8 @@ export async function demo(args: string[]): Promise<number> {
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
   const config = loadConfig();
   console.log(`demo: starting (data in ${config.dataDir}) …`);
-  const pipeline = await startPipeline({ config, logger });
+  const { registry, simulator } = await simulateProviders(loadProviders(config.providersFile));
+  const pipeline = await startPipeline({ config, logger, providers: registry });
   console.log(
     `demo: pipeline up · broker ${pipeline.brokers.join(',')} · metrics http://127.0.0.1:${config.port}/metrics`,
   );
@@ -37,8 +41,11 @@ export async function demo(args: string[]): Promise<number> {
   const runPrefix = `demo-${Date.now().toString(36)}-`;
   let sent = 0;
   const progress = setInterval(() => {
-    void storedRows(pipeline, runPrefix).then((stored) =>
-      console.log(`demo: sent ${sent} events · ${stored} usage rows stored`),
+    void Promise.all([storedRows(pipeline, runPrefix), ledgerTotal(pipeline)]).then(
+      ([stored, ledger]) =>
+        console.log(
+          `demo: sent ${sent} events · ${stored} usage rows stored · ledger ${ledger.rows} rows, ${formatUsd(ledger.nano)} (priced every minute)`,
+        ),
     );
   }, PROGRESS_EVERY_MS);
   try {
@@ -62,6 +69,7 @@ export async function demo(args: string[]): Promise<number> {
       `demo: stopping · sent ${sent} events · ${await storedRows(pipeline, runPrefix)} usage rows stored`,
     );
     await pipeline.stop();
+    await simulator.close();
   }
   console.log('demo: stopped (the broker keeps running; `npm run kafka:stop` stops it)');
   return 0;
@@ -76,6 +84,15 @@ async function storedRows(pipeline: Pipeline, prefix: string): Promise<number> {
   });
   const [row] = await result.json<{ n: string }>();
   return Number(row?.n ?? 0);
+}
+
+async function ledgerTotal(pipeline: Pipeline): Promise<{ rows: number; nano: bigint }> {
+  const result = await pipeline.reader.query({
+    query: 'SELECT count() AS rows, sum(cost_nano_usd) AS nano FROM billing.ledger',
+    format: 'JSONEachRow',
+  });
+  const [row] = await result.json<{ rows: string; nano: string }>();
+  return { rows: Number(row?.rows ?? 0), nano: BigInt(row?.nano ?? 0) };
 }
 
 /** Lets the last events land before stopping, so the closing line adds up. */

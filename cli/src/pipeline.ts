@@ -2,6 +2,8 @@ import { TOPICS } from '@nanobill/contract';
 import type { Config } from '@nanobill/config';
 import { migrate, openClickHouse, type ClickHouseClient } from '@nanobill/clickhouse';
 import { startIngest } from '@nanobill/ingest';
+import { startPricing } from '@nanobill/pricing';
+import { loadProviders, type ProviderRegistry } from '@nanobill/providers';
 import { createKafka, ensureTopics, type Kafka } from '@nanobill/kafka';
 import { startBroker } from '@nanobill/kafka-broker';
 import {
@@ -14,7 +16,7 @@ import { startQueryServer } from './query.js';
 import { topicSpecs } from './topics.js';
 
 /** The workers `nanobill run` can start; `--only` picks among them. */
-export const SERVICES = ['ingest'] as const;
+export const SERVICES = ['ingest', 'pricing'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 interface Stoppable {
@@ -38,8 +40,11 @@ export async function startPipeline(options: {
   config: Config;
   logger: Logger;
   only?: readonly ServiceName[];
+  /** Default: the providers file of the configuration. */
+  providers?: ProviderRegistry;
 }): Promise<Pipeline> {
   const { config, logger } = options;
+  const providers = options.providers ?? loadProviders(config.providersFile);
   const stack: Array<[string, Stoppable]> = [];
   const clickhouse = () => {
     const client = openClickHouse({ url: config.clickhouseUrl, dataDir: config.dataDir });
@@ -72,10 +77,23 @@ export async function startPipeline(options: {
         logger,
         metrics: registry,
         topics: { requests: TOPICS.requests, dlq: TOPICS.requestsDlq },
+        providers: providers.names,
         maxRows: config.ingest.maxRows,
         maxWaitMs: config.ingest.maxWaitMs,
       });
       stack.push(['ingest', ingest]);
+    }
+    if (only.has('pricing')) {
+      const pricing = await startPricing({
+        kafka,
+        clickhouse: clickhouse(),
+        logger,
+        metrics: registry,
+        providers,
+        deadlineMs: config.pricing.deadlineMs,
+        schedule: config.pricing.schedule,
+      });
+      stack.push(['pricing', pricing]);
     }
 
     const ops = await startOpsServer({

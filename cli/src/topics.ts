@@ -7,6 +7,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 export function topicSpecs(requestsPartitions: number): TopicSpec[] {
   return [
     { topic: TOPICS.requests, numPartitions: requestsPartitions },
+    { topic: TOPICS.alerts, numPartitions: 3, configs: { 'retention.ms': String(90 * DAY_MS) } },
     // Rejected events wait for a fix and a replay: kept a month.
     {
       topic: TOPICS.requestsDlq,

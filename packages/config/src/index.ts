@@ -20,6 +20,13 @@ const Env = z.object({
   NANOBILL_REQUESTS_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(6),
   NANOBILL_INGEST_MAX_ROWS: z.coerce.number().int().min(1).max(500_000).default(20_000),
   NANOBILL_INGEST_MAX_WAIT_MS: z.coerce.number().int().min(1).max(60_000).default(1_000),
+  NANOBILL_PROVIDERS_FILE: z.string().min(1).optional(),
+  NANOBILL_PRICING_DEADLINE_MS: z.coerce
+    .number()
+    .int()
+    .min(1_000)
+    .default(24 * 60 * 60 * 1000),
+  NANOBILL_PRICING_SCHEDULE: z.string().min(1).default('* * * * *'),
 });
 
 export interface Config {
@@ -33,6 +40,9 @@ export interface Config {
   port: number;
   requestsPartitions: number;
   ingest: { maxRows: number; maxWaitMs: number };
+  /** Absent: the local stack's file, `infra/providers/local.json`. */
+  providersFile: string | undefined;
+  pricing: { deadlineMs: number; schedule: string };
 }
 
 /** Reads the environment; a bad value fails with a message that names the variable. */
@@ -51,5 +61,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     requestsPartitions: e.NANOBILL_REQUESTS_PARTITIONS,
     ingest: { maxRows: e.NANOBILL_INGEST_MAX_ROWS, maxWaitMs: e.NANOBILL_INGEST_MAX_WAIT_MS },
+    providersFile: e.NANOBILL_PROVIDERS_FILE,
+    pricing: { deadlineMs: e.NANOBILL_PRICING_DEADLINE_MS, schedule: e.NANOBILL_PRICING_SCHEDULE },
   };
 }

@@ -1,0 +1,143 @@
+// `npm run bench:pricing [-- --ids N]`: N pending request ids (default 1,000,000) across the 17
+// simulated providers that have a cost endpoint (hf-inference is priced locally), consumed from
+// Kafka by the pricing service; then one pricing round, timed from its start to the last ledger
+// row written. Prints calls (= Σ ceil(n_p / 10,000)), wall time, rows/s and peak RSS.
+import { fork } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { writeFileSync } from 'node:fs';
+import { DEFAULT_PROVIDERS, HF_INFERENCE } from '@nanobill/contract';
+import { migrate, openClickHouse } from '@nanobill/clickhouse';
+import { loadConfig } from '@nanobill/config';
+import { createKafka, ensureTopics } from '@nanobill/kafka';
+import { startBroker } from '@nanobill/kafka-broker';
+import { createLogger, createMetricsRegistry } from '@nanobill/observability';
+import { startPricing } from '@nanobill/pricing';
+import { parseProviders } from '@nanobill/providers';
+import { createEventGenerator } from '@nanobill/router-simulator';
+import { produce, tempDir, uniqueName } from '@nanobill/testkit';
+
+const { values } = parseArgs({ options: { ids: { type: 'string', default: '1000000' } } });
+const total = Number(values.ids);
+const config = loadConfig();
+const logger = createLogger({ level: 'warn' });
+const brokers =
+  config.kafkaBrokers ??
+  (await startBroker({ dataDir: config.dataDir, port: config.localKafkaPort })).brokers;
+const kafka = createKafka({ brokers, clientId: 'bench-pricing', logger });
+const topics = { requests: uniqueName('bench-requests'), alerts: uniqueName('bench-alerts') };
+await ensureTopics(kafka, [
+  { topic: topics.requests, numPartitions: 6 },
+  { topic: topics.alerts, numPartitions: 1 },
+]);
+
+const remote = DEFAULT_PROVIDERS.filter((p) => p !== HF_INFERENCE);
+// The providers answer from another process, as they would from their own machines.
+const simulatorProcess = fork(new URL('./provider-simulator.ts', import.meta.url).pathname, [], {
+  execArgv: ['--import', 'tsx'],
+  stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+});
+const simulatorUrl = await new Promise<string>((resolve) =>
+  simulatorProcess.stdout!.once('data', (line: Buffer) =>
+    resolve((JSON.parse(line.toString()) as { url: string }).url),
+  ),
+);
+const simulatedCalls = () =>
+  new Promise<number[]>((resolve) => {
+    simulatorProcess.once('message', (ids) => resolve(ids as number[]));
+    simulatorProcess.send('calls');
+  });
+const file: Record<string, unknown> = {
+  [HF_INFERENCE]: { hardware: { 'nvidia-a10g': '0.00012' } },
+};
+for (const p of remote) {
+  const tokenEnv = `BENCH_TOKEN_${p.toUpperCase().replace(/-/g, '_')}`;
+  process.env[tokenEnv] = `bench-${p}`;
+  file[p] = { costUrl: `${simulatorUrl}/${p}/cost`, tokenEnv, concurrency: 2, timeoutMs: 30_000 };
+}
+
+const clickhouse = openClickHouse({
+  url: config.clickhouseUrl,
+  dataDir: tempDir('nanobill-bench-'),
+});
+await migrate(clickhouse);
+const pricing = await startPricing({
+  kafka,
+  clickhouse,
+  logger,
+  metrics: createMetricsRegistry(),
+  providers: parseProviders(file),
+  topics,
+  groupId: uniqueName('bench-pricing'),
+  schedule: null,
+});
+
+console.log(
+  `bench:pricing: ${total} pending ids across ${remote.length} providers, broker ${brokers.join(',')}`,
+);
+const generator = createEventGenerator({
+  requestIdPrefix: `${uniqueName('bench')}-`,
+  eventsPerSecondOfSimTime: Date.now,
+});
+const perProvider = new Map<string, number>();
+// Produced in slices so the bench does not hold a million messages in memory.
+for (let first = 0; first < total; first += 50_000) {
+  const messages = Array.from({ length: Math.min(50_000, total - first) }, (_, k) => {
+    const provider = remote[(first + k) % remote.length]!;
+    perProvider.set(provider, (perProvider.get(provider) ?? 0) + 1);
+    const event = {
+      ...generator.next(),
+      provider,
+      billingMode: 'routed',
+      computeTimeMs: undefined,
+      hardware: undefined,
+    };
+    return {
+      key: event.requestId,
+      value: JSON.stringify({ ...event, providerRequestId: `${provider}-${event.requestId}` }),
+    };
+  });
+  await produce(kafka, topics.requests, messages);
+}
+while (pricing.pendingCount() < total) await sleep(250);
+console.log(`  ${total} ids pending`);
+
+const callsBefore = (await simulatedCalls()).length;
+const started = performance.now();
+const report = await pricing.priceNow();
+const seconds = (performance.now() - started) / 1000;
+const expectedCalls = [...perProvider.values()].reduce((sum, n) => sum + Math.ceil(n / 10_000), 0);
+const rows = await clickhouse.query({
+  query: 'SELECT count() AS n FROM billing.ledger',
+  format: 'JSONEachRow',
+});
+const [{ n: ledgerRows } = { n: '0' }] = await rows.json<{ n: string }>();
+const result = {
+  date: new Date().toISOString(),
+  pendingIds: total,
+  providers: remote.length,
+  calls: (await simulatedCalls()).length - callsBefore,
+  expectedCalls,
+  seconds: Number(seconds.toFixed(2)),
+  ledgerRows: Number(ledgerRows),
+  rowsPerSecond: Math.round(Number(ledgerRows) / seconds),
+  peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+  report,
+};
+console.log(`  calls               ${result.calls} (Σ ceil(n_p / 10,000) = ${expectedCalls})`);
+console.log(
+  `  round wall time     ${result.seconds} s, from its start to the last ledger row written`,
+);
+console.log(`  ledger rows         ${result.ledgerRows} (${result.rowsPerSecond} rows/s)`);
+console.log(
+  `  peak RSS            ${result.peakRssMb} MiB (pricing + embedded ClickHouse; the simulator runs apart)`,
+);
+const out = new URL(
+  `./results/pricing-${result.date.slice(0, 19).replace(/[:T]/g, '-')}.json`,
+  import.meta.url,
+);
+writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+await pricing.stop();
+simulatorProcess.disconnect();
+await clickhouse.close();
+process.exit(result.calls === expectedCalls && result.ledgerRows === total ? 0 : 1);
