@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stopBroker } from '@nanobill/kafka-broker';
-import { freePortPair, tempDir, waitFor } from '@nanobill/testkit';
+import { freePortPair, spawnTs, tempDir, waitFor } from '@nanobill/testkit';
 
 const NANOBILL = fileURLToPath(new URL('../cli/bin/nanobill.js', import.meta.url));
 const KAFKA_PORT = await freePortPair(); // a broker of this test's own, apart from the suite's
@@ -20,19 +20,9 @@ delete env.KAFKA_BROKERS;
 const children = new Set<ChildProcess>();
 
 function nanobill(args: string[]) {
-  const child = spawn(process.execPath, [NANOBILL, ...args], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.on('exit', (code) => resolve({ code, stdout, stderr })),
-  );
-  return { child, exited };
+  const run = spawnTs(NANOBILL, env, args);
+  children.add(run.child);
+  return run;
 }
 
 describe('nanobill demo, then nanobill query (from an empty data directory)', () => {

@@ -1,28 +1,20 @@
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createEventGenerator } from '@nanobill/router-simulator';
 import { openClickHouse } from '@nanobill/clickhouse';
-import { produce, queryValue, tempDir, testKafka, testTopics, uniqueName } from '@nanobill/testkit';
+import {
+  produce,
+  queryValue,
+  spawnTs,
+  tempDir,
+  testKafka,
+  testTopics,
+  uniqueName,
+} from '@nanobill/testkit';
 
 const CHILD = fileURLToPath(new URL('./fixtures/ingest-child.ts', import.meta.url));
 
-function runChild(
-  env: Record<string, string>,
-): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
+const runChild = (env: Record<string, string>) => spawnTs(CHILD, { ...process.env, ...env }).exited;
 
 describe('ingest killed after its insert and before its commit', () => {
   it('still stores exactly one row per requestId once restarted', async () => {

@@ -25,14 +25,20 @@ export function pendingWriter(settings: WriterSettings): BatchWriter<PendingRow>
 }
 
 /**
- * Ledger rows are written once: a request already in the ledger, or already declared unpriced,
- * is dropped before the insert (a redelivered event, a provider answering twice, a restart).
+ * Ledger and unpriced rows are written once, and a request is in one or the other: what already
+ * has a row in either is dropped before the insert (a redelivered event, a provider answering
+ * twice, a restart).
  */
-export function ledgerWriter(settings: WriterSettings, onInserted: (rows: LedgerRow[]) => void) {
-  return new BatchWriter<LedgerRow>({
+function writeOnce<Row extends LedgerRow | UnpricedRow>(
+  settings: WriterSettings,
+  table: string,
+  columns: ReadonlyArray<keyof Row & string>,
+  onInserted: (rows: Row[]) => void,
+): BatchWriter<Row> {
+  return new BatchWriter<Row>({
     ...settings,
-    table: 'billing.ledger_entries',
-    columns: LEDGER_COLUMNS,
+    table,
+    columns,
     beforeInsert: async (rows) => {
       const fresh = await withoutResolved(settings.clickhouse, firstPerKey(rows, pricingKey));
       onInserted(fresh);
@@ -41,21 +47,15 @@ export function ledgerWriter(settings: WriterSettings, onInserted: (rows: Ledger
   });
 }
 
-/** Unpriced is terminal and exclusive with the ledger: the same write-once check. */
+export function ledgerWriter(settings: WriterSettings, onInserted: (rows: LedgerRow[]) => void) {
+  return writeOnce<LedgerRow>(settings, 'billing.ledger_entries', LEDGER_COLUMNS, onInserted);
+}
+
 export function unpricedWriter(
   settings: WriterSettings,
   onInserted: (rows: UnpricedRow[]) => void,
 ) {
-  return new BatchWriter<UnpricedRow>({
-    ...settings,
-    table: 'billing.unpriced_entries',
-    columns: UNPRICED_COLUMNS,
-    beforeInsert: async (rows) => {
-      const fresh = await withoutResolved(settings.clickhouse, firstPerKey(rows, pricingKey));
-      onInserted(fresh);
-      return fresh;
-    },
-  });
+  return writeOnce<UnpricedRow>(settings, 'billing.unpriced_entries', UNPRICED_COLUMNS, onInserted);
 }
 
 const LOOKUP_CHUNK = 10_000;

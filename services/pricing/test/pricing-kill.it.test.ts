@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,28 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { openClickHouse } from '@nanobill/clickhouse';
 import { ensureTopics } from '@nanobill/kafka';
 import { trueCostNanoUsd } from '@nanobill/provider-simulator';
-import { produce, queryValue, tempDir, testKafka, uniqueName } from '@nanobill/testkit';
+import { produce, queryValue, spawnTs, tempDir, testKafka, uniqueName } from '@nanobill/testkit';
 import { asMessages, routedEvents, simulatedProviders } from './support.js';
 
 const CHILD = fileURLToPath(new URL('./fixtures/pricing-child.ts', import.meta.url));
 
-function startChild(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exited = new Promise<{
-    code: number | null;
-    signal: string | null;
-    stdout: string;
-    stderr: string;
-  }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return { child, exited };
-}
+const startChild = (env: Record<string, string>) => spawnTs(CHILD, { ...process.env, ...env });
 
 describe('pricing SIGKILLed in the middle of a round', () => {
   it('restarts and leaves the ledger exact: every request once, at its true cost', async () => {
