@@ -7,6 +7,7 @@ export const REDACTED_PATHS = [
   'authorization',
   '*.authorization',
   '*.headers.authorization',
+  '*.*.headers.authorization',
   'password',
   '*.password',
   'secret',

@@ -204,4 +204,38 @@ describe('pricing: pending ids → cost endpoints → billing.ledger', () => {
     expect(ids).toContain(marker!.providerRequestId);
     expect(ids).not.toContain(customKey!.providerRequestId);
   });
+
+  it('a row written twice by two racing instances is still counted once by billing.ledger', async () => {
+    const row = {
+      provider: 'sim-race',
+      provider_request_id: 'race-1',
+      request_id: 'r-race-1',
+      event_time: '2026-11-25T10:00:00.000Z',
+      priced_at: '2026-11-25T10:01:00.000Z',
+      user_id: 'u',
+      billed_account: 'u',
+      attribution: 'user',
+      attribution_reason: '',
+      bill_to: null,
+      model: 'm',
+      task: 't',
+      cost_nano_usd: '123456789',
+      cost_source: 'provider_api',
+    };
+    // Two separate inserts, as two instances would make them: two parts, no merge yet.
+    await clickhouse.insert({
+      table: 'billing.ledger_entries',
+      values: [row],
+      format: 'JSONEachRow',
+    });
+    await clickhouse.insert({
+      table: 'billing.ledger_entries',
+      values: [row],
+      format: 'JSONEachRow',
+    });
+    const raw = "SELECT count() FROM billing.ledger_entries WHERE provider = 'sim-race'";
+    expect(Number(await queryValue(clickhouse, raw))).toBe(2);
+    const counted = "SELECT sum(cost_nano_usd) FROM billing.ledger WHERE provider = 'sim-race'";
+    expect(await queryValue(clickhouse, counted)).toBe('123456789');
+  });
 });
