@@ -1,11 +1,16 @@
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TOPICS } from '@nanobill/contract';
+import { TOPICS, type AccountSnapshot } from '@nanobill/contract';
 import { loadConfig } from '@nanobill/config';
 import { formatUsd } from '@nanobill/money';
 import { createLogger } from '@nanobill/observability';
 import { loadProviders } from '@nanobill/providers';
-import { createEventGenerator, runRouterSimulator } from '@nanobill/router-simulator';
+import {
+  accountSnapshots,
+  createEventGenerator,
+  runRouterSimulator,
+} from '@nanobill/router-simulator';
+import { createProducer } from '@nanobill/kafka';
 import { startPipeline, type Pipeline } from './pipeline.js';
 import { simulateProviders } from './simulated-providers.js';
 
@@ -35,10 +40,19 @@ export async function demo(args: string[]): Promise<number> {
     `demo: pipeline up · broker ${pipeline.brokers.join(',')} · metrics http://127.0.0.1:${config.port}/metrics`,
   );
 
+  const runPrefix = `demo-${Date.now().toString(36)}-`;
+  const generator = createEventGenerator({
+    requestIdPrefix: runPrefix,
+    eventsPerSecondOfSimTime: Date.now,
+  });
+  await publishAccounts(
+    pipeline,
+    accountSnapshots(generator, new Date(Date.now() - 60 * 60 * 1000)),
+  );
+
   const stop = new AbortController();
   process.once('SIGINT', () => stop.abort());
   process.once('SIGTERM', () => stop.abort());
-  const runPrefix = `demo-${Date.now().toString(36)}-`;
   let sent = 0;
   const progress = setInterval(() => {
     void Promise.all([storedRows(pipeline, runPrefix), ledgerTotal(pipeline)]).then(
@@ -54,10 +68,7 @@ export async function demo(args: string[]): Promise<number> {
       topic: TOPICS.requests,
       ratePerSecond: rate,
       durationMs: seconds === undefined ? undefined : seconds * 1000,
-      generator: createEventGenerator({
-        requestIdPrefix: runPrefix,
-        eventsPerSecondOfSimTime: Date.now,
-      }),
+      generator,
       signal: stop.signal,
       onProgress: (n) => (sent = n),
     });
@@ -84,6 +95,18 @@ async function storedRows(pipeline: Pipeline, prefix: string): Promise<number> {
   });
   const [row] = await result.json<{ n: string }>();
   return Number(row?.n ?? 0);
+}
+
+/** The hub's side: the simulated users and orgs, so attribution and credits have facts. */
+async function publishAccounts(pipeline: Pipeline, snapshots: AccountSnapshot[]): Promise<void> {
+  const producer = createProducer(pipeline.kafka);
+  await producer.connect();
+  await producer.send({
+    topic: TOPICS.accounts,
+    acks: -1,
+    messages: snapshots.map((s) => ({ key: s.accountId, value: JSON.stringify(s) })),
+  });
+  await producer.disconnect();
 }
 
 async function ledgerTotal(pipeline: Pipeline): Promise<{ rows: number; nano: bigint }> {

@@ -1,6 +1,7 @@
 import { TOPICS } from '@nanobill/contract';
 import type { Config } from '@nanobill/config';
 import { migrate, openClickHouse, type ClickHouseClient } from '@nanobill/clickhouse';
+import { startAccounts } from '@nanobill/accounts-service';
 import { startIngest } from '@nanobill/ingest';
 import { startPricing } from '@nanobill/pricing';
 import { loadProviders, type ProviderRegistry } from '@nanobill/providers';
@@ -16,7 +17,7 @@ import { startQueryServer } from './query.js';
 import { topicSpecs } from './topics.js';
 
 /** The workers `nanobill run` can start; `--only` picks among them. */
-export const SERVICES = ['ingest', 'pricing'] as const;
+export const SERVICES = ['ingest', 'accounts', 'pricing'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 interface Stoppable {
@@ -82,6 +83,15 @@ export async function startPipeline(options: {
         maxWaitMs: config.ingest.maxWaitMs,
       });
       stack.push(['ingest', ingest]);
+    }
+    if (only.has('accounts')) {
+      const accounts = await startAccounts({
+        kafka,
+        clickhouse: clickhouse(),
+        logger,
+        metrics: registry,
+      });
+      stack.push(['accounts', accounts]);
     }
     if (only.has('pricing')) {
       const pricing = await startPricing({

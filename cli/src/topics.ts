@@ -8,6 +8,13 @@ export function topicSpecs(requestsPartitions: number): TopicSpec[] {
   return [
     { topic: TOPICS.requests, numPartitions: requestsPartitions },
     { topic: TOPICS.alerts, numPartitions: 3, configs: { 'retention.ms': String(90 * DAY_MS) } },
+    // Latest snapshot per account forever; the history lives in billing.account_snapshots.
+    { topic: TOPICS.accounts, numPartitions: 3, configs: { 'cleanup.policy': 'compact' } },
+    {
+      topic: TOPICS.accountsDlq,
+      numPartitions: 1,
+      configs: { 'retention.ms': String(30 * DAY_MS) },
+    },
     // Rejected events wait for a fix and a replay: kept a month.
     {
       topic: TOPICS.requestsDlq,

@@ -1,7 +1,11 @@
 import { z } from 'zod';
 
 /** Alert types, one registry (PRODUCT.md §7); later issues add account thresholds. */
-export const ALERT_TYPES = ['unpriced_requests', 'cost_endpoint_failing'] as const;
+export const ALERT_TYPES = [
+  'unpriced_requests',
+  'cost_endpoint_failing',
+  'attribution_fallback',
+] as const;
 
 /**
  * An alert on `billing.alerts.v1` (key: `alertId`). `alertId` is deterministic, so a re-sent alert

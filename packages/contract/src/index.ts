@@ -6,6 +6,23 @@ export {
   RoutedRequestEvent,
   requestEventSchema,
 } from './request-event.js';
-export { decodeRequestEvent, REJECTION_CODES, type Decoded, type RejectionCode } from './decode.js';
+export {
+  decodeAccountSnapshot,
+  decodeRequestEvent,
+  REJECTION_CODES,
+  type Decoded,
+  type RejectionCode,
+} from './decode.js';
 export { JSON_SCHEMAS } from './json-schemas.js';
 export { Alert, ALERT_TYPES } from './alert.js';
+export {
+  AccountSnapshot,
+  MAX_ACCOUNT_SNAPSHOT_BYTES,
+  ORG_PLANS,
+  USER_PLANS,
+  spendingLimitOf,
+  type OrgPlan,
+  type OrgSnapshot,
+  type UserPlan,
+  type UserSnapshot,
+} from './account-snapshot.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AccountSnapshot } from './account-snapshot.js';
 import { Alert } from './alert.js';
 import { RoutedRequestEvent } from './request-event.js';
 
@@ -9,5 +10,7 @@ import { RoutedRequestEvent } from './request-event.js';
 export const JSON_SCHEMAS: Record<string, () => unknown> = {
   'routed-request-event.v1.schema.json': () =>
     z.toJSONSchema(RoutedRequestEvent, { io: 'input', unrepresentable: 'any' }),
+  'account-snapshot.v1.schema.json': () =>
+    z.toJSONSchema(AccountSnapshot, { io: 'input', unrepresentable: 'any' }),
   'alert.v1.schema.json': () => z.toJSONSchema(Alert, { io: 'input', unrepresentable: 'any' }),
 };

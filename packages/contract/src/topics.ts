@@ -2,6 +2,8 @@
 export const TOPICS = {
   requests: 'inference.requests.v1',
   requestsDlq: 'inference.requests.dlq.v1',
+  accounts: 'billing.accounts.v1',
+  accountsDlq: 'billing.accounts.dlq.v1',
   alerts: 'billing.alerts.v1',
 } as const;
 

@@ -12,3 +12,4 @@ export {
   type Provider,
   type ProviderEntry,
 } from './catalog.js';
+export { accountSnapshots } from './accounts.js';

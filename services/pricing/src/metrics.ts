@@ -66,6 +66,12 @@ export function createPricingMetrics(registry: Registry) {
       buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60],
       registers,
     }),
+    attribution: new Counter({
+      name: 'nanobill_pricing_attribution_total',
+      help: 'Attribution decisions for priced requests: org, user, user_fallback, wait (facts not known yet)',
+      labelNames: ['decision'] as const,
+      registers,
+    }),
     skippedRounds: new Counter({
       name: 'nanobill_pricing_skipped_rounds_total',
       help: 'Scheduled rounds skipped because the previous one was still running',

@@ -1,8 +1,12 @@
-import type { Alert } from '@nanobill/contract';
+import { attribute, type AccountHistory } from '@nanobill/attribution';
+import { HF_INFERENCE, type Alert } from '@nanobill/contract';
 import type { BatchWriter } from '@nanobill/clickhouse';
+import type { NanoUsd } from '@nanobill/money';
 import type { Logger } from '@nanobill/observability';
+import type { UsdAmount } from '@nanobill/providers';
 import { readAnswer } from './answer.js';
 import { intoBatches, mapLimit } from './batches.js';
+import { priceComputeTime } from './compute-time.js';
 import { askWithRetries, type CostClient, type RetryPolicy } from './cost-client.js';
 import type { PricingMetrics } from './metrics.js';
 import type { PendingRequests } from './pending.js';
@@ -11,6 +15,9 @@ import { ledgerRow, unpricedRow, type LedgerRow, type UnpricedRow } from './rows
 export interface RoundDeps {
   pending: PendingRequests;
   clients: ReadonlyMap<string, CostClient>;
+  hardwarePrices: ReadonlyMap<string, UsdAmount>;
+  accounts: AccountHistory;
+  graceMs: number;
   ledger: BatchWriter<LedgerRow>;
   unpriced: BatchWriter<UnpricedRow>;
   metrics: PricingMetrics;
@@ -24,6 +31,7 @@ export interface RoundDeps {
 export interface RoundReport {
   calls: number;
   priced: number;
+  waiting: number;
   unpriced: number;
   stillPending: number;
 }
@@ -32,21 +40,31 @@ const PROVIDERS_AT_ONCE = 6;
 
 /**
  * One pricing round: every pending id of every provider goes out in calls of at most 10,000
- * (N ids → ceil(N/10,000) calls, at the provider's configured concurrency); valid costs become
- * ledger rows; everything else stays pending with its last problem, until the deadline turns
- * it into an unpriced row and an alert.
+ * (N ids → ceil(N/10,000) calls, at the provider's configured concurrency); hf-inference ones
+ * are priced from their compute time. A cost becomes a ledger row once the account facts say
+ * who pays; everything else stays pending with its last problem, until the deadline turns it
+ * into an unpriced row and an alert.
  */
 export async function runPricingRound(deps: RoundDeps): Promise<RoundReport> {
   const startedAt = deps.now();
-  const report: RoundReport = { calls: 0, priced: 0, unpriced: 0, stillPending: 0 };
-  const providers = deps.pending.providers().filter((p) => deps.clients.has(p));
+  const report: RoundReport = { calls: 0, priced: 0, waiting: 0, unpriced: 0, stillPending: 0 };
+  const providers = deps.pending
+    .providers()
+    .filter((p) => p === HF_INFERENCE || deps.clients.has(p));
   await mapLimit(providers, PROVIDERS_AT_ONCE, async (provider) => {
-    const client = deps.clients.get(provider)!;
-    const batches = intoBatches(deps.pending.ids(provider));
-    await mapLimit(batches, client.provider.concurrency, async (ids) => {
-      const attempts = await priceBatch(deps, client, ids, report);
-      report.calls += attempts;
-    });
+    const client = deps.clients.get(provider);
+    if (client) {
+      await mapLimit(
+        intoBatches(deps.pending.ids(provider)),
+        client.provider.concurrency,
+        async (ids) => {
+          const attempts = await askProvider(deps, client, ids, report);
+          report.calls += attempts;
+        },
+      );
+    } else {
+      await priceLocally(deps, provider, report);
+    }
     const unpriced = await declareOverdue(deps, provider, startedAt);
     report.unpriced += unpriced;
     updateGauges(deps, provider);
@@ -56,7 +74,7 @@ export async function runPricingRound(deps: RoundDeps): Promise<RoundReport> {
 }
 
 /** Returns the number of HTTP attempts made. */
-async function priceBatch(
+async function askProvider(
   deps: RoundDeps,
   client: CostClient,
   ids: string[],
@@ -102,17 +120,9 @@ async function priceBatch(
     return attempts.length;
   }
   const { costs, problems, leftOut, unknownIds, duplicates } = answer.report;
-  const pricedAt = deps.now();
-  const rows: LedgerRow[] = [];
-  for (const [id, cost] of costs) {
-    const request = pending.get(provider, id);
-    if (request) rows.push(ledgerRow(request, cost, 'provider_api', pricedAt));
-  }
-  await deps.ledger.write(rows);
-  for (const id of costs.keys()) pending.resolve(provider, id);
+  await settle(deps, provider, costs, 'provider_api', report);
   for (const [id, problem] of problems) pending.noteProblem(provider, id, problem);
   for (const id of leftOut) pending.noteProblem(provider, id, 'left out of the provider answer');
-  report.priced += costs.size;
   metrics.answers.inc({ provider, result: 'priced' }, costs.size);
   metrics.answers.inc({ provider, result: 'left_out' }, leftOut.length);
   metrics.answers.inc({ provider, result: 'rejected_cost' }, problems.size);
@@ -126,6 +136,96 @@ async function priceBatch(
     );
   }
   return attempts.length;
+}
+
+/** hf-inference: compute time × hardware price; a request that cannot be priced so is unpriced at once. */
+async function priceLocally(deps: RoundDeps, provider: string, report: RoundReport): Promise<void> {
+  const costs = new Map<string, NanoUsd>();
+  const refused: UnpricedRow[] = [];
+  for (const id of deps.pending.ids(provider)) {
+    const request = deps.pending.get(provider, id)!;
+    const priced = priceComputeTime(
+      { computeTimeMs: request.compute_time_ms, hardware: request.hardware },
+      deps.hardwarePrices,
+    );
+    if (priced.ok) costs.set(id, priced.cost);
+    else refused.push(unpricedRow(request, priced.reason, deps.now()));
+  }
+  await settle(deps, provider, costs, 'hf_compute_time', report);
+  await deps.unpriced.write(refused);
+  for (const row of refused) deps.pending.resolve(provider, row.provider_request_id);
+  deps.metrics.unpriced.inc({ provider }, refused.length);
+  report.unpriced += refused.length;
+}
+
+/**
+ * Costs → ledger rows, once the account facts say who pays (PRODUCT.md §5). A request whose
+ * facts are not known yet waits, within the grace period, and is asked again next round.
+ */
+async function settle(
+  deps: RoundDeps,
+  provider: string,
+  costs: ReadonlyMap<string, NanoUsd>,
+  source: LedgerRow['cost_source'],
+  report: RoundReport,
+): Promise<void> {
+  const now = deps.now();
+  const rows: LedgerRow[] = [];
+  for (const [id, cost] of costs) {
+    const request = deps.pending.get(provider, id);
+    if (!request) continue;
+    const billed = attribute(
+      { userId: request.user_id, billTo: request.bill_to, timestamp: request.event_time },
+      deps.accounts,
+      { now, graceMs: deps.graceMs },
+    );
+    deps.metrics.attribution.inc({ decision: billed.decision });
+    if (billed.decision === 'wait') {
+      deps.pending.noteProblem(
+        provider,
+        id,
+        `waiting for the account facts of ${billed.waitingFor}`,
+      );
+      report.waiting++;
+      continue;
+    }
+    rows.push(ledgerRow(request, cost, source, now, billed));
+  }
+  await deps.ledger.write(rows);
+  for (const row of rows) deps.pending.resolve(provider, row.provider_request_id);
+  report.priced += rows.length;
+  await alertFallbacks(deps, rows, now);
+}
+
+/** One alert per user, org and month: the alert id repeats, so downstream sees one per key. */
+async function alertFallbacks(deps: RoundDeps, rows: LedgerRow[], now: Date): Promise<void> {
+  const fallbacks = new Map<string, LedgerRow>();
+  for (const row of rows) {
+    if (row.attribution !== 'user_fallback') continue;
+    const key = `attribution_fallback:${row.event_time.slice(0, 7)}:${row.bill_to}:${row.user_id}`;
+    if (!fallbacks.has(key)) fallbacks.set(key, row);
+  }
+  for (const [alertId, row] of fallbacks) {
+    await deps
+      .publishAlert({
+        schemaVersion: 1,
+        alertId,
+        type: 'attribution_fallback',
+        severity: 'warning',
+        accountId: row.user_id,
+        message: `a request of ${row.user_id} naming ${row.bill_to} in X-HF-Bill-To was billed to the user: ${row.attribution_reason}`,
+        details: {
+          billTo: row.bill_to,
+          userId: row.user_id,
+          requestId: row.request_id,
+          month: row.event_time.slice(0, 7),
+        },
+        createdAt: now.toISOString(),
+      })
+      .catch((err: unknown) =>
+        deps.logger.error({ err, alertId }, 'could not publish the fallback alert'),
+      );
+  }
 }
 
 /** Past the deadline (counted from when nanobill first saw the request): unpriced, with the reason. */

@@ -1,4 +1,4 @@
-import { billedAccount } from '@nanobill/attribution';
+import type { Billed } from '@nanobill/attribution';
 import type { RoutedRequestEvent } from '@nanobill/contract';
 import { nanoToJson, type NanoUsd } from '@nanobill/money';
 
@@ -14,6 +14,9 @@ export interface PendingRow {
   task: string;
   first_seen_at: string;
   source_partition: number;
+  /** hf-inference only: priced from these in the round. */
+  compute_time_ms: number | null;
+  hardware: string | null;
 }
 
 export const PENDING_COLUMNS = [
@@ -27,9 +30,16 @@ export const PENDING_COLUMNS = [
   'task',
   'first_seen_at',
   'source_partition',
+  'compute_time_ms',
+  'hardware',
 ] as const satisfies ReadonlyArray<keyof PendingRow>;
 
-export interface LedgerRow extends Omit<PendingRow, 'first_seen_at' | 'source_partition'> {
+type RequestFacts = Omit<
+  PendingRow,
+  'first_seen_at' | 'source_partition' | 'compute_time_ms' | 'hardware'
+>;
+
+export interface LedgerRow extends RequestFacts {
   priced_at: string;
   billed_account: string;
   attribution: string;
@@ -56,13 +66,22 @@ export const LEDGER_COLUMNS = [
   'cost_source',
 ] as const satisfies ReadonlyArray<keyof LedgerRow>;
 
-export interface UnpricedRow extends PendingRow {
+export interface UnpricedRow extends RequestFacts {
+  first_seen_at: string;
   unpriced_at: string;
   reason: string;
 }
 
 export const UNPRICED_COLUMNS = [
-  ...PENDING_COLUMNS.filter((c) => c !== 'source_partition'),
+  'provider',
+  'provider_request_id',
+  'request_id',
+  'event_time',
+  'user_id',
+  'bill_to',
+  'model',
+  'task',
+  'first_seen_at',
   'unpriced_at',
   'reason',
 ] as const satisfies ReadonlyArray<keyof UnpricedRow>;
@@ -83,6 +102,8 @@ export function pendingRow(
     task: event.task,
     first_seen_at: firstSeenAt.toISOString(),
     source_partition: partition,
+    compute_time_ms: event.computeTimeMs ?? null,
+    hardware: event.hardware ?? null,
   };
 }
 
@@ -91,8 +112,8 @@ export function ledgerRow(
   cost: NanoUsd,
   source: LedgerRow['cost_source'],
   pricedAt: Date,
+  billed: Billed,
 ): LedgerRow {
-  const billed = billedAccount({ userId: request.user_id, billTo: request.bill_to });
   // Spelled out rather than spread: this runs once per priced request (a million per round).
   return {
     provider: request.provider,
@@ -105,7 +126,7 @@ export function ledgerRow(
     task: request.task,
     priced_at: pricedAt.toISOString(),
     billed_account: billed.accountId,
-    attribution: billed.attribution,
+    attribution: billed.decision,
     attribution_reason: billed.reason,
     cost_nano_usd: nanoToJson(cost),
     cost_source: source,
@@ -113,7 +134,19 @@ export function ledgerRow(
 }
 
 export function unpricedRow(request: PendingRow, reason: string, at: Date): UnpricedRow {
-  return { ...request, unpriced_at: at.toISOString(), reason };
+  return {
+    provider: request.provider,
+    provider_request_id: request.provider_request_id,
+    request_id: request.request_id,
+    event_time: request.event_time,
+    user_id: request.user_id,
+    bill_to: request.bill_to,
+    model: request.model,
+    task: request.task,
+    first_seen_at: request.first_seen_at,
+    unpriced_at: at.toISOString(),
+    reason,
+  };
 }
 
 /** The ledger's uniqueness rule: one row per (provider, provider request id). */

@@ -9,20 +9,14 @@ import {
 } from '@nanobill/kafka';
 import type { Logger, Registry } from '@nanobill/observability';
 import type { ProviderRegistry } from '@nanobill/providers';
-import { priceComputeTime } from './compute-time.js';
+import { AccountFactsReader } from '@nanobill/accounts';
+import { AccountHistory, DEFAULT_GRACE_MS } from '@nanobill/attribution';
 import { CostClient, type RetryPolicy } from './cost-client.js';
 import { createPricingMetrics } from './metrics.js';
 import { PendingRequests } from './pending.js';
 import { runPricingRound, type RoundReport } from './round.js';
 import { pricingRoute } from './route.js';
-import {
-  ledgerRow,
-  pendingRow,
-  unpricedRow,
-  type LedgerRow,
-  type PendingRow,
-  type UnpricedRow,
-} from './rows.js';
+import { pendingRow, type PendingRow } from './rows.js';
 import { ledgerWriter, loadPending, pendingWriter, unpricedWriter } from './writers.js';
 
 export const PRICING_GROUP_ID = 'nanobill-pricing';
@@ -38,6 +32,8 @@ export interface PricingOptions {
   groupId?: string;
   /** Counted from when nanobill first saw a request. */
   deadlineMs?: number;
+  /** How long a priced request may wait for missing account facts (PRODUCT.md §5). */
+  graceMs?: number;
   /** node-cron expression of the pricing round; `null`: only `priceNow()` (tests). */
   schedule?: string | null;
   now?: () => Date;
@@ -55,9 +51,10 @@ export interface PricingService {
 }
 
 /**
- * Consumes routed-request events: hf-inference ones are priced at once from compute time; those
- * for the other providers are stored as pending (Kafka offsets are committed after that), and a
- * round every minute asks each provider's cost endpoint for their costs.
+ * Consumes routed-request events and stores those to price as pending (Kafka offsets are
+ * committed after that); a round every minute asks each provider's cost endpoint for their
+ * costs, prices hf-inference from compute time, and writes the ledger once the account facts
+ * say who pays.
  */
 export async function startPricing(options: PricingOptions): Promise<PricingService> {
   const logger = options.logger.child({ service: 'pricing' });
@@ -88,28 +85,17 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
   async function handle(batch: PartitionBatch): Promise<void> {
     const seenAt = now();
     const waiting: PendingRow[] = [];
-    const priced: LedgerRow[] = [];
-    const refused: UnpricedRow[] = [];
     for (const message of batch.messages) {
       const decoded = decodeRequestEvent(message.value, schema);
       if (!decoded.ok) {
         metrics.events.inc({ route: 'invalid' }); // the ingest service sends it to the DLQ
         continue;
       }
-      const event = decoded.value;
-      const route = pricingRoute(event);
+      const route = pricingRoute(decoded.value);
       metrics.events.inc({ route: route.route === 'skip' ? `skip_${route.reason}` : route.route });
-      if (route.route === 'skip') continue;
-      const request = pendingRow(event, seenAt, batch.partition);
-      if (route.route === 'cost_endpoint') {
-        waiting.push(request);
-        continue;
-      }
-      const local = priceComputeTime(event, options.providers.hardware);
-      if (local.ok) priced.push(ledgerRow(request, local.cost, 'hf_compute_time', seenAt));
-      else refused.push(unpricedRow(request, local.reason, seenAt));
+      if (route.route !== 'skip') waiting.push(pendingRow(decoded.value, seenAt, batch.partition));
     }
-    await Promise.all([pendingOut.write(waiting), ledger.write(priced), unpriced.write(refused)]);
+    await pendingOut.write(waiting);
     for (const row of waiting) pending.add(row);
   }
 
@@ -145,9 +131,20 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
     sessionTimeoutMs: options.sessionTimeoutMs,
   });
 
+  // Account facts for attribution: the whole history at start, what is new before each round.
+  const accounts = new AccountFactsReader(options.clickhouse, new AccountHistory());
+  const refreshAccounts = () =>
+    accounts
+      .refresh()
+      .catch((err: unknown) => logger.error({ err }, 'could not refresh account facts'));
+  await refreshAccounts();
+
   const roundDeps = {
     pending,
     clients,
+    hardwarePrices: options.providers.hardware,
+    accounts: accounts.history,
+    graceMs: options.graceMs ?? DEFAULT_GRACE_MS,
     ledger,
     unpriced,
     metrics,
@@ -169,6 +166,7 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
       const stop = metrics.flushSeconds.startTimer();
       try {
         await loading;
+        await refreshAccounts();
         const report = await runPricingRound(roundDeps);
         logger.info(report, 'pricing round done');
         return report;

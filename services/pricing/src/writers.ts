@@ -103,7 +103,8 @@ export async function loadPending(
     query: `SELECT provider AS p, provider_request_id AS id, any(request_id) AS rid,
                    toUnixTimestamp64Milli(any(event_time)) AS event_ms, any(user_id) AS uid,
                    any(bill_to) AS billed_to, any(model) AS m, any(task) AS t,
-                   toUnixTimestamp64Milli(min(first_seen_at)) AS first_seen_ms, any(source_partition) AS part
+                   toUnixTimestamp64Milli(min(first_seen_at)) AS first_seen_ms, any(source_partition) AS part,
+                   any(compute_time_ms) AS compute_ms, any(hardware) AS hw
             FROM billing.pricing_pending
             WHERE source_partition IN {partitions:Array(UInt32)}
             GROUP BY provider, provider_request_id
@@ -123,6 +124,8 @@ export async function loadPending(
     t: string;
     first_seen_ms: string;
     part: number;
+    compute_ms: string | null;
+    hw: string | null;
   };
   return (await result.json<Stored>()).map((r) => ({
     provider: r.p,
@@ -135,5 +138,7 @@ export async function loadPending(
     task: r.t,
     first_seen_at: new Date(Number(r.first_seen_ms)).toISOString(),
     source_partition: r.part,
+    compute_time_ms: r.compute_ms === null ? null : Number(r.compute_ms),
+    hardware: r.hw,
   }));
 }

@@ -82,6 +82,7 @@ describe('pricing: pending ids → cost endpoints → billing.ledger', () => {
       topics,
       groupId: uniqueName('pricing'),
       deadlineMs: DEADLINE_MS,
+      graceMs: 0, // no account snapshots here: users are billed as free users at once
       schedule: null,
       retry: { retries: 2, baseDelayMs: 20, maxDelayMs: 200 },
       maxWaitMs: 200,
@@ -174,6 +175,10 @@ describe('pricing: pending ids → cost endpoints → billing.ledger', () => {
     const [base] = routedEvents('hf-inference', 1);
     const event = { ...base!, computeTimeMs: 10_000, hardware: 'nvidia-a10g' };
     await produce(kafka, topics.requests, asMessages([event]));
+    await waitFor('the hf-inference request pending', async () =>
+      pricing.pendingCount() === 1 ? true : undefined,
+    );
+    await pricing.priceNow();
     const cost = await waitFor('the hf-inference ledger row', async () => {
       const rs = await clickhouse.query({
         query:

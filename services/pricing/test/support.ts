@@ -54,6 +54,7 @@ export function routedEvents(provider: string, count: number, seed = 1): RoutedR
       ...event,
       provider,
       billingMode: 'routed',
+      billTo: undefined,
       providerRequestId: `${provider}-${event.requestId}`,
       computeTimeMs: undefined,
       hardware: undefined,

@@ -1,0 +1,117 @@
+import { z } from 'zod';
+
+/**
+ * Larger snapshots are rejected before parsing. An org's member list makes a snapshot much larger
+ * than a request event; 1 MiB is Kafka's default message size limit anyway.
+ */
+export const MAX_ACCOUNT_SNAPSHOT_BYTES = 1024 * 1024;
+
+/** Plans per account kind (PRODUCT.md §5). */
+export const USER_PLANS = ['free', 'pro'] as const;
+export const ORG_PLANS = ['free', 'team', 'enterprise'] as const;
+export type UserPlan = (typeof USER_PLANS)[number];
+export type OrgPlan = (typeof ORG_PLANS)[number];
+
+/** 2^63 − 1: a spending limit must fit ClickHouse's Int64, like every amount. */
+const INT64_MAX = 9_223_372_036_854_775_807n;
+
+const id = z.string().min(1).max(256);
+
+/** An ISO-8601 UTC instant (`Z`, no offset), as for the request event's `timestamp`. */
+const utcInstant = z.iso.datetime({ offset: false, precision: undefined });
+
+/** A list without repeated entries; the issue names the repeated value and its index. */
+function uniqueList(item: z.ZodString, what: string) {
+  const list = z.array(item).meta({ uniqueItems: true });
+  return list.check((ctx) => {
+    const seen = new Set<string>();
+    ctx.value.forEach((value, index) => {
+      if (seen.has(value)) {
+        ctx.issues.push({
+          code: 'custom',
+          message: `${JSON.stringify(value)} is listed twice in ${what}`,
+          path: [index],
+          input: ctx.value,
+        });
+      }
+      seen.add(value);
+    });
+  });
+}
+
+/**
+ * Nano-USD as JSON carries it (PRODUCT.md §1): a safe integer, or a decimal string of digits
+ * (no sign, no leading zeros) for larger values; never more than 2^63 − 1.
+ */
+const nanoUsdJson = z
+  .union([
+    z.int().nonnegative(),
+    z
+      .string()
+      .regex(/^(0|[1-9][0-9]{0,18})$/, {
+        error: 'must be a non-negative integer or a decimal string of digits',
+      })
+      // Zod runs this check even when the pattern failed: only digits are compared.
+      .refine((digits) => !/^[0-9]+$/.test(digits) || BigInt(digits) <= INT64_MAX, {
+        error: 'must be at most 2^63 - 1',
+      }),
+  ])
+  .describe(
+    'nano-USD: a non-negative safe integer, or a decimal string of digits at most 9223372036854775807',
+  );
+
+const httpsUrl = z
+  .url({ protocol: /^https$/, error: 'must be an https URL' })
+  .regex(/^https:\/\/[^/]/, { error: 'must be an https URL' })
+  .max(2048)
+  .meta({ format: 'uri' });
+
+/** Rejects a field on user snapshots with a message saying it belongs to orgs. */
+const orgOnly = (field: string) =>
+  z.never({ error: `only org snapshots carry ${field}` }).optional();
+
+const common = {
+  schemaVersion: z.literal(1),
+  accountId: id,
+  effectiveAt: utcInstant,
+  alertWebhookUrl: httpsUrl.optional(),
+};
+
+const UserSnapshot = z.looseObject({
+  ...common,
+  kind: z.literal('user'),
+  plan: z.enum(USER_PLANS, { error: "a user's plan is one of free, pro" }),
+  seats: orgOnly('seats'),
+  members: orgOnly('members'),
+  spendingLimitNanoUsd: orgOnly('a spending limit'),
+  disabledProviders: orgOnly('disabled providers'),
+});
+
+const OrgSnapshot = z.looseObject({
+  ...common,
+  kind: z.literal('org'),
+  plan: z.enum(ORG_PLANS, { error: "an org's plan is one of free, team, enterprise" }),
+  seats: z.int({ error: 'an org has a whole number of seats' }).min(1),
+  members: uniqueList(id, 'members'),
+  spendingLimitNanoUsd: nanoUsdJson.optional(),
+  disabledProviders: z.array(z.string().min(1).max(64)).optional(),
+});
+
+/**
+ * `AccountSnapshot` v1 exactly as PRODUCT.md §5 lists it, on `billing.accounts.v1` (key: the
+ * account id). A union on `kind`, so that the plan is checked against the kind and org-only
+ * fields are refused on users. Unknown extra fields are kept (`loose`), like the request event.
+ * `spendingLimitNanoUsd` keeps its JSON form; read it with `spendingLimitOf`.
+ */
+export const AccountSnapshot = z.discriminatedUnion('kind', [UserSnapshot, OrgSnapshot], {
+  error: (issue) => (issue.code === 'invalid_union' ? 'kind must be "user" or "org"' : undefined),
+});
+export type AccountSnapshot = z.infer<typeof AccountSnapshot>;
+export type UserSnapshot = Extract<AccountSnapshot, { kind: 'user' }>;
+export type OrgSnapshot = Extract<AccountSnapshot, { kind: 'org' }>;
+
+/** An org's monthly spending limit in nano-USD, or `undefined` when none is set (or a user). */
+export function spendingLimitOf(snapshot: AccountSnapshot): bigint | undefined {
+  if (snapshot.kind !== 'org' || snapshot.spendingLimitNanoUsd === undefined) return undefined;
+  return BigInt(snapshot.spendingLimitNanoUsd);
+}

@@ -1,0 +1,29 @@
+// @nanobill/credits: monthly credits and statements (PRODUCT.md §5, §8). Pure functions,
+// bigint nano-USD only, no I/O.
+export {
+  FREE_USER_GRANT,
+  ORG_PLANS,
+  ORG_SEAT_GRANT,
+  PRO_USER_GRANT,
+  USER_PLANS,
+  checkFacts,
+  grantAt,
+  payAsYouGo,
+  type OrgPlan,
+  type PlanFacts,
+  type UserPlan,
+} from './plans.js';
+export { checkMonth, monthBounds, monthOf, toInstant, type MonthBounds } from './month.js';
+export { monthGrant, type MonthGrantOptions, type PlanSnapshot } from './grant.js';
+export { applyCredits, type CreditsInput, type CreditsResult } from './apply.js';
+export {
+  STATEMENT_CSV_COLUMNS,
+  quoteCsvField,
+  statementLine,
+  toCsv,
+  type AccountKind,
+  type StatementCsvColumn,
+  type StatementInput,
+  type StatementLine,
+  type StatementStatus,
+} from './statement.js';

@@ -1,0 +1,90 @@
+import { TOPICS, decodeAccountSnapshot } from '@nanobill/contract';
+import { snapshotRow, snapshotWriter, type SnapshotRow } from '@nanobill/accounts';
+import type { ClickHouseClient } from '@nanobill/clickhouse';
+import {
+  createProducer,
+  sendToDlq,
+  startBatchConsumer,
+  type Kafka,
+  type PartitionBatch,
+  type Rejection,
+} from '@nanobill/kafka';
+import { Counter, type Logger, type Registry } from '@nanobill/observability';
+
+export const ACCOUNTS_GROUP_ID = 'nanobill-accounts';
+
+export interface AccountsOptions {
+  kafka: Kafka;
+  clickhouse: ClickHouseClient;
+  logger: Logger;
+  metrics: Registry;
+  topics?: { accounts: string; dlq: string };
+  groupId?: string;
+  sessionTimeoutMs?: number;
+}
+
+/**
+ * Keeps every account snapshot consumed from the compacted `billing.accounts.v1` in
+ * `billing.account_snapshots`, since compaction forgets the history the rules need. Invalid
+ * snapshots go to `billing.accounts.dlq.v1` with their reason; offsets are committed after both.
+ */
+export async function startAccounts(options: AccountsOptions): Promise<{ stop(): Promise<void> }> {
+  const logger = options.logger.child({ service: 'accounts' });
+  const topics = options.topics ?? { accounts: TOPICS.accounts, dlq: TOPICS.accountsDlq };
+  const snapshots = new Counter({
+    name: 'nanobill_accounts_snapshots_total',
+    help: 'Account snapshots consumed, by result (stored, dlq)',
+    labelNames: ['result'] as const,
+    registers: [options.metrics],
+  });
+  const writer = snapshotWriter({
+    clickhouse: options.clickhouse,
+    maxRows: 5_000,
+    maxWaitMs: 200,
+    onError: (err, rows) => logger.error({ err, rows }, 'snapshot write failed'),
+  });
+  const producer = createProducer(options.kafka);
+  await producer.connect();
+
+  async function handle(batch: PartitionBatch): Promise<void> {
+    const rows: SnapshotRow[] = [];
+    const rejections: Rejection[] = [];
+    for (const message of batch.messages) {
+      const decoded = decodeAccountSnapshot(message.value);
+      if (decoded.ok) rows.push(snapshotRow(decoded.value));
+      else rejections.push({ message, code: decoded.code, reason: decoded.reason });
+    }
+    await Promise.all([
+      writer.write(rows),
+      sendToDlq(
+        producer,
+        topics.dlq,
+        { topic: batch.topic, partition: batch.partition },
+        rejections,
+      ),
+    ]);
+    snapshots.inc({ result: 'stored' }, rows.length);
+    snapshots.inc({ result: 'dlq' }, rejections.length);
+    if (rejections.length > 0)
+      logger.warn(
+        { rejected: rejections.length, first: rejections[0]?.reason },
+        'snapshots sent to the DLQ',
+      );
+  }
+
+  const consumer = await startBatchConsumer({
+    kafka: options.kafka,
+    groupId: options.groupId ?? ACCOUNTS_GROUP_ID,
+    topic: topics.accounts,
+    logger,
+    handle,
+    sessionTimeoutMs: options.sessionTimeoutMs,
+  });
+  return {
+    async stop() {
+      await consumer.stop();
+      await writer.close();
+      await producer.disconnect();
+    },
+  };
+}
