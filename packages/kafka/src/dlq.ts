@@ -8,6 +8,23 @@ export interface Rejection {
   reason: string;
 }
 
+export type Decoding<T> = { ok: true; value: T } | { ok: false; code: string; reason: string };
+
+/** Decodes a batch: the valid values with their messages, and the rejections for the DLQ. */
+export function splitValid<T>(
+  messages: KafkaMessage[],
+  decode: (bytes: Buffer | null) => Decoding<T>,
+): { valid: Array<{ value: T; message: KafkaMessage }>; rejections: Rejection[] } {
+  const valid: Array<{ value: T; message: KafkaMessage }> = [];
+  const rejections: Rejection[] = [];
+  for (const message of messages) {
+    const decoded = decode(message.value);
+    if (decoded.ok) valid.push({ value: decoded.value, message });
+    else rejections.push({ message, code: decoded.code, reason: decoded.reason });
+  }
+  return { valid, rejections };
+}
+
 export const DLQ_HEADERS = {
   code: 'nanobill-code',
   reason: 'nanobill-reason',

@@ -6,5 +6,5 @@ export {
   type PartitionBatch,
   type RunningConsumer,
 } from './batch-consumer.js';
-export { sendToDlq, DLQ_HEADERS, type Rejection } from './dlq.js';
+export { sendToDlq, splitValid, DLQ_HEADERS, type Decoding, type Rejection } from './dlq.js';
 export type { KafkaMessage, Producer } from 'kafkajs';

@@ -1,13 +1,13 @@
 import { TOPICS, decodeAccountSnapshot } from '@nanobill/contract';
-import { snapshotRow, snapshotWriter, type SnapshotRow } from '@nanobill/accounts';
+import { snapshotRow, snapshotWriter } from '@nanobill/accounts';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import {
   createProducer,
   sendToDlq,
+  splitValid,
   startBatchConsumer,
   type Kafka,
   type PartitionBatch,
-  type Rejection,
 } from '@nanobill/kafka';
 import { Counter, type Logger, type Registry } from '@nanobill/observability';
 
@@ -47,13 +47,8 @@ export async function startAccounts(options: AccountsOptions): Promise<{ stop():
   await producer.connect();
 
   async function handle(batch: PartitionBatch): Promise<void> {
-    const rows: SnapshotRow[] = [];
-    const rejections: Rejection[] = [];
-    for (const message of batch.messages) {
-      const decoded = decodeAccountSnapshot(message.value);
-      if (decoded.ok) rows.push(snapshotRow(decoded.value));
-      else rejections.push({ message, code: decoded.code, reason: decoded.reason });
-    }
+    const { valid, rejections } = splitValid(batch.messages, decodeAccountSnapshot);
+    const rows = valid.map(({ value }) => snapshotRow(value));
     await Promise.all([
       writer.write(rows),
       sendToDlq(

@@ -8,14 +8,14 @@ import type { ClickHouseClient } from '@nanobill/clickhouse';
 import {
   createProducer,
   sendToDlq,
+  splitValid,
   startBatchConsumer,
   type Kafka,
   type PartitionBatch,
-  type Rejection,
 } from '@nanobill/kafka';
 import type { Logger, Registry } from '@nanobill/observability';
 import { createIngestMetrics } from './metrics.js';
-import { toUsageRow, type UsageRow } from './usage-row.js';
+import { toUsageRow } from './usage-row.js';
 import { createUsageWriter } from './usage-writer.js';
 
 export interface IngestOptions {
@@ -57,20 +57,12 @@ export async function startIngest(options: IngestOptions): Promise<IngestService
   await producer.connect();
 
   async function handle(batch: PartitionBatch): Promise<void> {
-    const rows: UsageRow[] = [];
-    const producedAt: number[] = [];
-    const rejections: Rejection[] = [];
-    for (const message of batch.messages) {
-      const decoded = decodeRequestEvent(message.value, schema);
-      if (decoded.ok) {
-        rows.push(
-          toUsageRow(decoded.value, { partition: batch.partition, offset: message.offset }),
-        );
-        producedAt.push(Number(message.timestamp));
-      } else {
-        rejections.push({ message, code: decoded.code, reason: decoded.reason });
-      }
-    }
+    const { valid, rejections } = splitValid(batch.messages, (bytes) =>
+      decodeRequestEvent(bytes, schema),
+    );
+    const rows = valid.map(({ value, message }) =>
+      toUsageRow(value, { partition: batch.partition, offset: message.offset }),
+    );
     metrics.eventsIn.inc(batch.messages.length);
     // The writer groups these rows with other partitions' into one insert; the DLQ send runs alongside.
     await Promise.all([
@@ -84,7 +76,8 @@ export async function startIngest(options: IngestOptions): Promise<IngestService
     ]);
     for (const r of rejections) metrics.rejected.inc({ code: r.code });
     const now = Date.now();
-    for (const t of producedAt) metrics.eventDelay.observe((now - t) / 1000);
+    for (const { message } of valid)
+      metrics.eventDelay.observe((now - Number(message.timestamp)) / 1000);
     if (rejections.length > 0) {
       logger.warn(
         { partition: batch.partition, rejected: rejections.length, first: rejections[0]?.reason },
