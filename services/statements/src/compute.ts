@@ -1,0 +1,138 @@
+import { attribute, type AccountHistory } from '@nanobill/attribution';
+import type { ClickHouseClient } from '@nanobill/clickhouse';
+import {
+  monthBounds,
+  monthGrant,
+  payAsYouGo,
+  statementLine,
+  type StatementLine,
+  type StatementStatus,
+} from '@nanobill/credits';
+import { DEFAULT_FACTS, planFacts, planHistory } from './plan-history.js';
+
+/** Instants as epoch milliseconds for ClickHouse parameters; "never" is year 9999. */
+const NEVER_MS = 253_402_300_799_000;
+
+export interface MonthActivity {
+  /** Routed cost per billed account of the month's own requests, priced before `pricedBefore`. */
+  gross: Map<string, bigint>;
+  /** Late costs of earlier, already final months, priced during this month. */
+  adjustments: Map<string, bigint>;
+  customKeyRequests: Map<string, number>;
+}
+
+const yyyymm = (month: string) => Number(month.replace('-', ''));
+
+async function sums(clickhouse: ClickHouseClient, query: string, params: Record<string, unknown>) {
+  const result = await clickhouse.query({
+    query,
+    query_params: params,
+    format: 'JSONCompactEachRow',
+  });
+  return new Map(
+    (await result.json<[string, string]>()).map(([account, nano]) => [account, BigInt(nano)]),
+  );
+}
+
+/** What a month's statements are made of, read from the ledger and billing.usage. */
+export async function readMonthActivity(
+  clickhouse: ClickHouseClient,
+  history: AccountHistory,
+  month: string,
+  options: { pricedBeforeMs?: number; finalized: ReadonlyMap<string, number>; now: Date },
+): Promise<MonthActivity> {
+  const m = yyyymm(month);
+  const gross = await sums(
+    clickhouse,
+    `SELECT billed_account, toString(sum(cost_nano_usd)) FROM billing.ledger
+     WHERE toYYYYMM(event_time) = {m:UInt32} AND priced_at < fromUnixTimestamp64Milli({before:Int64})
+     GROUP BY billed_account`,
+    { m, before: options.pricedBeforeMs ?? NEVER_MS },
+  );
+  const earlier = [...options.finalized].filter(([other]) => other < month);
+  const adjustments = await sums(
+    clickhouse,
+    `SELECT billed_account, toString(sum(cost_nano_usd)) FROM billing.ledger
+     WHERE toYYYYMM(priced_at) = {m:UInt32}
+       AND has({months:Array(UInt32)}, toYYYYMM(event_time))
+       AND priced_at >= fromUnixTimestamp64Milli(
+             arrayElement({finalizedAt:Array(Int64)}, indexOf({months:Array(UInt32)}, toYYYYMM(event_time))))
+     GROUP BY billed_account`,
+    {
+      m,
+      months: earlier.map(([other]) => yyyymm(other)),
+      finalizedAt: earlier.map(([, at]) => at),
+    },
+  );
+  return {
+    gross,
+    adjustments,
+    customKeyRequests: await customKeyCounts(clickhouse, history, m, options.now),
+  };
+}
+
+/** Custom-key requests per account, attributed like routed ones (HF bills nothing for them). */
+async function customKeyCounts(
+  clickhouse: ClickHouseClient,
+  history: AccountHistory,
+  m: number,
+  now: Date,
+): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  const add = (account: string, n: number) => counts.set(account, (counts.get(account) ?? 0) + n);
+  const plain = await clickhouse.query({
+    query: `SELECT user_id, count() FROM billing.usage
+            WHERE billing_mode = 'custom_key' AND toYYYYMM(event_time) = {m:UInt32} AND bill_to IS NULL
+            GROUP BY user_id`,
+    query_params: { m },
+    format: 'JSONCompactEachRow',
+  });
+  for (const [user, n] of await plain.json<[string, string]>()) add(user, Number(n));
+  const named = await clickhouse.query({
+    query: `SELECT user_id, bill_to, toUnixTimestamp64Milli(event_time) FROM billing.usage
+            WHERE billing_mode = 'custom_key' AND toYYYYMM(event_time) = {m:UInt32} AND bill_to IS NOT NULL`,
+    query_params: { m },
+    format: 'JSONCompactEachRow',
+  });
+  for (const [userId, billTo, ms] of await named.json<[string, string, string]>()) {
+    const billed = attribute({ userId, billTo, timestamp: new Date(Number(ms)) }, history, {
+      now,
+      graceMs: 0,
+    });
+    if (billed.decision !== 'wait') add(billed.accountId, 1);
+  }
+  return counts;
+}
+
+/** One line per account with any activity in the month; pure given the activity and history. */
+export function statementLines(
+  month: string,
+  activity: MonthActivity,
+  history: AccountHistory,
+  status: StatementStatus,
+): StatementLine[] {
+  const accounts = new Set([
+    ...activity.gross.keys(),
+    ...activity.adjustments.keys(),
+    ...activity.customKeyRequests.keys(),
+  ]);
+  const { end } = monthBounds(month);
+  return [...accounts].sort().map((accountId) => {
+    const atEnd = history.at(accountId, end.getTime() - 1);
+    const facts = atEnd ? planFacts(atEnd) : DEFAULT_FACTS;
+    const plans = planHistory(history, accountId);
+    return statementLine({
+      month,
+      accountId,
+      accountKind: facts.kind,
+      plan: facts.plan,
+      gross: activity.gross.get(accountId) ?? 0n,
+      adjustment: activity.adjustments.get(accountId) ?? 0n,
+      // No snapshot at all: a free user (PRODUCT.md §5); otherwise the account's own history.
+      grant: monthGrant(plans, month, plans.length === 0 ? { defaultFacts: DEFAULT_FACTS } : {}),
+      payAsYouGo: payAsYouGo(facts),
+      customKeyRequests: activity.customKeyRequests.get(accountId) ?? 0,
+      status,
+    });
+  });
+}

@@ -1,0 +1,3 @@
+export { startStatements, type StatementsOptions } from './service.js';
+export { monthStatements, finalizeIfDue, finalizedMonths, type StoredLine } from './store.js';
+export { statementLines, readMonthActivity, type MonthActivity } from './compute.js';
