@@ -52,6 +52,24 @@ describe('nanobill demo, then nanobill query (from an empty data directory)', ()
     expect(stdout.trim()).toBe(String(sent));
   });
 
+  it('statements print the month as CSV (RFC 4180, CRLF) and as JSON with exact USD strings', async () => {
+    const month = new Date().toISOString().slice(0, 7);
+    const csv = await nanobill(['statements', '--month', month, '--format', 'csv']).exited;
+    expect(csv.code, csv.stderr).toBe(0);
+    const [header, ...lines] = csv.stdout.split('\r\n');
+    expect(header).toBe(
+      'month,account_id,account_kind,plan,gross_usd,credits_granted_usd,credits_applied_usd,payable_usd,written_off_usd,custom_key_requests,status',
+    );
+    expect(lines.at(-1)).toBe('');
+    expect(lines.length).toBeGreaterThan(1);
+    for (const line of lines.slice(0, -1))
+      expect(line).toMatch(
+        new RegExp(`^${month},[^,]+,(user|org),\\w+,(\\d+\\.\\d{9},){5}\\d+,draft$`),
+      );
+    const json = await nanobill(['statements', '--month', month, '--format', 'json']).exited;
+    expect(JSON.parse(json.stdout)).toHaveLength(lines.length - 1);
+  });
+
   it('query goes through a running pipeline, read-only', async () => {
     const run = nanobill(['run']);
     await waitFor('the query socket', async () =>
@@ -65,6 +83,11 @@ describe('nanobill demo, then nanobill query (from an empty data directory)', ()
     ]).exited;
     expect(counted.code, counted.stderr).toBe(0);
     expect(JSON.parse(counted.stdout)).toEqual({ 'count()': String(sent) });
+
+    const month = new Date().toISOString().slice(0, 7);
+    const statements = await nanobill(['statements', '--month', month, '--format', 'json']).exited;
+    expect(statements.code, statements.stderr).toBe(0);
+    expect(Array.isArray(JSON.parse(statements.stdout))).toBe(true);
 
     const dropped = await nanobill(['query', 'DROP TABLE billing.usage']).exited;
     expect(dropped.code).toBe(1);

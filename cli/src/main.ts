@@ -3,13 +3,17 @@ import { loadConfig } from '@nanobill/config';
 import { createLogger } from '@nanobill/observability';
 import { demo } from './demo.js';
 import { query } from './query-command.js';
+import { statements } from './statements-command.js';
 import { SERVICES, startPipeline, type ServiceName } from './pipeline.js';
 
 const USAGE = `usage: nanobill <command> [options]
 
-  run [--only ingest,...]     the pipeline services in one process (SIGTERM drains and exits)
+  run [--only ingest,accounts,pricing,statements]
+                              the pipeline services in one process (SIGTERM drains and exits)
   demo [--rate N] [--for S]   local broker + pipeline + router simulator, until Ctrl-C (or S seconds)
   query "<SQL>" [--format F]  read-only SQL on the configured ClickHouse (F: a ClickHouse format)
+  statements --month YYYY-MM [--account ID] [--format csv|json|table]
+                              monthly statements, money in exact USD
 
 configuration: KAFKA_BROKERS, CLICKHOUSE_URL, NANOBILL_DATA_DIR, PORT (see README)`;
 
@@ -22,6 +26,8 @@ async function main(argv: string[]): Promise<number> {
       return demo(rest);
     case 'query':
       return query(rest);
+    case 'statements':
+      return statements(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -4,6 +4,7 @@ import { migrate, openClickHouse, type ClickHouseClient } from '@nanobill/clickh
 import { startAccounts } from '@nanobill/accounts-service';
 import { startIngest } from '@nanobill/ingest';
 import { startPricing } from '@nanobill/pricing';
+import { startStatements } from '@nanobill/statements';
 import { loadProviders, type ProviderRegistry } from '@nanobill/providers';
 import { createKafka, ensureTopics, type Kafka } from '@nanobill/kafka';
 import { startBroker } from '@nanobill/kafka-broker';
@@ -13,11 +14,11 @@ import {
   type Logger,
   type Registry,
 } from '@nanobill/observability';
-import { startQueryServer } from './query.js';
+import { startQueryServer } from './socket.js';
 import { topicSpecs } from './topics.js';
 
 /** The workers `nanobill run` can start; `--only` picks among them. */
-export const SERVICES = ['ingest', 'accounts', 'pricing'] as const;
+export const SERVICES = ['ingest', 'accounts', 'pricing', 'statements'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 interface Stoppable {
@@ -104,6 +105,14 @@ export async function startPipeline(options: {
         schedule: config.pricing.schedule,
       });
       stack.push(['pricing', pricing]);
+    }
+    if (only.has('statements')) {
+      const statements = await startStatements({
+        clickhouse: clickhouse(),
+        logger,
+        deadlineMs: config.pricing.deadlineMs,
+      });
+      stack.push(['statements', statements]);
     }
 
     const ops = await startOpsServer({

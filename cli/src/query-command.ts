@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util';
 import { pipeline } from 'node:stream/promises';
 import { loadConfig } from '@nanobill/config';
 import { openClickHouse } from '@nanobill/clickhouse';
-import { queryViaSocket, runReadOnly } from './query.js';
+import { runReadOnly } from './query.js';
+import { askRunningProcess } from './socket.js';
 
 /** `nanobill query "<SQL>" [--format F]`: like clickhouse-client, Pretty on a terminal, TSV in a pipe. */
 export async function query(args: string[]): Promise<number> {
@@ -24,7 +25,7 @@ export async function query(args: string[]): Promise<number> {
   };
   const config = loadConfig();
   if (!config.clickhouseUrl) {
-    const viaRunningProcess = await queryViaSocket(config.dataDir, request);
+    const viaRunningProcess = await askRunningProcess(config.dataDir, '/query', request);
     if (viaRunningProcess) {
       await pipeline(viaRunningProcess, process.stdout, { end: false });
       return 0;

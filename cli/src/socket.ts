@@ -1,0 +1,83 @@
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import Fastify from 'fastify';
+import { Client } from 'undici';
+import type { ClickHouseClient } from '@nanobill/clickhouse';
+import type { Logger } from '@nanobill/observability';
+import { QueryRequest, runReadOnly } from './query.js';
+import { StatementsRequest, linesToJson, loadStatements } from './statements.js';
+
+/**
+ * Embedded ClickHouse belongs to one process. While `nanobill run`/`demo` holds it, `nanobill
+ * query` asks that process over a Unix socket in the data directory (file permissions are the
+ * access control; nothing listens on the network).
+ */
+export function querySocketPath(dataDir: string): string {
+  return join(dataDir, 'nanobill.sock');
+}
+
+/**
+ * Serves the read-only operations of the CLI on the socket (`/query`, `/statements`); `client`
+ * must be a connection of its own (readonly sticks to it).
+ */
+export async function startQueryServer(options: {
+  dataDir: string;
+  client: ClickHouseClient;
+  logger: Logger;
+}): Promise<{ close(): Promise<void> }> {
+  const path = querySocketPath(options.dataDir);
+  if (existsSync(path)) rmSync(path); // left by a process that was killed
+  const app = Fastify({ loggerInstance: options.logger.child({ component: 'query-socket' }) });
+  app.post('/query', async (request, reply) => {
+    const body = QueryRequest.safeParse(request.body);
+    if (!body.success) return reply.code(400).send({ error: body.error.issues[0]?.message });
+    try {
+      const output = await runReadOnly(options.client, body.data);
+      return reply.type('text/plain').send(output);
+    } catch (error) {
+      return reply.code(400).send({ error: (error as Error).message });
+    }
+  });
+  app.post('/statements', async (request, reply) => {
+    const body = StatementsRequest.safeParse(request.body);
+    if (!body.success) return reply.code(400).send({ error: body.error.issues[0]?.message });
+    try {
+      const lines = await loadStatements(options.client, body.data);
+      return reply.type('application/json').send(linesToJson(lines));
+    } catch (error) {
+      return reply.code(400).send({ error: (error as Error).message });
+    }
+  });
+  await app.listen({ path });
+  return { close: () => app.close() };
+}
+
+/** Asks a running process; `undefined` when none listens on the socket. */
+export async function askRunningProcess(
+  dataDir: string,
+  route: '/query' | '/statements',
+  request: unknown,
+): Promise<Readable | undefined> {
+  const socketPath = querySocketPath(dataDir);
+  if (!existsSync(socketPath)) return undefined;
+  const client = new Client('http://localhost', { socketPath });
+  try {
+    const response = await client.request({
+      method: 'POST',
+      path: route,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(request),
+    });
+    if (response.statusCode !== 200) {
+      const { error } = (await response.body.json()) as { error?: string };
+      throw new Error(error ?? `${route} failed with HTTP ${response.statusCode}`);
+    }
+    response.body.once('close', () => void client.close());
+    return response.body;
+  } catch (error) {
+    await client.close();
+    if ((error as NodeJS.ErrnoException).code === 'ECONNREFUSED') return undefined;
+    throw error;
+  }
+}
