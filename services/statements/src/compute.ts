@@ -5,6 +5,8 @@ import {
   monthGrant,
   payAsYouGo,
   statementLine,
+  type PlanFacts,
+  type PlanSnapshot,
   type StatementLine,
   type StatementStatus,
 } from '@nanobill/credits';
@@ -104,6 +106,15 @@ async function customKeyCounts(
   return counts;
 }
 
+/** The plan facts the account held at any moment of the month. */
+function monthFacts(plans: PlanSnapshot[], month: string): PlanFacts[] {
+  const { start, end } = monthBounds(month);
+  const t = (s: PlanSnapshot) => new Date(s.effectiveAt).getTime();
+  const before = plans.filter((s) => t(s) <= start.getTime()).at(-1);
+  const during = plans.filter((s) => t(s) > start.getTime() && t(s) < end.getTime());
+  return [...(before ? [before] : []), ...during].map((s) => s.facts);
+}
+
 /** One line per account with any activity in the month; pure given the activity and history. */
 export function statementLines(
   month: string,
@@ -130,7 +141,10 @@ export function statementLines(
       adjustment: activity.adjustments.get(accountId) ?? 0n,
       // No snapshot at all: a free user (PRODUCT.md §5); otherwise the account's own history.
       grant: monthGrant(plans, month, plans.length === 0 ? { defaultFacts: DEFAULT_FACTS } : {}),
-      payAsYouGo: payAsYouGo(facts),
+      // Like the grant: a downgrade takes effect next month, so pay-as-you-go at any moment of
+      // the month makes the whole month pay-as-you-go.
+      payAsYouGo:
+        monthFacts(plans, month).some(payAsYouGo) || (plans.length === 0 && payAsYouGo(facts)),
       customKeyRequests: activity.customKeyRequests.get(accountId) ?? 0,
       status,
     });
