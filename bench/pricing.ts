@@ -90,6 +90,8 @@ for (let first = 0; first < total; first += 50_000) {
       ...generator.next(),
       provider,
       billingMode: 'routed',
+      // No account snapshots in this bench: an org in X-HF-Bill-To would only measure fallbacks.
+      billTo: undefined,
       computeTimeMs: undefined,
       hardware: undefined,
     };

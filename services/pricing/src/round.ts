@@ -25,7 +25,8 @@ export interface RoundDeps {
   now(): Date;
   deadlineMs: number;
   retry: RetryPolicy;
-  publishAlert(alert: Alert): Promise<void>;
+  /** One send for many alerts: a round can produce thousands of fallback alerts. */
+  publishAlerts(alerts: Alert[]): Promise<void>;
 }
 
 export interface RoundReport {
@@ -171,6 +172,7 @@ async function settle(
 ): Promise<void> {
   const now = deps.now();
   const rows: LedgerRow[] = [];
+  const decisions = new Map<string, number>();
   for (const [id, cost] of costs) {
     const request = deps.pending.get(provider, id);
     if (!request) continue;
@@ -179,7 +181,7 @@ async function settle(
       deps.accounts,
       { now, graceMs: deps.graceMs },
     );
-    deps.metrics.attribution.inc({ decision: billed.decision });
+    decisions.set(billed.decision, (decisions.get(billed.decision) ?? 0) + 1);
     if (billed.decision === 'wait') {
       deps.pending.noteProblem(
         provider,
@@ -191,6 +193,7 @@ async function settle(
     }
     rows.push(ledgerRow(request, cost, source, now, billed));
   }
+  for (const [decision, count] of decisions) deps.metrics.attribution.inc({ decision }, count);
   await deps.ledger.write(rows);
   for (const row of rows) deps.pending.resolve(provider, row.provider_request_id);
   report.priced += rows.length;
@@ -205,27 +208,27 @@ async function alertFallbacks(deps: RoundDeps, rows: LedgerRow[], now: Date): Pr
     const key = `attribution_fallback:${row.event_time.slice(0, 7)}:${row.bill_to}:${row.user_id}`;
     if (!fallbacks.has(key)) fallbacks.set(key, row);
   }
-  for (const [alertId, row] of fallbacks) {
-    await deps
-      .publishAlert({
-        schemaVersion: 1,
-        alertId,
-        type: 'attribution_fallback',
-        severity: 'warning',
-        accountId: row.user_id,
-        message: `a request of ${row.user_id} naming ${row.bill_to} in X-HF-Bill-To was billed to the user: ${row.attribution_reason}`,
-        details: {
-          billTo: row.bill_to,
-          userId: row.user_id,
-          requestId: row.request_id,
-          month: row.event_time.slice(0, 7),
-        },
-        createdAt: now.toISOString(),
-      })
-      .catch((err: unknown) =>
-        deps.logger.error({ err, alertId }, 'could not publish the fallback alert'),
-      );
-  }
+  if (fallbacks.size === 0) return;
+  const alerts: Alert[] = [...fallbacks].map(([alertId, row]) => ({
+    schemaVersion: 1,
+    alertId,
+    type: 'attribution_fallback',
+    severity: 'warning',
+    accountId: row.user_id,
+    message: `a request of ${row.user_id} naming ${row.bill_to} in X-HF-Bill-To was billed to the user: ${row.attribution_reason}`,
+    details: {
+      billTo: row.bill_to,
+      userId: row.user_id,
+      requestId: row.request_id,
+      month: row.event_time.slice(0, 7),
+    },
+    createdAt: now.toISOString(),
+  }));
+  await deps
+    .publishAlerts(alerts)
+    .catch((err: unknown) =>
+      deps.logger.error({ err, alerts: alerts.length }, 'could not publish the fallback alerts'),
+    );
 }
 
 /** Past the deadline (counted from when nanobill first saw the request): unpriced, with the reason. */
@@ -241,16 +244,18 @@ async function declareOverdue(deps: RoundDeps, provider: string, now: Date): Pro
   const reasons: Record<string, number> = {};
   for (const row of rows) reasons[row.reason] = (reasons[row.reason] ?? 0) + 1;
   await deps
-    .publishAlert({
-      schemaVersion: 1,
-      alertId: `unpriced_requests:${provider}:${now.toISOString().slice(0, 16)}`,
-      type: 'unpriced_requests',
-      severity: 'warning',
-      provider,
-      message: `${rows.length} ${provider} request(s) passed the pricing deadline without a valid cost`,
-      details: { count: rows.length, deadlineMs: deps.deadlineMs, reasons },
-      createdAt: now.toISOString(),
-    })
+    .publishAlerts([
+      {
+        schemaVersion: 1,
+        alertId: `unpriced_requests:${provider}:${now.toISOString().slice(0, 16)}`,
+        type: 'unpriced_requests',
+        severity: 'warning',
+        provider,
+        message: `${rows.length} ${provider} request(s) passed the pricing deadline without a valid cost`,
+        details: { count: rows.length, deadlineMs: deps.deadlineMs, reasons },
+        createdAt: now.toISOString(),
+      },
+    ])
     .catch((err: unknown) =>
       deps.logger.error({ err, provider }, 'could not publish the unpriced alert'),
     );

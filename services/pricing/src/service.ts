@@ -152,12 +152,17 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
     now,
     deadlineMs: options.deadlineMs ?? DEFAULT_DEADLINE_MS,
     retry: options.retry ?? { retries: 2, baseDelayMs: 500, maxDelayMs: 10_000 },
-    publishAlert: async (alert: Alert) => {
-      await producer.send({
-        topic: topics.alerts,
-        acks: -1,
-        messages: [{ key: alert.alertId, value: JSON.stringify(Alert.parse(alert)) }],
-      });
+    publishAlerts: async (alerts: Alert[]) => {
+      // Slices well under the broker's 1 MiB record-batch limit.
+      for (let i = 0; i < alerts.length; i += 1_000) {
+        await producer.send({
+          topic: topics.alerts,
+          acks: -1,
+          messages: alerts
+            .slice(i, i + 1_000)
+            .map((alert) => ({ key: alert.alertId, value: JSON.stringify(Alert.parse(alert)) })),
+        });
+      }
     },
   };
   let running: Promise<RoundReport> | undefined;
