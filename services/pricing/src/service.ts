@@ -73,7 +73,9 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
   // A round writes up to a million rows in a few seconds: fewer, larger ledger inserts (each
   // also checks what is stored) make it several times faster than the consumer's batch size.
   const ledger = ledgerWriter({ ...writerSettings, maxRows: 100_000 }, (rows) => {
-    for (const row of rows) metrics.ledgerRows.inc({ source: row.cost_source });
+    const fromApi = rows.filter((row) => row.cost_source === 'provider_api').length;
+    metrics.ledgerRows.inc({ source: 'provider_api' }, fromApi);
+    metrics.ledgerRows.inc({ source: 'hf_compute_time' }, rows.length - fromApi);
   });
   const unpriced = unpricedWriter(writerSettings, () => undefined);
   const clients = new Map(
@@ -85,16 +87,20 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
   async function handle(batch: PartitionBatch): Promise<void> {
     const seenAt = now();
     const waiting: PendingRow[] = [];
+    // Counted per batch: a labelled increment per event is measurable at this rate.
+    const routes = new Map<string, number>();
+    const count = (route: string) => routes.set(route, (routes.get(route) ?? 0) + 1);
     for (const message of batch.messages) {
       const decoded = decodeRequestEvent(message.value, schema);
       if (!decoded.ok) {
-        metrics.events.inc({ route: 'invalid' }); // the ingest service sends it to the DLQ
+        count('invalid'); // the ingest service sends it to the DLQ
         continue;
       }
       const route = pricingRoute(decoded.value);
-      metrics.events.inc({ route: route.route === 'skip' ? `skip_${route.reason}` : route.route });
+      count(route.route === 'skip' ? `skip_${route.reason}` : route.route);
       if (route.route !== 'skip') waiting.push(pendingRow(decoded.value, seenAt, batch.partition));
     }
+    for (const [route, n] of routes) metrics.events.inc({ route }, n);
     await pendingOut.write(waiting);
     for (const row of waiting) pending.add(row);
   }
