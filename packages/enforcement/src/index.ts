@@ -1,0 +1,28 @@
+// @nanobill/enforcement: spending limits, account status and threshold alerts (PRODUCT.md §6,
+// §7). Pure functions, bigint nano-USD only, no I/O, no clock: time comes in as a month.
+export {
+  STATUSES,
+  WARNING_PERCENT,
+  accountStatus,
+  statusChanged,
+  statusRank,
+  type AccountKind,
+  type AccountStatus,
+  type AccountStatusInput,
+  type Status,
+  type StatusBasis,
+} from './status.js';
+export {
+  CROSSING_KINDS,
+  LIMIT_PERCENTS,
+  SPEND_THRESHOLDS,
+  describeCrossing,
+  thresholdCrossings,
+  thresholdsFor,
+  type Crossing,
+  type CrossingContext,
+  type CrossingDescription,
+  type CrossingKind,
+} from './thresholds.js';
+export { alertKey } from './alert-key.js';
+export { SpendTracker, type SpendBreakdown, type SpendChange } from './tracker.js';

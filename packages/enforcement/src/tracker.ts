@@ -1,0 +1,144 @@
+import { checkMonth } from '@nanobill/credits';
+import type { NanoUsd } from '@nanobill/money';
+import { checkAmount, checkNonEmpty } from './check.js';
+
+/** An account-month whose spend a call moved. */
+export interface SpendChange {
+  accountId: string;
+  month: string;
+  before: NanoUsd;
+  after: NanoUsd;
+}
+
+export interface SpendBreakdown {
+  /** Real costs of priced requests. */
+  priced: NanoUsd;
+  /** Estimates of requests seen but not yet priced. */
+  estimated: NanoUsd;
+  /** priced + estimated: the month-to-date spend enforcement uses (PRODUCT.md §6). */
+  spend: NanoUsd;
+  /** How many requests are still estimated. */
+  outstanding: number;
+}
+
+/** What one request currently contributes: its estimate until priced, then its real cost. */
+interface Contribution {
+  accountId: string;
+  month: string;
+  nano: NanoUsd;
+  priced: boolean;
+}
+
+interface Totals {
+  priced: NanoUsd;
+  estimated: NanoUsd;
+  outstanding: number;
+}
+
+/**
+ * Month-to-date spend per account (PRODUCT.md §6): priced cost + estimates for requests seen but
+ * not yet priced. In memory, no I/O, no clock (months are passed in).
+ *
+ * Each request (by `requestKey`) contributes exactly one amount to exactly one account-month at
+ * any time, so nothing is ever counted twice:
+ * - `estimate` records an estimate for a request not seen before; otherwise it does nothing
+ *   (a repeated estimate, or an estimate arriving after the price, is ignored).
+ * - `price` records the real cost and removes the request's estimate, wherever that estimate
+ *   was counted (the priced account or month may differ, e.g. after attribution). Only the
+ *   first price counts; later ones (redeliveries) do nothing.
+ * - `rollover(month)` forgets every month before `month`; calls for such months are then
+ *   ignored, so a late redelivery cannot resurrect a forgotten request.
+ *
+ * The mutating calls return the account-months whose spend moved (none for a no-op), with the
+ * spend before and after: what `accountStatus` and `thresholdCrossings` need.
+ */
+export class SpendTracker {
+  readonly #requests = new Map<string, Contribution>();
+  readonly #totals = new Map<string, Map<string, Totals>>(); // month → account → totals
+  #floor: string | undefined;
+
+  /** Counts an estimate for a request not seen yet (idempotent per requestKey). */
+  estimate(requestKey: string, accountId: string, month: string, nano: NanoUsd): SpendChange[] {
+    this.#check(requestKey, accountId, month, nano);
+    if (this.#ignored(month) || this.#requests.has(requestKey)) return [];
+    return this.#apply(requestKey, { accountId, month, nano, priced: false });
+  }
+
+  /** Counts a request's real cost, replacing its estimate if any (idempotent per requestKey). */
+  price(requestKey: string, accountId: string, month: string, nano: NanoUsd): SpendChange[] {
+    this.#check(requestKey, accountId, month, nano);
+    if (this.#ignored(month) || this.#requests.get(requestKey)?.priced === true) return [];
+    return this.#apply(requestKey, { accountId, month, nano, priced: true });
+  }
+
+  /** Month-to-date spend: priced + outstanding estimates (0 for an unknown account or month). */
+  spend(accountId: string, month: string): NanoUsd {
+    return this.breakdown(accountId, month).spend;
+  }
+
+  breakdown(accountId: string, month: string): SpendBreakdown {
+    const totals = this.#totals.get(checkMonth(month))?.get(accountId);
+    if (totals === undefined) return { priced: 0n, estimated: 0n, spend: 0n, outstanding: 0 };
+    return { ...totals, spend: totals.priced + totals.estimated };
+  }
+
+  /** The accounts with anything recorded in `month`. */
+  accounts(month: string): string[] {
+    return [...(this.#totals.get(checkMonth(month))?.keys() ?? [])];
+  }
+
+  /** Forgets every month before `month` (the floor only moves forward). */
+  rollover(month: string): void {
+    checkMonth(month);
+    if (this.#floor !== undefined && month <= this.#floor) return;
+    this.#floor = month;
+    for (const m of this.#totals.keys()) if (m < month) this.#totals.delete(m);
+    for (const [key, c] of this.#requests) if (c.month < month) this.#requests.delete(key);
+  }
+
+  #apply(requestKey: string, next: Contribution): SpendChange[] {
+    const previous = this.#requests.get(requestKey);
+    const touched: { accountId: string; month: string; before: NanoUsd }[] = [];
+    const touch = (accountId: string, month: string) => {
+      if (!touched.some((t) => t.accountId === accountId && t.month === month)) {
+        touched.push({ accountId, month, before: this.spend(accountId, month) });
+      }
+    };
+    if (previous !== undefined) touch(previous.accountId, previous.month);
+    touch(next.accountId, next.month);
+
+    if (previous !== undefined) this.#add(previous, -1n);
+    this.#add(next, 1n);
+    this.#requests.set(requestKey, next);
+
+    return touched
+      .map((t) => ({ ...t, after: this.spend(t.accountId, t.month) }))
+      .filter((t) => t.before !== t.after);
+  }
+
+  #add(c: Contribution, sign: 1n | -1n): void {
+    let accounts = this.#totals.get(c.month);
+    if (accounts === undefined) this.#totals.set(c.month, (accounts = new Map()));
+    let totals = accounts.get(c.accountId);
+    if (totals === undefined) {
+      accounts.set(c.accountId, (totals = { priced: 0n, estimated: 0n, outstanding: 0 }));
+    }
+    if (c.priced) {
+      totals.priced += sign * c.nano;
+    } else {
+      totals.estimated += sign * c.nano;
+      totals.outstanding += Number(sign);
+    }
+  }
+
+  #ignored(month: string): boolean {
+    return this.#floor !== undefined && month < this.#floor;
+  }
+
+  #check(requestKey: string, accountId: string, month: string, nano: NanoUsd): void {
+    checkNonEmpty('requestKey', requestKey);
+    checkNonEmpty('accountId', accountId);
+    checkMonth(month);
+    checkAmount('nano', nano);
+  }
+}

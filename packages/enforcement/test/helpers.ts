@@ -1,0 +1,3 @@
+import { usdToNano } from '@nanobill/money';
+
+export const usd = (dollars: string): bigint => usdToNano(dollars);

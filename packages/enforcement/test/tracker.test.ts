@@ -1,0 +1,171 @@
+import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
+import { SpendTracker, accountStatus, thresholdCrossings } from '../src/index.js';
+import { usd } from './helpers.js';
+
+describe('SpendTracker', () => {
+  it('counts estimates until priced, then the real cost', () => {
+    const t = new SpendTracker();
+    expect(t.estimate('r1', 'acme', '2024-03', usd('0.30'))).toEqual([
+      { accountId: 'acme', month: '2024-03', before: 0n, after: usd('0.30') },
+    ]);
+    t.estimate('r2', 'acme', '2024-03', usd('0.20'));
+    expect(t.spend('acme', '2024-03')).toBe(usd('0.50'));
+    expect(t.price('r1', 'acme', '2024-03', usd('0.25'))).toEqual([
+      { accountId: 'acme', month: '2024-03', before: usd('0.50'), after: usd('0.45') },
+    ]);
+    expect(t.breakdown('acme', '2024-03')).toEqual({
+      priced: usd('0.25'),
+      estimated: usd('0.20'),
+      spend: usd('0.45'),
+      outstanding: 1,
+    });
+  });
+
+  it('is idempotent per request: repeated estimates and prices count once', () => {
+    const t = new SpendTracker();
+    t.estimate('r1', 'acme', '2024-03', 100n);
+    expect(t.estimate('r1', 'acme', '2024-03', 999n)).toEqual([]);
+    t.price('r1', 'acme', '2024-03', 120n);
+    expect(t.price('r1', 'acme', '2024-03', 120n)).toEqual([]);
+    expect(t.price('r1', 'acme', '2024-03', 500n)).toEqual([]); // the first price counts
+    expect(t.estimate('r1', 'acme', '2024-03', 100n)).toEqual([]); // late estimate ignored
+    expect(t.spend('acme', '2024-03')).toBe(120n);
+  });
+
+  it('a price moves the estimate when the request is billed elsewhere', () => {
+    const t = new SpendTracker();
+    t.estimate('r1', 'acme', '2024-03', 100n);
+    const changes = t.price('r1', 'alice', '2024-03', 90n);
+    expect(changes).toEqual([
+      { accountId: 'acme', month: '2024-03', before: 100n, after: 0n },
+      { accountId: 'alice', month: '2024-03', before: 0n, after: 90n },
+    ]);
+    expect(t.spend('acme', '2024-03')).toBe(0n);
+    expect(t.spend('alice', '2024-03')).toBe(90n);
+  });
+
+  it('months are separate; rollover forgets earlier months and ignores late calls for them', () => {
+    const t = new SpendTracker();
+    t.price('r1', 'alice', '2024-03', usd('0.10'));
+    t.estimate('r2', 'alice', '2024-04', usd('0.01'));
+    expect(t.spend('alice', '2024-03')).toBe(usd('0.10'));
+    t.rollover('2024-04');
+    expect(t.spend('alice', '2024-03')).toBe(0n);
+    expect(t.accounts('2024-03')).toEqual([]);
+    expect(t.price('r1', 'alice', '2024-03', usd('0.10'))).toEqual([]); // a redelivery
+    expect(t.spend('alice', '2024-03')).toBe(0n);
+    expect(t.spend('alice', '2024-04')).toBe(usd('0.01'));
+    t.rollover('2024-02'); // the floor only moves forward
+    expect(t.estimate('r3', 'alice', '2024-03', 1n)).toEqual([]);
+  });
+
+  it('feeds status and crossings: a free user blocked at $0.10, ok next month', () => {
+    const t = new SpendTracker();
+    const ctx = { kind: 'user', plan: 'free', grant: usd('0.10'), payAsYouGo: false } as const;
+    t.price('r1', 'bob', '2024-03', usd('0.09'));
+    const [change] = t.estimate('r2', 'bob', '2024-03', usd('0.02'));
+    expect(change && thresholdCrossings(change.before, change.after, ctx)).toEqual([
+      { kind: 'credits_exhausted', threshold: usd('0.10') },
+    ]);
+    expect(accountStatus({ ...ctx, spend: t.spend('bob', '2024-03') }).status).toBe('blocked');
+    t.rollover('2024-04');
+    expect(accountStatus({ ...ctx, spend: t.spend('bob', '2024-04') }).status).toBe('ok');
+  });
+
+  it('rejects bad input', () => {
+    const t = new SpendTracker();
+    expect(() => t.estimate('', 'a', '2024-03', 1n)).toThrow(/requestKey/);
+    expect(() => t.estimate('r', 'a', '2024-3', 1n)).toThrow(/YYYY-MM/);
+    expect(() => t.price('r', 'a', '2024-03', -1n)).toThrow(/negative/);
+  });
+});
+
+describe('SpendTracker: properties', () => {
+  interface Req {
+    key: string;
+    account: string;
+    cost: bigint;
+    estimate: bigint;
+  }
+  const requests = fc.uniqueArray(
+    fc.record({
+      key: fc.string({ minLength: 1, maxLength: 4 }),
+      account: fc.constantFrom('acme', 'alice', 'bob'),
+      cost: fc.bigInt({ min: 0n, max: 10n ** 12n }),
+      estimate: fc.bigInt({ min: 0n, max: 10n ** 12n }),
+    }),
+    { selector: (r) => r.key, minLength: 1, maxLength: 15 },
+  );
+  type Op = { type: 'estimate' | 'price'; req: Req };
+  // Every request priced at least once, estimated any number of times, repeated and shuffled.
+  const scenario = requests.chain((reqs) =>
+    fc
+      .tuple(
+        ...reqs.map((req) =>
+          fc
+            .tuple(fc.nat({ max: 3 }), fc.integer({ min: 1, max: 3 }))
+            .map(([e, p]) => [
+              ...Array.from({ length: e }, (): Op => ({ type: 'estimate', req })),
+              ...Array.from({ length: p }, (): Op => ({ type: 'price', req })),
+            ]),
+        ),
+      )
+      .chain((groups) => fc.shuffledSubarray(groups.flat(), { minLength: groups.flat().length }))
+      .map((ops) => ({ reqs, ops })),
+  );
+  const month = '2024-03';
+  const sum = (xs: bigint[]) => xs.reduce((a, b) => a + b, 0n);
+
+  it('never double counts, in any order, and ends at Σ final costs', () => {
+    fc.assert(
+      fc.property(scenario, ({ reqs, ops }) => {
+        const t = new SpendTracker();
+        const seen = new Map<string, 'estimated' | 'priced'>();
+        for (const { type, req } of ops) {
+          if (type === 'estimate') t.estimate(req.key, req.account, month, req.estimate);
+          else t.price(req.key, req.account, month, req.cost);
+          if (type === 'price') seen.set(req.key, 'priced');
+          else if (!seen.has(req.key)) seen.set(req.key, 'estimated');
+          // Model: each request seen counts once, its cost if priced, else its estimate.
+          for (const account of ['acme', 'alice', 'bob']) {
+            const expected = sum(
+              reqs
+                .filter((r) => r.account === account && seen.has(r.key))
+                .map((r) => (seen.get(r.key) === 'priced' ? r.cost : r.estimate)),
+            );
+            expect(t.spend(account, month)).toBe(expected);
+          }
+        }
+        for (const account of ['acme', 'alice', 'bob']) {
+          const finals = reqs.filter((r) => r.account === account).map((r) => r.cost);
+          expect(t.spend(account, month)).toBe(sum(finals));
+          expect(t.breakdown(account, month).outstanding).toBe(0);
+        }
+      }),
+    );
+  });
+
+  it('the changes it reports add up to the spend', () => {
+    fc.assert(
+      fc.property(scenario, ({ ops }) => {
+        const t = new SpendTracker();
+        const last = new Map<string, bigint>();
+        for (const { type, req } of ops) {
+          const changes =
+            type === 'estimate'
+              ? t.estimate(req.key, req.account, month, req.estimate)
+              : t.price(req.key, req.account, month, req.cost);
+          for (const c of changes) {
+            expect(c.before).toBe(last.get(c.accountId) ?? 0n);
+            expect(c.after).toBe(t.spend(c.accountId, month));
+            last.set(c.accountId, c.after);
+          }
+        }
+        for (const account of ['acme', 'alice', 'bob']) {
+          expect(t.spend(account, month)).toBe(last.get(account) ?? 0n);
+        }
+      }),
+    );
+  });
+});
