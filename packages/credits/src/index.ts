@@ -14,7 +14,7 @@ export {
   type UserPlan,
 } from './plans.js';
 export { checkMonth, monthBounds, monthOf, toInstant, type MonthBounds } from './month.js';
-export { monthGrant, type MonthGrantOptions, type PlanSnapshot } from './grant.js';
+export { monthGrant, monthPlans, type MonthGrantOptions, type PlanSnapshot } from './grant.js';
 export { applyCredits, type CreditsInput, type CreditsResult } from './apply.js';
 export {
   STATEMENT_CSV_COLUMNS,

@@ -12,8 +12,6 @@ export const REDACTED_PATHS = [
   '*.password',
   'secret',
   '*.secret',
-  'url.password',
-  '*.clickhouseUrl',
 ];
 
 export type { Logger };

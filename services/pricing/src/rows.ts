@@ -19,7 +19,8 @@ export interface PendingRow {
   hardware: string | null;
 }
 
-export const PENDING_COLUMNS = [
+/** The request's own facts, shared by the pending, ledger and unpriced tables. */
+const REQUEST_COLUMNS = [
   'provider',
   'provider_request_id',
   'request_id',
@@ -28,6 +29,10 @@ export const PENDING_COLUMNS = [
   'bill_to',
   'model',
   'task',
+] as const;
+
+export const PENDING_COLUMNS = [
+  ...REQUEST_COLUMNS,
   'first_seen_at',
   'source_partition',
   'compute_time_ms',
@@ -50,18 +55,11 @@ export interface LedgerRow extends RequestFacts {
 }
 
 export const LEDGER_COLUMNS = [
-  'provider',
-  'provider_request_id',
-  'request_id',
-  'event_time',
+  ...REQUEST_COLUMNS,
   'priced_at',
-  'user_id',
   'billed_account',
   'attribution',
   'attribution_reason',
-  'bill_to',
-  'model',
-  'task',
   'cost_nano_usd',
   'cost_source',
 ] as const satisfies ReadonlyArray<keyof LedgerRow>;
@@ -73,14 +71,7 @@ export interface UnpricedRow extends RequestFacts {
 }
 
 export const UNPRICED_COLUMNS = [
-  'provider',
-  'provider_request_id',
-  'request_id',
-  'event_time',
-  'user_id',
-  'bill_to',
-  'model',
-  'task',
+  ...REQUEST_COLUMNS,
   'first_seen_at',
   'unpriced_at',
   'reason',

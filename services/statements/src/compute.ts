@@ -3,10 +3,9 @@ import type { ClickHouseClient } from '@nanobill/clickhouse';
 import {
   monthBounds,
   monthGrant,
+  monthPlans,
   payAsYouGo,
   statementLine,
-  type PlanFacts,
-  type PlanSnapshot,
   type StatementLine,
   type StatementStatus,
 } from '@nanobill/credits';
@@ -106,15 +105,6 @@ async function customKeyCounts(
   return counts;
 }
 
-/** The plan facts the account held at any moment of the month. */
-function monthFacts(plans: PlanSnapshot[], month: string): PlanFacts[] {
-  const { start, end } = monthBounds(month);
-  const t = (s: PlanSnapshot) => new Date(s.effectiveAt).getTime();
-  const before = plans.filter((s) => t(s) <= start.getTime()).at(-1);
-  const during = plans.filter((s) => t(s) > start.getTime() && t(s) < end.getTime());
-  return [...(before ? [before] : []), ...during].map((s) => s.facts);
-}
-
 /** One line per account with any activity in the month; pure given the activity and history. */
 export function statementLines(
   month: string,
@@ -132,6 +122,9 @@ export function statementLines(
     const atEnd = history.at(accountId, end.getTime() - 1);
     const facts = atEnd ? planFacts(atEnd) : DEFAULT_FACTS;
     const plans = planHistory(history, accountId);
+    // No snapshot at all: a free user (PRODUCT.md §5); otherwise the account's own history.
+    const options = plans.length === 0 ? { defaultFacts: DEFAULT_FACTS } : {};
+    const held = monthPlans(plans, month, options);
     return statementLine({
       month,
       accountId,
@@ -139,12 +132,10 @@ export function statementLines(
       plan: facts.plan,
       gross: activity.gross.get(accountId) ?? 0n,
       adjustment: activity.adjustments.get(accountId) ?? 0n,
-      // No snapshot at all: a free user (PRODUCT.md §5); otherwise the account's own history.
-      grant: monthGrant(plans, month, plans.length === 0 ? { defaultFacts: DEFAULT_FACTS } : {}),
+      grant: monthGrant(plans, month, options),
       // Like the grant: a downgrade takes effect next month, so pay-as-you-go at any moment of
       // the month makes the whole month pay-as-you-go.
-      payAsYouGo:
-        monthFacts(plans, month).some(payAsYouGo) || (plans.length === 0 && payAsYouGo(facts)),
+      payAsYouGo: held.some(payAsYouGo),
       customKeyRequests: activity.customKeyRequests.get(accountId) ?? 0,
       status,
     });
