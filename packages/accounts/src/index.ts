@@ -71,7 +71,8 @@ export class AccountFactsReader {
     readonly history: AccountHistory,
   ) {}
 
-  async refresh(): Promise<number> {
+  /** Reads the snapshots stored since the last call; returns the accounts that got a new one. */
+  async refresh(): Promise<string[]> {
     const result = await this.clickhouse.query({
       query: `SELECT snapshot, toUnixTimestamp64Milli(ingested_at) AS stored_ms
               FROM billing.account_snapshots
@@ -79,11 +80,14 @@ export class AccountFactsReader {
       query_params: { since: Math.max(0, this.#since - 60_000) },
       format: 'JSONEachRow',
     });
-    let added = 0;
+    const changed = new Set<string>();
     for (const row of await result.json<{ snapshot: string; stored_ms: string }>()) {
-      if (this.history.add(AccountSnapshot.parse(JSON.parse(row.snapshot)))) added++;
+      const snapshot = AccountSnapshot.parse(JSON.parse(row.snapshot));
+      if (this.history.add(snapshot)) changed.add(snapshot.accountId);
       this.#since = Math.max(this.#since, Number(row.stored_ms));
     }
-    return added;
+    return [...changed];
   }
 }
+
+export { DEFAULT_FACTS, accountMonth, planFacts, type AccountMonth } from './month.js';

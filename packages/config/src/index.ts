@@ -27,6 +27,11 @@ const Env = z.object({
     .min(1_000)
     .default(24 * 60 * 60 * 1000),
   NANOBILL_PRICING_SCHEDULE: z.string().min(1).default('* * * * *'),
+  NANOBILL_COST_ENDPOINT_FAILING_AFTER_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(5 * 60 * 1000),
 });
 
 export interface Config {
@@ -42,7 +47,12 @@ export interface Config {
   ingest: { maxRows: number; maxWaitMs: number };
   /** Absent: the local stack's file, `infra/providers/local.json`. */
   providersFile: string | undefined;
-  pricing: { deadlineMs: number; schedule: string };
+  pricing: {
+    deadlineMs: number;
+    schedule: string;
+    /** A provider's cost endpoint failing this long raises a `cost_endpoint_failing` alert. */
+    endpointFailingAfterMs: number;
+  };
 }
 
 /** Reads the environment; a bad value fails with a message that names the variable. */
@@ -62,6 +72,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     requestsPartitions: e.NANOBILL_REQUESTS_PARTITIONS,
     ingest: { maxRows: e.NANOBILL_INGEST_MAX_ROWS, maxWaitMs: e.NANOBILL_INGEST_MAX_WAIT_MS },
     providersFile: e.NANOBILL_PROVIDERS_FILE,
-    pricing: { deadlineMs: e.NANOBILL_PRICING_DEADLINE_MS, schedule: e.NANOBILL_PRICING_SCHEDULE },
+    pricing: {
+      deadlineMs: e.NANOBILL_PRICING_DEADLINE_MS,
+      schedule: e.NANOBILL_PRICING_SCHEDULE,
+      endpointFailingAfterMs: e.NANOBILL_COST_ENDPOINT_FAILING_AFTER_MS,
+    },
   };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { nanoUsdDigits } from './nano-usd.js';
 
 /**
  * Larger snapshots are rejected before parsing. An org's member list makes a snapshot much larger
@@ -11,9 +12,6 @@ export const USER_PLANS = ['free', 'pro'] as const;
 export const ORG_PLANS = ['free', 'team', 'enterprise'] as const;
 export type UserPlan = (typeof USER_PLANS)[number];
 export type OrgPlan = (typeof ORG_PLANS)[number];
-
-/** 2^63 − 1: a spending limit must fit ClickHouse's Int64, like every amount. */
-const INT64_MAX = 9_223_372_036_854_775_807n;
 
 const id = z.string().min(1).max(256);
 
@@ -44,18 +42,7 @@ function uniqueList(item: z.ZodString, what: string) {
  * (no sign, no leading zeros) for larger values; never more than 2^63 − 1.
  */
 const nanoUsdJson = z
-  .union([
-    z.int().nonnegative(),
-    z
-      .string()
-      .regex(/^(0|[1-9][0-9]{0,18})$/, {
-        error: 'must be a non-negative integer or a decimal string of digits',
-      })
-      // Zod runs this check even when the pattern failed: only digits are compared.
-      .refine((digits) => !/^[0-9]+$/.test(digits) || BigInt(digits) <= INT64_MAX, {
-        error: 'must be at most 2^63 - 1',
-      }),
-  ])
+  .union([z.int().nonnegative(), nanoUsdDigits])
   .describe(
     'nano-USD: a non-negative safe integer, or a decimal string of digits at most 9223372036854775807',
   );

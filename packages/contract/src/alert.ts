@@ -1,11 +1,19 @@
 import { z } from 'zod';
 
-/** Alert types, one registry (PRODUCT.md §7); later issues add account thresholds. */
+/**
+ * Alert types, one registry (PRODUCT.md §7). `spend_threshold` carries the crossing (50/80/100 %
+ * of a limit, credits exhausted, pay-as-you-go started, $10/$100/$1,000) in `details.threshold`;
+ * the last two are for on-call: webhooks that keep failing and dead-letter topics that grow.
+ */
 export const ALERT_TYPES = [
+  'spend_threshold',
   'unpriced_requests',
   'cost_endpoint_failing',
   'attribution_fallback',
+  'webhook_delivery_failing',
+  'dlq_growth',
 ] as const;
+export type AlertType = (typeof ALERT_TYPES)[number];
 
 /**
  * An alert on `billing.alerts.v1` (key: `alertId`). `alertId` is deterministic, so a re-sent alert

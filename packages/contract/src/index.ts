@@ -14,7 +14,8 @@ export {
   type RejectionCode,
 } from './decode.js';
 export { JSON_SCHEMAS } from './json-schemas.js';
-export { Alert, ALERT_TYPES } from './alert.js';
+export { Alert, ALERT_TYPES, type AlertType } from './alert.js';
+export { AccountStatus } from './account-status.js';
 export {
   AccountSnapshot,
   MAX_ACCOUNT_SNAPSHOT_BYTES,
@@ -26,3 +27,4 @@ export {
   type UserPlan,
   type UserSnapshot,
 } from './account-snapshot.js';
+export { pricingKey, pricingRoute, type PricingRoute } from './pricing-route.js';

@@ -5,6 +5,7 @@ export const TOPICS = {
   accounts: 'billing.accounts.v1',
   accountsDlq: 'billing.accounts.dlq.v1',
   alerts: 'billing.alerts.v1',
+  accountStatus: 'billing.account-status.v1',
 } as const;
 
 export type TopicKey = keyof typeof TOPICS;

@@ -26,3 +26,12 @@ export {
 } from './thresholds.js';
 export { alertKey } from './alert-key.js';
 export { SpendTracker, type SpendBreakdown, type SpendChange } from './tracker.js';
+export { RecentCosts } from './recent-costs.js';
+export {
+  ESTIMATE_SOURCES,
+  estimateCost,
+  type Estimate,
+  type EstimateRequest,
+  type EstimateSource,
+  type PriceSources,
+} from './estimate.js';

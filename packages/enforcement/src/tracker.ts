@@ -27,6 +27,8 @@ interface Contribution {
   month: string;
   nano: NanoUsd;
   priced: boolean;
+  /** When it was priced (epoch ms), for `forgetPriced`. */
+  pricedAtMs: number;
 }
 
 interface Totals {
@@ -37,7 +39,7 @@ interface Totals {
 
 /**
  * Month-to-date spend per account (PRODUCT.md §6): priced cost + estimates for requests seen but
- * not yet priced. In memory, no I/O, no clock (months are passed in).
+ * not yet priced. In memory, no I/O, no clock (months and instants are passed in).
  *
  * Each request (by `requestKey`) contributes exactly one amount to exactly one account-month at
  * any time, so nothing is ever counted twice:
@@ -46,6 +48,10 @@ interface Totals {
  * - `price` records the real cost and removes the request's estimate, wherever that estimate
  *   was counted (the priced account or month may differ, e.g. after attribution). Only the
  *   first price counts; later ones (redeliveries) do nothing.
+ * - `addPriced` adds cost known only as a sum (what the ledger held at start-up).
+ * - `forgetPriced(beforeMs)` drops the memory of requests priced before that instant, keeping
+ *   their amounts: memory stays bounded by the estimates outstanding plus recent prices. The
+ *   caller stops estimating requests that old, since a forgotten request would count twice.
  * - `rollover(month)` forgets every month before `month`; calls for such months are then
  *   ignored, so a late redelivery cannot resurrect a forgotten request.
  *
@@ -61,14 +67,52 @@ export class SpendTracker {
   estimate(requestKey: string, accountId: string, month: string, nano: NanoUsd): SpendChange[] {
     this.#check(requestKey, accountId, month, nano);
     if (this.#ignored(month) || this.#requests.has(requestKey)) return [];
-    return this.#apply(requestKey, { accountId, month, nano, priced: false });
+    return this.#apply(requestKey, { accountId, month, nano, priced: false, pricedAtMs: 0 });
   }
 
   /** Counts a request's real cost, replacing its estimate if any (idempotent per requestKey). */
-  price(requestKey: string, accountId: string, month: string, nano: NanoUsd): SpendChange[] {
+  price(
+    requestKey: string,
+    accountId: string,
+    month: string,
+    nano: NanoUsd,
+    pricedAtMs: number,
+  ): SpendChange[] {
     this.#check(requestKey, accountId, month, nano);
+    if (!Number.isFinite(pricedAtMs)) throw new RangeError('pricedAtMs must be an instant');
     if (this.#ignored(month) || this.#requests.get(requestKey)?.priced === true) return [];
-    return this.#apply(requestKey, { accountId, month, nano, priced: true });
+    return this.#apply(requestKey, { accountId, month, nano, priced: true, pricedAtMs });
+  }
+
+  /** Adds priced cost known only as a sum, e.g. the ledger's month-to-date at start-up. */
+  addPriced(accountId: string, month: string, nano: NanoUsd): SpendChange[] {
+    checkNonEmpty('accountId', accountId);
+    checkMonth(month);
+    checkAmount('nano', nano);
+    if (this.#ignored(month) || nano === 0n) return [];
+    const before = this.spend(accountId, month);
+    this.#add({ accountId, month, nano, priced: true, pricedAtMs: 0 }, 1n);
+    return [{ accountId, month, before, after: this.spend(accountId, month) }];
+  }
+
+  /**
+   * Forgets which requests were priced before `beforeMs` (their amounts stay counted). Returns
+   * how many were forgotten.
+   */
+  forgetPriced(beforeMs: number): number {
+    let forgotten = 0;
+    for (const [key, c] of this.#requests) {
+      if (c.priced && c.pricedAtMs < beforeMs) {
+        this.#requests.delete(key);
+        forgotten++;
+      }
+    }
+    return forgotten;
+  }
+
+  /** Requests remembered: outstanding estimates plus prices not forgotten yet. */
+  get remembered(): number {
+    return this.#requests.size;
   }
 
   /** Month-to-date spend: priced + outstanding estimates (0 for an unknown account or month). */

@@ -11,7 +11,7 @@ describe('SpendTracker', () => {
     ]);
     t.estimate('r2', 'acme', '2024-03', usd('0.20'));
     expect(t.spend('acme', '2024-03')).toBe(usd('0.50'));
-    expect(t.price('r1', 'acme', '2024-03', usd('0.25'))).toEqual([
+    expect(t.price('r1', 'acme', '2024-03', usd('0.25'), 1_000)).toEqual([
       { accountId: 'acme', month: '2024-03', before: usd('0.50'), after: usd('0.45') },
     ]);
     expect(t.breakdown('acme', '2024-03')).toEqual({
@@ -26,9 +26,9 @@ describe('SpendTracker', () => {
     const t = new SpendTracker();
     t.estimate('r1', 'acme', '2024-03', 100n);
     expect(t.estimate('r1', 'acme', '2024-03', 999n)).toEqual([]);
-    t.price('r1', 'acme', '2024-03', 120n);
-    expect(t.price('r1', 'acme', '2024-03', 120n)).toEqual([]);
-    expect(t.price('r1', 'acme', '2024-03', 500n)).toEqual([]); // the first price counts
+    t.price('r1', 'acme', '2024-03', 120n, 1_000);
+    expect(t.price('r1', 'acme', '2024-03', 120n, 1_000)).toEqual([]);
+    expect(t.price('r1', 'acme', '2024-03', 500n, 1_000)).toEqual([]); // the first price counts
     expect(t.estimate('r1', 'acme', '2024-03', 100n)).toEqual([]); // late estimate ignored
     expect(t.spend('acme', '2024-03')).toBe(120n);
   });
@@ -36,7 +36,7 @@ describe('SpendTracker', () => {
   it('a price moves the estimate when the request is billed elsewhere', () => {
     const t = new SpendTracker();
     t.estimate('r1', 'acme', '2024-03', 100n);
-    const changes = t.price('r1', 'alice', '2024-03', 90n);
+    const changes = t.price('r1', 'alice', '2024-03', 90n, 1_000);
     expect(changes).toEqual([
       { accountId: 'acme', month: '2024-03', before: 100n, after: 0n },
       { accountId: 'alice', month: '2024-03', before: 0n, after: 90n },
@@ -47,13 +47,13 @@ describe('SpendTracker', () => {
 
   it('months are separate; rollover forgets earlier months and ignores late calls for them', () => {
     const t = new SpendTracker();
-    t.price('r1', 'alice', '2024-03', usd('0.10'));
+    t.price('r1', 'alice', '2024-03', usd('0.10'), 1_000);
     t.estimate('r2', 'alice', '2024-04', usd('0.01'));
     expect(t.spend('alice', '2024-03')).toBe(usd('0.10'));
     t.rollover('2024-04');
     expect(t.spend('alice', '2024-03')).toBe(0n);
     expect(t.accounts('2024-03')).toEqual([]);
-    expect(t.price('r1', 'alice', '2024-03', usd('0.10'))).toEqual([]); // a redelivery
+    expect(t.price('r1', 'alice', '2024-03', usd('0.10'), 1_000)).toEqual([]); // a redelivery
     expect(t.spend('alice', '2024-03')).toBe(0n);
     expect(t.spend('alice', '2024-04')).toBe(usd('0.01'));
     t.rollover('2024-02'); // the floor only moves forward
@@ -63,7 +63,7 @@ describe('SpendTracker', () => {
   it('feeds status and crossings: a free user blocked at $0.10, ok next month', () => {
     const t = new SpendTracker();
     const ctx = { kind: 'user', plan: 'free', grant: usd('0.10'), payAsYouGo: false } as const;
-    t.price('r1', 'bob', '2024-03', usd('0.09'));
+    t.price('r1', 'bob', '2024-03', usd('0.09'), 1_000);
     const [change] = t.estimate('r2', 'bob', '2024-03', usd('0.02'));
     expect(change && thresholdCrossings(change.before, change.after, ctx)).toEqual([
       { kind: 'credits_exhausted', threshold: usd('0.10') },
@@ -77,7 +77,7 @@ describe('SpendTracker', () => {
     const t = new SpendTracker();
     expect(() => t.estimate('', 'a', '2024-03', 1n)).toThrow(/requestKey/);
     expect(() => t.estimate('r', 'a', '2024-3', 1n)).toThrow(/YYYY-MM/);
-    expect(() => t.price('r', 'a', '2024-03', -1n)).toThrow(/negative/);
+    expect(() => t.price('r', 'a', '2024-03', -1n, 1_000)).toThrow(/negative/);
   });
 });
 
@@ -124,7 +124,7 @@ describe('SpendTracker: properties', () => {
         const seen = new Map<string, 'estimated' | 'priced'>();
         for (const { type, req } of ops) {
           if (type === 'estimate') t.estimate(req.key, req.account, month, req.estimate);
-          else t.price(req.key, req.account, month, req.cost);
+          else t.price(req.key, req.account, month, req.cost, 1_000);
           if (type === 'price') seen.set(req.key, 'priced');
           else if (!seen.has(req.key)) seen.set(req.key, 'estimated');
           // Model: each request seen counts once, its cost if priced, else its estimate.
@@ -155,7 +155,7 @@ describe('SpendTracker: properties', () => {
           const changes =
             type === 'estimate'
               ? t.estimate(req.key, req.account, month, req.estimate)
-              : t.price(req.key, req.account, month, req.cost);
+              : t.price(req.key, req.account, month, req.cost, 1_000);
           for (const c of changes) {
             expect(c.before).toBe(last.get(c.accountId) ?? 0n);
             expect(c.after).toBe(t.spend(c.accountId, month));
@@ -167,5 +167,44 @@ describe('SpendTracker: properties', () => {
         }
       }),
     );
+  });
+});
+
+describe('SpendTracker memory', () => {
+  it('adds priced sums known only in aggregate to the priced part', () => {
+    const t = new SpendTracker();
+    t.estimate('r1', 'acme', '2024-03', 40n);
+    expect(t.addPriced('acme', '2024-03', 1_000n)).toEqual([
+      { accountId: 'acme', month: '2024-03', before: 40n, after: 1_040n },
+    ]);
+    expect(t.addPriced('acme', '2024-03', 0n)).toEqual([]);
+    expect(t.breakdown('acme', '2024-03')).toEqual({
+      priced: 1_000n,
+      estimated: 40n,
+      spend: 1_040n,
+      outstanding: 1,
+    });
+  });
+
+  it('forgets requests priced before an instant but keeps their amounts and the estimates', () => {
+    const t = new SpendTracker();
+    t.price('old', 'acme', '2024-03', 100n, 1_000);
+    t.price('recent', 'acme', '2024-03', 200n, 5_000);
+    t.estimate('pending', 'acme', '2024-03', 7n);
+    expect(t.forgetPriced(5_000)).toBe(1);
+    expect(t.remembered).toBe(2);
+    expect(t.spend('acme', '2024-03')).toBe(307n);
+    // Still remembered: a redelivered price of 'recent' is ignored.
+    expect(t.price('recent', 'acme', '2024-03', 200n, 6_000)).toEqual([]);
+    // The pending estimate is never forgotten, whatever the instant.
+    expect(t.forgetPriced(Number.MAX_SAFE_INTEGER)).toBe(1);
+    expect(t.breakdown('acme', '2024-03').outstanding).toBe(1);
+    expect(t.price('pending', 'acme', '2024-03', 9n, 7_000)).toEqual([
+      { accountId: 'acme', month: '2024-03', before: 307n, after: 309n },
+    ]);
+  });
+
+  it('refuses a price without a valid instant', () => {
+    expect(() => new SpendTracker().price('r', 'a', '2024-03', 1n, Number.NaN)).toThrow(/instant/);
   });
 });

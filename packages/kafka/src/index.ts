@@ -7,4 +7,5 @@ export {
   type RunningConsumer,
 } from './batch-consumer.js';
 export { sendToDlq, splitValid, DLQ_HEADERS, type Decoding, type Rejection } from './dlq.js';
+export { startTopicView, type TopicView, type TopicViewOptions } from './topic-view.js';
 export type { KafkaMessage, Producer } from 'kafkajs';

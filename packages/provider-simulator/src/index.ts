@@ -32,4 +32,4 @@ export {
   stableHash64,
   trueCostNanoUsd,
 } from './cost.js';
-export { defaultSimulatedProviders } from './providers.js';
+export { defaultSimulatedProviders, simulatedModels, simulatedTokenPricing } from './providers.js';

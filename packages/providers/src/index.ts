@@ -7,3 +7,17 @@ export {
   type UsdAmount,
 } from './registry.js';
 export { providerToken } from './token.js';
+export {
+  fetchModelPrices,
+  parseModelPrices,
+  ModelPriceBook,
+  ModelPricesError,
+  MAX_MODELS_BODY_BYTES,
+  type FetchModelPricesOptions,
+  type ModelPriceBookOptions,
+  type ModelPrices,
+  type PriceQuote,
+  type PriceSource,
+  type ProviderPricesReport,
+  type RefreshReport,
+} from './model-prices.js';

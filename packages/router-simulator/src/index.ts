@@ -9,6 +9,7 @@ export {
   CATALOG,
   HF_INFERENCE_HARDWARE,
   LLM_TASKS,
+  providerModelIdOf,
   type Provider,
   type ProviderEntry,
 } from './catalog.js';

@@ -5,9 +5,16 @@ export {
   type PricingOptions,
   type PricingService,
 } from './service.js';
+export {
+  EndpointHealth,
+  DEFAULT_ENDPOINT_FAILING_AFTER_MS,
+  endpointFailingAlertId,
+  type EndpointFailing,
+  type EndpointRecovered,
+  type HealthChange,
+} from './endpoint-health.js';
 export { intoBatches, mapLimit, MAX_IDS_PER_CALL } from './batches.js';
 export { readAnswer, type AnswerReport } from './answer.js';
-export { pricingRoute, type PricingRoute } from './route.js';
 export { priceComputeTime } from './compute-time.js';
 export { PendingRequests } from './pending.js';
 export type { RoundReport } from './round.js';

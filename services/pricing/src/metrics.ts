@@ -54,6 +54,18 @@ export function createPricingMetrics(registry: Registry) {
       labelNames: ['provider'] as const,
       registers,
     }),
+    endpointFailing: new Gauge({
+      name: 'nanobill_pricing_endpoint_failing',
+      help: "1 while a provider's cost endpoint is failing (from the first round in which no call got a usable answer until one does), else 0",
+      labelNames: ['provider'] as const,
+      registers,
+    }),
+    endpointAlerts: new Counter({
+      name: 'nanobill_pricing_endpoint_failing_alerts_total',
+      help: 'cost_endpoint_failing alerts sent (one per outage past the threshold), by provider',
+      labelNames: ['provider'] as const,
+      registers,
+    }),
     ledgerRows: new Counter({
       name: 'nanobill_pricing_ledger_rows_total',
       help: 'Rows written to billing.ledger, by cost source',

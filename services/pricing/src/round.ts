@@ -8,6 +8,7 @@ import { readAnswer } from './answer.js';
 import { intoBatches, mapLimit } from './batches.js';
 import { priceComputeTime } from './compute-time.js';
 import { askWithRetries, type CostClient, type RetryPolicy } from './cost-client.js';
+import type { EndpointHealth } from './endpoint-health.js';
 import type { PricingMetrics } from './metrics.js';
 import type { PendingRequests } from './pending.js';
 import { ledgerRow, unpricedRow, type LedgerRow, type UnpricedRow } from './rows.js';
@@ -27,6 +28,15 @@ export interface RoundDeps {
   retry: RetryPolicy;
   /** One send for many alerts: a round can produce thousands of fallback alerts. */
   publishAlerts(alerts: Alert[]): Promise<void>;
+  /** Outlives the round: an outage spans many rounds. */
+  endpointHealth: EndpointHealth;
+}
+
+/** How one call (with its retries) ended; `error` only when it brought no usable answer. */
+interface CallResult {
+  attempts: number;
+  ids: number;
+  error?: string;
 }
 
 export interface RoundReport {
@@ -55,14 +65,13 @@ export async function runPricingRound(deps: RoundDeps): Promise<RoundReport> {
   await mapLimit(providers, PROVIDERS_AT_ONCE, async (provider) => {
     const client = deps.clients.get(provider);
     if (client) {
-      await mapLimit(
+      const results = await mapLimit(
         intoBatches(deps.pending.ids(provider)),
         client.provider.concurrency,
-        async (ids) => {
-          const attempts = await askProvider(deps, client, ids, report);
-          report.calls += attempts;
-        },
+        (ids) => askProvider(deps, client, ids, report),
       );
+      for (const result of results) report.calls += result.attempts;
+      await checkEndpoint(deps, provider, results, startedAt);
     } else {
       await priceLocally(deps, provider, report);
     }
@@ -74,13 +83,12 @@ export async function runPricingRound(deps: RoundDeps): Promise<RoundReport> {
   return report;
 }
 
-/** Returns the number of HTTP attempts made. */
 async function askProvider(
   deps: RoundDeps,
   client: CostClient,
   ids: string[],
   report: RoundReport,
-): Promise<number> {
+): Promise<CallResult> {
   const { metrics, pending, logger } = deps;
   const provider = client.provider.name;
   const timed = {
@@ -96,8 +104,8 @@ async function askProvider(
   const attempts = await askWithRetries(timed, ids, deps.retry);
   const last = attempts.at(-1)!;
   if (last.outcome !== 'ok') {
-    for (const id of ids)
-      pending.noteProblem(provider, id, `cost endpoint ${last.outcome}: ${last.detail}`);
+    const error = `cost endpoint ${last.outcome}: ${last.detail}`;
+    for (const id of ids) pending.noteProblem(provider, id, error);
     logger.warn(
       {
         provider,
@@ -108,7 +116,7 @@ async function askProvider(
       },
       'cost call failed; ids stay pending',
     );
-    return attempts.length;
+    return { attempts: attempts.length, ids: ids.length, error };
   }
   const answer = readAnswer(last.body, ids);
   if (!answer.ok) {
@@ -118,7 +126,7 @@ async function askProvider(
       { provider, ids: ids.length, reason: answer.reason },
       'cost answer rejected; ids stay pending',
     );
-    return attempts.length;
+    return { attempts: attempts.length, ids: ids.length, error: answer.reason };
   }
   const { costs, problems, leftOut, unknownIds, duplicates } = answer.report;
   await settle(deps, provider, costs, 'provider_api', report);
@@ -136,7 +144,79 @@ async function askProvider(
       'cost answer had problems',
     );
   }
-  return attempts.length;
+  // An answer that is well-formed counts as usable even when some of its costs are rejected:
+  // the endpoint works, and those ids have their own outcome (asked again, then unpriced).
+  return { attempts: attempts.length, ids: ids.length };
+}
+
+/**
+ * The round's verdict on a provider's endpoint: failed when no call brought a usable answer.
+ * An outage alerts once it has lasted `endpointHealth.failingAfterMs` (PRODUCT.md §7).
+ */
+async function checkEndpoint(
+  deps: RoundDeps,
+  provider: string,
+  results: readonly CallResult[],
+  startedAt: Date,
+): Promise<void> {
+  if (results.length === 0) return; // not called: the endpoint's state is unknown, not healthy
+  const health = deps.endpointHealth;
+  const failed = results.every((r) => r.error !== undefined);
+  const { alert, recovered } = health.record(provider, failed, startedAt);
+  deps.metrics.endpointFailing.set({ provider }, health.isFailing(provider) ? 1 : 0);
+  if (recovered) {
+    deps.logger.info(
+      {
+        provider,
+        failingSince: recovered.failingSince.toISOString(),
+        failedForMs: recovered.failedForMs,
+        alerted: recovered.alerted,
+      },
+      'cost endpoint answers again',
+    );
+  }
+  if (!alert) return;
+  const lastError = results.findLast((r) => r.error !== undefined)?.error ?? 'unknown';
+  const pendingIds = results.reduce((sum, r) => sum + r.ids, 0);
+  const failingSince = alert.failingSince.toISOString();
+  const published = await deps
+    .publishAlerts([
+      {
+        schemaVersion: 1,
+        alertId: alert.alertId,
+        type: 'cost_endpoint_failing',
+        severity: 'critical',
+        provider,
+        message: `the ${provider} cost endpoint has been failing for ${duration(alert.failingForMs)} (since ${failingSince}); last error: ${lastError}`,
+        // A count, not the ids: a provider down for minutes can have millions pending, and the
+        // alert must stay far below the broker's record limit.
+        details: { failingSince, failingForMs: alert.failingForMs, lastError, pendingIds },
+        createdAt: startedAt.toISOString(),
+      },
+    ])
+    .then(
+      () => true,
+      (err: unknown) => {
+        deps.logger.error({ err, provider }, 'could not publish the cost endpoint alert');
+        return false;
+      },
+    );
+  if (!published) {
+    // The outage goes on: the next failed round sends it, under the same alert id.
+    health.retryAlert(alert);
+    return;
+  }
+  deps.metrics.endpointAlerts.inc({ provider });
+  deps.logger.error(
+    { provider, failingSince, failingForMs: alert.failingForMs, lastError, pendingIds },
+    'cost endpoint failing: alert sent',
+  );
+}
+
+function duration(ms: number): string {
+  if (ms < 60_000) return `${Math.round(ms / 1000)} s`;
+  if (ms < 2 * 60 * 60_000) return `${Math.round(ms / 60_000)} min`;
+  return `${(ms / (60 * 60_000)).toFixed(1)} h`;
 }
 
 /** hf-inference: compute time × hardware price; a request that cannot be priced so is unpriced at once. */

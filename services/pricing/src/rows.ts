@@ -1,5 +1,5 @@
 import type { Billed } from '@nanobill/attribution';
-import type { RoutedRequestEvent } from '@nanobill/contract';
+import { pricingKey, type RoutedRequestEvent } from '@nanobill/contract';
 import { nanoToJson, type NanoUsd } from '@nanobill/money';
 
 /** A request waiting for its cost: a `billing.pricing_pending` row. */
@@ -141,6 +141,6 @@ export function unpricedRow(request: PendingRow, reason: string, at: Date): Unpr
 }
 
 /** The ledger's uniqueness rule: one row per (provider, provider request id). */
-export function pricingKey(row: { provider: string; provider_request_id: string }): string {
-  return `${row.provider}\u0000${row.provider_request_id}`;
+export function rowKey(row: { provider: string; provider_request_id: string }): string {
+  return pricingKey(row.provider, row.provider_request_id);
 }

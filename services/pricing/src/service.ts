@@ -1,5 +1,11 @@
 import cron from 'node-cron';
-import { Alert, TOPICS, decodeRequestEvent, requestEventSchema } from '@nanobill/contract';
+import {
+  Alert,
+  TOPICS,
+  decodeRequestEvent,
+  pricingRoute,
+  requestEventSchema,
+} from '@nanobill/contract';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import {
   createProducer,
@@ -12,10 +18,10 @@ import type { ProviderRegistry } from '@nanobill/providers';
 import { AccountFactsReader } from '@nanobill/accounts';
 import { AccountHistory, DEFAULT_GRACE_MS } from '@nanobill/attribution';
 import { CostClient, type RetryPolicy } from './cost-client.js';
+import { DEFAULT_ENDPOINT_FAILING_AFTER_MS, EndpointHealth } from './endpoint-health.js';
 import { createPricingMetrics } from './metrics.js';
 import { PendingRequests } from './pending.js';
 import { runPricingRound, type RoundReport } from './round.js';
-import { pricingRoute } from './route.js';
 import { pendingRow, type PendingRow } from './rows.js';
 import { ledgerWriter, loadPending, pendingWriter, unpricedWriter } from './writers.js';
 
@@ -34,6 +40,11 @@ export interface PricingOptions {
   deadlineMs?: number;
   /** How long a priced request may wait for missing account facts (PRODUCT.md §5). */
   graceMs?: number;
+  /**
+   * How long a provider's cost endpoint may fail (every call of every round without a usable
+   * answer) before a `cost_endpoint_failing` alert; default 5 minutes.
+   */
+  endpointFailingAfterMs?: number;
   /** node-cron expression of the pricing round; `null`: only `priceNow()` (tests). */
   schedule?: string | null;
   now?: () => Date;
@@ -81,6 +92,12 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
   const clients = new Map(
     [...options.providers.remote].map(([name, p]) => [name, new CostClient(p)]),
   );
+  // In memory, per process: a restart re-detects an ongoing outage from its first failed
+  // round and may alert it again (see EndpointHealth).
+  const endpointHealth = new EndpointHealth(
+    options.endpointFailingAfterMs ?? DEFAULT_ENDPOINT_FAILING_AFTER_MS,
+  );
+  for (const name of clients.keys()) metrics.endpointFailing.set({ provider: name }, 0);
   const producer = createProducer(options.kafka);
   await producer.connect();
 
@@ -158,6 +175,7 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
     now,
     deadlineMs: options.deadlineMs ?? DEFAULT_DEADLINE_MS,
     retry: options.retry ?? { retries: 2, baseDelayMs: 500, maxDelayMs: 10_000 },
+    endpointHealth,
     publishAlerts: async (alerts: Alert[]) => {
       // Slices well under the broker's 1 MiB record-batch limit.
       for (let i = 0; i < alerts.length; i += 1_000) {

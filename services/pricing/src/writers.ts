@@ -1,9 +1,10 @@
+import { pricingKey } from '@nanobill/contract';
 import { BatchWriter, firstPerKey, type ClickHouseClient } from '@nanobill/clickhouse';
 import {
   LEDGER_COLUMNS,
   PENDING_COLUMNS,
   UNPRICED_COLUMNS,
-  pricingKey,
+  rowKey,
   type LedgerRow,
   type PendingRow,
   type UnpricedRow,
@@ -40,7 +41,7 @@ function writeOnce<Row extends LedgerRow | UnpricedRow>(
     table,
     columns,
     beforeInsert: async (rows) => {
-      const fresh = await withoutResolved(settings.clickhouse, firstPerKey(rows, pricingKey));
+      const fresh = await withoutResolved(settings.clickhouse, firstPerKey(rows, rowKey));
       onInserted(fresh);
       return fresh;
     },
@@ -83,10 +84,10 @@ async function withoutResolved<
       format: 'JSONCompactEachRow',
     });
     for (const [provider, id] of await result.json<[string, string]>()) {
-      resolved.add(pricingKey({ provider, provider_request_id: id }));
+      resolved.add(pricingKey(provider, id));
     }
   }
-  return rows.filter((r) => !resolved.has(pricingKey(r)));
+  return rows.filter((r) => !resolved.has(rowKey(r)));
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RoutedRequestEvent } from '@nanobill/contract';
-import { PendingRequests, priceComputeTime, pricingRoute } from '../src/index.js';
+import { PendingRequests, priceComputeTime } from '../src/index.js';
 
 const event: RoutedRequestEvent = {
   schemaVersion: 1,
@@ -14,27 +14,6 @@ const event: RoutedRequestEvent = {
   providerRequestId: 'groq-1',
   status: 200,
 };
-
-describe('pricingRoute', () => {
-  it('asks the cost endpoint for a routed request that reached the provider', () => {
-    expect(pricingRoute(event)).toEqual({ route: 'cost_endpoint' });
-  });
-  it('never prices custom-key requests', () => {
-    expect(pricingRoute({ ...event, billingMode: 'custom_key' })).toEqual({
-      route: 'skip',
-      reason: 'custom_key',
-    });
-  });
-  it('never prices requests that did not reach a provider', () => {
-    expect(pricingRoute({ ...event, providerRequestId: undefined })).toEqual({
-      route: 'skip',
-      reason: 'not_reached',
-    });
-  });
-  it('prices hf-inference locally', () => {
-    expect(pricingRoute({ ...event, provider: 'hf-inference' })).toEqual({ route: 'compute_time' });
-  });
-});
 
 describe('priceComputeTime', () => {
   const hardware = new Map([['nvidia-a10g', '0.00012']]);

@@ -2,14 +2,11 @@ import { attribute, type AccountHistory } from '@nanobill/attribution';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import {
   monthBounds,
-  monthGrant,
-  monthPlans,
-  payAsYouGo,
   statementLine,
   type StatementLine,
   type StatementStatus,
 } from '@nanobill/credits';
-import { DEFAULT_FACTS, planFacts, planHistory } from './plan-history.js';
+import { accountMonth } from '@nanobill/accounts';
 
 /** Instants as epoch milliseconds for ClickHouse parameters; "never" is year 9999. */
 const NEVER_MS = 253_402_300_799_000;
@@ -119,12 +116,8 @@ export function statementLines(
   ]);
   const { end } = monthBounds(month);
   return [...accounts].sort().map((accountId) => {
-    const atEnd = history.at(accountId, end.getTime() - 1);
-    const facts = atEnd ? planFacts(atEnd) : DEFAULT_FACTS;
-    const plans = planHistory(history, accountId);
-    // No snapshot at all: a free user (PRODUCT.md §5); otherwise the account's own history.
-    const options = plans.length === 0 ? { defaultFacts: DEFAULT_FACTS } : {};
-    const held = monthPlans(plans, month, options);
+    const account = accountMonth(history, accountId, month, end.getTime() - 1);
+    const { facts } = account;
     return statementLine({
       month,
       accountId,
@@ -132,10 +125,8 @@ export function statementLines(
       plan: facts.plan,
       gross: activity.gross.get(accountId) ?? 0n,
       adjustment: activity.adjustments.get(accountId) ?? 0n,
-      grant: monthGrant(plans, month, options),
-      // Like the grant: a downgrade takes effect next month, so pay-as-you-go at any moment of
-      // the month makes the whole month pay-as-you-go.
-      payAsYouGo: held.some(payAsYouGo),
+      grant: account.grant,
+      payAsYouGo: account.payAsYouGo,
       customKeyRequests: activity.customKeyRequests.get(accountId) ?? 0,
       status,
     });

@@ -1,4 +1,5 @@
-import { HF_INFERENCE, type RoutedRequestEvent } from '@nanobill/contract';
+import { HF_INFERENCE } from './providers.js';
+import type { RoutedRequestEvent } from './request-event.js';
 
 /** What pricing does with a request (PRODUCT.md §3, §4). */
 export type PricingRoute =
@@ -6,6 +7,7 @@ export type PricingRoute =
   | { route: 'compute_time' }
   | { route: 'cost_endpoint' };
 
+/** Which requests cost money, and how they are priced: the rule pricing and limits share. */
 export function pricingRoute(event: RoutedRequestEvent): PricingRoute {
   // The provider bills the user directly; HF charges nothing (recorded in billing.usage only).
   if (event.billingMode === 'custom_key') return { route: 'skip', reason: 'custom_key' };
@@ -13,4 +15,9 @@ export function pricingRoute(event: RoutedRequestEvent): PricingRoute {
   if (event.providerRequestId === undefined) return { route: 'skip', reason: 'not_reached' };
   if (event.provider === HF_INFERENCE) return { route: 'compute_time' };
   return { route: 'cost_endpoint' };
+}
+
+/** A priced request's identity: the ledger's uniqueness rule, one row per provider request id. */
+export function pricingKey(provider: string, providerRequestId: string): string {
+  return `${provider}\u0000${providerRequestId}`;
 }

@@ -1,0 +1,221 @@
+import { rootCertificates } from 'node:tls';
+import { performance } from 'node:perf_hooks';
+import { Agent, errors, request } from 'undici';
+import {
+  ALERT_ID_HEADER,
+  ATTEMPT_HEADER,
+  SIGNATURE_HEADER,
+  TIMESTAMP_HEADER,
+  signBody,
+} from './sign.js';
+
+export interface WebhookSenderOptions {
+  /** Bounds the whole attempt: connecting, TLS, waiting for the answer. Default 10 s. */
+  timeoutMs?: number;
+  /** PEM of CAs to trust in addition to the usual public ones (tests, corporate CAs). */
+  ca?: string | Buffer;
+  /** The answer's body is read and discarded up to this many bytes. Default 64 KiB. */
+  maxResponseBytes?: number;
+  userAgent?: string;
+}
+
+export interface Delivery {
+  url: string;
+  /** Sent byte for byte and signed as is; the caller serialises the alert once. */
+  rawBody: string | Uint8Array;
+  alertId: string;
+  /** 1 for the first delivery. */
+  attempt: number;
+  secret: string;
+}
+
+export interface DeliveryOutcome {
+  ok: boolean;
+  /** null when no HTTP answer came back. */
+  status: number | null;
+  /** Short and human-readable, e.g. 'timeout', 'HTTP 503'; null when ok. */
+  error: string | null;
+  durationMs: number;
+  /** Whether trying the same delivery again later may succeed. */
+  retryable: boolean;
+}
+
+export const DEFAULT_TIMEOUT_MS = 10_000;
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024;
+const DEFAULT_USER_AGENT = 'nanobill-webhooks/0.1';
+
+// The fields read from whatever undici or the socket rejects with.
+type ErrorLike = { code?: unknown; message?: unknown; reason?: unknown; errors?: unknown };
+
+/** Codes OpenSSL gives certificate verification failures (Node passes them through as `code`). */
+const CERT_ERROR_CODES = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'HOSTNAME_MISMATCH',
+]);
+
+const NETWORK_ERRORS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  EPIPE: 'connection reset',
+  UND_ERR_SOCKET: 'connection closed by the receiver',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host lookup failed',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ETIMEDOUT: 'timeout',
+  UND_ERR_CONNECT_TIMEOUT: 'timeout',
+  UND_ERR_HEADERS_TIMEOUT: 'timeout',
+  UND_ERR_BODY_TIMEOUT: 'timeout',
+};
+
+/**
+ * Delivers signed webhooks, one attempt per `send` (retries and their backoff belong to the
+ * caller, which knows the alert's history). Redirects are never followed: a signed alert goes
+ * to the URL the org registered and nowhere else.
+ */
+export class WebhookSender {
+  readonly #agent: Agent;
+  readonly #timeoutMs: number;
+  readonly #maxResponseBytes: number;
+  readonly #userAgent: string;
+  #closed = false;
+
+  constructor(options: WebhookSenderOptions = {}) {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1)
+      throw new RangeError(`timeoutMs must be a positive integer, got ${timeoutMs}`);
+    // Positive because undici's dump() treats a limit of 0 as "use the default".
+    if (!Number.isSafeInteger(maxResponseBytes) || maxResponseBytes < 1)
+      throw new RangeError(`maxResponseBytes must be a positive integer, got ${maxResponseBytes}`);
+    this.#timeoutMs = timeoutMs;
+    this.#maxResponseBytes = maxResponseBytes;
+    this.#userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
+    this.#agent = new Agent({
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      connect: {
+        timeout: timeoutMs,
+        // A `ca` option replaces Node's trust store instead of adding to it, so the public
+        // roots are kept alongside the extra CA.
+        ...(options.ca === undefined ? {} : { ca: [...rootCertificates, options.ca] }),
+      },
+    });
+  }
+
+  /** One delivery attempt. Resolves with how it went; rejects only on the caller's mistakes. */
+  async send(delivery: Delivery): Promise<DeliveryOutcome> {
+    const { url, rawBody, alertId, attempt, secret } = delivery;
+    if (this.#closed) throw new Error('WebhookSender is closed');
+    if (!Number.isSafeInteger(attempt) || attempt < 1)
+      throw new RangeError(`attempt must be an integer ≥ 1, got ${attempt}`);
+    // Header values with control characters would be rejected by undici (or split a header).
+    if (!/^[\x21-\x7e]{1,256}$/.test(alertId))
+      throw new RangeError('alertId must be 1 to 256 visible ASCII characters');
+    const signature = signBody(secret, rawBody);
+
+    let target: URL;
+    try {
+      target = new URL(url);
+    } catch {
+      return refused('invalid webhook URL');
+    }
+    // The alert and its signature must not travel in clear text.
+    if (target.protocol !== 'https:') return refused('webhook URL must be https');
+
+    const started = performance.now();
+    const elapsed = () => Math.round(performance.now() - started);
+    const signal = AbortSignal.timeout(this.#timeoutMs);
+    let status: number;
+    try {
+      const response = await request(target, {
+        dispatcher: this.#agent,
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': this.#userAgent,
+          [SIGNATURE_HEADER]: signature,
+          [ALERT_ID_HEADER]: alertId,
+          [ATTEMPT_HEADER]: String(attempt),
+          [TIMESTAMP_HEADER]: String(Math.floor(Date.now() / 1000)),
+        },
+        body: rawBody,
+        signal,
+      });
+      status = response.statusCode;
+      // The answer is already decided by the status; the body is drained only so the connection
+      // can be reused, and a body that is too large or too slow just costs that connection.
+      await response.body.dump({ limit: this.#maxResponseBytes, signal }).catch(() => {});
+    } catch (error) {
+      const failure = signal.aborted ? { error: 'timeout', retryable: true } : describeError(error);
+      return { ok: false, status: null, durationMs: elapsed(), ...failure };
+    }
+    return { status, durationMs: elapsed(), ...statusOutcome(status) };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#agent.close();
+  }
+}
+
+function refused(error: string): DeliveryOutcome {
+  return { ok: false, status: null, error, durationMs: 0, retryable: false };
+}
+
+function statusOutcome(status: number): Pick<DeliveryOutcome, 'ok' | 'error' | 'retryable'> {
+  if (status >= 200 && status < 300) return { ok: true, error: null, retryable: false };
+  // A moved endpoint is the org's configuration to fix; retrying cannot help.
+  if (status >= 300 && status < 400)
+    return { ok: false, error: `redirect not followed (HTTP ${status})`, retryable: false };
+  const retryable = status === 408 || status === 429 || (status >= 500 && status < 600);
+  return { ok: false, error: `HTTP ${status}`, retryable };
+}
+
+/**
+ * Names a failure without an HTTP answer. Only codes and library reasons go into the text, never
+ * the request (whose signature is derived from the secret). Everything but a malformed request
+ * is retryable: refused connections and certificate problems are often fixed within minutes.
+ */
+function describeError(error: unknown): { error: string; retryable: boolean } {
+  const found = errorLike(error);
+  const code = typeof found.code === 'string' ? found.code : undefined;
+  if (error instanceof errors.InvalidArgumentError)
+    return { error: `invalid request: ${String(found.message)}`, retryable: false };
+  if (code !== undefined && code in NETWORK_ERRORS)
+    return { error: NETWORK_ERRORS[code] as string, retryable: true };
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+    return { error: 'TLS error: certificate does not match the host name', retryable: true };
+  if (code !== undefined && CERT_ERROR_CODES.has(code))
+    return { error: `TLS error: ${String(found.message)} (${code})`, retryable: true };
+  if (code !== undefined && /^ERR_(SSL|TLS)_/.test(code)) {
+    const reason = typeof found.reason === 'string' ? found.reason : code;
+    return { error: `TLS error: ${reason}`, retryable: true };
+  }
+  const detail = code ?? (typeof found.message === 'string' ? found.message : String(error));
+  return { error: `network error: ${detail}`, retryable: true };
+}
+
+/** Happy Eyeballs reports every address tried in an AggregateError; the first one speaks for all. */
+function errorLike(error: unknown): ErrorLike {
+  if (typeof error !== 'object' || error === null) return {};
+  const found = error as ErrorLike;
+  if (typeof found.code !== 'string' && Array.isArray(found.errors) && found.errors.length > 0)
+    return errorLike(found.errors[0]);
+  return found;
+}

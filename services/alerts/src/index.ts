@@ -1,0 +1,11 @@
+export {
+  ALERTS_GROUP_ID,
+  DEFAULT_RETRY,
+  startAlerts,
+  webhookSecretFrom,
+  type AlertsOptions,
+  type WebhookSettings,
+} from './service.js';
+export { afterAttempt, DeliveryQueue, type DeliveryJob, type RetryPolicy } from './deliveries.js';
+export { ACCOUNT_ALERT_TYPES, destinationOf } from './destination.js';
+export { DlqWatch } from './dlq-watch.js';

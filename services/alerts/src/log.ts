@@ -1,0 +1,91 @@
+import type { Alert } from '@nanobill/contract';
+import { BatchWriter, firstPerKey, type ClickHouseClient } from '@nanobill/clickhouse';
+
+/** A billing.alert_log row: the alert, its exact body, and where it goes. */
+export interface AlertLogRow {
+  alert_id: string;
+  type: string;
+  severity: string;
+  account_id: string | null;
+  provider: string | null;
+  message: string;
+  details: string;
+  created_at: string;
+  body: string;
+  webhook_url: string | null;
+}
+
+const COLUMNS = [
+  'alert_id',
+  'type',
+  'severity',
+  'account_id',
+  'provider',
+  'message',
+  'details',
+  'created_at',
+  'body',
+  'webhook_url',
+] as const satisfies ReadonlyArray<keyof AlertLogRow>;
+
+export function alertLogRow(
+  alert: Alert,
+  body: string,
+  webhookUrl: string | undefined,
+): AlertLogRow {
+  return {
+    alert_id: alert.alertId,
+    type: alert.type,
+    severity: alert.severity,
+    account_id: alert.accountId ?? null,
+    provider: alert.provider ?? null,
+    message: alert.message,
+    details: JSON.stringify(alert.details),
+    created_at: alert.createdAt,
+    body,
+    webhook_url: webhookUrl ?? null,
+  };
+}
+
+/**
+ * billing.alert_log, each alert once: an alert id already stored (a re-sent alert, a
+ * redelivery) is dropped before the insert. `write` resolves, once the rows are stored, with
+ * those really added: the ones to deliver.
+ */
+export class AlertLog {
+  readonly #fresh = new Set<string>();
+  readonly #writer: BatchWriter<AlertLogRow>;
+
+  constructor(clickhouse: ClickHouseClient, onError: (error: unknown, rows: number) => void) {
+    this.#writer = new BatchWriter<AlertLogRow>({
+      clickhouse,
+      table: 'billing.alert_log',
+      columns: COLUMNS,
+      maxRows: 1_000,
+      maxWaitMs: 100,
+      onError,
+      beforeInsert: async (rows) => {
+        const unique = firstPerKey(rows, (row) => row.alert_id);
+        const result = await clickhouse.query({
+          query: `SELECT alert_id FROM billing.alert_log
+                  WHERE alert_id IN (SELECT arrayJoin({ids:Array(String)}))`,
+          query_params: { ids: unique.map((row) => row.alert_id) },
+          format: 'JSONCompactEachRow',
+        });
+        const stored = new Set((await result.json<[string]>()).map(([id]) => id));
+        const fresh = unique.filter((row) => !stored.has(row.alert_id));
+        for (const row of fresh) this.#fresh.add(row.alert_id);
+        return fresh;
+      },
+    });
+  }
+
+  async write(rows: AlertLogRow[]): Promise<AlertLogRow[]> {
+    await this.#writer.write(rows);
+    return rows.filter((row) => this.#fresh.delete(row.alert_id));
+  }
+
+  close(): Promise<void> {
+    return this.#writer.close();
+  }
+}

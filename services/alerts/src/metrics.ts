@@ -1,0 +1,30 @@
+import { Counter, Gauge, type Registry } from '@nanobill/observability';
+
+export function createAlertsMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    alerts: new Counter({
+      name: 'nanobill_alerts_total',
+      help: 'Alerts consumed from billing.alerts.v1, by type and result (logged, duplicate, invalid)',
+      labelNames: ['type', 'result'] as const,
+      registers,
+    }),
+    attempts: new Counter({
+      name: 'nanobill_alert_delivery_attempts_total',
+      help: 'Webhook delivery attempts, by outcome (delivered, retrying, abandoned)',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    queued: new Gauge({
+      name: 'nanobill_alert_deliveries_queued',
+      help: 'Webhook deliveries waiting or in flight',
+      registers,
+    }),
+    dlqMessages: new Gauge({
+      name: 'nanobill_dlq_end_offset',
+      help: 'Messages ever written to each dead-letter topic (sum of partition end offsets)',
+      labelNames: ['topic'] as const,
+      registers,
+    }),
+  };
+}

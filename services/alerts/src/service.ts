@@ -1,0 +1,293 @@
+import { readFileSync } from 'node:fs';
+import { AccountFactsReader } from '@nanobill/accounts';
+import { AccountHistory } from '@nanobill/attribution';
+import type { ClickHouseClient } from '@nanobill/clickhouse';
+import { Alert, TOPICS } from '@nanobill/contract';
+import {
+  createProducer,
+  startBatchConsumer,
+  type Kafka,
+  type PartitionBatch,
+} from '@nanobill/kafka';
+import type { Logger, Registry } from '@nanobill/observability';
+import { WebhookSender } from '@nanobill/webhooks';
+import { afterAttempt, DeliveryQueue, type DeliveryJob, type RetryPolicy } from './deliveries.js';
+import { ACCOUNT_ALERT_TYPES, destinationOf } from './destination.js';
+import { DlqWatch } from './dlq-watch.js';
+import { AlertLog, alertLogRow, type AlertLogRow } from './log.js';
+import { createAlertsMetrics } from './metrics.js';
+import { recordAttempt, unfinishedDeliveries } from './store.js';
+
+export const ALERTS_GROUP_ID = 'nanobill-alerts';
+
+export interface WebhookSettings {
+  /** HMAC-SHA256 key of the `nanobill-signature` header. */
+  secret: string;
+  /** Extra trusted CA (PEM), e.g. a corporate CA or a test's self-signed receiver. */
+  ca?: string | Buffer;
+  timeoutMs?: number;
+}
+
+export interface AlertsOptions {
+  kafka: Kafka;
+  clickhouse: ClickHouseClient;
+  logger: Logger;
+  metrics: Registry;
+  webhook: WebhookSettings;
+  /** Where operations alerts (unpriced, cost endpoint failing, DLQ growth…) are delivered. */
+  opsWebhookUrl?: string;
+  topics?: { alerts: string; dlqs: string[] };
+  groupId?: string;
+  retry?: RetryPolicy;
+  /** How often due deliveries are looked for. */
+  pollMs?: number;
+  concurrency?: number;
+  /** DLQ check interval (0: never), growth that alerts, one alert per topic per window. */
+  dlqWatch?: { intervalMs: number; threshold: number; windowMs: number };
+  /** Deliveries of alerts older than this are not resumed after a restart. */
+  resumeWindowMs?: number;
+  now?: () => Date;
+  sessionTimeoutMs?: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = {
+  maxAttempts: 10,
+  baseDelayMs: 1_000,
+  maxDelayMs: 10 * 60_000,
+};
+
+/** Reads the webhook secret from NANOBILL_WEBHOOK_SECRET or the file NANOBILL_WEBHOOK_SECRET_FILE. */
+export function webhookSecretFrom(env: NodeJS.ProcessEnv): string | undefined {
+  if (env.NANOBILL_WEBHOOK_SECRET_FILE) {
+    return readFileSync(env.NANOBILL_WEBHOOK_SECRET_FILE, 'utf8').trim();
+  }
+  return env.NANOBILL_WEBHOOK_SECRET || undefined;
+}
+
+/**
+ * Alerts (PRODUCT.md §7): every alert on `billing.alerts.v1` is logged once in
+ * `billing.alert_log` (offsets committed after), then delivered to its webhook signed with
+ * HMAC-SHA256 over the raw body, retried with backoff, each attempt recorded in
+ * `billing.alert_deliveries`. Deliveries not finished survive a restart (they are resumed from
+ * those tables), so an alert logged is delivered once; a crash in the instant between a
+ * receiver's 2xx and its record repeats that one attempt, which receivers recognise by the
+ * `nanobill-alert-id` header. A delivery abandoned raises a `webhook_delivery_failing`
+ * operations alert. Also watches the dead-letter topics for growth.
+ */
+export async function startAlerts(options: AlertsOptions): Promise<{ stop(): Promise<void> }> {
+  const logger = options.logger.child({ service: 'alerts' });
+  const now = options.now ?? (() => new Date());
+  const topics = options.topics ?? {
+    alerts: TOPICS.alerts,
+    dlqs: [TOPICS.requestsDlq, TOPICS.accountsDlq],
+  };
+  const retry = options.retry ?? DEFAULT_RETRY;
+  const metrics = createAlertsMetrics(options.metrics);
+  const { clickhouse } = options;
+  const facts = new AccountFactsReader(clickhouse, new AccountHistory());
+  await facts.refresh();
+  const log = new AlertLog(clickhouse, (err, rows) =>
+    logger.error({ err, rows }, 'alert log write failed'),
+  );
+  const sender = new WebhookSender({
+    ca: options.webhook.ca,
+    timeoutMs: options.webhook.timeoutMs,
+  });
+  const queue = new DeliveryQueue();
+  const producer = createProducer(options.kafka);
+  await producer.connect();
+
+  const publish = async (alerts: Alert[]) => {
+    await producer.send({
+      topic: topics.alerts,
+      acks: -1,
+      messages: alerts.map((a) => ({ key: a.alertId, value: JSON.stringify(Alert.parse(a)) })),
+    });
+  };
+
+  const enqueue = (row: AlertLogRow) => {
+    if (row.webhook_url === null) return;
+    queue.add({
+      alertId: row.alert_id,
+      accountId: row.account_id,
+      type: row.type,
+      url: row.webhook_url,
+      body: row.body,
+      attempt: 1,
+      dueAtMs: 0,
+    });
+  };
+  for (const job of await unfinishedDeliveries(
+    clickhouse,
+    now().getTime() - (options.resumeWindowMs ?? 7 * 24 * 60 * 60_000),
+  )) {
+    queue.add(job);
+  }
+  if (queue.size > 0) logger.info({ deliveries: queue.size }, 'unfinished deliveries resumed');
+
+  async function handle(batch: PartitionBatch): Promise<void> {
+    await facts.refresh();
+    const at = now();
+    const rows: AlertLogRow[] = [];
+    for (const message of batch.messages) {
+      const body = message.value?.toString() ?? '';
+      let parsed: ReturnType<typeof Alert.safeParse>;
+      try {
+        parsed = Alert.safeParse(JSON.parse(body));
+      } catch {
+        parsed = Alert.safeParse(undefined);
+      }
+      if (!parsed.success) {
+        // Alerts come from nanobill's own services: a bad one is a bug, logged with its offset.
+        metrics.alerts.inc({ type: 'unknown', result: 'invalid' });
+        logger.error(
+          { partition: batch.partition, offset: message.offset, problem: parsed.error.message },
+          'invalid alert skipped',
+        );
+        continue;
+      }
+      const alert = parsed.data;
+      rows.push(
+        alertLogRow(alert, body, destinationOf(alert, facts.history, at, options.opsWebhookUrl)),
+      );
+    }
+    const fresh = await log.write(rows);
+    const freshIds = new Set(fresh.map((r) => r.alert_id));
+    for (const row of rows) {
+      metrics.alerts.inc({
+        type: row.type,
+        result: freshIds.has(row.alert_id) ? 'logged' : 'duplicate',
+      });
+    }
+    for (const row of fresh) enqueue(row);
+    metrics.queued.set(queue.size);
+  }
+
+  const consumer = await startBatchConsumer({
+    kafka: options.kafka,
+    groupId: options.groupId ?? ALERTS_GROUP_ID,
+    topic: topics.alerts,
+    logger,
+    handle,
+    sessionTimeoutMs: options.sessionTimeoutMs,
+  });
+
+  const attempt = async (job: DeliveryJob) => {
+    const result = await sender.send({
+      url: job.url,
+      rawBody: job.body,
+      alertId: job.alertId,
+      attempt: job.attempt,
+      secret: options.webhook.secret,
+    });
+    const record = afterAttempt(job, result, Date.now(), retry);
+    try {
+      await recordAttempt(clickhouse, record);
+    } catch (err) {
+      logger.error({ err, alertId: job.alertId }, 'could not record a delivery attempt');
+      queue.release(job, Date.now() + retry.baseDelayMs);
+      return;
+    }
+    queue.settle(record);
+    metrics.attempts.inc({ outcome: record.outcome });
+    const fields = {
+      alertId: job.alertId,
+      url: job.url,
+      attempt: job.attempt,
+      error: result.error,
+    };
+    if (record.outcome === 'delivered') logger.info(fields, 'alert delivered');
+    else if (record.outcome === 'retrying') logger.warn(fields, 'alert delivery failed; retrying');
+    else {
+      logger.error(fields, 'alert delivery abandoned');
+      // An account's webhook that keeps failing is on-call's to see; an operations webhook
+      // failing is only logged (its alert would go to that same webhook).
+      if (ACCOUNT_ALERT_TYPES.has(job.type as Alert['type'])) {
+        await publish([deliveryFailing(job, result.error, now())]).catch((err: unknown) =>
+          logger.error({ err, alertId: job.alertId }, 'could not raise webhook_delivery_failing'),
+        );
+      }
+    }
+  };
+  let inFlight = 0;
+  const concurrency = options.concurrency ?? 8;
+  const poll = () => {
+    for (const job of queue.due(Date.now(), concurrency - inFlight)) {
+      inFlight++;
+      void attempt(job).finally(() => {
+        inFlight--;
+        metrics.queued.set(queue.size);
+      });
+    }
+  };
+  const poller = setInterval(poll, options.pollMs ?? 250);
+
+  const watch = options.dlqWatch ?? { intervalMs: 60_000, threshold: 1, windowMs: 60 * 60_000 };
+  const dlq = new DlqWatch(watch.threshold, watch.windowMs);
+  const checkDlqs = async () => {
+    const admin = options.kafka.admin();
+    await admin.connect();
+    try {
+      for (const topic of topics.dlqs) {
+        const offsets = await admin.fetchTopicOffsets(topic);
+        const end = offsets.reduce((sum, o) => sum + BigInt(o.high), 0n);
+        metrics.dlqMessages.set({ topic }, Number(end));
+        const growth = dlq.observe(topic, end, now().getTime());
+        if (growth !== undefined) await publish([dlqGrowth(topic, growth, end, now())]);
+      }
+    } finally {
+      await admin.disconnect();
+    }
+  };
+  const dlqTimer =
+    watch.intervalMs > 0
+      ? setInterval(() => {
+          checkDlqs().catch((err: unknown) => logger.error({ err }, 'DLQ check failed'));
+        }, watch.intervalMs)
+      : undefined;
+  if (watch.intervalMs > 0)
+    await checkDlqs().catch((err: unknown) => logger.error({ err }, 'DLQ check failed'));
+
+  return {
+    async stop() {
+      clearInterval(poller);
+      clearInterval(dlqTimer);
+      await consumer.stop();
+      await log.close();
+      // Attempts in flight finish and are recorded; waiting ones resume at the next start.
+      while (inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      await sender.close();
+      await producer.disconnect();
+    },
+  };
+}
+
+function deliveryFailing(job: DeliveryJob, error: string | null, at: Date): Alert {
+  return {
+    schemaVersion: 1,
+    alertId: `webhook_delivery_failing:${job.alertId}`,
+    type: 'webhook_delivery_failing',
+    severity: 'warning',
+    ...(job.accountId === null ? {} : { accountId: job.accountId }),
+    message: `alert ${job.alertId} could not be delivered to ${job.url} after ${job.attempt} attempts: ${error ?? 'unknown error'}`,
+    details: { alertId: job.alertId, url: job.url, attempts: job.attempt, lastError: error },
+    createdAt: at.toISOString(),
+  };
+}
+
+function dlqGrowth(
+  topic: string,
+  growth: { alertId: string; grew: bigint; window: string },
+  end: bigint,
+  at: Date,
+): Alert {
+  return {
+    schemaVersion: 1,
+    alertId: growth.alertId,
+    type: 'dlq_growth',
+    severity: 'warning',
+    message: `${growth.grew} new message(s) on the dead-letter topic ${topic}: rejected input waits for a fix and a replay`,
+    details: { topic, grew: growth.grew.toString(), total: end.toString(), window: growth.window },
+    createdAt: at.toISOString(),
+  };
+}

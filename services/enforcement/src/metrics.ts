@@ -1,0 +1,54 @@
+import { Counter, Gauge, Histogram, type Registry } from '@nanobill/observability';
+
+export type EnforcementMetrics = ReturnType<typeof createEnforcementMetrics>;
+
+export function createEnforcementMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    events: new Counter({
+      name: 'nanobill_enforcement_events_total',
+      help: 'Request events seen by enforcement, by outcome (estimated, skip_custom_key, skip_not_reached, too_old, invalid)',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    estimates: new Counter({
+      name: 'nanobill_enforcement_estimates_total',
+      help: 'Spend estimates of requests not priced yet, by source (hf_compute_time, models_api, providers_file, recent_average, provider_average, none)',
+      labelNames: ['source'] as const,
+      registers,
+    }),
+    ledgerRows: new Counter({
+      name: 'nanobill_enforcement_ledger_rows_total',
+      help: 'Ledger rows followed (real costs replacing estimates)',
+      registers,
+    }),
+    statusChanges: new Counter({
+      name: 'nanobill_enforcement_status_changes_total',
+      help: 'Account statuses published on billing.account-status.v1, by status',
+      labelNames: ['status'] as const,
+      registers,
+    }),
+    alerts: new Counter({
+      name: 'nanobill_enforcement_threshold_alerts_total',
+      help: 'Threshold alerts raised, by threshold',
+      labelNames: ['threshold'] as const,
+      registers,
+    }),
+    publishFailures: new Counter({
+      name: 'nanobill_enforcement_publish_failures_total',
+      help: 'Failed sends of statuses and alerts (decided again and re-sent)',
+      registers,
+    }),
+    outstanding: new Gauge({
+      name: 'nanobill_enforcement_requests_remembered',
+      help: 'Requests held in memory: outstanding estimates and recently priced',
+      registers,
+    }),
+    decisionSeconds: new Histogram({
+      name: 'nanobill_enforcement_event_to_status_seconds',
+      help: 'From an event being appended to Kafka to the status change it caused being published',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,312 @@
+import {
+  AccountStatus,
+  TOPICS,
+  decodeRequestEvent,
+  pricingKey,
+  pricingRoute,
+  requestEventSchema,
+} from '@nanobill/contract';
+import type { ClickHouseClient } from '@nanobill/clickhouse';
+import { AccountFactsReader } from '@nanobill/accounts';
+import { AccountHistory, DEFAULT_GRACE_MS } from '@nanobill/attribution';
+import { RecentCosts, estimateCost, type PriceSources } from '@nanobill/enforcement';
+import {
+  createProducer,
+  startBatchConsumer,
+  startTopicView,
+  type Kafka,
+  type PartitionBatch,
+} from '@nanobill/kafka';
+import type { Logger, Registry } from '@nanobill/observability';
+import { ModelPriceBook, type ProviderRegistry } from '@nanobill/providers';
+import { Enforcer, type Decisions } from './enforcer.js';
+import { LedgerFollower, pricedSums, recentCosts } from './ledger.js';
+import { createEnforcementMetrics } from './metrics.js';
+import { alertedThresholds, unpricedUsage } from './startup.js';
+
+export const ENFORCEMENT_GROUP_ID = 'nanobill-enforcement';
+
+export interface EnforcementOptions {
+  kafka: Kafka;
+  clickhouse: ClickHouseClient;
+  logger: Logger;
+  metrics: Registry;
+  providers: ProviderRegistry;
+  topics?: { requests: string; accountStatus: string; alerts: string };
+  groupId?: string;
+  /** Business time: months, attribution grace. Storage watermarks use the real clock. */
+  now?: () => Date;
+  graceMs?: number;
+  /** How often facts, the ledger and the month are checked; 0: only `tick()` (tests). */
+  tickMs?: number;
+  /** How often the providers' `/v1/models` prices are fetched again. */
+  modelsRefreshMs?: number;
+  /** How long priced requests are remembered; requests older than this are not estimated. */
+  priceMemoryMs?: number;
+  /** At start-up, stored requests this recent without a cost get their estimate back. */
+  estimateWindowMs?: number;
+  /** Overlap of successive ledger reads (inserts become visible as a whole, late). */
+  ledgerOverlapMs?: number;
+  priceBook?: ModelPriceBook;
+  sessionTimeoutMs?: number;
+}
+
+export interface EnforcementService {
+  /** Follows facts, the ledger and the month now, and publishes what changed. */
+  tick(): Promise<void>;
+  /** The last status published for an account. */
+  status(accountId: string): AccountStatus | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * Spending limits (PRODUCT.md §6, §7). Keeps every account's month-to-date spend live: an
+ * estimate for each request as it streams in, replaced by its real cost when the ledger gets it.
+ * Publishes each status change to the compacted `billing.account-status.v1` and each threshold
+ * crossing to `billing.alerts.v1`, before the offsets of the events that caused them are
+ * committed.
+ *
+ * One instance: an org's spend comes from all partitions, so the state is not partitioned.
+ * A restart rebuilds it from ClickHouse (ledger sums, stored requests not priced yet, alerts
+ * raised) and from the status topic.
+ */
+export async function startEnforcement(options: EnforcementOptions): Promise<EnforcementService> {
+  const logger = options.logger.child({ service: 'enforcement' });
+  const now = options.now ?? (() => new Date());
+  const topics = options.topics ?? {
+    requests: TOPICS.requests,
+    accountStatus: TOPICS.accountStatus,
+    alerts: TOPICS.alerts,
+  };
+  const priceMemoryMs = options.priceMemoryMs ?? 10 * 60_000;
+  const overlapMs = options.ledgerOverlapMs ?? 60_000;
+  const metrics = createEnforcementMetrics(options.metrics);
+  const schema = requestEventSchema(options.providers.names);
+  const { clickhouse } = options;
+
+  const facts = new AccountFactsReader(clickhouse, new AccountHistory());
+  await facts.refresh();
+  const enforcer = new Enforcer(now(), {
+    history: facts.history,
+    graceMs: options.graceMs ?? DEFAULT_GRACE_MS,
+  });
+  const recent = new RecentCosts();
+  const priceBook = options.priceBook ?? new ModelPriceBook(options.providers);
+  const refreshPrices = async () => {
+    const report = await priceBook.refresh();
+    const failed = Object.entries(report).filter(([, r]) => r.error !== undefined);
+    if (failed.length > 0) {
+      logger.warn(
+        { providers: Object.fromEntries(failed.map(([name, r]) => [name, r.error])) },
+        'published prices not refreshed; the last good ones (or the providers file) are used',
+      );
+    }
+  };
+  await refreshPrices();
+  const sources: PriceSources = {
+    hardwarePrice: (hardware) => options.providers.hardware.get(hardware),
+    tokenPricing: (provider, model, providerModelId) =>
+      priceBook.priceFor(provider, model, providerModelId),
+    recent,
+  };
+
+  // Start-up: statuses already published, alerts already raised, the ledger's sums up to a
+  // cut, the follower from that cut on, and estimates of the stored requests not priced yet.
+  const view = await startTopicView({
+    kafka: options.kafka,
+    topic: topics.accountStatus,
+    logger,
+    onRecord: (_key, value) => {
+      if (value === null) return;
+      const parsed = AccountStatus.safeParse(JSON.parse(value.toString()));
+      if (parsed.success) enforcer.loadPublished(parsed.data);
+    },
+  });
+  await view.ready;
+  await view.stop();
+  const month = enforcer.month;
+  enforcer.loadAlerted(await alertedThresholds(clickhouse, month));
+  const cut = Date.now() - overlapMs;
+  for (const [account, sum] of await pricedSums(clickhouse, month, cut)) {
+    enforcer.pricedSum(account, month, sum);
+  }
+  const ledger = new LedgerFollower(clickhouse, cut, overlapMs);
+  for (const row of await recentCosts(clickhouse, Date.now() - 60 * 60_000, 200)) {
+    recent.record(row.provider, row.model, row.cost);
+  }
+  const stored = await unpricedUsage(
+    clickhouse,
+    month,
+    Date.now() - (options.estimateWindowMs ?? 2 * 60 * 60_000),
+  );
+  for (const request of stored) {
+    const estimate = estimateCost(request, sources);
+    enforcer.seen(
+      {
+        ...request,
+        key: pricingKey(request.provider, request.providerRequestId),
+        estimate: estimate.nano,
+      },
+      now(),
+    );
+  }
+  logger.info(
+    { month, accounts: enforcer.tracker.accounts(month).length, estimatesRestored: stored.length },
+    'month-to-date spend rebuilt',
+  );
+
+  const producer = createProducer(options.kafka);
+  await producer.connect();
+  // One send at a time: two statuses of one account must reach the topic in decision order.
+  let publishing: Promise<void> = Promise.resolve();
+  const publish = (decisions: Decisions, causedAt?: number): Promise<void> => {
+    const send = async () => {
+      if (decisions.statuses.length === 0 && decisions.alerts.length === 0) return;
+      try {
+        await producer.sendBatch({
+          acks: -1,
+          topicMessages: [
+            {
+              topic: topics.accountStatus,
+              messages: decisions.statuses.map((s) => ({
+                key: s.accountId,
+                value: JSON.stringify(s),
+              })),
+            },
+            {
+              topic: topics.alerts,
+              messages: decisions.alerts.map((a) => ({ key: a.alertId, value: JSON.stringify(a) })),
+            },
+          ].filter((t) => t.messages.length > 0),
+        });
+      } catch (error) {
+        metrics.publishFailures.inc();
+        enforcer.unpublished(decisions);
+        throw error;
+      }
+      for (const s of decisions.statuses) metrics.statusChanges.inc({ status: s.status });
+      for (const a of decisions.alerts) {
+        metrics.alerts.inc({ threshold: String(a.details.threshold) });
+      }
+      if (causedAt !== undefined && decisions.statuses.length > 0) {
+        metrics.decisionSeconds.observe((Date.now() - causedAt) / 1000);
+      }
+      if (decisions.statuses.some((s) => s.status !== 'ok') || decisions.alerts.length > 0) {
+        logger.info(
+          {
+            statuses: decisions.statuses
+              .filter((s) => s.status !== 'ok')
+              .map((s) => [s.accountId, s.status]),
+            alerts: decisions.alerts.map((a) => a.alertId),
+          },
+          'account statuses and alerts published',
+        );
+      }
+    };
+    const next = publishing.then(send);
+    publishing = next.catch(() => undefined);
+    return next;
+  };
+  await publish((enforcer.reviewAll(), enforcer.decide(now())));
+
+  async function handle(batch: PartitionBatch): Promise<void> {
+    const at = now();
+    const oldest = at.getTime() - priceMemoryMs;
+    const outcomes = new Map<string, number>();
+    const count = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
+    const bySource = new Map<string, number>();
+    let firstAppended: number | undefined;
+    for (const message of batch.messages) {
+      const decoded = decodeRequestEvent(message.value, schema);
+      if (!decoded.ok) {
+        count(outcomes, 'invalid'); // the ingest service sends it to the DLQ
+        continue;
+      }
+      const event = decoded.value;
+      const route = pricingRoute(event);
+      if (route.route === 'skip') {
+        count(outcomes, `skip_${route.reason}`);
+        continue;
+      }
+      // Older than what is remembered of the ledger: it may be priced and forgotten already.
+      if (Date.parse(event.timestamp) < oldest) {
+        count(outcomes, 'too_old');
+        continue;
+      }
+      const estimate = estimateCost(event, sources);
+      count(bySource, estimate.source);
+      count(outcomes, 'estimated');
+      firstAppended ??= Number(message.timestamp);
+      enforcer.seen(
+        {
+          key: pricingKey(event.provider, event.providerRequestId!),
+          userId: event.userId,
+          billTo: event.billTo,
+          timestamp: event.timestamp,
+          estimate: estimate.nano,
+        },
+        at,
+      );
+    }
+    for (const [outcome, n] of outcomes) metrics.events.inc({ outcome }, n);
+    for (const [source, n] of bySource) metrics.estimates.inc({ source }, n);
+    await publish(enforcer.decide(at), firstAppended);
+  }
+
+  const consumer = await startBatchConsumer({
+    kafka: options.kafka,
+    groupId: options.groupId ?? ENFORCEMENT_GROUP_ID,
+    topic: topics.requests,
+    logger,
+    handle,
+    sessionTimeoutMs: options.sessionTimeoutMs,
+  });
+
+  let ticking: Promise<void> | undefined;
+  const tick = () =>
+    (ticking ??= (async () => {
+      try {
+        const at = now();
+        if (enforcer.rollover(at)) logger.info({ month: enforcer.month }, 'month turned');
+        enforcer.factsChanged(await facts.refresh());
+        const rows = await ledger.next(enforcer.month);
+        for (const row of rows) {
+          recent.record(row.provider, row.model, row.cost);
+          // Remembered by storage time, the clock the follower works in.
+          enforcer.priced({ ...row, pricedAtMs: row.insertedAtMs });
+        }
+        metrics.ledgerRows.inc(rows.length);
+        enforcer.tracker.forgetPriced(Date.now() - priceMemoryMs);
+        metrics.outstanding.set(enforcer.tracker.remembered);
+        await publish(enforcer.decide(at));
+      } finally {
+        ticking = undefined;
+      }
+    })());
+  const tickMs = options.tickMs ?? 1_000;
+  const ticker =
+    tickMs > 0
+      ? setInterval(() => {
+          tick().catch((err: unknown) => logger.error({ err }, 'enforcement tick failed'));
+        }, tickMs)
+      : undefined;
+  const pricesTimer = setInterval(
+    () => {
+      refreshPrices().catch((err: unknown) => logger.error({ err }, 'price refresh failed'));
+    },
+    options.modelsRefreshMs ?? 10 * 60_000,
+  );
+
+  return {
+    tick,
+    status: (accountId) => enforcer.published(accountId),
+    async stop() {
+      clearInterval(ticker);
+      clearInterval(pricesTimer);
+      await ticking?.catch(() => undefined);
+      await consumer.stop();
+      await publishing;
+      await producer.disconnect();
+    },
+  };
+}

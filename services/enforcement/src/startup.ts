@@ -1,0 +1,79 @@
+import type { ClickHouseClient } from '@nanobill/clickhouse';
+import { monthBounds } from '@nanobill/credits';
+import type { EstimateRequest } from '@nanobill/enforcement';
+
+/** A stored request that the ledger has no cost for yet. */
+export interface UnpricedUsage extends EstimateRequest {
+  providerRequestId: string;
+  userId: string;
+  billTo: string | null;
+  timestamp: string;
+}
+
+/**
+ * Requests of `month` that billing.usage stored since `sinceMs` and the ledger has not priced:
+ * the estimates a restart must not lose (their Kafka offsets were committed before it). Read
+ * once at start-up; the ledger side is bounded to the same days.
+ */
+export async function unpricedUsage(
+  clickhouse: ClickHouseClient,
+  month: string,
+  sinceMs: number,
+): Promise<UnpricedUsage[]> {
+  const result = await clickhouse.query({
+    query: `SELECT provider, assumeNotNull(provider_request_id) AS id, user_id, bill_to,
+                   toUnixTimestamp64Milli(event_time), model, provider_model_id,
+                   input_tokens, output_tokens, compute_time_ms, hardware
+            FROM billing.usage
+            WHERE ingested_at >= fromUnixTimestamp64Milli({since:Int64})
+              AND event_time >= fromUnixTimestamp64Milli({monthStart:Int64})
+              AND billing_mode = 'routed' AND provider_request_id IS NOT NULL
+              AND (provider, id) NOT IN (
+                SELECT provider, provider_request_id FROM billing.ledger_entries
+                WHERE event_time >= fromUnixTimestamp64Milli({since:Int64}) - INTERVAL 1 DAY)`,
+    query_params: { since: sinceMs, monthStart: monthBounds(month).start.getTime() },
+    format: 'JSONCompactEachRow',
+  });
+  type Raw = [
+    string,
+    string,
+    string,
+    string | null,
+    string,
+    string,
+    string | null,
+    string | null,
+    string | null,
+    string | null,
+    string | null,
+  ];
+  return (await result.json<Raw>()).map(
+    ([provider, id, userId, billTo, ms, model, providerModelId, input, output, compute, hw]) => ({
+      provider,
+      providerRequestId: id,
+      userId,
+      billTo,
+      timestamp: new Date(Number(ms)).toISOString(),
+      model,
+      ...(providerModelId === null ? {} : { providerModelId }),
+      ...(input === null || output === null
+        ? {}
+        : { usage: { inputTokens: Number(input), outputTokens: Number(output) } }),
+      ...(compute === null || hw === null ? {} : { computeTimeMs: Number(compute), hardware: hw }),
+    }),
+  );
+}
+
+/** The threshold alerts already raised for `month` (billing.alerts holds every alert once). */
+export async function alertedThresholds(
+  clickhouse: ClickHouseClient,
+  month: string,
+): Promise<string[]> {
+  const result = await clickhouse.query({
+    query: `SELECT DISTINCT alert_id FROM billing.alert_log
+            WHERE type = 'spend_threshold' AND startsWith(alert_id, {prefix:String})`,
+    query_params: { prefix: `threshold:${month}:` },
+    format: 'JSONCompactEachRow',
+  });
+  return (await result.json<[string]>()).map(([id]) => id);
+}
