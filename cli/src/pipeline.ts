@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { TOPICS } from '@nanobill/contract';
 import type { Config } from '@nanobill/config';
 import { migrate, openClickHouse, type ClickHouseClient } from '@nanobill/clickhouse';
@@ -5,6 +6,9 @@ import { startAccounts } from '@nanobill/accounts-service';
 import { startIngest } from '@nanobill/ingest';
 import { startPricing } from '@nanobill/pricing';
 import { startStatements } from '@nanobill/statements';
+import { startEnforcement } from '@nanobill/enforcement-service';
+import { startAlerts } from '@nanobill/alerts';
+import { startStatusView, statusRoutes } from '@nanobill/api';
 import { loadProviders, type ProviderRegistry } from '@nanobill/providers';
 import { createKafka, ensureTopics, type Kafka } from '@nanobill/kafka';
 import { startBroker } from '@nanobill/kafka-broker';
@@ -16,9 +20,18 @@ import {
 } from '@nanobill/observability';
 import { startQueryServer } from './socket.js';
 import { topicSpecs } from './topics.js';
+import { webhookSecret } from './webhook-secret.js';
 
 /** The workers `nanobill run` can start; `--only` picks among them. */
-export const SERVICES = ['ingest', 'accounts', 'pricing', 'statements'] as const;
+export const SERVICES = [
+  'ingest',
+  'accounts',
+  'pricing',
+  'statements',
+  'enforcement',
+  'alerts',
+  'api',
+] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 interface Stoppable {
@@ -103,6 +116,7 @@ export async function startPipeline(options: {
         providers,
         deadlineMs: config.pricing.deadlineMs,
         schedule: config.pricing.schedule,
+        endpointFailingAfterMs: config.pricing.endpointFailingAfterMs,
       });
       stack.push(['pricing', pricing]);
     }
@@ -115,10 +129,43 @@ export async function startPipeline(options: {
       stack.push(['statements', statements]);
     }
 
+    if (only.has('enforcement')) {
+      const enforcement = await startEnforcement({
+        kafka,
+        clickhouse: clickhouse(),
+        logger,
+        metrics: registry,
+        providers,
+      });
+      stack.push(['enforcement', enforcement]);
+    }
+    if (only.has('alerts')) {
+      const { caFile, opsUrl } = config.webhooks;
+      const alerts = await startAlerts({
+        kafka,
+        clickhouse: clickhouse(),
+        logger,
+        metrics: registry,
+        webhook: {
+          secret: webhookSecret(config),
+          ca: caFile === undefined ? undefined : readFileSync(caFile),
+        },
+        opsWebhookUrl: opsUrl,
+      });
+      stack.push(['alerts', alerts]);
+    }
+    const routes = [];
+    if (only.has('api')) {
+      const statuses = await startStatusView({ kafka, topic: TOPICS.accountStatus, logger });
+      stack.push(['account status view', statuses]);
+      routes.push(statusRoutes(statuses));
+    }
+
     const ops = await startOpsServer({
       port: config.port,
       registry,
       logger,
+      routes,
       readiness: {
         clickhouse: async () => void (await admin.ping()),
         kafka: async () => {

@@ -8,6 +8,8 @@ export function topicSpecs(requestsPartitions: number): TopicSpec[] {
   return [
     { topic: TOPICS.requests, numPartitions: requestsPartitions },
     { topic: TOPICS.alerts, numPartitions: 3, configs: { 'retention.ms': String(90 * DAY_MS) } },
+    // The router reads each account's latest status; compaction keeps just that.
+    { topic: TOPICS.accountStatus, numPartitions: 3, configs: { 'cleanup.policy': 'compact' } },
     // Latest snapshot per account forever; the history lives in billing.account_snapshots.
     { topic: TOPICS.accounts, numPartitions: 3, configs: { 'cleanup.policy': 'compact' } },
     {

@@ -27,6 +27,12 @@ const Env = z.object({
     .min(1_000)
     .default(24 * 60 * 60 * 1000),
   NANOBILL_PRICING_SCHEDULE: z.string().min(1).default('* * * * *'),
+  NANOBILL_WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
+  NANOBILL_WEBHOOK_SECRET_FILE: z.string().min(1).optional(),
+  NANOBILL_WEBHOOK_CA_FILE: z.string().min(1).optional(),
+  NANOBILL_OPS_WEBHOOK_URL: z
+    .url({ protocol: /^https$/, error: 'must be an https URL' })
+    .optional(),
   NANOBILL_COST_ENDPOINT_FAILING_AFTER_MS: z.coerce
     .number()
     .int()
@@ -47,6 +53,17 @@ export interface Config {
   ingest: { maxRows: number; maxWaitMs: number };
   /** Absent: the local stack's file, `infra/providers/local.json`. */
   providersFile: string | undefined;
+  /**
+   * Alert webhooks: the signing secret (from NANOBILL_WEBHOOK_SECRET or the file
+   * NANOBILL_WEBHOOK_SECRET_FILE; absent: the local stack's, kept under the data directory),
+   * an extra trusted CA file, and the operations webhook.
+   */
+  webhooks: {
+    secret: string | undefined;
+    secretFile: string | undefined;
+    caFile: string | undefined;
+    opsUrl: string | undefined;
+  };
   pricing: {
     deadlineMs: number;
     schedule: string;
@@ -72,6 +89,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     requestsPartitions: e.NANOBILL_REQUESTS_PARTITIONS,
     ingest: { maxRows: e.NANOBILL_INGEST_MAX_ROWS, maxWaitMs: e.NANOBILL_INGEST_MAX_WAIT_MS },
     providersFile: e.NANOBILL_PROVIDERS_FILE,
+    webhooks: {
+      secret: e.NANOBILL_WEBHOOK_SECRET,
+      secretFile: e.NANOBILL_WEBHOOK_SECRET_FILE,
+      caFile: e.NANOBILL_WEBHOOK_CA_FILE,
+      opsUrl: e.NANOBILL_OPS_WEBHOOK_URL,
+    },
     pricing: {
       deadlineMs: e.NANOBILL_PRICING_DEADLINE_MS,
       schedule: e.NANOBILL_PRICING_SCHEDULE,

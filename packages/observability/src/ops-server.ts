@@ -1,4 +1,4 @@
-import Fastify from 'fastify';
+import Fastify, { type FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from './logger.js';
 
@@ -9,6 +9,8 @@ export interface OpsServerOptions {
   logger: Logger;
   /** Each check names a dependency; `/readyz` is 503 while any of them fails. */
   readiness: Record<string, () => Promise<void>>;
+  /** Routes of the services in this process (e.g. the API), served on the same port. */
+  routes?: FastifyPluginAsync[];
 }
 
 /** `/metrics` (Prometheus), `/healthz` (the process is up) and `/readyz` (its dependencies are). */
@@ -19,6 +21,7 @@ export async function startOpsServer(
   const app = Fastify({
     loggerInstance: options.logger.child({ component: 'ops-http' }, { level: 'warn' }),
   });
+  for (const routes of options.routes ?? []) await app.register(routes);
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', options.registry.contentType);
     return options.registry.metrics();

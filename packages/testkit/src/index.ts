@@ -97,6 +97,21 @@ export async function readTopic(kafka: Kafka, topic: string, count: number, time
   }
 }
 
+/** Collects every message of a topic from the beginning, as it arrives, until `stop`. */
+export async function collectTopic(kafka: Kafka, topic: string) {
+  const messages: KafkaMessage[] = [];
+  const consumer = kafka.consumer({ groupId: uniqueName('collector'), maxWaitTimeInMs: 50 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({ eachMessage: async ({ message }) => void messages.push(message) });
+  return {
+    messages,
+    /** The message values parsed as JSON, in arrival order. */
+    values: <T>() => messages.map((m) => JSON.parse(m.value!.toString()) as T),
+    stop: () => consumer.disconnect(),
+  };
+}
+
 export async function produce(
   kafka: Kafka,
   topic: string,

@@ -2,7 +2,6 @@ export {
   ALERTS_GROUP_ID,
   DEFAULT_RETRY,
   startAlerts,
-  webhookSecretFrom,
   type AlertsOptions,
   type WebhookSettings,
 } from './service.js';

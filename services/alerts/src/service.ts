@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { AccountFactsReader } from '@nanobill/accounts';
 import { AccountHistory } from '@nanobill/attribution';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
@@ -55,14 +54,6 @@ export const DEFAULT_RETRY: RetryPolicy = {
   baseDelayMs: 1_000,
   maxDelayMs: 10 * 60_000,
 };
-
-/** Reads the webhook secret from NANOBILL_WEBHOOK_SECRET or the file NANOBILL_WEBHOOK_SECRET_FILE. */
-export function webhookSecretFrom(env: NodeJS.ProcessEnv): string | undefined {
-  if (env.NANOBILL_WEBHOOK_SECRET_FILE) {
-    return readFileSync(env.NANOBILL_WEBHOOK_SECRET_FILE, 'utf8').trim();
-  }
-  return env.NANOBILL_WEBHOOK_SECRET || undefined;
-}
 
 /**
  * Alerts (PRODUCT.md §7): every alert on `billing.alerts.v1` is logged once in

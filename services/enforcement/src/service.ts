@@ -9,7 +9,12 @@ import {
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import { AccountFactsReader } from '@nanobill/accounts';
 import { AccountHistory, DEFAULT_GRACE_MS } from '@nanobill/attribution';
-import { RecentCosts, estimateCost, type PriceSources } from '@nanobill/enforcement';
+import {
+  RecentCosts,
+  estimateCost,
+  type PriceSources,
+  type SpendBreakdown,
+} from '@nanobill/enforcement';
 import {
   createProducer,
   startBatchConsumer,
@@ -56,6 +61,8 @@ export interface EnforcementService {
   tick(): Promise<void>;
   /** The last status published for an account. */
   status(accountId: string): AccountStatus | undefined;
+  /** The account's month-to-date spend now: priced, estimated, outstanding requests. */
+  spend(accountId: string): SpendBreakdown;
   stop(): Promise<void>;
 }
 
@@ -300,6 +307,7 @@ export async function startEnforcement(options: EnforcementOptions): Promise<Enf
   return {
     tick,
     status: (accountId) => enforcer.published(accountId),
+    spend: (accountId) => enforcer.tracker.breakdown(accountId, enforcer.month),
     async stop() {
       clearInterval(ticker);
       clearInterval(pricesTimer);
