@@ -12,7 +12,10 @@ import {
 export interface WebhookSenderOptions {
   /** Bounds the whole attempt: connecting, TLS, waiting for the answer. Default 10 s. */
   timeoutMs?: number;
-  /** PEM of CAs to trust in addition to the usual public ones (tests, corporate CAs). */
+  /**
+   * PEM of CAs to trust in addition to the usual public ones (tests, corporate CAs); a bundle
+   * of several certificates is fine.
+   */
   ca?: string | Buffer;
   /** The answer's body is read and discarded up to this many bytes. Default 64 KiB. */
   maxResponseBytes?: number;

@@ -1,0 +1,240 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AccountSnapshot, Alert } from '@nanobill/contract';
+import { snapshotRow } from '@nanobill/accounts';
+import { ensureTopics } from '@nanobill/kafka';
+import { createMetricsRegistry } from '@nanobill/observability';
+import {
+  collectTopic,
+  produce,
+  queryValue,
+  quietLogger,
+  testClickHouse,
+  testKafka,
+  uniqueName,
+  waitFor,
+} from '@nanobill/testkit';
+import { startAlerts } from '../src/index.js';
+import { startReceiver } from './receiver.js';
+
+const SECRET = 'it-webhook-secret-0123456789';
+
+function orgWithWebhook(accountId: string, url: string): AccountSnapshot {
+  return {
+    schemaVersion: 1,
+    accountId,
+    kind: 'org',
+    plan: 'team',
+    effectiveAt: '2026-01-01T00:00:00.000Z',
+    seats: 1,
+    members: ['someone'],
+    alertWebhookUrl: url,
+  };
+}
+
+function threshold(accountId: string, kind: string): Alert {
+  return {
+    schemaVersion: 1,
+    alertId: `threshold:2026-11:${accountId}:${kind}`,
+    type: 'spend_threshold',
+    severity: 'warning',
+    accountId,
+    message: `Month-to-date spend reached 80% of the spending limit of ${accountId}`,
+    details: { threshold: kind, month: '2026-11' },
+    createdAt: new Date().toISOString(),
+  };
+}
+
+interface Attempt {
+  alert_id: string;
+  attempt: number;
+  outcome: string;
+  http_status: number | null;
+  error: string;
+}
+
+describe('alert delivery to webhooks (real broker, real ClickHouse, HTTPS receivers)', () => {
+  const kafka = testKafka();
+  const topics = { alerts: uniqueName('it-alerts'), dlqs: [uniqueName('it-dlq')] };
+  let ch: Awaited<ReturnType<typeof testClickHouse>>;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let flaky: Awaited<ReturnType<typeof startReceiver>>;
+  let service: { stop(): Promise<void> };
+  let onTopic: Awaited<ReturnType<typeof collectTopic>>;
+  const publish = (alerts: Alert[]) =>
+    produce(
+      kafka,
+      topics.alerts,
+      alerts.map((a) => ({ key: a.alertId, value: JSON.stringify(a) })),
+    );
+  const attempts = async (alertId: string) => {
+    const result = await ch.client.query({
+      query: `SELECT alert_id, attempt, outcome, http_status, error FROM billing.alert_deliveries
+              WHERE alert_id = {id:String} ORDER BY attempt`,
+      query_params: { id: alertId },
+      format: 'JSONEachRow',
+    });
+    return result.json<Attempt>();
+  };
+
+  beforeAll(async () => {
+    await ensureTopics(kafka, [
+      { topic: topics.alerts, numPartitions: 2 },
+      { topic: topics.dlqs[0]!, numPartitions: 1 },
+    ]);
+    ch = await testClickHouse();
+    receiver = await startReceiver(SECRET);
+    flaky = await startReceiver(SECRET);
+    await ch.client.insert({
+      table: 'billing.account_snapshots',
+      format: 'JSONEachRow',
+      values: [
+        orgWithWebhook('acme', receiver.url),
+        orgWithWebhook('umbrella', flaky.url),
+        orgWithWebhook('initech', `${receiver.url}/failing`),
+      ].map(snapshotRow),
+    });
+    service = await startAlerts({
+      kafka,
+      clickhouse: ch.client,
+      logger: quietLogger(),
+      metrics: createMetricsRegistry(),
+      // Both receivers' self-signed certificates, as one PEM bundle.
+      webhook: { secret: SECRET, ca: `${receiver.ca}\n${flaky.ca}`, timeoutMs: 2_000 },
+      opsWebhookUrl: `${receiver.url}/ops`,
+      topics,
+      groupId: uniqueName('alerts'),
+      retry: { maxAttempts: 6, baseDelayMs: 200, maxDelayMs: 400 },
+      pollMs: 50,
+      dlqWatch: { intervalMs: 300, threshold: 1, windowMs: 60 * 60_000 },
+    });
+    onTopic = await collectTopic(kafka, topics.alerts);
+  }, 120_000);
+
+  afterAll(async () => {
+    await onTopic?.stop();
+    await service?.stop();
+    await receiver?.close();
+    await flaky?.close();
+    await ch?.client.close();
+  });
+
+  it('delivers an alert once, signed over the raw body, even when it is published twice', async () => {
+    const alert = threshold('acme', 'limit_80');
+    await publish([alert]);
+    await publish([alert]); // a re-sent alert (same deterministic id)
+    await waitFor('delivery', async () => (receiver.delivered(alert.alertId) ? true : undefined));
+    await waitFor('recorded', async () =>
+      (await attempts(alert.alertId)).length ? true : undefined,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // room for a wrong second one
+    const got = receiver.received.filter((r) => r.alertId === alert.alertId);
+    expect(got).toHaveLength(1);
+    expect(got[0]).toMatchObject({ verified: true, attempt: 1, body: JSON.stringify(alert) });
+    expect(await attempts(alert.alertId)).toEqual([
+      { alert_id: alert.alertId, attempt: 1, outcome: 'delivered', http_status: 200, error: '' },
+    ]);
+    expect(
+      await queryValue(
+        ch.client,
+        `SELECT count() FROM billing.alerts WHERE alert_id = '${alert.alertId}'`,
+      ),
+    ).toBe('1');
+  });
+
+  it('retries while the receiver is down, then delivers once it is back', async () => {
+    await flaky.down();
+    const alert = threshold('umbrella', 'limit_100');
+    await publish([alert]);
+    await waitFor('two failed attempts', async () =>
+      (await attempts(alert.alertId)).length >= 2 ? true : undefined,
+    );
+    await flaky.up();
+    await waitFor(
+      'delivered after the outage',
+      async () => (flaky.delivered(alert.alertId) ? true : undefined),
+      10_000,
+    ).catch(async (e) => {
+      console.log(JSON.stringify(await attempts(alert.alertId)), flaky.received.length);
+      throw e;
+    });
+    const rows = await waitFor('delivery recorded', async () => {
+      const all = await attempts(alert.alertId);
+      return all.at(-1)?.outcome === 'delivered' ? all : undefined;
+    });
+    const failed = rows.slice(0, -1);
+    expect(failed.length).toBeGreaterThanOrEqual(2);
+    for (const row of failed) {
+      expect(row).toMatchObject({
+        outcome: 'retrying',
+        http_status: null,
+        error: 'connection refused',
+      });
+    }
+    expect(rows.map((r) => r.attempt)).toEqual(rows.map((_, i) => i + 1));
+    expect(flaky.received.filter((r) => r.alertId === alert.alertId)).toHaveLength(1);
+    expect(flaky.received.every((r) => r.verified)).toBe(true);
+  });
+
+  it('records every failure of a receiver that always fails, raises an operations alert, and keeps going', async () => {
+    receiver.answerWith(500);
+    const alert = threshold('initech', 'limit_50');
+    try {
+      await publish([alert]);
+      const rows = await waitFor('abandoned', async () => {
+        const all = await attempts(alert.alertId);
+        return all.at(-1)?.outcome === 'abandoned' ? all : undefined;
+      });
+      expect(rows.map((r) => [r.attempt, r.outcome, r.http_status])).toEqual([
+        [1, 'retrying', 500],
+        [2, 'retrying', 500],
+        [3, 'retrying', 500],
+        [4, 'retrying', 500],
+        [5, 'retrying', 500],
+        [6, 'abandoned', 500],
+      ]);
+    } finally {
+      receiver.answerWith(200);
+    }
+    const failing = await waitFor('webhook_delivery_failing on the topic', async () =>
+      onTopic
+        .values<Alert>()
+        .find((a) => a.alertId === `webhook_delivery_failing:${alert.alertId}`),
+    );
+    expect(failing).toMatchObject({ type: 'webhook_delivery_failing', accountId: 'initech' });
+    // It goes to on-call's webhook, and the pipeline still delivers the next alert.
+    await waitFor('operations webhook got it', async () =>
+      receiver.delivered(failing.alertId) ? true : undefined,
+    );
+    const next = threshold('acme', 'limit_100');
+    await publish([next]);
+    await waitFor('next alert delivered', async () =>
+      receiver.delivered(next.alertId) ? true : undefined,
+    );
+  });
+
+  it('sends operations alerts to the operations webhook and alerts when a DLQ grows', async () => {
+    const unpriced: Alert = {
+      schemaVersion: 1,
+      alertId: `unpriced_requests:groq:${uniqueName('t')}`,
+      type: 'unpriced_requests',
+      severity: 'critical',
+      provider: 'groq',
+      message: '3 requests of groq passed the pricing deadline without a cost',
+      details: { count: 3 },
+      createdAt: new Date().toISOString(),
+    };
+    await publish([unpriced]);
+    await waitFor('ops delivery', async () =>
+      receiver.delivered(unpriced.alertId) ? true : undefined,
+    );
+
+    await produce(kafka, topics.dlqs[0]!, [{ value: 'not json' }, { value: '{}' }]);
+    const growth = await waitFor('dlq_growth alert', async () =>
+      onTopic.values<Alert>().find((a) => a.type === 'dlq_growth'),
+    );
+    expect(growth.details).toMatchObject({ topic: topics.dlqs[0], grew: '2' });
+    await waitFor('dlq alert delivered', async () =>
+      receiver.delivered(growth.alertId) ? true : undefined,
+    );
+  });
+});
