@@ -177,3 +177,5 @@ export function requiredEnv(name: string): string {
   if (!value) throw new Error(`${name} is required`);
   return value;
 }
+
+export { startReceiver, type Received } from './webhook-receiver.js';

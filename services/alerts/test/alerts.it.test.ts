@@ -8,13 +8,14 @@ import {
   produce,
   queryValue,
   quietLogger,
+  startReceiver,
   testClickHouse,
   testKafka,
   uniqueName,
   waitFor,
 } from '@nanobill/testkit';
 import { startAlerts } from '../src/index.js';
-import { startReceiver } from './receiver.js';
+
 
 const SECRET = 'it-webhook-secret-0123456789';
 
