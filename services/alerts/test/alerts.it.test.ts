@@ -16,7 +16,6 @@ import {
 } from '@nanobill/testkit';
 import { startAlerts } from '../src/index.js';
 
-
 const SECRET = 'it-webhook-secret-0123456789';
 
 function orgWithWebhook(accountId: string, url: string): AccountSnapshot {
