@@ -19,6 +19,8 @@ export async function startOpsServer(
 ): Promise<{ close(): Promise<void> }> {
   // Scrapes and probes every few seconds: only problems are worth a log line.
   const app = Fastify({
+    // Account ids run to 256 characters (the contract); the default allows 100 per parameter.
+    routerOptions: { maxParamLength: 512 },
     loggerInstance: options.logger.child({ component: 'ops-http' }, { level: 'warn' }),
   });
   for (const routes of options.routes ?? []) await app.register(routes);
