@@ -37,7 +37,8 @@ export async function demo(args: string[]): Promise<number> {
   const { registry, simulator } = await simulateProviders(loadProviders(config.providersFile));
   const pipeline = await startPipeline({ config, logger, providers: registry });
   console.log(
-    `demo: pipeline up · broker ${pipeline.brokers.join(',')} · metrics http://127.0.0.1:${config.port}/metrics`,
+    `demo: pipeline up · broker ${pipeline.brokers.join(',')} · metrics http://127.0.0.1:${config.port}/metrics · ` +
+      `account status http://127.0.0.1:${config.port}/v1/accounts/<id>/status`,
   );
 
   const runPrefix = `demo-${Date.now().toString(36)}-`;
@@ -55,11 +56,14 @@ export async function demo(args: string[]): Promise<number> {
   process.once('SIGTERM', () => stop.abort());
   let sent = 0;
   const progress = setInterval(() => {
-    void Promise.all([storedRows(pipeline, runPrefix), ledgerTotal(pipeline)]).then(
-      ([stored, ledger]) =>
-        console.log(
-          `demo: sent ${sent} events · ${stored} usage rows stored · ledger ${ledger.rows} rows, ${formatUsd(ledger.nano)} (priced every minute)`,
-        ),
+    void Promise.all([
+      storedRows(pipeline, runPrefix),
+      ledgerTotal(pipeline),
+      alertCount(pipeline),
+    ]).then(([stored, ledger, alerts]) =>
+      console.log(
+        `demo: sent ${sent} events · ${stored} usage rows stored · ledger ${ledger.rows} rows, ${formatUsd(ledger.nano)} (priced every minute) · ${alerts} alerts`,
+      ),
     );
   }, PROGRESS_EVERY_MS);
   try {
@@ -116,6 +120,15 @@ async function ledgerTotal(pipeline: Pipeline): Promise<{ rows: number; nano: bi
   });
   const [row] = await result.json<{ rows: string; nano: string }>();
   return { rows: Number(row?.rows ?? 0), nano: BigInt(row?.nano ?? 0) };
+}
+
+async function alertCount(pipeline: Pipeline): Promise<number> {
+  const result = await pipeline.reader.query({
+    query: 'SELECT count() AS n FROM billing.alerts',
+    format: 'JSONEachRow',
+  });
+  const [row] = await result.json<{ n: string }>();
+  return Number(row?.n ?? 0);
 }
 
 /** Lets the last events land before stopping, so the closing line adds up. */

@@ -37,4 +37,11 @@ export class DlqWatch {
     this.#alerted.add(alertId);
     return { alertId, grew, window };
   }
+
+  /** The alert could not be raised: back to the reading before it, so the next one retries. */
+  unraise(topic: string, growth: { alertId: string; grew: bigint }): void {
+    this.#alerted.delete(growth.alertId);
+    const last = this.#last.get(topic);
+    if (last !== undefined) this.#last.set(topic, last - growth.grew);
+  }
 }

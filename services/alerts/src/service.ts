@@ -224,7 +224,11 @@ export async function startAlerts(options: AlertsOptions): Promise<{ stop(): Pro
         const end = offsets.reduce((sum, o) => sum + BigInt(o.high), 0n);
         metrics.dlqMessages.set({ topic }, Number(end));
         const growth = dlq.observe(topic, end, now().getTime());
-        if (growth !== undefined) await publish([dlqGrowth(topic, growth, end, now())]);
+        if (growth === undefined) continue;
+        await publish([dlqGrowth(topic, growth, end, now())]).catch((error: unknown) => {
+          dlq.unraise(topic, growth);
+          throw error;
+        });
       }
     } finally {
       await admin.disconnect();

@@ -503,3 +503,15 @@ describe('destinationOf', () => {
     expect([...ACCOUNT_ALERT_TYPES].sort()).toEqual(['attribution_fallback', 'spend_threshold']);
   });
 });
+
+describe('DlqWatch.unraise', () => {
+  it('lets the next reading raise the same growth again when raising it failed', () => {
+    const watch = new DlqWatch(1, 60_000);
+    expect(watch.observe('dlq', 10n, 0)).toBeUndefined();
+    const growth = watch.observe('dlq', 13n, 1_000)!;
+    expect(growth).toMatchObject({ grew: 3n });
+    watch.unraise('dlq', growth);
+    expect(watch.observe('dlq', 13n, 2_000)).toEqual(growth);
+    expect(watch.observe('dlq', 14n, 3_000)).toBeUndefined(); // raised now: once per window
+  });
+});
