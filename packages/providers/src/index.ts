@@ -21,3 +21,4 @@ export {
   type ProviderPricesReport,
   type RefreshReport,
 } from './model-prices.js';
+export { readCapped } from './read-capped.js';

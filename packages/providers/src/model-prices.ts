@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { parseDecimal, type TokenPricing } from '@nanobill/money';
 import type { ProviderRegistry, RemoteProvider } from './registry.js';
 import { providerToken } from './token.js';
+import { readCapped } from './read-capped.js';
 
 /** A models list is small; this is far above any real one and bounds what a bad server costs us. */
 export const MAX_MODELS_BODY_BYTES = 8 * 1024 * 1024;
@@ -269,18 +270,4 @@ function safeUrl(url: string): string {
 // Defence in depth: an underlying error could quote a header someday.
 function redact(message: string, token: string | undefined): string {
   return token ? message.split(token).join('[redacted]') : message;
-}
-
-async function readCapped(
-  body: AsyncIterable<Buffer>,
-  maxBytes: number,
-): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > maxBytes) return undefined; // leaving the loop destroys the body
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool, errors } from 'undici';
-import { providerToken, type RemoteProvider } from '@nanobill/providers';
+import { providerToken, readCapped, type RemoteProvider } from '@nanobill/providers';
 
 /** How one call to a cost endpoint ended. Retryable outcomes are retried with backoff. */
 export type CallOutcome =
@@ -151,18 +151,4 @@ function parseRetryAfter(value: string | string[] | undefined): number | undefin
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
   const date = Date.parse(text);
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
-}
-
-async function readCapped(
-  body: AsyncIterable<Buffer>,
-  maxBytes: number,
-): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > maxBytes) return undefined; // leaving the loop destroys the body
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
