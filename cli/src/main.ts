@@ -4,16 +4,19 @@ import { createLogger } from '@nanobill/observability';
 import { demo } from './demo.js';
 import { query } from './query-command.js';
 import { statements } from './statements-command.js';
+import { tokens } from './tokens-command.js';
 import { SERVICES, startPipeline, type ServiceName } from './pipeline.js';
 
 const USAGE = `usage: nanobill <command> [options]
 
-  run [--only ingest,accounts,pricing,statements]
+  run [--only ingest,accounts,pricing,statements,enforcement,alerts,api]
                               the pipeline services in one process (SIGTERM drains and exits)
   demo [--rate N] [--for S]   local broker + pipeline + router simulator, until Ctrl-C (or S seconds)
   query "<SQL>" [--format F]  read-only SQL on the configured ClickHouse (F: a ClickHouse format)
   statements --month YYYY-MM [--account ID] [--format csv|json|table]
                               monthly statements, money in exact USD
+  tokens create (--org ORG | --finance | --router) [--expires-in DAYS]
+                              an API token, shown once (tokens revoke ID revokes one)
 
 configuration: KAFKA_BROKERS, CLICKHOUSE_URL, NANOBILL_DATA_DIR, PORT (see README)`;
 
@@ -28,6 +31,8 @@ async function main(argv: string[]): Promise<number> {
       return query(rest);
     case 'statements':
       return statements(rest);
+    case 'tokens':
+      return tokens(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -8,9 +8,11 @@ import { startPricing } from '@nanobill/pricing';
 import { startStatements } from '@nanobill/statements';
 import { startEnforcement } from '@nanobill/enforcement-service';
 import { startAlerts } from '@nanobill/alerts';
-import { startStatusView, statusRoutes } from '@nanobill/api';
+import { apiRoutes, startStatusView, TokenStore } from '@nanobill/api';
+import { AccountFactsReader } from '@nanobill/accounts';
+import { AccountHistory } from '@nanobill/attribution';
 import { loadProviders, type ProviderRegistry } from '@nanobill/providers';
-import { createKafka, ensureTopics, type Kafka } from '@nanobill/kafka';
+import { createKafka, createProducer, ensureTopics, type Kafka } from '@nanobill/kafka';
 import { startBroker } from '@nanobill/kafka-broker';
 import {
   createMetricsRegistry,
@@ -158,7 +160,28 @@ export async function startPipeline(options: {
     if (only.has('api')) {
       const statuses = await startStatusView({ kafka, topic: TOPICS.accountStatus, logger });
       stack.push(['account status view', statuses]);
-      routes.push(statusRoutes(statuses));
+      const reader = clickhouse();
+      const facts = new AccountFactsReader(reader, new AccountHistory());
+      const producer = createProducer(kafka);
+      await producer.connect();
+      stack.push(['api producer', { stop: () => producer.disconnect() }]);
+      routes.push(
+        apiRoutes({
+          clickhouse: reader,
+          financeClickhouse: clickhouse(),
+          statuses,
+          facts,
+          tokens: new TokenStore(reader),
+          providers: providers.names,
+          publishSnapshot: async (snapshot) => {
+            await producer.send({
+              topic: TOPICS.accounts,
+              acks: -1,
+              messages: [{ key: snapshot.accountId, value: JSON.stringify(snapshot) }],
+            });
+          },
+        }),
+      );
     }
 
     const ops = await startOpsServer({
@@ -180,6 +203,7 @@ export async function startPipeline(options: {
       const socket = await startQueryServer({
         dataDir: config.dataDir,
         client: clickhouse(),
+        writer: admin,
         logger,
       });
       stack.push(['query socket', { stop: socket.close }]);

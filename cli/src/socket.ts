@@ -7,6 +7,7 @@ import type { ClickHouseClient } from '@nanobill/clickhouse';
 import type { Logger } from '@nanobill/observability';
 import { QueryRequest, runReadOnly } from './query.js';
 import { StatementsRequest, linesToJson, loadStatements } from './statements.js';
+import { TokensRequest, runTokens } from './tokens.js';
 
 /**
  * Embedded ClickHouse belongs to one process. While `nanobill run`/`demo` holds it, `nanobill
@@ -18,12 +19,14 @@ export function querySocketPath(dataDir: string): string {
 }
 
 /**
- * Serves the read-only operations of the CLI on the socket (`/query`, `/statements`); `client`
- * must be a connection of its own (readonly sticks to it).
+ * Serves the CLI's operations on the socket: read-only ones (`/query`, `/statements`) on
+ * `client`, a connection of its own (readonly sticks to it), and token management (`/tokens`)
+ * on `writer`.
  */
 export async function startQueryServer(options: {
   dataDir: string;
   client: ClickHouseClient;
+  writer: ClickHouseClient;
   logger: Logger;
 }): Promise<{ close(): Promise<void> }> {
   const path = querySocketPath(options.dataDir);
@@ -49,6 +52,15 @@ export async function startQueryServer(options: {
       return reply.code(400).send({ error: (error as Error).message });
     }
   });
+  app.post('/tokens', async (request, reply) => {
+    const body = TokensRequest.safeParse(request.body);
+    if (!body.success) return reply.code(400).send({ error: body.error.issues[0]?.message });
+    try {
+      return await runTokens(options.writer, body.data);
+    } catch (error) {
+      return reply.code(400).send({ error: (error as Error).message });
+    }
+  });
   await app.listen({ path });
   return { close: () => app.close() };
 }
@@ -56,7 +68,7 @@ export async function startQueryServer(options: {
 /** Asks a running process; `undefined` when none listens on the socket. */
 export async function askRunningProcess(
   dataDir: string,
-  route: '/query' | '/statements',
+  route: '/query' | '/statements' | '/tokens',
   request: unknown,
 ): Promise<Readable | undefined> {
   const socketPath = querySocketPath(dataDir);

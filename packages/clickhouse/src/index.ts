@@ -5,6 +5,7 @@ export {
   type ClickHouseClient,
   type ClickHouseTarget,
 } from './client.js';
+export type { ClickHouseSettings } from '@clickhouse/client';
 export {
   migrate,
   readMigrations,

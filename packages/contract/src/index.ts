@@ -28,3 +28,4 @@ export {
   type UserSnapshot,
 } from './account-snapshot.js';
 export { pricingKey, pricingRoute, type PricingRoute } from './pricing-route.js';
+export { nanoUsdDigits } from './nano-usd.js';

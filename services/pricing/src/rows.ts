@@ -17,6 +17,9 @@ export interface PendingRow {
   /** hf-inference only: priced from these in the round. */
   compute_time_ms: number | null;
   hardware: string | null;
+  /** The event's `usage`, carried to the ledger for the usage graphs; null without one. */
+  input_tokens: number | null;
+  output_tokens: number | null;
 }
 
 /** The request's own facts, shared by the pending, ledger and unpriced tables. */
@@ -37,11 +40,18 @@ export const PENDING_COLUMNS = [
   'source_partition',
   'compute_time_ms',
   'hardware',
+  'input_tokens',
+  'output_tokens',
 ] as const satisfies ReadonlyArray<keyof PendingRow>;
 
 type RequestFacts = Omit<
   PendingRow,
-  'first_seen_at' | 'source_partition' | 'compute_time_ms' | 'hardware'
+  | 'first_seen_at'
+  | 'source_partition'
+  | 'compute_time_ms'
+  | 'hardware'
+  | 'input_tokens'
+  | 'output_tokens'
 >;
 
 export interface LedgerRow extends RequestFacts {
@@ -52,6 +62,8 @@ export interface LedgerRow extends RequestFacts {
   /** Decimal string: Int64 travels as a string, never as a lossy JSON number. */
   cost_nano_usd: string;
   cost_source: 'provider_api' | 'hf_compute_time';
+  input_tokens: number | null;
+  output_tokens: number | null;
 }
 
 export const LEDGER_COLUMNS = [
@@ -62,6 +74,8 @@ export const LEDGER_COLUMNS = [
   'attribution_reason',
   'cost_nano_usd',
   'cost_source',
+  'input_tokens',
+  'output_tokens',
 ] as const satisfies ReadonlyArray<keyof LedgerRow>;
 
 export interface UnpricedRow extends RequestFacts {
@@ -95,6 +109,8 @@ export function pendingRow(
     source_partition: partition,
     compute_time_ms: event.computeTimeMs ?? null,
     hardware: event.hardware ?? null,
+    input_tokens: event.usage?.inputTokens ?? null,
+    output_tokens: event.usage?.outputTokens ?? null,
   };
 }
 
@@ -121,6 +137,8 @@ export function ledgerRow(
     attribution_reason: billed.reason,
     cost_nano_usd: nanoToJson(cost),
     cost_source: source,
+    input_tokens: request.input_tokens,
+    output_tokens: request.output_tokens,
   };
 }
 

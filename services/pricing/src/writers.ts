@@ -105,7 +105,8 @@ export async function loadPending(
                    toUnixTimestamp64Milli(any(event_time)) AS event_ms, any(user_id) AS uid,
                    any(bill_to) AS billed_to, any(model) AS m, any(task) AS t,
                    toUnixTimestamp64Milli(min(first_seen_at)) AS first_seen_ms, any(source_partition) AS part,
-                   any(compute_time_ms) AS compute_ms, any(hardware) AS hw
+                   any(compute_time_ms) AS compute_ms, any(hardware) AS hw,
+                   any(input_tokens) AS in_tokens, any(output_tokens) AS out_tokens
             FROM billing.pricing_pending
             WHERE source_partition IN {partitions:Array(UInt32)}
             GROUP BY provider, provider_request_id
@@ -127,6 +128,8 @@ export async function loadPending(
     part: number;
     compute_ms: string | null;
     hw: string | null;
+    in_tokens: string | null;
+    out_tokens: string | null;
   };
   return (await result.json<Stored>()).map((r) => ({
     provider: r.p,
@@ -141,5 +144,7 @@ export async function loadPending(
     source_partition: r.part,
     compute_time_ms: r.compute_ms === null ? null : Number(r.compute_ms),
     hardware: r.hw,
+    input_tokens: r.in_tokens === null ? null : Number(r.in_tokens),
+    output_tokens: r.out_tokens === null ? null : Number(r.out_tokens),
   }));
 }

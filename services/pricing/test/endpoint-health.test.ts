@@ -125,6 +125,8 @@ describe('runPricingRound: cost endpoint failing', () => {
     source_partition: 0,
     compute_time_ms: null,
     hardware: null,
+    input_tokens: null,
+    output_tokens: null,
   });
   const answer = (ids: readonly string[]): CallOutcome => ({
     outcome: 'ok',

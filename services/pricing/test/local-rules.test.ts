@@ -60,6 +60,8 @@ describe('PendingRequests', () => {
     source_partition: partition,
     compute_time_ms: null,
     hardware: null,
+    input_tokens: null,
+    output_tokens: null,
   });
 
   it('keeps the earliest first-seen time of a request seen twice', () => {

@@ -76,6 +76,17 @@ describe('pricing SIGKILLed in the middle of a round', () => {
         expect(
           Number(await queryValue(clickhouse, 'SELECT count() FROM billing.ledger_entries')),
         ).toBe(events.length);
+        // The restarted instance priced requests it reloaded from billing.pricing_pending: their
+        // usage survives the reload, and the hourly rollup matches the ledger.
+        const inputTokens = events.reduce((sum, e) => sum + BigInt(e.usage?.inputTokens ?? 0), 0n);
+        expect(inputTokens).toBeGreaterThan(0n);
+        expect(
+          await queryValue(
+            clickhouse,
+            `SELECT (toString(sum(requests)), toString(sum(input_tokens)), toString(sum(cost_nano_usd)))
+             FROM billing.usage_hourly`,
+          ),
+        ).toEqual([String(events.length), String(inputTokens), String(total)]);
       } finally {
         await clickhouse.close();
       }

@@ -121,6 +121,42 @@ describe('pricing: pending ids → cost endpoints → billing.ledger', () => {
       BigInt(await queryValue(clickhouse, 'SELECT sum(cost_nano_usd) FROM billing.ledger')),
     ).toBe(total);
     expect(pricing.pendingCount()).toBe(0);
+
+    // The events' usage reaches the ledger and, through it, the hourly rollup.
+    const tokens = (events: typeof big) =>
+      events.reduce(
+        (sum, e) => ({
+          input: sum.input + BigInt(e.usage?.inputTokens ?? 0),
+          output: sum.output + BigInt(e.usage?.outputTokens ?? 0),
+          without: sum.without + (e.usage === undefined ? 1 : 0),
+        }),
+        { input: 0n, output: 0n, without: 0 },
+      );
+    const expected = tokens([...big, ...small]);
+    expect(expected.input).toBeGreaterThan(0n);
+    const [ledgerTokens] = await (
+      await clickhouse.query({
+        query: `SELECT sum(input_tokens) AS input, sum(output_tokens) AS output,
+                       countIf(input_tokens IS NULL) AS without FROM billing.ledger`,
+        format: 'JSONEachRow',
+      })
+    ).json<{ input: string; output: string; without: string }>();
+    expect(ledgerTokens).toEqual({
+      input: String(expected.input),
+      output: String(expected.output),
+      without: String(expected.without),
+    });
+    const rollup = await queryValue<[string, string, string, string]>(
+      clickhouse,
+      `SELECT (toString(sum(requests)), toString(sum(input_tokens)), toString(sum(output_tokens)),
+               toString(sum(cost_nano_usd))) FROM billing.usage_hourly`,
+    );
+    expect(rollup).toEqual([
+      '25003',
+      String(expected.input),
+      String(expected.output),
+      String(total),
+    ]);
   });
 
   it('each fault class: answered ids are in the ledger at their true cost, the rest unpriced after the deadline, nothing twice', async () => {

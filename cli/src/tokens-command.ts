@@ -1,0 +1,72 @@
+import { text } from 'node:stream/consumers';
+import { parseArgs } from 'node:util';
+import { migrate, openClickHouse } from '@nanobill/clickhouse';
+import { loadConfig } from '@nanobill/config';
+import { askRunningProcess } from './socket.js';
+import { TokensRequest, runTokens } from './tokens.js';
+
+const USAGE = `usage: nanobill tokens create (--org ORG | --finance | --router) [--expires-in DAYS] [--label TEXT]
+       nanobill tokens revoke TOKEN_ID`;
+
+/**
+ * `nanobill tokens create --org ORG`: an org admin's API token (shown once; only its hash is
+ * stored). `--finance`: the SQL endpoint's token; `--router`: every account's status.
+ */
+export async function tokens(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      org: { type: 'string' },
+      finance: { type: 'boolean', default: false },
+      router: { type: 'boolean', default: false },
+      'expires-in': { type: 'string' },
+      label: { type: 'string' },
+    },
+  });
+  const [action, tokenId] = positionals;
+  const kind = values.finance ? 'finance' : values.router ? 'router' : 'org';
+  const request = TokensRequest.safeParse(
+    action === 'revoke'
+      ? { action, tokenId }
+      : {
+          action,
+          kind,
+          org: values.org,
+          expiresInDays:
+            values['expires-in'] === undefined ? undefined : Number(values['expires-in']),
+          label: values.label,
+        },
+  );
+  if (!request.success) {
+    console.error(USAGE);
+    return 2;
+  }
+  if (request.data.action === 'create' && (kind === 'org') !== (values.org !== undefined)) {
+    console.error(
+      `nanobill: ${kind === 'org' ? 'an org token needs --org' : '--org goes with org tokens only'}\n${USAGE}`,
+    );
+    return 2;
+  }
+  const config = loadConfig();
+  const viaRunningProcess = config.clickhouseUrl
+    ? undefined
+    : await askRunningProcess(config.dataDir, '/tokens', request.data);
+  let result: unknown;
+  if (viaRunningProcess) {
+    result = JSON.parse(await text(viaRunningProcess));
+  } else {
+    const client = openClickHouse({ url: config.clickhouseUrl, dataDir: config.dataDir });
+    try {
+      await migrate(client);
+      result = await runTokens(client, request.data);
+    } finally {
+      await client.close();
+    }
+  }
+  console.log(JSON.stringify(result, null, 2));
+  if (request.data.action === 'create') {
+    console.error('nanobill: the token is shown once; only its hash is stored.');
+  }
+  return 0;
+}

@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { TOKEN_KINDS, TokenStore, createToken, type CreatedToken } from '@nanobill/api';
+import type { ClickHouseClient } from '@nanobill/clickhouse';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** What `nanobill tokens` asks, directly or through the running process's socket. */
+export const TokensRequest = z.discriminatedUnion('action', [
+  z.object({
+    action: z.literal('create'),
+    kind: z.enum(TOKEN_KINDS),
+    org: z.string().min(1).max(256).optional(),
+    expiresInDays: z.number().positive().max(3650).optional(),
+    label: z.string().max(200).optional(),
+  }),
+  z.object({ action: z.literal('revoke'), tokenId: z.string().regex(/^[0-9a-f]{12}$/) }),
+]);
+export type TokensRequest = z.infer<typeof TokensRequest>;
+
+export async function runTokens(
+  client: ClickHouseClient,
+  request: TokensRequest,
+): Promise<CreatedToken | { revoked: string }> {
+  if (request.action === 'revoke') {
+    await new TokenStore(client).revoke(request.tokenId);
+    return { revoked: request.tokenId };
+  }
+  return createToken(client, {
+    kind: request.kind,
+    org: request.org,
+    ttlMs: request.expiresInDays === undefined ? undefined : request.expiresInDays * DAY_MS,
+    label: request.label,
+  });
+}

@@ -1,0 +1,120 @@
+import { createReadStream } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyPluginAsync } from 'fastify';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import fastifyStatic from '@fastify/static';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+} from 'fastify-type-provider-zod';
+import type { AccountFactsReader } from '@nanobill/accounts';
+import type { ClickHouseClient } from '@nanobill/clickhouse';
+import type { AccountSnapshot } from '@nanobill/contract';
+import { authenticate } from './auth.js';
+import { installErrorHandler } from './errors.js';
+import { financeRoutes } from './routes/finance.js';
+import { orgRoutes } from './routes/orgs.js';
+import { statusRoutes } from './routes/status.js';
+import type { StatusView } from './status-view.js';
+import { tokenIdOf, type TokenStore } from './tokens.js';
+
+export interface ApiOptions {
+  clickhouse: ClickHouseClient;
+  /** A connection of its own: finance queries run with readonly=1, which chdb keeps. */
+  financeClickhouse: ClickHouseClient;
+  statuses: StatusView;
+  facts: AccountFactsReader;
+  tokens: TokenStore;
+  /** The configured provider names (valid disabled providers). */
+  providers: readonly string[];
+  publishSnapshot(snapshot: AccountSnapshot): Promise<void>;
+  now?: () => Date;
+  /** Requests per token (or per address without one) and window. Default 600 a minute. */
+  rateLimit?: { max: number; timeWindowMs: number };
+}
+
+const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
+// chart.js exports no subpath for its UMD build: found next to its CommonJS entry.
+const CHART_JS = join(
+  dirname(createRequire(import.meta.url).resolve('chart.js')),
+  'chart.umd.min.js',
+);
+
+/**
+ * The HTTP API and dashboard (PRODUCT.md §6, §8), a Fastify plugin served on `PORT` beside
+ * `/metrics` and the health routes: zod-validated input (400 names the field), bearer tokens
+ * (401), org tokens confined to their org (404 elsewhere), a rate limit per token, security
+ * headers, the OpenAPI document at `/docs`, and the dashboard's static files at `/`.
+ */
+export function apiRoutes(options: ApiOptions): FastifyPluginAsync {
+  const now = options.now ?? (() => new Date());
+  return async (app) => {
+    app.setValidatorCompiler(validatorCompiler);
+    app.setSerializerCompiler(serializerCompiler);
+    installErrorHandler(app);
+    await app.register(helmet, {
+      contentSecurityPolicy: {
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          // Swagger UI's page styles itself inline; the dashboard does not need it.
+          styleSrc: ["'self'", "'unsafe-inline'"],
+          imgSrc: ["'self'", 'data:'],
+          connectSrc: ["'self'"],
+        },
+      },
+    });
+    await app.register(rateLimit, {
+      max: options.rateLimit?.max ?? 600,
+      timeWindow: options.rateLimit?.timeWindowMs ?? 60_000,
+      keyGenerator: (request) => {
+        const header = request.headers.authorization;
+        const id =
+          typeof header === 'string' ? tokenIdOf(header.replace(/^Bearer /, '')) : undefined;
+        return id === undefined ? `ip:${request.ip}` : `token:${id}`;
+      },
+    });
+    await app.register(swagger, {
+      openapi: {
+        info: {
+          title: 'nanobill API',
+          description:
+            'Usage, spend, settings and alerts for org admins; account status for the router; read-only SQL for finance. Money is nano-USD (1e-9 USD) as decimal strings.',
+          version: '1.0.0',
+        },
+        components: {
+          securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+        },
+        security: [{ bearer: [] }],
+      },
+      transform: jsonSchemaTransform,
+    });
+    await app.register(swaggerUi, { routePrefix: '/docs' });
+    await app.register(fastifyStatic, { root: PUBLIC_DIR, prefix: '/', index: 'index.html' });
+    app.get('/assets/vendor/chart.umd.js', { schema: { hide: true } }, (_request, reply) =>
+      reply.type('text/javascript; charset=utf-8').send(createReadStream(CHART_JS)),
+    );
+
+    await app.register(async (v1) => {
+      v1.addHook('onRequest', authenticate(options.tokens));
+      await v1.register(statusRoutes(options.statuses));
+      await v1.register(
+        orgRoutes({
+          clickhouse: options.clickhouse,
+          statuses: options.statuses,
+          facts: options.facts,
+          providers: options.providers,
+          publishSnapshot: options.publishSnapshot,
+          now,
+        }),
+      );
+      await v1.register(financeRoutes(options.financeClickhouse));
+    });
+  };
+}

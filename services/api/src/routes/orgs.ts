@@ -1,0 +1,284 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { accountMonth, type AccountFactsReader } from '@nanobill/accounts';
+import { AccountSnapshot, nanoUsdDigits, spendingLimitOf } from '@nanobill/contract';
+import { applyCredits, monthBounds, monthOf } from '@nanobill/credits';
+import { nanoToJson, roundHalfUp } from '@nanobill/money';
+import { monthToDateCost, usageSeries } from '@nanobill/usage';
+import type { ClickHouseClient } from '@nanobill/clickhouse';
+import { requireOrg } from '../auth.js';
+import { BadInput } from '../errors.js';
+import type { StatusView } from '../status-view.js';
+import { checkWebhookUrl } from '../webhook-url.js';
+
+export interface OrgRoutesDeps {
+  clickhouse: ClickHouseClient;
+  statuses: StatusView;
+  facts: AccountFactsReader;
+  providers: readonly string[];
+  publishSnapshot(snapshot: AccountSnapshot): Promise<void>;
+  now: () => Date;
+}
+
+const HOUR_MS = 60 * 60 * 1000;
+const DAY_MS = 24 * HOUR_MS;
+/** The longest window per granularity: bounded rows per answer. */
+const MAX_SPAN_MS = { hour: 31 * DAY_MS, day: 400 * DAY_MS, month: 3_660 * DAY_MS } as const;
+
+const OrgParams = z.object({ org: z.string().min(1).max(256) });
+const UsageQuery = z.object({
+  from: z.iso.datetime({ offset: false }).optional(),
+  to: z.iso.datetime({ offset: false }).optional(),
+  granularity: z.enum(['hour', 'day', 'month']).default('day'),
+  groupBy: z.enum(['member', 'provider', 'model', 'task']).default('member'),
+});
+const Settings = z
+  .strictObject({
+    spendingLimitNanoUsd: nanoUsdDigits.nullable().optional(),
+    disabledProviders: z.array(z.string().min(1).max(64)).max(64).optional(),
+    alertWebhookUrl: z
+      .url({ protocol: /^https$/, error: 'must be an https URL' })
+      .max(2048)
+      .nullable()
+      .optional(),
+  })
+  .refine((s) => Object.keys(s).length > 0, 'nothing to change');
+const AlertsQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) });
+
+/** The org admin's routes (PRODUCT.md §8): usage, spend, settings, alerts; own org only. */
+export function orgRoutes(deps: OrgRoutesDeps): FastifyPluginAsync {
+  return async (plain) => {
+    const app = plain.withTypeProvider<ZodTypeProvider>();
+    app.addHook('preHandler', requireOrg);
+
+    app.get(
+      '/v1/orgs/:org/usage',
+      {
+        schema: {
+          summary: 'Usage over time: requests, tokens and cost, stacked by a dimension',
+          params: OrgParams,
+          querystring: UsageQuery,
+        },
+      },
+      async (request) => {
+        const { org } = request.params;
+        const { granularity, groupBy } = request.query;
+        const to = request.query.to ? new Date(request.query.to) : ceilHour(deps.now());
+        const from = request.query.from
+          ? new Date(request.query.from)
+          : new Date(to.getTime() - 30 * DAY_MS);
+        for (const [field, at] of [
+          ['from', from],
+          ['to', to],
+        ] as const) {
+          if (at.getTime() % HOUR_MS !== 0) throw new BadInput(field, 'must be a whole hour (UTC)');
+        }
+        if (from >= to) throw new BadInput('from', 'must be before to');
+        if (to.getTime() - from.getTime() > MAX_SPAN_MS[granularity]) {
+          throw new BadInput(
+            'to',
+            `a ${granularity} graph spans at most ${MAX_SPAN_MS[granularity] / DAY_MS} days`,
+          );
+        }
+        const usage = await usageSeries(deps.clickhouse, {
+          account: org,
+          from,
+          to,
+          granularity,
+          groupBy,
+        });
+        return {
+          org,
+          from: from.toISOString(),
+          to: to.toISOString(),
+          granularity,
+          groupBy,
+          ...usage,
+        };
+      },
+    );
+
+    app.get(
+      '/v1/orgs/:org/spend',
+      {
+        schema: {
+          summary: 'Month to date: gross, credits, payable, limit, status, forecast',
+          params: OrgParams,
+        },
+      },
+      async (request) => {
+        const { org } = request.params;
+        const now = deps.now();
+        const month = monthOf(now);
+        await deps.facts.refresh();
+        const account = accountMonth(deps.facts.history, org, month, now);
+        const gross = await monthToDateCost(deps.clickhouse, org, month);
+        const credits = applyCredits({
+          gross,
+          grant: account.grant,
+          payAsYouGo: account.payAsYouGo,
+        });
+        const snapshot = account.snapshot?.kind === 'org' ? account.snapshot : undefined;
+        const limit = snapshot ? spendingLimitOf(snapshot) : undefined;
+        const status = deps.statuses.get(org);
+        return {
+          org,
+          month,
+          plan: account.facts.plan,
+          grossNanoUsd: nanoToJson(gross),
+          creditsGrantedNanoUsd: nanoToJson(account.grant),
+          creditsAppliedNanoUsd: nanoToJson(credits.creditsApplied),
+          payableNanoUsd: nanoToJson(credits.payable),
+          forecastNanoUsd: nanoToJson(forecast(gross, month, now)),
+          limitNanoUsd: limit === undefined ? null : nanoToJson(limit),
+          disabledProviders: snapshot?.disabledProviders ?? [],
+          alertWebhookUrl: snapshot?.alertWebhookUrl ?? null,
+          status:
+            status === undefined || status.month !== month
+              ? null
+              : {
+                  status: status.status,
+                  reason: status.reason,
+                  basis: status.basis,
+                  spendNanoUsd: status.spendNanoUsd,
+                  updatedAt: status.updatedAt,
+                },
+        };
+      },
+    );
+
+    app.put(
+      '/v1/orgs/:org/settings',
+      {
+        schema: {
+          summary:
+            'Spending limit, disabled providers, alert webhook: published as a new account snapshot',
+          params: OrgParams,
+          body: Settings,
+        },
+      },
+      async (request, reply) => {
+        const { org } = request.params;
+        const body = request.body;
+        for (const [i, provider] of (body.disabledProviders ?? []).entries()) {
+          if (!deps.providers.includes(provider)) {
+            throw new BadInput(
+              `disabledProviders.${i}`,
+              `unknown provider ${JSON.stringify(provider)}`,
+            );
+          }
+        }
+        if (body.alertWebhookUrl) {
+          const problem = checkWebhookUrl(body.alertWebhookUrl);
+          if (problem) throw new BadInput('alertWebhookUrl', problem);
+        }
+        await deps.facts.refresh();
+        const now = deps.now();
+        const current = deps.facts.history.at(org, now);
+        if (current?.kind !== 'org') return reply.code(404).send({ error: 'not found' });
+        // Later than the current snapshot even if clocks disagree: the newest must win.
+        const effectiveAt = new Date(Math.max(now.getTime(), Date.parse(current.effectiveAt) + 1));
+        const next: Record<string, unknown> = {
+          ...current,
+          effectiveAt: effectiveAt.toISOString(),
+        };
+        const set = (field: string, value: unknown) => {
+          if (value === null) delete next[field];
+          else if (value !== undefined) next[field] = value;
+        };
+        set('spendingLimitNanoUsd', body.spendingLimitNanoUsd);
+        set(
+          'disabledProviders',
+          body.disabledProviders && [...new Set(body.disabledProviders)].sort(),
+        );
+        set('alertWebhookUrl', body.alertWebhookUrl);
+        const snapshot = AccountSnapshot.parse(next);
+        await deps.publishSnapshot(snapshot);
+        request.log.info({ org, fields: Object.keys(body) }, 'org settings published');
+        return { snapshot };
+      },
+    );
+
+    app.get(
+      '/v1/orgs/:org/alerts',
+      {
+        schema: {
+          summary: 'Recent alerts and their deliveries',
+          params: OrgParams,
+          querystring: AlertsQuery,
+        },
+      },
+      async (request) => {
+        const result = await deps.clickhouse.query({
+          query: `SELECT a.alert_id, a.type, a.severity, a.message, a.details, a.created_at,
+                         d.outcome, d.attempts, d.last_error, d.last_at
+                  FROM (SELECT * FROM billing.alerts WHERE account_id = {org:String}
+                        ORDER BY created_at DESC LIMIT {limit:UInt32}) AS a
+                  LEFT JOIN (SELECT alert_id, argMax(outcome, attempt) AS outcome,
+                                    max(attempt) AS attempts, argMax(error, attempt) AS last_error,
+                                    max(attempted_at) AS last_at
+                             FROM billing.alert_deliveries
+                             WHERE alert_id IN (SELECT alert_id FROM billing.alert_log
+                                                WHERE account_id = {org:String})
+                             GROUP BY alert_id) AS d ON d.alert_id = a.alert_id
+                  ORDER BY a.created_at DESC`,
+          query_params: { org: request.params.org, limit: request.query.limit },
+          format: 'JSONEachRow',
+        });
+        type Row = {
+          alert_id: string;
+          type: string;
+          severity: string;
+          message: string;
+          details: string;
+          created_at: string;
+          outcome: string;
+          attempts: number | string;
+          last_error: string;
+          last_at: string;
+        };
+        const rows = await result.json<Row>();
+        return {
+          alerts: rows.map((r) => ({
+            alertId: r.alert_id,
+            type: r.type,
+            severity: r.severity,
+            message: r.message,
+            details: JSON.parse(r.details) as unknown,
+            createdAt: utc(r.created_at),
+            delivery:
+              r.outcome === ''
+                ? null
+                : {
+                    outcome: r.outcome,
+                    attempts: Number(r.attempts),
+                    lastError: r.last_error || null,
+                    lastAttemptAt: utc(r.last_at),
+                  },
+          })),
+        };
+      },
+    );
+  };
+}
+
+function ceilHour(at: Date): Date {
+  return new Date(Math.ceil(at.getTime() / HOUR_MS) * HOUR_MS);
+}
+
+/** ClickHouse's 'YYYY-MM-DD hh:mm:ss.sss' (UTC) as ISO-8601. */
+function utc(text: string): string {
+  return `${text.replace(' ', 'T')}Z`;
+}
+
+/**
+ * The month's gross at the current rate: gross × month length ÷ time elapsed (at least an hour,
+ * so that the first minutes of a month do not extrapolate wildly), rounded half-up.
+ */
+export function forecast(gross: bigint, month: string, now: Date): bigint {
+  const { start, end } = monthBounds(month);
+  const elapsed = BigInt(Math.max(HOUR_MS, now.getTime() - start.getTime()));
+  const length = BigInt(end.getTime() - start.getTime());
+  return elapsed >= length ? gross : roundHalfUp(gross * length, elapsed);
+}
