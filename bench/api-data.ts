@@ -45,10 +45,11 @@ export const FILL_MODELS = FAMILIES.flatMap(([family, task]) =>
 
 /**
  * Inserts `requests` ledger rows billed to orgs `org-0000`… spread over the last `days` days,
- * deterministic for a seed and an end. Traffic is skewed as a router's is: low org numbers are
- * busier, each member mostly uses two models, each model is served mostly by one provider, so
- * the hourly rollup folds the way real usage does. Use a new seed for each fill into one ledger:
- * the seed is part of every provider request id. Prints nothing.
+ * deterministic for a seed and an end. Traffic is skewed as a router's is (low org numbers are
+ * busier, each member mostly uses two models, each model is served mostly by one provider):
+ * uniform noise would give the rollup no repeated keys to fold and flatter nobody. Use a new
+ * seed for each fill into one ledger: the seed is part of every provider request id. Prints
+ * nothing.
  */
 export async function fillLedger(
   clickhouse: ClickHouseClient,
@@ -56,8 +57,9 @@ export async function fillLedger(
 ): Promise<{ rows: number; seconds: number }> {
   const { days, requests, orgs, membersPerOrg, seed } = options;
   for (const [name, value] of Object.entries({ days, requests, orgs, membersPerOrg, seed })) {
-    if (!Number.isSafeInteger(value) || value < 0) {
-      throw new RangeError(`${name} must be a non-negative integer`);
+    const least = name === 'requests' || name === 'seed' ? 0 : 1;
+    if (!Number.isSafeInteger(value) || value < least) {
+      throw new RangeError(`${name} must be an integer ≥ ${least}`);
     }
   }
   const end = options.end ?? new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000);
@@ -93,8 +95,8 @@ export async function fillLedger(
                      {providers:Array(String)}[
                        (model_index * 7 + if(h3 % 5 = 0, 5, 0)) % length({providers:Array(String)}) + 1
                      ] AS provider,
-                     toUInt64(20 + h1 % 4000) AS input,
-                     toUInt64(5 + h2 % 1200) AS output,
+                     toUInt64(20 + cityHash64(h, 5) % 4000) AS input,
+                     toUInt64(5 + cityHash64(h, 6) % 1200) AS output,
                      toUInt64(20 + model_index * 6) AS price_in,
                      toUInt64(80 + model_index * 24) AS price_out,
                      fromUnixTimestamp64Milli(

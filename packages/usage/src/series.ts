@@ -15,8 +15,9 @@ const BUCKET_SQL: Readonly<Record<Granularity, string>> = {
   month: "toDateTime(toStartOfMonth(hour, 'UTC'), 'UTC')",
 };
 
-const KEY_SQL: Readonly<Record<GroupBy, string>> = {
-  member: 'user_id',
+// The dimension a graph is stacked by, as billing.usage_by_key_hourly names it.
+const DIMENSIONS: Readonly<Record<GroupBy, string>> = {
+  member: 'member',
   provider: 'provider',
   model: 'model',
   task: 'task',
@@ -65,7 +66,7 @@ export interface UsageSeriesResult {
 
 export interface UsageQuery {
   query: string;
-  query_params: { account: string; from: number; to: number };
+  query_params: { account: string; dimension: string; from: number; to: number };
 }
 
 const HOUR_MS = 3_600_000;
@@ -88,25 +89,25 @@ export function usageSeriesQuery(options: UsageSeriesOptions): UsageQuery {
     );
   }
   const bucket = pick(BUCKET_SQL, granularity, 'granularity');
-  const key = pick(KEY_SQL, groupBy, 'groupBy');
+  const dimension = pick(DIMENSIONS, groupBy, 'groupBy');
   return {
     // Aliases differ from the column names: an alias named like a column would replace it in WHERE.
-    query: `SELECT ${key} AS series_key, toUnixTimestamp(${bucket}) AS bucket_s,
+    query: `SELECT key AS series_key, toUnixTimestamp(${bucket}) AS bucket_s,
                    sum(requests) AS n, sum(input_tokens) AS input, sum(output_tokens) AS output,
                    sum(cost_nano_usd) AS cost
-            FROM billing.usage_hourly
-            WHERE billed_account = {account:String}
+            FROM billing.usage_by_key_hourly
+            WHERE billed_account = {account:String} AND dimension = {dimension:String}
               AND hour >= toDateTime({from:UInt32}, 'UTC') AND hour < toDateTime({to:UInt32}, 'UTC')
             GROUP BY series_key, bucket_s
             ORDER BY series_key, bucket_s`,
-    query_params: { account, from: from / 1000, to: to / 1000 },
+    query_params: { account, dimension, from: from / 1000, to: to / 1000 },
   };
 }
 
 /**
  * Requests, tokens and cost of one billed account over [from, to), per bucket and per member,
- * provider, model or task. Reads the hourly rollup (one row per account, hour and key, not one
- * per request) and always sums at read time, so the figures equal the ledger's before and after
+ * provider, model or task. Reads the rollup of that one dimension (one row per account, hour and
+ * key, not one per request) and always sums at read time, so the figures equal the ledger's before and after
  * ClickHouse merges the rollup.
  */
 export async function usageSeries(

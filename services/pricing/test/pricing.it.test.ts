@@ -263,20 +263,27 @@ describe('pricing: pending ids → cost endpoints → billing.ledger', () => {
       cost_nano_usd: '123456789',
       cost_source: 'provider_api',
     };
-    // Two separate inserts, as two instances would make them: two parts, no merge yet.
-    await clickhouse.insert({
-      table: 'billing.ledger_entries',
-      values: [row],
-      format: 'JSONEachRow',
-    });
-    await clickhouse.insert({
-      table: 'billing.ledger_entries',
-      values: [row],
-      format: 'JSONEachRow',
-    });
-    const raw = "SELECT count() FROM billing.ledger_entries WHERE provider = 'sim-race'";
-    expect(Number(await queryValue(clickhouse, raw))).toBe(2);
-    const counted = "SELECT sum(cost_nano_usd) FROM billing.ledger WHERE provider = 'sim-race'";
-    expect(await queryValue(clickhouse, counted)).toBe('123456789');
+    // Two separate inserts, as two instances would make them: two parts. A background merge of
+    // the month's parts can fold them within milliseconds, and then the duplicate this test is
+    // about would be gone before it is counted: merges wait until the assertions are done.
+    await clickhouse.command({ query: 'SYSTEM STOP MERGES billing.ledger_entries' });
+    try {
+      await clickhouse.insert({
+        table: 'billing.ledger_entries',
+        values: [row],
+        format: 'JSONEachRow',
+      });
+      await clickhouse.insert({
+        table: 'billing.ledger_entries',
+        values: [row],
+        format: 'JSONEachRow',
+      });
+      const raw = "SELECT count() FROM billing.ledger_entries WHERE provider = 'sim-race'";
+      expect(Number(await queryValue(clickhouse, raw))).toBe(2);
+      const counted = "SELECT sum(cost_nano_usd) FROM billing.ledger WHERE provider = 'sim-race'";
+      expect(await queryValue(clickhouse, counted)).toBe('123456789');
+    } finally {
+      await clickhouse.command({ query: 'SYSTEM START MERGES billing.ledger_entries' });
+    }
   });
 });

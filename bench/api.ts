@@ -1,0 +1,153 @@
+// `npm run bench:api [-- --requests N --days D --clients C --calls K]`: fills embedded ClickHouse
+// with N priced requests (default 10,000,000) over D days (default 30) for 100 orgs, starts the
+// API (the same Fastify server `nanobill run` serves), and calls the usage endpoint of random
+// orgs over the whole window from C concurrent clients (default 8), K calls (default 200) per
+// granularity (hour, day) × groupBy (member, provider, model, task). Prints p50/p95/max latency
+// and the rows per answer; writes bench/results/api-*.json.
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { Pool } from 'undici';
+import { AccountFactsReader } from '@nanobill/accounts';
+import { apiRoutes, createToken, TokenStore, type StatusView } from '@nanobill/api';
+import { AccountHistory } from '@nanobill/attribution';
+import { migrate, openClickHouse } from '@nanobill/clickhouse';
+import { createLogger, createMetricsRegistry, startOpsServer } from '@nanobill/observability';
+import { freePortPair, tempDir } from '@nanobill/testkit';
+import { fillLedger } from './api-data.js';
+
+const { values } = parseArgs({
+  options: {
+    requests: { type: 'string', default: '10000000' },
+    days: { type: 'string', default: '30' },
+    clients: { type: 'string', default: '8' },
+    calls: { type: 'string', default: '200' },
+  },
+});
+const ORGS = 100;
+const days = Number(values.days);
+const dataDir = tempDir('bench-api-');
+const clickhouse = openClickHouse({ dataDir });
+await migrate(clickhouse);
+const end = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000);
+console.log(
+  `bench:api: filling ${values.requests} priced requests over ${days} days for ${ORGS} orgs …`,
+);
+const fill = await fillLedger(clickhouse, {
+  days,
+  requests: Number(values.requests),
+  orgs: ORGS,
+  membersPerOrg: 20,
+  seed: 1,
+  end,
+});
+const rollupRows = await clickhouse.query({
+  query: 'SELECT count() FROM billing.usage_hourly',
+  format: 'JSONCompactEachRow',
+});
+const rollup = (await rollupRows.json<[string]>())[0]?.[0] ?? '0';
+console.log(
+  `  filled ${fill.rows} ledger rows in ${fill.seconds.toFixed(1)} s; ${rollup} rollup rows`,
+);
+
+const orgIds = Array.from({ length: ORGS }, (_, i) => `org-${String(i).padStart(4, '0')}`);
+const tokens = new Map<string, string>();
+for (const org of orgIds)
+  tokens.set(org, (await createToken(clickhouse, { kind: 'org', org })).token);
+// The usage route does not read statuses; the bench needs no broker.
+const noStatuses: StatusView = {
+  get: () => undefined,
+  size: 0,
+  ready: Promise.resolve(),
+  stop: async () => undefined,
+};
+const port = await freePortPair();
+const server = await startOpsServer({
+  port,
+  registry: createMetricsRegistry(),
+  logger: createLogger({ level: 'warn' }),
+  readiness: {},
+  routes: [
+    apiRoutes({
+      clickhouse,
+      financeClickhouse: openClickHouse({ dataDir }),
+      statuses: noStatuses,
+      facts: new AccountFactsReader(clickhouse, new AccountHistory()),
+      tokens: new TokenStore(clickhouse),
+      providers: [],
+      publishSnapshot: async () => undefined,
+      rateLimit: { max: 1_000_000, timeWindowMs: 60_000 },
+    }),
+  ],
+});
+const pool = new Pool(`http://127.0.0.1:${port}`, { connections: Number(values.clients) });
+const from = new Date(end.getTime() - days * 24 * 3_600_000).toISOString();
+
+const pct = (xs: number[], p: number) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+};
+const results = [];
+for (const granularity of ['hour', 'day'] as const) {
+  for (const groupBy of ['member', 'provider', 'model', 'task'] as const) {
+    const latencies: number[] = [];
+    let points = 0;
+    let next = 0;
+    const calls = Number(values.calls);
+    const client = async () => {
+      while (next < calls) {
+        const i = next++;
+        // Busy and quiet orgs alike (the fill skews traffic towards low numbers).
+        const org = orgIds[(i * 37) % ORGS]!;
+        const started = performance.now();
+        const response = await pool.request({
+          method: 'GET',
+          path: `/v1/orgs/${org}/usage?from=${from}&to=${end.toISOString()}&granularity=${granularity}&groupBy=${groupBy}`,
+          headers: { authorization: `Bearer ${tokens.get(org)}` },
+        });
+        const body = (await response.body.json()) as { series: { points: unknown[] }[] };
+        latencies.push(performance.now() - started);
+        if (response.statusCode !== 200)
+          throw new Error(`HTTP ${response.statusCode}: ${JSON.stringify(body)}`);
+        points += body.series.reduce((n, s) => n + s.points.length, 0);
+      }
+    };
+    await Promise.all(Array.from({ length: Number(values.clients) }, client));
+    const result = {
+      granularity,
+      groupBy,
+      p50: Math.round(pct(latencies, 50)),
+      p95: Math.round(pct(latencies, 95)),
+      max: Math.round(Math.max(...latencies)),
+      pointsPerAnswer: Math.round(points / calls),
+    };
+    results.push(result);
+    console.log(
+      `  ${granularity.padEnd(4)} × ${groupBy.padEnd(8)}  p50 ${String(result.p50).padStart(4)} ms  p95 ${String(result.p95).padStart(4)} ms  max ${String(result.max).padStart(4)} ms  ${result.pointsPerAnswer} points per answer`,
+    );
+  }
+}
+const report = {
+  date: new Date().toISOString(),
+  ledgerRows: fill.rows,
+  rollupRows: Number(rollup),
+  days,
+  orgs: ORGS,
+  clients: Number(values.clients),
+  callsPerCase: Number(values.calls),
+  fillSeconds: fill.seconds,
+  results,
+  peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+};
+console.log(
+  `  worst p95 ${Math.max(...results.map((r) => r.p95))} ms (target ≤ 100 ms); peak RSS ${report.peakRssMb} MiB`,
+);
+const file = new URL(
+  `./results/api-${report.date.slice(0, 19).replace(/[:T]/g, '-')}.json`,
+  import.meta.url,
+);
+writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+console.log(`  written to bench/results/${file.pathname.split('/').at(-1)}`);
+await pool.close();
+await server.close();
+await clickhouse.close();
+process.exit(0);
