@@ -1,8 +1,8 @@
 // `npm run bench:api [-- --requests N --days D --clients C --calls K]`: fills embedded ClickHouse
 // with N priced requests (default 10,000,000) over D days (default 30) for 100 orgs, starts the
 // API (the same Fastify server `nanobill run` serves), and calls the usage endpoint of random
-// orgs over the whole window from C concurrent clients (default 8), K calls (default 200) per
-// granularity (hour, day) × groupBy (member, provider, model, task). Prints p50/p95/max latency
+// orgs over the whole window from C concurrent clients (default 8), K calls (default 100) per
+// window (24 h and 30 days by hour, 30 days by day) × groupBy (member, provider, model, task). Prints p50/p95/max latency
 // and the rows per answer; writes bench/results/api-*.json.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -20,7 +20,7 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '10000000' },
     days: { type: 'string', default: '30' },
     clients: { type: 'string', default: '8' },
-    calls: { type: 'string', default: '200' },
+    calls: { type: 'string', default: '100' },
   },
 });
 const ORGS = 100;
@@ -41,7 +41,7 @@ const fill = await fillLedger(clickhouse, {
   end,
 });
 const rollupRows = await clickhouse.query({
-  query: 'SELECT count() FROM billing.usage_hourly',
+  query: 'SELECT count() FROM billing.usage_by_key_hourly',
   format: 'JSONCompactEachRow',
 });
 const rollup = (await rollupRows.json<[string]>())[0]?.[0] ?? '0';
@@ -80,14 +80,20 @@ const server = await startOpsServer({
   ],
 });
 const pool = new Pool(`http://127.0.0.1:${port}`, { connections: Number(values.clients) });
-const from = new Date(end.getTime() - days * 24 * 3_600_000).toISOString();
 
 const pct = (xs: number[], p: number) => {
   const sorted = [...xs].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 };
 const results = [];
-for (const granularity of ['hour', 'day'] as const) {
+// The dashboard's hourly graph (24 h), the longest hourly window (30 days), and 30 days by day.
+const CASES = [
+  ['hour', 1],
+  ['hour', days],
+  ['day', days],
+] as const;
+for (const [granularity, windowDays] of CASES) {
+  const from = new Date(end.getTime() - windowDays * 24 * 3_600_000).toISOString();
   for (const groupBy of ['member', 'provider', 'model', 'task'] as const) {
     const latencies: number[] = [];
     let points = 0;
@@ -114,6 +120,7 @@ for (const granularity of ['hour', 'day'] as const) {
     await Promise.all(Array.from({ length: Number(values.clients) }, client));
     const result = {
       granularity,
+      windowDays,
       groupBy,
       p50: Math.round(pct(latencies, 50)),
       p95: Math.round(pct(latencies, 95)),
@@ -122,7 +129,7 @@ for (const granularity of ['hour', 'day'] as const) {
     };
     results.push(result);
     console.log(
-      `  ${granularity.padEnd(4)} × ${groupBy.padEnd(8)}  p50 ${String(result.p50).padStart(4)} ms  p95 ${String(result.p95).padStart(4)} ms  max ${String(result.max).padStart(4)} ms  ${result.pointsPerAnswer} points per answer`,
+      `  ${granularity.padEnd(4)} ${String(windowDays).padStart(2)} d × ${groupBy.padEnd(8)}  p50 ${String(result.p50).padStart(4)} ms  p95 ${String(result.p95).padStart(4)} ms  max ${String(result.max).padStart(4)} ms  ${result.pointsPerAnswer} points per answer`,
     );
   }
 }

@@ -46,6 +46,9 @@ await clickhouse.command({
 });
 await clickhouse.command({
   query: `INSERT INTO billing.ledger_entries
+            (provider, provider_request_id, request_id, event_time, priced_at, user_id,
+             billed_account, attribution, attribution_reason, bill_to, model, task, cost_nano_usd,
+             cost_source)
           SELECT 'groq', concat('p-', toString(number)), concat('r-', toString(number)),
                  toDateTime64('2026-10-01 00:00:00', 3, 'UTC') + toIntervalSecond(number % 2678400),
                  toDateTime64('2026-10-01 00:05:00', 3, 'UTC') + toIntervalSecond(number % 2678400),

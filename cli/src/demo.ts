@@ -11,6 +11,7 @@ import {
   runRouterSimulator,
 } from '@nanobill/router-simulator';
 import { createProducer } from '@nanobill/kafka';
+import { createToken } from '@nanobill/api';
 import { startPipeline, type Pipeline } from './pipeline.js';
 import { simulateProviders } from './simulated-providers.js';
 
@@ -46,10 +47,16 @@ export async function demo(args: string[]): Promise<number> {
     requestIdPrefix: runPrefix,
     eventsPerSecondOfSimTime: Date.now,
   });
-  await publishAccounts(
-    pipeline,
-    accountSnapshots(generator, new Date(Date.now() - 60 * 60 * 1000)),
-  );
+  const snapshots = accountSnapshots(generator, new Date(Date.now() - 60 * 60 * 1000));
+  await publishAccounts(pipeline, snapshots);
+  // A token for the first paying org, so the dashboard can be opened right away.
+  const org = snapshots.find((s) => s.kind === 'org' && s.plan !== 'free')?.accountId;
+  if (org !== undefined) {
+    const { token } = await createToken(pipeline.reader, { kind: 'org', org, label: 'demo' });
+    console.log(
+      `demo: dashboard http://127.0.0.1:${config.port}/ · org ${org} · token ${token} (more: npx nanobill tokens create --org ORG)`,
+    );
+  }
 
   const stop = new AbortController();
   process.once('SIGINT', () => stop.abort());

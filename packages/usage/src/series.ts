@@ -66,10 +66,18 @@ export interface UsageSeriesResult {
 
 export interface UsageQuery {
   query: string;
-  query_params: { account: string; dimension: string; from: number; to: number };
+  query_params: {
+    account: string;
+    dimension: string;
+    from: number;
+    to: number;
+    dayFrom: number;
+    dayTo: number;
+  };
 }
 
 const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
 // billing.usage_hourly.hour is a DateTime: seconds since 1970 in a UInt32.
 const MAX_DATETIME_MS = (2 ** 32 - 1) * 1000;
 
@@ -90,17 +98,42 @@ export function usageSeriesQuery(options: UsageSeriesOptions): UsageQuery {
   }
   const bucket = pick(BUCKET_SQL, granularity, 'granularity');
   const dimension = pick(DIMENSIONS, groupBy, 'groupBy');
+  // Days and months read the daily rollup for the whole UTC days of the window and the hourly one
+  // for the hours at its edges; hours read the hourly rollup alone (an empty span of days).
+  let dayFrom = Math.ceil(from / DAY_MS) * DAY_MS;
+  let dayTo = Math.floor(to / DAY_MS) * DAY_MS;
+  if (granularity === 'hour' || dayFrom >= dayTo) dayFrom = dayTo = to;
+  const rows = (table: string, time: string, span: string) =>
+    `SELECT key, ${time} AS hour, requests, input_tokens, output_tokens, cost_nano_usd
+     FROM ${table}
+     WHERE billed_account = {account:String} AND dimension = {dimension:String} AND (${span})`;
+  const at = (name: string) => `toDateTime({${name}:UInt32}, 'UTC')`;
   return {
     // Aliases differ from the column names: an alias named like a column would replace it in WHERE.
     query: `SELECT key AS series_key, toUnixTimestamp(${bucket}) AS bucket_s,
                    sum(requests) AS n, sum(input_tokens) AS input, sum(output_tokens) AS output,
-                   sum(cost_nano_usd) AS cost
-            FROM billing.usage_by_key_hourly
-            WHERE billed_account = {account:String} AND dimension = {dimension:String}
-              AND hour >= toDateTime({from:UInt32}, 'UTC') AND hour < toDateTime({to:UInt32}, 'UTC')
+                   toString(sum(cost_nano_usd)) AS cost
+            FROM (${rows(
+              'billing.usage_by_key_hourly',
+              'hour',
+              `(hour >= ${at('from')} AND hour < ${at('dayFrom')}) OR (hour >= ${at('dayTo')} AND hour < ${at('to')})`,
+            )}
+                  UNION ALL
+                  ${rows(
+                    'billing.usage_by_key_daily',
+                    "toDateTime(day, 'UTC')",
+                    `day >= toDate(${at('dayFrom')}) AND day < toDate(${at('dayTo')})`,
+                  )})
             GROUP BY series_key, bucket_s
             ORDER BY series_key, bucket_s`,
-    query_params: { account, dimension, from: from / 1000, to: to / 1000 },
+    query_params: {
+      account,
+      dimension,
+      from: from / 1000,
+      to: to / 1000,
+      dayFrom: dayFrom / 1000,
+      dayTo: dayTo / 1000,
+    },
   };
 }
 
@@ -119,6 +152,14 @@ export async function usageSeries(
   type Raw = [string, number | string, Int, Int, Int, Int];
   const series: UsageSeries[] = [];
   const totals = { requests: 0n, inputTokens: 0n, outputTokens: 0n, cost: 0n };
+  // A month by hour is thousands of points over a few hundred buckets: format each bucket once.
+  const instants = new Map<string, string>();
+  const instant = (bucketS: number | string) => {
+    const k = String(bucketS);
+    let iso = instants.get(k);
+    if (iso === undefined) instants.set(k, (iso = new Date(Number(bucketS) * 1000).toISOString()));
+    return iso;
+  };
   for (const [key, bucketS, n, input, output, cost] of await result.json<Raw>()) {
     let current = series.at(-1);
     if (current === undefined || current.key !== key) {
@@ -128,11 +169,11 @@ export async function usageSeries(
     const point = { requests: BigInt(n), input: BigInt(input), output: BigInt(output) };
     const costNano = BigInt(cost);
     current.points.push({
-      t: new Date(Number(bucketS) * 1000).toISOString(),
+      t: instant(bucketS),
       requests: safe(point.requests, 'requests'),
       inputTokens: safe(point.input, 'input tokens'),
       outputTokens: safe(point.output, 'output tokens'),
-      costNanoUsd: costNano.toString(),
+      costNanoUsd: String(cost),
     });
     totals.requests += point.requests;
     totals.inputTokens += point.input;
