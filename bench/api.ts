@@ -1,9 +1,9 @@
 // `npm run bench:api [-- --requests N --days D --clients C --calls K]`: fills embedded ClickHouse
 // with N priced requests (default 10,000,000) over D days (default 30) for 100 orgs, starts the
 // API (the same Fastify server `nanobill run` serves), and calls the usage endpoint of random
-// orgs over the whole window from C concurrent clients (default 8), K calls (default 100) per
-// window (24 h and 30 days by hour, 30 days by day) × groupBy (member, provider, model, task). Prints p50/p95/max latency
-// and the rows per answer; writes bench/results/api-*.json.
+// orgs from C concurrent clients (default 8), K calls (default 100) per window (24 h and D days
+// by hour, D days by day) × groupBy (member, provider, model, task). Prints p50/p95/max latency
+// and the points per answer; writes bench/results/api-*.json.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
