@@ -22,6 +22,7 @@ import {
 } from '@nanobill/observability';
 import { startQueryServer } from './socket.js';
 import { topicSpecs } from './topics.js';
+import { kafkaSecurityOptions } from './kafka-security.js';
 import { webhookSecret } from './webhook-secret.js';
 
 /** The workers `nanobill run` can start; `--only` picks among them. */
@@ -77,7 +78,12 @@ export async function startPipeline(options: {
     const brokers =
       config.kafkaBrokers ??
       (await startBroker({ dataDir: config.dataDir, port: config.localKafkaPort })).brokers;
-    const kafka = createKafka({ brokers, clientId: 'nanobill', logger });
+    const kafka = createKafka({
+      brokers,
+      clientId: 'nanobill',
+      logger,
+      ...kafkaSecurityOptions(config.kafkaSecurity),
+    });
     const registry = createMetricsRegistry();
     const admin = clickhouse();
     const applied = await migrate(admin);
@@ -186,6 +192,7 @@ export async function startPipeline(options: {
 
     const ops = await startOpsServer({
       port: config.port,
+      host: config.host,
       registry,
       logger,
       routes,

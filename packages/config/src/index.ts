@@ -33,12 +33,34 @@ const Env = z.object({
   NANOBILL_OPS_WEBHOOK_URL: z
     .url({ protocol: /^https$/, error: 'must be an https URL' })
     .optional(),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  KAFKA_SSL: z.enum(['true', 'false']).default('false'),
+  KAFKA_SSL_CA_FILE: z.string().min(1).optional(),
+  KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+  KAFKA_SASL_USERNAME: z.string().min(1).optional(),
+  KAFKA_SASL_PASSWORD: z.string().min(1).optional(),
+  KAFKA_SASL_PASSWORD_FILE: z.string().min(1).optional(),
   NANOBILL_COST_ENDPOINT_FAILING_AFTER_MS: z.coerce
     .number()
     .int()
     .min(0)
     .default(5 * 60 * 1000),
 });
+
+/** How nanobill reaches a secured Kafka (TLS, SASL); secrets stay in files or the environment. */
+export interface KafkaSecurity {
+  ssl: boolean;
+  /** Extra CA (PEM file) for the brokers' certificates. */
+  caFile: string | undefined;
+  sasl:
+    | {
+        mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+        username: string;
+        password: string | undefined;
+        passwordFile: string | undefined;
+      }
+    | undefined;
+}
 
 export interface Config {
   /** Absent: the local broker that the project's scripts start on 127.0.0.1. */
@@ -49,6 +71,9 @@ export interface Config {
   clickhouseUrl: string | undefined;
   dataDir: string;
   port: number;
+  /** Address the HTTP server listens on (0.0.0.0 in a container). */
+  host: string;
+  kafkaSecurity: KafkaSecurity;
   requestsPartitions: number;
   ingest: { maxRows: number; maxWaitMs: number };
   /** Absent: the local stack's file, `infra/providers/local.json`. */
@@ -72,9 +97,28 @@ export interface Config {
   };
 }
 
+const SecuredEnv = Env.superRefine((e, ctx) => {
+  if (e.KAFKA_SASL_MECHANISM === undefined) return;
+  if (e.KAFKA_SASL_USERNAME === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['KAFKA_SASL_USERNAME'],
+      message: 'required with KAFKA_SASL_MECHANISM',
+    });
+  }
+  if ((e.KAFKA_SASL_PASSWORD === undefined) === (e.KAFKA_SASL_PASSWORD_FILE === undefined)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['KAFKA_SASL_PASSWORD'],
+      message:
+        'exactly one of KAFKA_SASL_PASSWORD and KAFKA_SASL_PASSWORD_FILE with KAFKA_SASL_MECHANISM',
+    });
+  }
+});
+
 /** Reads the environment; a bad value fails with a message that names the variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = Env.safeParse(env);
+  const parsed = SecuredEnv.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
     throw new Error(`invalid configuration: ${problems.join('; ')}`);
@@ -86,6 +130,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     clickhouseUrl: e.CLICKHOUSE_URL,
     dataDir: resolve(e.NANOBILL_DATA_DIR),
     port: e.PORT,
+    host: e.HOST,
+    kafkaSecurity: {
+      ssl: e.KAFKA_SSL === 'true',
+      caFile: e.KAFKA_SSL_CA_FILE,
+      sasl:
+        e.KAFKA_SASL_MECHANISM === undefined
+          ? undefined
+          : {
+              mechanism: e.KAFKA_SASL_MECHANISM,
+              username: e.KAFKA_SASL_USERNAME!,
+              password: e.KAFKA_SASL_PASSWORD,
+              passwordFile: e.KAFKA_SASL_PASSWORD_FILE,
+            },
+    },
     requestsPartitions: e.NANOBILL_REQUESTS_PARTITIONS,
     ingest: { maxRows: e.NANOBILL_INGEST_MAX_ROWS, maxWaitMs: e.NANOBILL_INGEST_MAX_WAIT_MS },
     providersFile: e.NANOBILL_PROVIDERS_FILE,

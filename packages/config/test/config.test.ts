@@ -31,3 +31,57 @@ describe('loadConfig', () => {
     expect(() => loadConfig(env)).toThrow(name);
   });
 });
+
+describe('loadConfig: a secured Kafka and the listen address', () => {
+  it('is plain Kafka on 127.0.0.1 by default', () => {
+    const config = loadConfig({});
+    expect(config.host).toBe('127.0.0.1');
+    expect(config.kafkaSecurity).toEqual({ ssl: false, caFile: undefined, sasl: undefined });
+  });
+
+  it('reads TLS and SASL settings, the password from the environment or a file', () => {
+    const config = loadConfig({
+      HOST: '0.0.0.0',
+      KAFKA_SSL: 'true',
+      KAFKA_SSL_CA_FILE: '/run/secrets/kafka-ca.pem',
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      KAFKA_SASL_USERNAME: 'nanobill',
+      KAFKA_SASL_PASSWORD_FILE: '/run/secrets/kafka-password',
+    });
+    expect(config.host).toBe('0.0.0.0');
+    expect(config.kafkaSecurity).toEqual({
+      ssl: true,
+      caFile: '/run/secrets/kafka-ca.pem',
+      sasl: {
+        mechanism: 'scram-sha-512',
+        username: 'nanobill',
+        password: undefined,
+        passwordFile: '/run/secrets/kafka-password',
+      },
+    });
+  });
+
+  it.each([
+    [{ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_PASSWORD: 'p' }, 'KAFKA_SASL_USERNAME'],
+    [{ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u' }, 'KAFKA_SASL_PASSWORD'],
+    [
+      {
+        KAFKA_SASL_MECHANISM: 'plain',
+        KAFKA_SASL_USERNAME: 'u',
+        KAFKA_SASL_PASSWORD: 'p',
+        KAFKA_SASL_PASSWORD_FILE: '/f',
+      },
+      'KAFKA_SASL_PASSWORD',
+    ],
+    [{ KAFKA_SASL_MECHANISM: 'gssapi' }, 'KAFKA_SASL_MECHANISM'],
+    [{ KAFKA_SSL: 'yes' }, 'KAFKA_SSL'],
+  ])('refuses an incomplete or unknown SASL/TLS setting, naming %j', (env, name) => {
+    expect(() => loadConfig(env)).toThrow(name);
+  });
+
+  it('never puts the SASL password in an error message', () => {
+    expect(() =>
+      loadConfig({ KAFKA_SASL_MECHANISM: 'nope', KAFKA_SASL_PASSWORD: 'hunter2-secret' }),
+    ).toThrow(expect.objectContaining({ message: expect.not.stringContaining('hunter2') }));
+  });
+});

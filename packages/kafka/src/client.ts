@@ -1,4 +1,5 @@
-import kafkajs, { type Kafka, type LogEntry, type Producer } from 'kafkajs';
+import type { ConnectionOptions } from 'node:tls';
+import kafkajs, { type Kafka, type LogEntry, type Producer, type SASLOptions } from 'kafkajs';
 import type { Logger } from '@nanobill/observability';
 
 const { Kafka: KafkaClient, logLevel, Partitioners } = kafkajs;
@@ -14,14 +15,19 @@ export interface KafkaOptions {
   brokers: string[];
   clientId: string;
   logger: Logger;
+  /** TLS to the brokers: true, or options (e.g. `{ ca }` for a private CA). */
+  ssl?: boolean | ConnectionOptions;
+  sasl?: SASLOptions;
 }
 
 /** A kafkajs client whose logs go through pino, at warn and above. */
-export function createKafka({ brokers, clientId, logger }: KafkaOptions): Kafka {
+export function createKafka({ brokers, clientId, logger, ssl, sasl }: KafkaOptions): Kafka {
   const log = logger.child({ component: 'kafkajs' });
   return new KafkaClient({
     brokers,
     clientId,
+    ...(ssl === undefined ? {} : { ssl }),
+    ...(sasl === undefined ? {} : { sasl }),
     logLevel: logLevel.WARN,
     retry: { initialRetryTime: 200, retries: 8 },
     logCreator:

@@ -8,4 +8,4 @@ export {
 } from './batch-consumer.js';
 export { sendToDlq, splitValid, DLQ_HEADERS, type Decoding, type Rejection } from './dlq.js';
 export { startTopicView, type TopicView, type TopicViewOptions } from './topic-view.js';
-export type { KafkaMessage, Producer } from 'kafkajs';
+export type { KafkaMessage, Producer, SASLOptions } from 'kafkajs';
