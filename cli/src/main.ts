@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '@nanobill/config';
 import { createLogger } from '@nanobill/observability';
 import { demo } from './demo.js';
+import { dlq } from './dlq-command.js';
 import { query } from './query-command.js';
 import { statements } from './statements-command.js';
 import { tokens } from './tokens-command.js';
@@ -17,6 +18,8 @@ const USAGE = `usage: nanobill <command> [options]
                               monthly statements, money in exact USD
   tokens create (--org ORG | --finance | --router) [--expires-in DAYS]
                               an API token, shown once (tokens revoke ID revokes one)
+  dlq replay [--topic T] [--limit N] [--dry-run] [--code CODE]
+                              re-produce dead-lettered messages to their source topic, once each
 
 configuration: KAFKA_BROKERS, CLICKHOUSE_URL, NANOBILL_DATA_DIR, PORT (see README)`;
 
@@ -33,6 +36,8 @@ async function main(argv: string[]): Promise<number> {
       return statements(rest);
     case 'tokens':
       return tokens(rest);
+    case 'dlq':
+      return dlq(rest);
     case undefined:
     case 'help':
     case '--help':

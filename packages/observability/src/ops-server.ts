@@ -17,19 +17,20 @@ export interface OpsServerOptions {
 export async function startOpsServer(
   options: OpsServerOptions,
 ): Promise<{ close(): Promise<void> }> {
-  // Scrapes and probes every few seconds: only problems are worth a log line.
   const app = Fastify({
     // Account ids run to 256 characters (the contract); the default allows 100 per parameter.
     routerOptions: { maxParamLength: 512 },
-    loggerInstance: options.logger.child({ component: 'ops-http' }, { level: 'warn' }),
+    loggerInstance: options.logger.child({ component: 'http' }),
   });
   for (const routes of options.routes ?? []) await app.register(routes);
-  app.get('/metrics', async (_request, reply) => {
+  // Scraped and probed every few seconds: only their problems are worth a log line.
+  const quiet = { logLevel: 'warn' } as const;
+  app.get('/metrics', quiet, async (_request, reply) => {
     reply.header('content-type', options.registry.contentType);
     return options.registry.metrics();
   });
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
+  app.get('/healthz', quiet, async () => ({ status: 'ok' }));
+  app.get('/readyz', quiet, async (_request, reply) => {
     const checks = await Promise.all(
       Object.entries(options.readiness).map(async ([name, check]) => {
         try {
