@@ -2,6 +2,7 @@
 // limits and members, and the requests they send. Deterministic for a seed.
 import type { RoutedRequestEvent } from '@nanobill/contract';
 import { tokenCostNano } from '@nanobill/money';
+import { createRng } from '@nanobill/router-simulator';
 
 export const MODEL = 'meta-llama/Llama-3.3-70B-Instruct';
 export const PRICING = { input: '0.5', output: '1.5' }; // USD per million tokens, on /v1/models
@@ -12,16 +13,10 @@ export interface Org {
   limit: bigint;
 }
 
-/** mulberry32: a small seeded generator, the same in both processes. */
+/** Seeded, the same in both processes. */
 export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = createRng(seed);
+  return () => rng.float();
 }
 
 /** `count` team orgs of 3 members, limits spread from $0.20 to $0.60. */

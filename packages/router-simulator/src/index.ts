@@ -14,3 +14,4 @@ export {
   type ProviderEntry,
 } from './catalog.js';
 export { accountSnapshots } from './accounts.js';
+export { createRng, type Rng } from './prng.js';

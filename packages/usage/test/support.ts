@@ -1,3 +1,4 @@
+import { createRng } from '@nanobill/router-simulator';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import type { Granularity, GroupBy, UsageSeriesOptions, UsageSeriesResult } from '../src/index.js';
 
@@ -24,16 +25,10 @@ export interface LedgerEntry {
 export const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 
-/** mulberry32: small, seeded, good enough to spread test rows. */
+/** Seeded, so a failing property replays. */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = createRng(seed);
+  return () => rng.float();
 }
 
 export function entry(

@@ -15,27 +15,8 @@ import {
   usageWindow,
 } from './usage.js';
 
-/** The providers of PRODUCT.md §2 (the API may accept others: they get a checkbox when seen). */
-const PROVIDERS = [
-  'cerebras',
-  'cohere',
-  'fal-ai',
-  'featherless-ai',
-  'fireworks-ai',
-  'groq',
-  'hf-inference',
-  'hyperbolic',
-  'nebius',
-  'novita',
-  'nscale',
-  'publicai',
-  'replicate',
-  'sambanova',
-  'scaleway',
-  'together',
-  'wavespeed',
-  'zai-org',
-];
+/** The configured providers, as the spend answer lists them (none until it has come). */
+let providers = [];
 const INT64_MAX = 9_223_372_036_854_775_807n;
 const POLL_EVERY_MS = 2_000;
 const POLL_FOR_MS = 20_000;
@@ -632,7 +613,7 @@ function renderSpend(spend) {
 // Settings
 
 function renderProviderCheckboxes(disabled) {
-  const names = [...PROVIDERS];
+  const names = [...providers];
   for (const name of disabled) if (!names.includes(name)) names.push(name);
   const boxes = names.map((name) => {
     const label = document.createElement('label');
@@ -657,6 +638,7 @@ function fillSettings(spend) {
   const limit = spend.limitNanoUsd;
   el.limit.value = limit === null || limit === undefined ? '' : usd(limit).replace('$', '');
   el.webhook.value = typeof spend.alertWebhookUrl === 'string' ? spend.alertWebhookUrl : '';
+  if (Array.isArray(spend.providers)) providers = spend.providers;
   renderProviderCheckboxes(Array.isArray(spend.disabledProviders) ? spend.disabledProviders : []);
 }
 

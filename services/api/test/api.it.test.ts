@@ -411,6 +411,7 @@ describe('the HTTP API (real broker, real ClickHouse)', () => {
       payableNanoUsd: '0',
       limitNanoUsd: '5000000000',
       alertWebhookUrl: 'https://hooks.acme.example/n',
+      providers: ['fal-ai', 'groq', 'hf-inference', 'together'],
       status: { status: 'warning', spendNanoUsd: '4000000000', basis: 'spending_limit' },
     });
     // 19.5 of 31 days elapsed: 3507 × 31 / 19.5 = 5575.23… → 5575

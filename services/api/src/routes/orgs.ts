@@ -133,6 +133,8 @@ export function orgRoutes(deps: OrgRoutesDeps): FastifyPluginAsync {
           forecastNanoUsd: nanoToJson(forecast(gross, month, now)),
           limitNanoUsd: limit === undefined ? null : nanoToJson(limit),
           disabledProviders: snapshot?.disabledProviders ?? [],
+          /** What may be disabled: the configured providers. */
+          providers: [...deps.providers].sort(),
           alertWebhookUrl: snapshot?.alertWebhookUrl ?? null,
           status:
             status === undefined || status.month !== month
