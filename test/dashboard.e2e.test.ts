@@ -52,6 +52,20 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium, on d
   let page: Page;
   let org: string;
   let token: string;
+  const points = async (id: string) =>
+    page.evaluate((canvasId) => {
+      const chart = (
+        window as unknown as {
+          Chart: {
+            getChart(c: unknown): { data: { datasets: { data: unknown[] }[] } } | undefined;
+          };
+        }
+      ).Chart.getChart(document.getElementById(canvasId));
+      return (
+        chart?.data.datasets.reduce((n, d) => n + d.data.filter((v) => Number(v) > 0).length, 0) ??
+        0
+      );
+    }, id);
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
@@ -94,22 +108,6 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium, on d
     await page.fill('#token', token);
     await page.click('#signin-form button[type=submit]');
     await page.waitForSelector('#spend-panel', { state: 'visible' });
-    const points = async (id: string) =>
-      page.evaluate((canvasId) => {
-        const chart = (
-          window as unknown as {
-            Chart: {
-              getChart(c: unknown): { data: { datasets: { data: unknown[] }[] } } | undefined;
-            };
-          }
-        ).Chart.getChart(document.getElementById(canvasId));
-        return (
-          chart?.data.datasets.reduce(
-            (n, d) => n + d.data.filter((v) => Number(v) > 0).length,
-            0,
-          ) ?? 0
-        );
-      }, id);
     await waitFor(
       'cost bars',
       async () => ((await points('usage-cost-chart')) > 0 ? true : undefined),
@@ -150,6 +148,12 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium, on d
     await page.setViewportSize({ width: 375, height: 800 });
     await page.reload();
     await page.waitForSelector('#spend-panel', { state: 'visible' });
+    await waitFor(
+      'cost bars on the narrow screen',
+      async () => ((await points('usage-cost-chart')) > 0 ? true : undefined),
+      30_000,
+      500,
+    );
     const overflow = await page.evaluate(
       () => document.documentElement.scrollWidth - window.innerWidth,
     );
