@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { attribute, type AccountHistory } from '@nanobill/attribution';
 import { HF_INFERENCE, type Alert } from '@nanobill/contract';
 import type { BatchWriter } from '@nanobill/clickhouse';
@@ -327,7 +328,7 @@ async function declareOverdue(deps: RoundDeps, provider: string, now: Date): Pro
     .publishAlerts([
       {
         schemaVersion: 1,
-        alertId: `unpriced_requests:${provider}:${now.toISOString().slice(0, 16)}`,
+        alertId: unpricedAlertId(provider, now, rows),
         type: 'unpriced_requests',
         severity: 'warning',
         provider,
@@ -341,6 +342,21 @@ async function declareOverdue(deps: RoundDeps, provider: string, now: Date): Pro
     );
   deps.logger.warn({ provider, unpriced: rows.length, reasons }, 'requests became unpriced');
   return rows.length;
+}
+
+/**
+ * One id per set of requests declared unpriced: deterministic (a re-sent alert keeps it) and
+ * distinct for two rounds in one minute (several instances, or a schedule faster than a minute),
+ * whose alerts would otherwise share an id and all but the first be dropped downstream.
+ */
+export function unpricedAlertId(
+  provider: string,
+  now: Date,
+  rows: ReadonlyArray<{ provider_request_id: string }>,
+): string {
+  const ids = rows.map((row) => row.provider_request_id).sort();
+  const digest = createHash('sha256').update(ids.join('\n')).digest('hex').slice(0, 16);
+  return `unpriced_requests:${provider}:${now.toISOString().slice(0, 16)}:${digest}`;
 }
 
 function updateGauges(deps: RoundDeps, provider: string): void {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RoutedRequestEvent } from '@nanobill/contract';
 import { PendingRequests, priceComputeTime } from '../src/index.js';
+import { unpricedAlertId } from '../src/round.js';
 
 const event: RoutedRequestEvent = {
   schemaVersion: 1,
@@ -86,5 +87,25 @@ describe('PendingRequests', () => {
     pending.resolve('groq', 'a');
     expect(pending.size()).toBe(0);
     expect(pending.providers()).toEqual([]);
+  });
+});
+
+describe('unpricedAlertId', () => {
+  const at = new Date('2026-11-25T12:34:56.789Z');
+  const rows = (...ids: string[]) => ids.map((provider_request_id) => ({ provider_request_id }));
+
+  it('is the same for the same requests, whatever their order (a re-sent alert)', () => {
+    expect(unpricedAlertId('groq', at, rows('a', 'b'))).toBe(
+      unpricedAlertId('groq', at, rows('b', 'a')),
+    );
+    expect(unpricedAlertId('groq', at, rows('a'))).toMatch(
+      /^unpriced_requests:groq:2026-11-25T12:34:[0-9a-f]{16}$/,
+    );
+  });
+
+  it('differs for two rounds of one minute that declare different requests', () => {
+    expect(unpricedAlertId('groq', at, rows('a'))).not.toBe(
+      unpricedAlertId('groq', new Date(at.getTime() + 1_000), rows('c')),
+    );
   });
 });
