@@ -14,6 +14,7 @@ import { migrate, openClickHouse } from '@nanobill/clickhouse';
 import { createLogger, createMetricsRegistry, startOpsServer } from '@nanobill/observability';
 import { freePortPair, tempDir } from '@nanobill/testkit';
 import { fillLedger } from './api-data.js';
+import { percentile } from './percentile.js';
 
 const { values } = parseArgs({
   options: {
@@ -88,10 +89,7 @@ const server = await startOpsServer({
 });
 const pool = new Pool(`http://127.0.0.1:${port}`, { connections: Number(values.clients) });
 
-const pct = (xs: number[], p: number) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-};
+const pct = (xs: number[], p: number) => percentile(xs, p, Number.NaN);
 const results = [];
 // The dashboard's hourly graph (24 h), the longest hourly window (30 days), and 30 days by day.
 const CASES = [

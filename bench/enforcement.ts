@@ -19,6 +19,7 @@ import { startProviderSimulator } from '@nanobill/provider-simulator';
 import { parseProviders } from '@nanobill/providers';
 import { collectTopic, tempDir, uniqueName } from '@nanobill/testkit';
 import { MODEL, PRICING, fleet } from './enforcement-fleet.js';
+import { percentile } from './percentile.js';
 
 const { values } = parseArgs({
   options: {
@@ -164,18 +165,8 @@ for (const [org, crossed] of Object.entries(produced.crossedAt)) {
     }
   }
 }
-const pct = (xs: number[], p: number) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted.length === 0
-    ? NaN
-    : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-};
-const pctBig = (xs: bigint[], p: number) => {
-  const sorted = [...xs].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return sorted.length === 0
-    ? 0n
-    : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-};
+const pct = (xs: number[], p: number) => percentile(xs, p, Number.NaN);
+const pctBig = (xs: bigint[], p: number) => percentile(xs, p, 0n);
 const all = [...latencies.warning, ...latencies.blocked];
 const avgCost = 1_187_500n; // mean of the fleet's token estimates, for "requests past the limit"
 const result = {
