@@ -139,9 +139,12 @@ describe('limits: SIGKILL between a threshold crossing and its webhook delivery'
           return { key: e.requestId, value: JSON.stringify(e) };
         }),
       );
-      // Each alert was tried (and refused) at least once: crossed, logged, not delivered.
-      await waitFor('an attempt of each alert', async () =>
-        ids.every((id) => receiver.received.some((r) => r.alertId === id)) ? true : undefined,
+      // Each alert was tried and refused twice: crossed, logged, not delivered. (A second attempt
+      // comes only after the first is recorded, so the kill cannot fall before any record.)
+      await waitFor('two attempts of each alert', async () =>
+        ids.every((id) => receiver.received.filter((r) => r.alertId === id).length >= 2)
+          ? true
+          : undefined,
       );
       first.child.kill('SIGKILL');
       expect((await first.exited).signal).toBe('SIGKILL');
