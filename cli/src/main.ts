@@ -3,6 +3,7 @@ import { loadConfig } from '@nanobill/config';
 import { createLogger } from '@nanobill/observability';
 import { demo } from './demo.js';
 import { dlq } from './dlq-command.js';
+import { migrate } from './migrate-command.js';
 import { query } from './query-command.js';
 import { statements } from './statements-command.js';
 import { tokens } from './tokens-command.js';
@@ -12,6 +13,7 @@ const USAGE = `usage: nanobill <command> [options]
 
   run [--only ingest,accounts,pricing,statements,enforcement,alerts,api]
                               the pipeline services in one process (SIGTERM drains and exits)
+  migrate                     apply ClickHouse migrations (run once before services started with --only)
   demo [--rate N] [--for S]   local broker + pipeline + router simulator, until Ctrl-C (or S seconds)
   query "<SQL>" [--format F]  read-only SQL on the configured ClickHouse (F: a ClickHouse format)
   statements --month YYYY-MM [--account ID] [--format csv|json|table]
@@ -30,6 +32,8 @@ async function main(argv: string[]): Promise<number> {
       return run(rest);
     case 'demo':
       return demo(rest);
+    case 'migrate':
+      return migrate();
     case 'query':
       return query(rest);
     case 'statements':

@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { TOPICS } from '@nanobill/contract';
 import type { Config } from '@nanobill/config';
-import { migrate, openClickHouse, type ClickHouseClient } from '@nanobill/clickhouse';
+import {
+  migrate,
+  openClickHouse,
+  waitForMigrations,
+  type ClickHouseClient,
+} from '@nanobill/clickhouse';
 import { startAccounts } from '@nanobill/accounts-service';
 import { startIngest } from '@nanobill/ingest';
 import { startPricing } from '@nanobill/pricing';
@@ -37,6 +42,9 @@ export const SERVICES = [
 ] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
+/** How long a service started alone waits for `nanobill migrate` on a shared server. */
+const MIGRATION_WAIT_MS = 5 * 60_000;
+
 interface Stoppable {
   stop(): Promise<void>;
 }
@@ -51,8 +59,8 @@ export interface Pipeline {
 }
 
 /**
- * Everything in one process: the broker when none is configured, migrations, topics, the chosen
- * services, `/metrics` and health on PORT, and (embedded ClickHouse only) the query socket.
+ * Everything in one process: the broker when none is configured, migrations (or, for services
+ * started alone on a ClickHouse server, waiting for `nanobill migrate`), topics, the chosen services, `/metrics` and health on PORT, and (embedded ClickHouse only) the query socket.
  */
 export async function startPipeline(options: {
   config: Config;
@@ -86,9 +94,17 @@ export async function startPipeline(options: {
     });
     const registry = createMetricsRegistry();
     const admin = clickhouse();
-    const applied = await migrate(admin);
-    if (applied.length > 0)
-      logger.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
+    if (config.clickhouseUrl && options.only) {
+      await waitForMigrations(admin, {
+        timeoutMs: MIGRATION_WAIT_MS,
+        onWait: (pending) =>
+          logger.warn({ pending: pending.map((m) => m.name) }, 'waiting for nanobill migrate'),
+      });
+    } else {
+      const applied = await migrate(admin);
+      if (applied.length > 0)
+        logger.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
+    }
     const created = await ensureTopics(kafka, topicSpecs(config.requestsPartitions));
     if (created.length > 0) logger.info({ topics: created }, 'topics created');
 

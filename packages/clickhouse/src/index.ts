@@ -8,6 +8,8 @@ export {
 export type { ClickHouseSettings } from '@clickhouse/client';
 export {
   migrate,
+  pendingMigrations,
+  waitForMigrations,
   readMigrations,
   splitStatements,
   MIGRATIONS_DIR,

@@ -45,9 +45,10 @@ export function splitStatements(sql: string): string[] {
 }
 
 /**
- * Applies each migration once and records it in `billing.schema_migrations`. Statements are
- * idempotent (`IF NOT EXISTS`), so two processes migrating at once do no harm. An applied
- * migration whose file has changed is an error: migrations are append-only.
+ * Applies each migration once and records it in `billing.schema_migrations`. DDL statements are
+ * idempotent (`IF NOT EXISTS`) but backfills are not, so one process migrates a shared server:
+ * `nanobill migrate` in production, the single `nanobill run` process on embedded ClickHouse.
+ * An applied migration whose file has changed is an error: migrations are append-only.
  */
 export async function migrate(
   client: ClickHouseClient,
@@ -59,6 +60,33 @@ export async function migrate(
       version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
     ) ENGINE = MergeTree ORDER BY version`,
   });
+  const pending = await pendingMigrations(client, migrations);
+  for (const m of pending) {
+    for (const query of m.statements) await client.command({ query });
+    await client.insert({
+      table: 'billing.schema_migrations',
+      values: [{ version: m.version, name: m.name, checksum: m.checksum }],
+      format: 'JSONEachRow',
+    });
+  }
+  return pending;
+}
+
+function migrationFile(m: Migration): string {
+  return `${String(m.version).padStart(4, '0')}_${m.name}`;
+}
+
+/** Migrations not applied yet; throws when an applied one has changed since. */
+export async function pendingMigrations(
+  client: ClickHouseClient,
+  migrations = readMigrations(),
+): Promise<Migration[]> {
+  const exists = await client.query({
+    query:
+      "SELECT count() AS n FROM system.tables WHERE database = 'billing' AND name = 'schema_migrations'",
+    format: 'JSONEachRow',
+  });
+  if (Number((await exists.json<{ n: string }>())[0]?.n) === 0) return migrations;
   const result = await client.query({
     query: 'SELECT DISTINCT version, checksum FROM billing.schema_migrations',
     format: 'JSONEachRow',
@@ -74,16 +102,30 @@ export async function migrate(
     const checksum = applied.get(m.version);
     if (checksum === undefined) pending.push(m);
     else if (checksum !== m.checksum) {
-      throw new Error(`migration ${m.version}_${m.name} was changed after it was applied`);
+      throw new Error(`migration ${migrationFile(m)} was changed after it was applied`);
     }
   }
-  for (const m of pending) {
-    for (const query of m.statements) await client.command({ query });
-    await client.insert({
-      table: 'billing.schema_migrations',
-      values: [{ version: m.version, name: m.name, checksum: m.checksum }],
-      format: 'JSONEachRow',
-    });
-  }
   return pending;
+}
+
+/**
+ * Waits until another process (`nanobill migrate`) has applied every migration, so a service
+ * started beside it never writes to a schema older than its code.
+ */
+export async function waitForMigrations(
+  client: ClickHouseClient,
+  options: { timeoutMs: number; intervalMs?: number; onWait?: (pending: Migration[]) => void },
+): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    const pending = await pendingMigrations(client);
+    if (pending.length === 0) return;
+    if (Date.now() >= deadline) {
+      throw new Error(
+        `schema not migrated: ${pending.map(migrationFile).join(', ')} pending (run nanobill migrate)`,
+      );
+    }
+    options.onWait?.(pending);
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 1000));
+  }
 }

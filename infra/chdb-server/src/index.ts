@@ -1,0 +1,6 @@
+export {
+  startChdbServer,
+  parseRequest,
+  type ChdbServer,
+  type ChdbServerOptions,
+} from './server.js';
