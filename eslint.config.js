@@ -23,6 +23,7 @@ export default tseslint.config(
       'cli/**',
       'bench/**',
       'infra/kafka/src/cli.ts',
+      'infra/chdb-server/src/cli.ts',
       'scripts/**',
       '**/scripts/**',
       '**/test/**',
