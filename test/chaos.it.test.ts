@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AccountFactsReader } from '@nanobill/accounts';
 import { AccountHistory } from '@nanobill/attribution';
-import { openClickHouse, type ClickHouseClient } from '@nanobill/clickhouse';
+import { migrate, openClickHouse, type ClickHouseClient } from '@nanobill/clickhouse';
 import {
   DEFAULT_PROVIDERS,
   HF_INFERENCE,
@@ -35,12 +35,18 @@ import {
 import { simulatedProviders } from '../services/pricing/test/support.js';
 
 // Chaos reconciliation (issue 7): a day of router traffic through a real broker of the test's own
-// into the pipeline (ingest, accounts, pricing, statements, alerts in one child process on one
-// embedded ClickHouse), while the child is SIGKILLed at random moments, SIGTERMed once, the
-// broker is stopped and restarted, and the simulated cost endpoints go through every fault
-// class. At the end the ledger must equal the simulator's ground truth to the nano-USD.
+// into the pipeline, each service (ingest, accounts, pricing, statements, enforcement, alerts) a
+// child process of its own on one ClickHouse (the chdb server, a child process too), while every
+// service is SIGKILLed several times at random moments, one is SIGTERMed mid-run, the broker is
+// stopped and restarted, the ClickHouse server is SIGKILLed and restarted, and the simulated cost endpoints go through every fault class. At the
+// end the ledger must equal the simulator's ground truth to the nano-USD.
 
-const CHILD = fileURLToPath(new URL('./fixtures/chaos-pipeline.ts', import.meta.url));
+const CHILD = fileURLToPath(new URL('./fixtures/chaos-service.ts', import.meta.url));
+const CHDB_SERVER = fileURLToPath(new URL('../infra/chdb-server/src/cli.ts', import.meta.url));
+const SERVICES = ['ingest', 'accounts', 'pricing', 'statements', 'enforcement', 'alerts'] as const;
+type ServiceName = (typeof SERVICES)[number];
+/** Random SIGKILL rounds: every service is killed once per round, in a seeded order. */
+const KILL_ROUNDS = 2;
 const SEED = Number(process.env.CHAOS_SEED ?? 20261125);
 const EVENTS = 40_000; // valid generated events ("a day")
 const INVALID_EVERY = 100; // one invalid message per 100 events
@@ -92,7 +98,16 @@ function rng(seed: number) {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
   };
-  return { next, between: (min: number, max: number) => min + Math.floor(next() * (max - min)) };
+  const between = (min: number, max: number) => min + Math.floor(next() * (max - min));
+  const shuffled = <T>(items: readonly T[]): T[] => {
+    const out = [...items];
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = between(0, i + 1);
+      [out[i], out[j]] = [out[j]!, out[i]!];
+    }
+    return out;
+  };
+  return { next, between, shuffled };
 }
 
 interface Progress {
@@ -103,8 +118,8 @@ interface Progress {
   at: number;
 }
 
-/** The pipeline child: started, killed and restarted by the test; an exit it did not cause is restarted too. */
-class Pipeline {
+/** One service's child process: started, killed and restarted by the test; an exit it did not cause is restarted too. */
+class Service {
   run: ChildRun | undefined;
   progress: Progress | undefined;
   ready = false;
@@ -114,13 +129,16 @@ class Pipeline {
   #shutdown = false;
   #tail: string[] = [];
 
-  constructor(private readonly env: NodeJS.ProcessEnv) {}
+  constructor(
+    readonly name: ServiceName,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
 
   start(): void {
     this.ready = false;
     this.#expectExit = false;
     this.starts++;
-    const run = spawnTs(CHILD, this.env);
+    const run = spawnTs(CHILD, { ...this.env, SERVICES: this.name });
     this.run = run;
     let buffer = '';
     const onLine = (line: string) => {
@@ -139,7 +157,7 @@ class Pipeline {
     void run.exited.then(({ code, signal }) => {
       if (this.run !== run || this.#expectExit || this.#shutdown) return;
       this.unexpectedExits.push(`code ${code} signal ${signal}: ${this.tail()}`);
-      console.log(`chaos: the pipeline exited by itself (code ${code}, signal ${signal}); restart`);
+      console.log(`chaos: ${this.name} exited by itself (code ${code}, signal ${signal}); restart`);
       setTimeout(() => this.run === run && !this.#shutdown && this.start(), 500);
     });
   }
@@ -155,7 +173,7 @@ class Pipeline {
 
   async waitReady(timeoutMs = 90_000): Promise<void> {
     await waitFor(
-      'the pipeline to be ready',
+      `${this.name} to be ready`,
       async () => (this.ready ? true : undefined),
       timeoutMs,
       50,
@@ -174,7 +192,7 @@ class Pipeline {
     const { code, signal: got } = await run.exited;
     clearTimeout(timer);
     if (signal !== 'SIGKILL' && got === 'SIGKILL') {
-      throw new Error(`the pipeline did not stop within 30 s of ${signal}: ${this.tail()}`);
+      throw new Error(`${this.name} did not stop within 30 s of ${signal}: ${this.tail()}`);
     }
     return code;
   }
@@ -185,6 +203,39 @@ class Pipeline {
       this.run.child.exitCode === null &&
       this.run.child.signalCode === null
     );
+  }
+}
+
+/** The chdb server (ClickHouse over HTTP) in a child process, killed and restarted by the test. */
+class ClickHouseServer {
+  #run: ChildRun | undefined;
+
+  constructor(private readonly dataDir: string) {}
+
+  /** Port 0: any free port. Resolves with the server's URL. */
+  async start(port: number): Promise<string> {
+    const run = spawnTs(
+      CHDB_SERVER,
+      { ...process.env, NANOBILL_DATA_DIR: this.dataDir, LOG_LEVEL: 'warn' },
+      ['--port', String(port)],
+    );
+    this.#run = run;
+    return new Promise<string>((resolve, reject) => {
+      let out = '';
+      run.child.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const match = /listening on (\S+)/.exec(out);
+        if (match) resolve(match[1]!);
+      });
+      void run.exited.then((e) => reject(new Error(`chdb server exited: ${e.stderr}`)));
+    });
+  }
+
+  async stop(signal: NodeJS.Signals): Promise<void> {
+    const run = this.#run;
+    if (!run || run.child.exitCode !== null || run.child.signalCode !== null) return;
+    run.child.kill(signal);
+    await run.exited;
   }
 }
 
@@ -253,6 +304,7 @@ describe('chaos: crashes, a broker outage and faulty cost endpoints', () => {
       TOPIC_ACCOUNTS: 'billing.accounts.v1',
       TOPIC_ACCOUNTS_DLQ: 'billing.accounts.dlq.v1',
       TOPIC_ALERTS: 'billing.alerts.v1',
+      TOPIC_STATUS: 'billing.account-status.v1',
     };
     await ensureTopics(kafka, [
       { topic: topics.TOPIC_REQUESTS, numPartitions: 6 },
@@ -260,6 +312,7 @@ describe('chaos: crashes, a broker outage and faulty cost endpoints', () => {
       { topic: topics.TOPIC_ACCOUNTS, numPartitions: 3, configs: { 'cleanup.policy': 'compact' } },
       { topic: topics.TOPIC_ACCOUNTS_DLQ, numPartitions: 1 },
       { topic: topics.TOPIC_ALERTS, numPartitions: 2 },
+      { topic: topics.TOPIC_STATUS, numPartitions: 2, configs: { 'cleanup.policy': 'compact' } },
     ]);
 
     // The cost endpoints, in this process, and the providers file that points at them.
@@ -347,11 +400,20 @@ describe('chaos: crashes, a broker outage and faulty cost endpoints', () => {
       })),
     });
 
-    const pipeline = new Pipeline({
+    // One ClickHouse for every service: the chdb server in a child process of its own.
+    const chServer = new ClickHouseServer(dataDir);
+    cleanup.push(() => chServer.stop('SIGTERM'));
+    const clickhouseUrl = await chServer.start(0);
+    const clickhouse = openClickHouse({ url: clickhouseUrl, dataDir });
+    cleanup.push(() => clickhouse.close());
+    await migrate(clickhouse);
+
+    const env = {
       ...process.env,
       ...topics,
       KAFKA_BROKERS: brokers.join(','),
-      DATA_DIR: join(dataDir, 'clickhouse'),
+      CLICKHOUSE_URL: clickhouseUrl,
+      DATA_DIR: dataDir,
       NANOBILL_PROVIDERS_FILE: providersFile,
       GROUP: 'chaos',
       EXPECTED_SNAPSHOTS: String(snapshots.length),
@@ -359,12 +421,15 @@ describe('chaos: crashes, a broker outage and faulty cost endpoints', () => {
       PRICING_DEADLINE_MS: String(DEADLINE_MS),
       STATEMENTS_SCHEDULE: '*/5 * * * * *',
       WEBHOOK_SECRET: SECRET,
-    });
+    };
+    const services = new Map(SERVICES.map((name) => [name, new Service(name, env)]));
+    const service = (name: ServiceName) => services.get(name)!;
+    const pricing = service('pricing');
     cleanup.push(async () => {
-      if (pipeline.alive()) await pipeline.stop('SIGKILL', true);
+      for (const s of services.values()) if (s.alive()) await s.stop('SIGKILL', true);
     });
-    pipeline.start();
-    await pipeline.waitReady();
+    for (const s of services.values()) s.start();
+    await Promise.all([...services.values()].map((s) => s.waitReady()));
     const setupSeconds = (Date.now() - started) / 1000;
 
     // Faults: two long outages, the other providers rotate through the fault classes.
@@ -399,35 +464,39 @@ describe('chaos: crashes, a broker outage and faulty cost endpoints', () => {
       }
     })();
 
-    // Chaos: SIGKILLs at random moments (one in the middle of a pricing round), a broker outage,
-    // one SIGTERM; the child is restarted after each.
+    // Chaos: every service SIGKILLed at random moments in each round (pricing once more in the
+    // middle of a round), a broker outage, one SIGTERM; each killed service restarts at once.
     const actions: string[] = [];
     const log = (what: string) => {
       actions.push(`${((Date.now() - started) / 1000).toFixed(1)} s ${what}`);
       console.log(`chaos: ${actions.at(-1)}`);
     };
-    let kills = 0;
-    const kill = async (why: string) => {
-      await pipeline.stop('SIGKILL');
-      kills++;
-      log(`SIGKILL #${kills} (${why})`);
-      pipeline.start();
+    const kills = new Map<ServiceName, number>();
+    const kill = async (name: ServiceName, why: string) => {
+      await service(name).stop('SIGKILL');
+      kills.set(name, (kills.get(name) ?? 0) + 1);
+      log(`SIGKILL ${name} (${why})`);
+      service(name).start();
+    };
+    const killRound = async (round: number) => {
+      for (const name of chaos.shuffled(SERVICES)) {
+        await sleep(chaos.between(500, 2_000));
+        await kill(name, `round ${round}`);
+      }
     };
     const schedule = (async () => {
-      await sleep(chaos.between(2_000, 5_000));
-      await kill('random moment');
-      await pipeline.waitReady();
+      await killRound(1);
 
       // In the middle of a round: right after a cost call is answered.
+      await pricing.waitReady();
       const calls = simulator.calls().length;
       await waitFor('a pricing call', async () =>
         simulator.calls().length > calls ? true : undefined,
       );
       await sleep(chaos.between(0, 300));
-      await kill('during a pricing round');
-      await pipeline.waitReady();
+      await kill('pricing', 'during a pricing round');
 
-      await sleep(chaos.between(2_000, 5_000));
+      await sleep(chaos.between(1_000, 3_000));
       let restarted!: () => void;
       brokerUp = new Promise((resolve) => (restarted = resolve));
       log('broker stopping');
@@ -438,25 +507,30 @@ describe('chaos: crashes, a broker outage and faulty cost endpoints', () => {
       log('broker restarted');
       restarted();
 
-      await sleep(chaos.between(3_000, 6_000));
-      if (!pipeline.alive()) await pipeline.waitReady();
-      const code = await pipeline.stop('SIGTERM');
-      log(`SIGTERM (exit code ${code})`);
-      expect(code, pipeline.tail()).toBe(0);
-      pipeline.start();
-      await pipeline.waitReady();
+      // ClickHouse dies and comes back on the same address.
+      await sleep(chaos.between(1_000, 3_000));
+      await chServer.stop('SIGKILL');
+      log('ClickHouse server SIGKILLed');
+      await sleep(chaos.between(1_000, 3_000));
+      await chServer.start(Number(new URL(clickhouseUrl).port));
+      log('ClickHouse server restarted');
 
-      // Late in the traffic.
-      await waitFor('the late waves', async () => (producedWaves >= WAVES - 4 ? true : undefined));
-      await sleep(chaos.between(0, 3_000));
-      await kill('random moment');
+      await sleep(chaos.between(2_000, 4_000));
+      const graceful = service(chaos.shuffled(SERVICES)[0]!);
+      await graceful.waitReady();
+      const code = await graceful.stop('SIGTERM');
+      log(`SIGTERM ${graceful.name} (exit code ${code})`);
+      expect(code, graceful.tail()).toBe(0);
+      graceful.start();
+
+      for (let round = 2; round <= KILL_ROUNDS; round++) await killRound(round);
     })();
     await Promise.all([traffic, schedule]);
     simulator.clearFaults();
     log(`traffic done (${producedWaves} waves), faults cleared`);
     // The catch-up round after the faults clear, soon after a restart (groups rejoining, pending
     // requests reloaded): SIGKILLed in its middle too.
-    await pipeline.waitReady();
+    await pricing.waitReady();
     const callsBefore = simulator.calls().length;
     const catchUp = await waitFor(
       'a catch-up call',
@@ -466,7 +540,7 @@ describe('chaos: crashes, a broker outage and faulty cost endpoints', () => {
     ).catch(() => false);
     if (catchUp) {
       await sleep(chaos.between(0, 300));
-      await kill('during the catch-up round');
+      await kill('pricing', 'during the catch-up round');
     } else log('no catch-up call: nothing left to kill in');
 
     // Until every valid request is stored and every reachable one priced or unpriced.
@@ -474,7 +548,7 @@ describe('chaos: crashes, a broker outage and faulty cost endpoints', () => {
     const done = await waitFor(
       'the pipeline to settle',
       async () => {
-        const p = pipeline.progress;
+        const p = pricing.progress;
         return p &&
           p.usage >= validIds.size &&
           p.ledger + p.unpriced >= reachable.length &&
@@ -482,11 +556,11 @@ describe('chaos: crashes, a broker outage and faulty cost endpoints', () => {
           ? p
           : undefined;
       },
-      90_000,
+      120_000,
       250,
     ).catch((err: unknown) => {
       console.log(
-        `chaos: ${(err as Error).message}; last progress ${JSON.stringify(pipeline.progress)}`,
+        `chaos: ${(err as Error).message}; last progress ${JSON.stringify(pricing.progress)}`,
       );
       return undefined;
     });
@@ -495,9 +569,12 @@ describe('chaos: crashes, a broker outage and faulty cost endpoints', () => {
     const alertMessages = await readAll(kafka, topics.TOPIC_ALERTS);
     const alertIds = new Set(alertMessages.map((m) => m.key));
     await sleep(1_500);
-    const code = await pipeline.stop('SIGTERM', true);
-    log(`final SIGTERM (exit code ${code})`);
-    expect(code, pipeline.tail()).toBe(0);
+    for (const s of services.values()) {
+      if (!s.alive()) await s.waitReady();
+      const code = await s.stop('SIGTERM', true);
+      log(`final SIGTERM ${s.name} (exit code ${code})`);
+      expect(code, s.tail()).toBe(0);
+    }
     // Exits the test did not cause (e.g. during the broker outage) are restarted, as a process
     // supervisor would, and reported below; exactness is what this test asserts.
     const dlq = await readAll(kafka, topics.TOPIC_REQUESTS_DLQ);
@@ -510,9 +587,7 @@ describe('chaos: crashes, a broker outage and faulty cost endpoints', () => {
     );
     await admin.disconnect();
 
-    // ---- The reconciliation, on the child's ClickHouse data. ----
-    const clickhouse = openClickHouse({ dataDir: join(dataDir, 'clickhouse') });
-    cleanup.push(() => clickhouse.close());
+    // ---- The reconciliation, on the services' ClickHouse. ----
 
     // billing.usage: one row per valid request, nothing else, nothing twice.
     const usage = await rows<{ request_id: string }>(
@@ -724,6 +799,12 @@ describe('chaos: crashes, a broker outage and faulty cost endpoints', () => {
     );
     expect(unpricedLogged).toBeLessThanOrEqual(unpriced.length);
 
+    for (const name of SERVICES) {
+      expect(kills.get(name) ?? 0, `${name} SIGKILLs`).toBeGreaterThanOrEqual(KILL_ROUNDS);
+    }
+    const unexpected = [...services.values()].flatMap((s) =>
+      s.unexpectedExits.map((e) => `${s.name}: ${e}`),
+    );
     const calls = simulator.calls();
     const faultCounts = new Map<FaultKind, number>();
     for (const c of calls)
@@ -733,9 +814,10 @@ describe('chaos: crashes, a broker outage and faulty cost endpoints', () => {
         `chaos test (seed ${SEED}): ${events.length} events (${reachable.length} reachable routed, ` +
           `${customKey.length} custom key, ${notReached.length} not reached), ${invalidKeys.size} invalid, ` +
           `${resent.length} sent twice, in ${WAVES} waves`,
-        `  ${kills} SIGKILLs, 1 SIGTERM mid-run, 1 broker outage, ${pipeline.starts - 1} restarts, ` +
-          `${pipeline.unexpectedExits.length} unexpected exits`,
-        ...pipeline.unexpectedExits.map((e) => `  unexpected exit: ${e.slice(0, 2_000)}`),
+        `  SIGKILLs: ${[...kills].map(([n, k]) => `${n} ${k}`).join(', ')}; 1 SIGTERM mid-run, 1 broker outage, 1 ClickHouse SIGKILL, ` +
+          `${[...services.values()].reduce((n, s) => n + s.starts - 1, 0)} restarts, ` +
+          `${unexpected.length} unexpected exits`,
+        ...unexpected.map((e) => `  unexpected exit: ${e.slice(0, 2_000)}`),
         `  ${calls.length} cost calls; faults applied: ${[...faultCounts].map(([k, n]) => `${k} ${n}`).join(', ')}`,
         `  usage ${usage.length} rows; ledger ${ledger.length} priced, Σ ${ledgerSum} nano-USD (${usd(ledgerSum)}) = truth; ` +
           `unpriced ${unpriced.length} (${[...unpricedBy].map(([p, n]) => `${p} ${n}`).join(', ')})`,

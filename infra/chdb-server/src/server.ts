@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import Fastify from 'fastify';
 import { embeddedPath } from '@nanobill/clickhouse';
@@ -31,6 +32,8 @@ const PROTOCOL_PARAMS = new Set([
 
 /** Inserts of a few hundred thousand rows arrive as one body. */
 const MAX_BODY_BYTES = 1024 * 1024 * 1024;
+/** Bindings travel in the URL: ClickHouse's own limit (`http_max_uri_size`) is 1 MiB. */
+const MAX_URL_BYTES = 1024 * 1024;
 
 export interface ChdbServerOptions {
   /** The same layout as `nanobill run`: tables live under `dataDir/clickhouse`. */
@@ -57,6 +60,7 @@ export async function startChdbServer(options: ChdbServerOptions): Promise<ChdbS
     loggerInstance: options.logger,
     disableRequestLogging: true,
     bodyLimit: MAX_BODY_BYTES,
+    serverFactory: (handler) => createServer({ maxHeaderSize: MAX_URL_BYTES + 64 * 1024 }, handler),
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));

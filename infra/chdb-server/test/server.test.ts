@@ -149,6 +149,18 @@ describe('chdb server through @clickhouse/client', () => {
     expect(error).toMatchObject({ code: '60', type: 'UNKNOWN_TABLE' });
   });
 
+  it('takes bindings as long as a server does: 10,000 ids in one URL', async () => {
+    const ids = Array.from({ length: 10_000 }, (_, i) => `r-${i}-0123456789abcdef0123456789`);
+    ids[3] = 'r-3';
+    const result = await client.query({
+      query:
+        'SELECT count() AS n FROM default.money WHERE id IN (SELECT arrayJoin({ids:Array(String)}))',
+      query_params: { ids },
+      format: 'JSONEachRow',
+    });
+    expect(await result.json()).toEqual([{ n: '1' }]);
+  });
+
   it('serves concurrent clients, another process sees the same data', async () => {
     const other = openClickHouse({ url: server.url, dataDir });
     try {

@@ -1,0 +1,209 @@
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Ajv from 'ajv';
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '@nanobill/config';
+import { loadProviders, type ProviderRegistry } from '@nanobill/providers';
+import { SERVICES } from '../cli/src/pipeline.js';
+import { SIMULATE_ENV } from '../cli/src/simulate-command.js';
+
+// docker-compose.yml against the code, without a Docker engine: the file is valid against the
+// Compose Specification's JSON schema (the copy shipped in node_modules/docker-compose, a
+// dependency of testcontainers; `docker compose config` is not available on these machines),
+// and what it runs, reads and mounts is what the code expects.
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
+// Anchors and `<<` merge keys resolved, as Compose resolves them.
+const compose = parse(read('docker-compose.yml'), { merge: true }) as Compose;
+const services = compose.services;
+const VERSION = (JSON.parse(read('package.json')) as { version: string }).version;
+
+interface Service {
+  image?: string;
+  build?: { context: string; dockerfile: string };
+  command?: string[];
+  environment?: Record<string, string | number | boolean | null>;
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string[] };
+  secrets?: string[];
+  restart?: string;
+}
+interface Compose {
+  services: Record<string, Service>;
+  secrets?: Record<string, { file?: string }>;
+}
+
+/** Services that run the nanobill image. */
+const nanobill = Object.entries(services).filter(([, s]) => s.command?.[0] === 'nanobill');
+const runOnly = (name: string) => ['nanobill', 'run', '--only', name];
+const env = (s: Service): Record<string, string> =>
+  Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, String(v)]));
+/** The variables `loadConfig` reads: it is asked with an environment that records each look-up. */
+const CONFIG_ENV = (() => {
+  const keys = new Set<string>();
+  loadConfig(
+    new Proxy({} as NodeJS.ProcessEnv, {
+      get: (_target, key) => {
+        if (typeof key === 'string') keys.add(key);
+        return undefined;
+      },
+    }),
+  );
+  return keys;
+})();
+/** Inside the image the repository is /app. */
+const repoPath = (containerPath: string) => {
+  expect(containerPath.startsWith('/app/'), containerPath).toBe(true);
+  return join(ROOT, containerPath.slice('/app/'.length));
+};
+const providersOf = (s: Service): ProviderRegistry =>
+  loadProviders(repoPath(env(s).NANOBILL_PROVIDERS_FILE ?? '/app/infra/providers/local.json'));
+
+describe('docker-compose.yml', () => {
+  it('is valid against the Compose Specification schema', () => {
+    const { $schema: _, ...schema } = JSON.parse(
+      read('node_modules/docker-compose/schema/compose-spec.json'),
+    ) as Record<string, unknown>;
+    const validate = new Ajv({ allErrors: true, unknownFormats: 'ignore' }).compile(schema);
+    const valid = validate(compose);
+    expect(
+      (validate.errors ?? []).map((e) => `${e.dataPath} ${e.message}`),
+      'schema errors',
+    ).toEqual([]);
+    expect(valid).toBe(true);
+  });
+
+  it('runs every pipeline service alone, as `nanobill run --only <service>`, and nothing else that way', () => {
+    for (const name of SERVICES) {
+      expect(
+        Object.values(services).filter(
+          (s) => JSON.stringify(s.command) === JSON.stringify(runOnly(name)),
+        ),
+        `a service running ${name}`,
+      ).toHaveLength(1);
+    }
+    const run = nanobill.filter(([, s]) => s.command?.[1] === 'run');
+    expect(run.map(([, s]) => s.command?.[3]).sort()).toEqual([...SERVICES].sort());
+  });
+
+  it('starts the services after `nanobill migrate` has completed, and after Kafka and ClickHouse are healthy', () => {
+    expect(services.migrate?.command).toEqual(['nanobill', 'migrate']);
+    expect(services.migrate?.restart).toBe('no');
+    for (const name of SERVICES) {
+      const s = services[name]!;
+      expect(s.depends_on?.migrate, name).toEqual({ condition: 'service_completed_successfully' });
+      expect(s.depends_on?.kafka, name).toEqual({ condition: 'service_healthy' });
+      expect(s.depends_on?.clickhouse, name).toEqual({ condition: 'service_healthy' });
+    }
+  });
+
+  it('checks each service’s readiness on its own port', () => {
+    for (const name of SERVICES) {
+      const s = services[name]!;
+      const test = s.healthcheck?.test.join(' ') ?? '';
+      expect(test, name).toContain(`http://127.0.0.1:${loadConfig(env(s)).port}/readyz`);
+    }
+  });
+
+  it('runs the provider and router simulators', () => {
+    expect(services['provider-simulator']?.command?.slice(0, 3)).toEqual([
+      'nanobill',
+      'simulate',
+      'providers',
+    ]);
+    expect(services['router-simulator']?.command?.slice(0, 3)).toEqual([
+      'nanobill',
+      'simulate',
+      'router',
+    ]);
+  });
+
+  it('pins every image; the nanobill image is built from infra/docker/Dockerfile on Node 20', () => {
+    for (const [name, s] of Object.entries(services)) {
+      expect(s.image, name).toMatch(/^[a-z0-9./_-]+(:[\w.-]+|@sha256:[0-9a-f]{64})$/);
+      expect(s.image, name).not.toMatch(/:latest$/);
+      if (s.build) expect(s.image, name).toBe(`nanobill:${VERSION}`);
+    }
+    for (const [name, s] of nanobill) {
+      expect(s.build, name).toEqual({ context: '.', dockerfile: 'infra/docker/Dockerfile' });
+    }
+    const from = /^FROM\s+(\S+)/m.exec(read('infra/docker/Dockerfile'))?.[1];
+    // engines: node >= 20.19
+    const [, major, minor] = /^node:(\d+)\.(\d+)\.\d+-bookworm-slim$/.exec(from ?? '') ?? [];
+    expect(Number(major), from).toBe(20);
+    expect(Number(minor), from).toBeGreaterThanOrEqual(19);
+    expect(existsSync(join(ROOT, '.dockerignore'))).toBe(true);
+  });
+
+  it('sets only variables the code reads, with values loadConfig accepts', () => {
+    for (const [name, s] of nanobill) {
+      const vars = env(s);
+      const allowed = new Set([
+        ...CONFIG_ENV,
+        ...SIMULATE_ENV,
+        'LOG_LEVEL', // @nanobill/observability's logger
+        ...[...providersOf(s).remote.values()].map((p) => p.tokenEnv),
+      ]);
+      expect(
+        Object.keys(vars).filter((k) => !allowed.has(k)),
+        `${name}: variables nothing reads`,
+      ).toEqual([]);
+      const config = loadConfig(vars);
+      // Kafka and ClickHouse are the compose services, never the local defaults.
+      expect(config.kafkaBrokers?.map((b) => b.split(':')[0]), name).toEqual(['kafka']);
+      expect(new URL(config.clickhouseUrl ?? 'missing:').hostname, name).toBe('clickhouse');
+      expect(config.host, name).toBe('0.0.0.0');
+    }
+  });
+
+  it('mounts every secret file a service is pointed at, from a file that exists', () => {
+    expect(env(services.alerts!).NANOBILL_WEBHOOK_SECRET_FILE).toBe(
+      '/run/secrets/nanobill-webhook-secret',
+    );
+    for (const [name, s] of nanobill) {
+      const files = [
+        ...Object.entries(env(s))
+          .filter(([k]) => k.endsWith('_FILE') && k !== 'NANOBILL_PROVIDERS_FILE')
+          .map(([, v]) => v),
+        ...[...providersOf(s).remote.values()].flatMap((p) => p.tokenFile ?? []),
+      ];
+      for (const file of new Set(files)) {
+        const secret = /^\/run\/secrets\/([\w.-]+)$/.exec(file)?.[1];
+        expect(secret, `${name}: ${file} is a compose secret`).toBeDefined();
+        // Only the services that read a provider token mount it (ingest and api need the names only).
+        const needed =
+          !file.includes('provider-simulator-token') ||
+          ['pricing', 'enforcement', 'provider-simulator'].includes(name);
+        if (!needed) continue;
+        expect(s.secrets ?? [], name).toContain(secret);
+        const source = compose.secrets?.[secret!]?.file;
+        expect(source, secret).toBeDefined();
+        expect(existsSync(join(ROOT, source!)), source).toBe(true);
+      }
+    }
+  });
+
+  it('points the services at a providers file that loads, whose endpoints are the provider simulator', () => {
+    const simulator = services['provider-simulator']!;
+    const port = simulator.command![simulator.command!.indexOf('--port') + 1];
+    for (const [name, s] of nanobill) {
+      expect(env(s).NANOBILL_PROVIDERS_FILE, name).toBe('/app/infra/providers/compose.json');
+    }
+    const registry = providersOf(simulator);
+    expect(registry.remote.size).toBeGreaterThan(0);
+    for (const p of registry.remote.values()) {
+      expect(p.costUrl).toBe(`http://provider-simulator:${port}/${p.name}/cost`);
+      expect(p.modelsUrl).toBe(`http://provider-simulator:${port}/${p.name}/v1/models`);
+    }
+  });
+
+  it('every providers file in infra/providers loads, with the same providers', () => {
+    const files = readdirSync(join(ROOT, 'infra/providers')).filter((f) => f.endsWith('.json'));
+    expect(files).toEqual(expect.arrayContaining(['compose.json', 'local.json', 'production.json']));
+    const names = files.map((f) => loadProviders(join(ROOT, 'infra/providers', f)).names.sort());
+    for (const list of names) expect(list).toEqual(names[0]);
+  });
+});
