@@ -1,5 +1,4 @@
-import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -7,7 +6,6 @@ import { AccountFactsReader } from '@nanobill/accounts';
 import { AccountHistory } from '@nanobill/attribution';
 import { migrate, openClickHouse, type ClickHouseClient } from '@nanobill/clickhouse';
 import {
-  DEFAULT_PROVIDERS,
   HF_INFERENCE,
   pricingKey,
   type AccountSnapshot,
@@ -16,12 +14,8 @@ import {
 } from '@nanobill/contract';
 import { createKafka, createProducer, ensureTopics, type Kafka } from '@nanobill/kafka';
 import { startBroker, stopBroker } from '@nanobill/kafka-broker';
-import { trueCostNanoUsd, type Fault, type FaultKind } from '@nanobill/provider-simulator';
-import {
-  accountSnapshots,
-  createEventGenerator,
-  HF_INFERENCE_HARDWARE,
-} from '@nanobill/router-simulator';
+import type { Fault, FaultKind } from '@nanobill/provider-simulator';
+import { accountSnapshots, createEventGenerator } from '@nanobill/router-simulator';
 import { monthStatements } from '@nanobill/statements';
 import {
   freePortPair,
@@ -32,7 +26,8 @@ import {
   waitFor,
   type ChildRun,
 } from '@nanobill/testkit';
-import { simulatedProviders } from '../services/pricing/test/support.js';
+import { ClickHouseServer } from './fixtures/chdb-server.js';
+import { providersWithTruth, REMOTE_PROVIDERS, trueCost } from './fixtures/ground-truth.js';
 
 // Chaos reconciliation (issue 7): a day of router traffic through a real broker of the test's own
 // into the pipeline, each service (ingest, accounts, pricing, statements, enforcement, alerts) a
@@ -42,7 +37,6 @@ import { simulatedProviders } from '../services/pricing/test/support.js';
 // end the ledger must equal the simulator's ground truth to the nano-USD.
 
 const CHILD = fileURLToPath(new URL('./fixtures/chaos-service.ts', import.meta.url));
-const CHDB_SERVER = fileURLToPath(new URL('../infra/chdb-server/src/cli.ts', import.meta.url));
 const SERVICES = ['ingest', 'accounts', 'pricing', 'statements', 'enforcement', 'alerts'] as const;
 type ServiceName = (typeof SERVICES)[number];
 /** Random SIGKILL rounds: every service is killed once per round, in a seeded order. */
@@ -55,12 +49,6 @@ const WAVES = 16;
 const WAVE_EVERY_MS = 2_500;
 const DEADLINE_MS = 20_000;
 const SECRET = 'chaos-test-webhook-secret-0123456789';
-/** hf-inference hardware prices, whole nano-USD per second, so the truth is one integer division. */
-const HARDWARE_NANO_PER_SECOND: Record<string, bigint> = Object.fromEntries(
-  HF_INFERENCE_HARDWARE.map((h, i) => [h, BigInt(7_000 * (i + 1) + 3)]),
-);
-const REMOTE = DEFAULT_PROVIDERS.filter((p) => p !== HF_INFERENCE);
-
 /** Rotating faults (one entry per provider and phase): every fault class of the simulator. */
 const ROTATING: Fault[][] = [
   [{ kind: 'status', status: 503, times: 3 }],
@@ -206,39 +194,6 @@ class Service {
   }
 }
 
-/** The chdb server (ClickHouse over HTTP) in a child process, killed and restarted by the test. */
-class ClickHouseServer {
-  #run: ChildRun | undefined;
-
-  constructor(private readonly dataDir: string) {}
-
-  /** Port 0: any free port. Resolves with the server's URL. */
-  async start(port: number): Promise<string> {
-    const run = spawnTs(
-      CHDB_SERVER,
-      { ...process.env, NANOBILL_DATA_DIR: this.dataDir, LOG_LEVEL: 'warn' },
-      ['--port', String(port)],
-    );
-    this.#run = run;
-    return new Promise<string>((resolve, reject) => {
-      let out = '';
-      run.child.stdout!.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        const match = /listening on (\S+)/.exec(out);
-        if (match) resolve(match[1]!);
-      });
-      void run.exited.then((e) => reject(new Error(`chdb server exited: ${e.stderr}`)));
-    });
-  }
-
-  async stop(signal: NodeJS.Signals): Promise<void> {
-    const run = this.#run;
-    if (!run || run.child.exitCode !== null || run.child.signalCode !== null) return;
-    run.child.kill(signal);
-    await run.exited;
-  }
-}
-
 /** Every message of a topic up to its end offsets at the time of the call. */
 async function readAll(kafka: Kafka, topic: string) {
   const admin = kafka.admin();
@@ -316,20 +271,8 @@ describe('chaos: crashes, a broker outage and faulty cost endpoints', () => {
     ]);
 
     // The cost endpoints, in this process, and the providers file that points at them.
-    const { simulator, file } = await simulatedProviders(
-      Object.fromEntries(REMOTE.map((name) => [name, { timeoutMs: 1_500 }])),
-    );
+    const { simulator, providersFile } = await providersWithTruth(dataDir, { timeoutMs: 1_500 });
     cleanup.push(() => simulator.close());
-    file[HF_INFERENCE] = {
-      hardware: Object.fromEntries(
-        Object.entries(HARDWARE_NANO_PER_SECOND).map(([h, nano]) => [
-          h,
-          `0.${nano.toString().padStart(9, '0')}`,
-        ]),
-      ),
-    };
-    const providersFile = join(dataDir, 'providers.json');
-    writeFileSync(providersFile, JSON.stringify(file));
 
     // A day of traffic ending now (inside the current month), accounts known since last month.
     const now = Date.now();
@@ -434,7 +377,7 @@ describe('chaos: crashes, a broker outage and faulty cost endpoints', () => {
 
     // Faults: two long outages, the other providers rotate through the fault classes.
     const setPhase = (phase: number) => {
-      REMOTE.filter((p) => !(p in OUTAGES)).forEach((provider, i) => {
+      REMOTE_PROVIDERS.filter((p) => !(p in OUTAGES)).forEach((provider, i) => {
         const faults = ROTATING[(i + phase * 5) % ROTATING.length]!;
         simulator.setFaults(provider, phase % 3 === 2 && i % 2 === 0 ? [] : faults);
       });
@@ -652,10 +595,7 @@ describe('chaos: crashes, a broker outage and faulty cost endpoints', () => {
     expect(ledger.length, 'ledger rows vs raw').toBe(Number(raw!.n));
 
     // Every ledger row at its true cost, billed to the right account.
-    const truth = (e: RoutedRequestEvent): bigint =>
-      e.provider === HF_INFERENCE
-        ? (BigInt(e.computeTimeMs!) * HARDWARE_NANO_PER_SECOND[e.hardware!]! + 500n) / 1000n
-        : trueCostNanoUsd(e.provider, e.providerRequestId!);
+    const truth = trueCost;
     const payer = independentPayer(snapshots);
     const wrong: string[] = [];
     let ledgerSum = 0n;

@@ -213,7 +213,11 @@ export async function startPipeline(options: {
       logger,
       routes,
       readiness: {
-        clickhouse: async () => void (await admin.ping()),
+        // ping() reports failure in its result, it does not throw.
+        clickhouse: async () => {
+          const ping = await admin.ping();
+          if (!ping.success) throw ping.error;
+        },
         kafka: async () => {
           const probe = kafka.admin();
           await probe.connect();

@@ -7,8 +7,10 @@ export interface OpsServerOptions {
   host?: string;
   registry: Registry;
   logger: Logger;
-  /** Each check names a dependency; `/readyz` is 503 while any of them fails. */
+  /** Each check names a dependency; `/readyz` is 503 while any of them fails or hangs. */
   readiness: Record<string, () => Promise<void>>;
+  /** A check that has not answered by then counts as failed (clients retry a dead broker long). */
+  readinessTimeoutMs?: number;
   /** Routes of the services in this process (e.g. the API), served on the same port. */
   routes?: FastifyPluginAsync[];
 }
@@ -33,11 +35,23 @@ export async function startOpsServer(
   app.get('/readyz', quiet, async (_request, reply) => {
     const checks = await Promise.all(
       Object.entries(options.readiness).map(async ([name, check]) => {
+        let timer: NodeJS.Timeout | undefined;
+        const timeoutMs = options.readinessTimeoutMs ?? 2_000;
         try {
-          await check();
+          await Promise.race([
+            check(),
+            new Promise<never>((_, reject) => {
+              timer = setTimeout(
+                () => reject(new Error(`no answer within ${timeoutMs} ms`)),
+                timeoutMs,
+              );
+            }),
+          ]);
           return [name, 'ok'] as const;
         } catch (error) {
           return [name, (error as Error).message] as const;
+        } finally {
+          clearTimeout(timer);
         }
       }),
     );
