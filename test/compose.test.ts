@@ -153,7 +153,10 @@ describe('docker-compose.yml', () => {
       ).toEqual([]);
       const config = loadConfig(vars);
       // Kafka and ClickHouse are the compose services, never the local defaults.
-      expect(config.kafkaBrokers?.map((b) => b.split(':')[0]), name).toEqual(['kafka']);
+      expect(
+        config.kafkaBrokers?.map((b) => b.split(':')[0]),
+        name,
+      ).toEqual(['kafka']);
       expect(new URL(config.clickhouseUrl ?? 'missing:').hostname, name).toBe('clickhouse');
       expect(config.host, name).toBe('0.0.0.0');
     }
@@ -202,7 +205,9 @@ describe('docker-compose.yml', () => {
 
   it('every providers file in infra/providers loads, with the same providers', () => {
     const files = readdirSync(join(ROOT, 'infra/providers')).filter((f) => f.endsWith('.json'));
-    expect(files).toEqual(expect.arrayContaining(['compose.json', 'local.json', 'production.json']));
+    expect(files).toEqual(
+      expect.arrayContaining(['compose.json', 'local.json', 'production.json']),
+    );
     const names = files.map((f) => loadProviders(join(ROOT, 'infra/providers', f)).names.sort());
     for (const list of names) expect(list).toEqual(names[0]);
   });

@@ -1,19 +1,19 @@
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TOPICS, type AccountSnapshot } from '@nanobill/contract';
+import { TOPICS } from '@nanobill/contract';
 import { loadConfig } from '@nanobill/config';
 import { formatUsd } from '@nanobill/money';
 import { createLogger } from '@nanobill/observability';
 import { loadProviders } from '@nanobill/providers';
-import {
-  accountSnapshots,
-  createEventGenerator,
-  runRouterSimulator,
-} from '@nanobill/router-simulator';
-import { createProducer } from '@nanobill/kafka';
+import { runRouterSimulator } from '@nanobill/router-simulator';
 import { createToken } from '@nanobill/api';
 import { startPipeline, type Pipeline } from './pipeline.js';
 import { simulateProviders } from './simulated-providers.js';
+import {
+  publishAccounts,
+  runPrefix as newRunPrefix,
+  simulatedTraffic,
+} from './simulated-router.js';
 
 const PROGRESS_EVERY_MS = 5_000;
 
@@ -42,13 +42,9 @@ export async function demo(args: string[]): Promise<number> {
       `account status http://127.0.0.1:${config.port}/v1/accounts/<id>/status`,
   );
 
-  const runPrefix = `demo-${Date.now().toString(36)}-`;
-  const generator = createEventGenerator({
-    requestIdPrefix: runPrefix,
-    eventsPerSecondOfSimTime: Date.now,
-  });
-  const snapshots = accountSnapshots(generator, new Date(Date.now() - 60 * 60 * 1000));
-  await publishAccounts(pipeline, snapshots);
+  const runPrefix = newRunPrefix('demo');
+  const { generator, snapshots } = simulatedTraffic({ prefix: runPrefix });
+  await publishAccounts(pipeline.kafka, snapshots);
   // A token for the first paying org, so the dashboard can be opened right away.
   const org = snapshots.find((s) => s.kind === 'org' && s.plan !== 'free')?.accountId;
   if (org !== undefined) {
@@ -106,18 +102,6 @@ async function storedRows(pipeline: Pipeline, prefix: string): Promise<number> {
   });
   const [row] = await result.json<{ n: string }>();
   return Number(row?.n ?? 0);
-}
-
-/** The hub's side: the simulated users and orgs, so attribution and credits have facts. */
-async function publishAccounts(pipeline: Pipeline, snapshots: AccountSnapshot[]): Promise<void> {
-  const producer = createProducer(pipeline.kafka);
-  await producer.connect();
-  await producer.send({
-    topic: TOPICS.accounts,
-    acks: -1,
-    messages: snapshots.map((s) => ({ key: s.accountId, value: JSON.stringify(s) })),
-  });
-  await producer.disconnect();
 }
 
 async function ledgerTotal(pipeline: Pipeline): Promise<{ rows: number; nano: bigint }> {

@@ -5,6 +5,7 @@ import { demo } from './demo.js';
 import { dlq } from './dlq-command.js';
 import { migrate } from './migrate-command.js';
 import { query } from './query-command.js';
+import { simulate } from './simulate-command.js';
 import { statements } from './statements-command.js';
 import { tokens } from './tokens-command.js';
 import { SERVICES, startPipeline, type ServiceName } from './pipeline.js';
@@ -22,6 +23,7 @@ const USAGE = `usage: nanobill <command> [options]
                               an API token, shown once (tokens revoke ID revokes one)
   dlq replay [--topic T] [--limit N] [--dry-run] [--code CODE]
                               re-produce dead-lettered messages to their source topic, once each
+  simulate providers|router   the provider simulator (HTTP) or the router simulator (to Kafka), until SIGTERM
 
 configuration: KAFKA_BROKERS, CLICKHOUSE_URL, NANOBILL_DATA_DIR, PORT (see README)`;
 
@@ -42,6 +44,8 @@ async function main(argv: string[]): Promise<number> {
       return tokens(rest);
     case 'dlq':
       return dlq(rest);
+    case 'simulate':
+      return simulate(rest);
     case undefined:
     case 'help':
     case '--help':

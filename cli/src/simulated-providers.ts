@@ -1,4 +1,4 @@
-import type { ProviderRegistry } from '@nanobill/providers';
+import type { ProviderRegistry, RemoteProvider } from '@nanobill/providers';
 import {
   simulatedModels,
   startProviderSimulator,
@@ -24,6 +24,35 @@ function publishedModelIds(): Record<string, string[]> {
   return published;
 }
 
+/** The token a simulated provider accepts when nothing else is configured. */
+export const simulatorToken = (provider: string) => `sim-token-${provider}`;
+
+/**
+ * One simulator serving the cost endpoint and the price list (`/v1/models`, the router
+ * simulator's models of that provider) of every remote provider of the registry, each accepting
+ * `token(provider)`. Used by `nanobill demo` (in-process) and `nanobill simulate providers` (a
+ * process of its own).
+ */
+export function startSimulatedProviders(
+  registry: ProviderRegistry,
+  options: { token: (provider: RemoteProvider) => string; port?: number; host?: string },
+): Promise<ProviderSimulator> {
+  const published = publishedModelIds();
+  return startProviderSimulator({
+    port: options.port,
+    host: options.host,
+    providers: Object.fromEntries(
+      [...registry.remote.values()].map((provider) => [
+        provider.name,
+        {
+          token: options.token(provider),
+          models: simulatedModels(provider.name, published[provider.name] ?? []),
+        },
+      ]),
+    ),
+  });
+}
+
 /**
  * The demo's stand-in for the providers' cost endpoints and price lists: one simulator serving
  * every remote provider of the registry, and the registry pointed at it (tokens through the
@@ -32,19 +61,12 @@ function publishedModelIds(): Record<string, string[]> {
 export async function simulateProviders(
   registry: ProviderRegistry,
 ): Promise<{ registry: ProviderRegistry; simulator: ProviderSimulator }> {
-  const token = (name: string) => `sim-token-${name}`;
-  const published = publishedModelIds();
-  const simulator = await startProviderSimulator({
-    providers: Object.fromEntries(
-      [...registry.remote.keys()].map((name) => [
-        name,
-        { token: token(name), models: simulatedModels(name, published[name] ?? []) },
-      ]),
-    ),
+  const simulator = await startSimulatedProviders(registry, {
+    token: (provider) => simulatorToken(provider.name),
   });
   const remote = new Map(
     [...registry.remote].map(([name, provider]) => {
-      process.env[provider.tokenEnv] ??= token(name);
+      process.env[provider.tokenEnv] ??= simulatorToken(name);
       return [
         name,
         { ...provider, costUrl: simulator.costUrl(name), modelsUrl: simulator.modelsUrl(name) },
