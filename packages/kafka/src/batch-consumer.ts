@@ -41,6 +41,9 @@ export interface RunningConsumer {
  * When a batch fails, no later offset of its partition is committed, and the next delivery
  * throws so that kafkajs restarts the consumer from the committed offsets: nothing is skipped.
  */
+/** How soon a failed batch is fetched again when no other delivery restarts the consumer. */
+const RETRY_FAILED_BATCH_MS = 1_000;
+
 export async function startBatchConsumer(options: BatchConsumerOptions): Promise<RunningConsumer> {
   const { kafka, groupId, topic, logger, handle, onCommitted } = options;
   const consumer: Consumer = kafka.consumer({
@@ -58,6 +61,7 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
   const commitAfter = (
     partition: number,
     durable: Promise<void>,
+    first: string,
     next: string,
     highWatermark: string,
   ) => {
@@ -69,11 +73,22 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
         onCommitted?.(partition, Math.max(0, Number(BigInt(highWatermark) - BigInt(next))));
       });
     chain.catch((error: unknown) => {
-      failure ??= error;
+      if (failure !== undefined || stopping) return; // later batches of the same failure
+      failure = error;
       logger.error(
         { err: error, groupId, partition },
         'batch failed; its partition restarts from the last commit',
       );
+      // The restart happens in the next delivery; on a quiet topic there may be none, so fetch
+      // the failed batch again (its first offset is this partition's last commit).
+      setTimeout(() => {
+        if (failure !== error || stopping) return;
+        try {
+          consumer.seek({ topic, partition, offset: first });
+        } catch (err) {
+          logger.warn({ err, groupId, partition }, 'could not fetch the failed batch again');
+        }
+      }, RETRY_FAILED_BATCH_MS);
     });
     commitChains.set(partition, chain);
     return previous;
@@ -102,10 +117,14 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
         partition: batch.partition,
         messages: batch.messages,
       });
+      // Its failure is read by the commit chain once the earlier batches are durable; until
+      // then it must not count as unhandled (Node would end the process).
+      durable.catch(() => undefined);
       const last = batch.lastOffset();
       const previous = commitAfter(
         batch.partition,
         durable,
+        batch.firstOffset() ?? batch.messages[0]!.offset,
         (BigInt(last) + 1n).toString(),
         batch.highWatermark,
       );
