@@ -45,6 +45,7 @@ describe('each service alone: nanobill run --only <service> on a ClickHouse serv
   let clickhouseUrl: string;
   let kafka: Kafka;
   let producer: Producer;
+  let routerToken: string;
   const running: Running[] = [];
   const nanobill = (args: string[], extra: NodeJS.ProcessEnv = {}) => {
     const run = spawnTs(NANOBILL, { ...env, ...extra }, args);
@@ -191,27 +192,42 @@ describe('each service alone: nanobill run --only <service> on a ClickHouse serv
     const created = await nanobill(['tokens', 'create', '--router']).exited;
     expect(created.code, created.stderr).toBe(0);
     const { token } = JSON.parse(created.stdout) as { token: string };
-    const api = running.find((s) => s.name === 'api')!;
-    // Enforcement decides a status at an account's first request as it streams in (older
-    // traffic is not estimated): a fresh request of a user paying for themselves.
-    const fresh = createEventGenerator({ seed: 8, users: 50, orgs: 5, startTime: new Date() })
-      .take(200)
-      .filter((e) => e.billingMode === 'routed' && e.billTo === undefined);
-    await producer.send({
-      topic: TOPICS.requests,
-      acks: -1,
-      messages: fresh.map((e) => ({ key: e.requestId, value: JSON.stringify(e) })),
-    });
-    const account = fresh[0]!.userId;
-    const status = await waitFor("a status for a fresh request's account", async () => {
-      const response = await fetch(
-        `http://127.0.0.1:${api.port}/v1/accounts/${encodeURIComponent(account)}/status`,
-        { headers: { authorization: `Bearer ${token}` } },
+    routerToken = token;
+    const { account, status } = await freshRequestStatus(8);
+    expect(status.accountId).toBe(account);
+  });
+
+  it('a second enforcement and alerts process stand by; killing the active enforcement hands over', async () => {
+    const standbys: Running[] = [];
+    for (const name of ['enforcement', 'alerts']) {
+      const port = await freePortPair();
+      standbys.push({ name, port, run: nanobill(['run', '--only', name], { PORT: String(port) }) });
+    }
+    for (const s of standbys) {
+      await waitFor(`the standby ${s.name} to be ready`, async () =>
+        (await readyz(s.port))?.status === 200 ? true : undefined,
       );
-      return response.status === 200
-        ? ((await response.json()) as { accountId: string })
-        : undefined;
-    });
+    }
+    const metricsOf = async (port: number) =>
+      (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const family = '# TYPE nanobill_enforcement_events_total ';
+    const active = running.find((s) => s.name === 'enforcement')!;
+    const standby = standbys[0]!;
+    expect(await metricsOf(active.port)).toContain(family);
+    expect(await metricsOf(standby.port)).not.toContain(family);
+
+    active.run.child.kill('SIGKILL');
+    await active.run.exited;
+    running.splice(running.indexOf(active), 1, standby);
+    running.push(standbys[1]!);
+    // The standby takes the lease once the killed holder's session expires, then starts afresh.
+    await waitFor(
+      'the standby to become active',
+      async () => ((await metricsOf(standby.port)).includes(family) ? true : undefined),
+      90_000,
+      500,
+    );
+    const { account, status } = await freshRequestStatus(9);
     expect(status.accountId).toBe(account);
   });
 
@@ -248,6 +264,34 @@ describe('each service alone: nanobill run --only <service> on a ClickHouse serv
       expect(code, `${service.name}: ${stderr.slice(-2_000)}`).toBe(0);
     }
   });
+
+  /**
+   * Enforcement decides a status at an account's first request as it streams in (older traffic
+   * is not estimated): fresh requests of users paying for themselves, then the first one's
+   * status through the API.
+   */
+  async function freshRequestStatus(seed: number) {
+    const fresh = createEventGenerator({ seed, users: 50, orgs: 5, startTime: new Date() })
+      .take(200)
+      .filter((e) => e.billingMode === 'routed' && e.billTo === undefined);
+    await producer.send({
+      topic: TOPICS.requests,
+      acks: -1,
+      messages: fresh.map((e) => ({ key: e.requestId, value: JSON.stringify(e) })),
+    });
+    const account = fresh[0]!.userId;
+    const api = running.find((s) => s.name === 'api')!;
+    const status = await waitFor(`a status for ${account}`, async () => {
+      const response = await fetch(
+        `http://127.0.0.1:${api.port}/v1/accounts/${encodeURIComponent(account)}/status`,
+        { headers: { authorization: `Bearer ${routerToken}` } },
+      );
+      return response.status === 200
+        ? ((await response.json()) as { accountId: string })
+        : undefined;
+    });
+    return { account, status };
+  }
 
   async function rows<T>(query: string): Promise<T[]> {
     return (await clickhouse.query({ query, format: 'JSONEachRow' })).json<T>();

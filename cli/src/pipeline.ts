@@ -28,6 +28,7 @@ import {
 import { startQueryServer } from './socket.js';
 import { topicSpecs } from './topics.js';
 import { kafkaSecurityOptions } from './kafka-security.js';
+import { startSingleton } from './singleton.js';
 import { webhookSecret } from './webhook-secret.js';
 
 /** The workers `nanobill run` can start; `--only` picks among them. */
@@ -153,30 +154,37 @@ export async function startPipeline(options: {
       stack.push(['statements', statements]);
     }
 
+    // One active instance across processes: with a ClickHouse server several processes may run
+    // them, so each takes a lease first (embedded ClickHouse allows one process anyway).
+    const singleton = async (name: ServiceName, start: () => Promise<Stoppable>) => {
+      const service = config.clickhouseUrl
+        ? await startSingleton({ name, kafka, logger, registry, start })
+        : await start();
+      stack.push([name, service]);
+    };
     if (only.has('enforcement')) {
-      const enforcement = await startEnforcement({
-        kafka,
-        clickhouse: clickhouse(),
-        logger,
-        metrics: registry,
-        providers,
-      });
-      stack.push(['enforcement', enforcement]);
+      const client = clickhouse();
+      await singleton('enforcement', () =>
+        startEnforcement({ kafka, clickhouse: client, logger, metrics: registry, providers }),
+      );
     }
     if (only.has('alerts')) {
       const { caFile, opsUrl } = config.webhooks;
-      const alerts = await startAlerts({
-        kafka,
-        clickhouse: clickhouse(),
-        logger,
-        metrics: registry,
-        webhook: {
-          secret: webhookSecret(config),
-          ca: caFile === undefined ? undefined : readFileSync(caFile),
-        },
-        opsWebhookUrl: opsUrl,
-      });
-      stack.push(['alerts', alerts]);
+      const client = clickhouse();
+      const webhook = {
+        secret: webhookSecret(config),
+        ca: caFile === undefined ? undefined : readFileSync(caFile),
+      };
+      await singleton('alerts', () =>
+        startAlerts({
+          kafka,
+          clickhouse: client,
+          logger,
+          metrics: registry,
+          webhook,
+          opsWebhookUrl: opsUrl,
+        }),
+      );
     }
     const routes = [];
     if (only.has('api')) {

@@ -1,5 +1,6 @@
 import { TOPICS } from '@nanobill/contract';
 import type { TopicSpec } from '@nanobill/kafka';
+import { LEASE_TOPIC } from './singleton.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -17,6 +18,8 @@ export function topicSpecs(requestsPartitions: number): TopicSpec[] {
       numPartitions: 1,
       configs: { 'retention.ms': String(30 * DAY_MS) },
     },
+    // Its one partition is the lease of each singleton service; nothing is produced to it.
+    { topic: LEASE_TOPIC, numPartitions: 1 },
     // Rejected events wait for a fix and a replay: kept a month.
     {
       topic: TOPICS.requestsDlq,

@@ -7,5 +7,6 @@ export {
   type RunningConsumer,
 } from './batch-consumer.js';
 export { sendToDlq, splitValid, DLQ_HEADERS, type Decoding, type Rejection } from './dlq.js';
+export { startLease, type Lease, type LeaseOptions } from './lease.js';
 export { startTopicView, type TopicView, type TopicViewOptions } from './topic-view.js';
 export type { KafkaMessage, Producer, SASLOptions } from 'kafkajs';

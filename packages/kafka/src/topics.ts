@@ -1,4 +1,4 @@
-import type { Kafka } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 
 export interface TopicSpec {
   topic: string;
@@ -7,26 +7,67 @@ export interface TopicSpec {
   configs?: Record<string, string>;
 }
 
-/** Creates the topics that do not exist yet; existing ones are left as they are. */
-export async function ensureTopics(kafka: Kafka, specs: TopicSpec[]): Promise<string[]> {
+/**
+ * Creates the topics that do not exist yet (existing ones are left as they are) and returns once
+ * every partition of every topic has a leader. Services starting together race to create the
+ * same topics: the loser's "already exists" is expected, and a topic another process has just
+ * created may not have leaders yet, so both wait for the leaders before using the topics.
+ */
+export async function ensureTopics(
+  kafka: Kafka,
+  specs: TopicSpec[],
+  options: { leadersTimeoutMs?: number } = {},
+): Promise<string[]> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
     const missing = specs.filter((s) => !existing.has(s.topic));
     if (missing.length > 0) {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((s) => ({
-          topic: s.topic,
-          numPartitions: s.numPartitions,
-          replicationFactor: -1,
-          configEntries: Object.entries(s.configs ?? {}).map(([name, value]) => ({ name, value })),
-        })),
-      });
+      await admin
+        .createTopics({
+          waitForLeaders: true,
+          topics: missing.map((s) => ({
+            topic: s.topic,
+            numPartitions: s.numPartitions,
+            replicationFactor: -1,
+            configEntries: Object.entries(s.configs ?? {}).map(([name, value]) => ({
+              name,
+              value,
+            })),
+          })),
+        })
+        .catch((error: unknown) => {
+          if (!createdByAnother(error)) throw error;
+        });
     }
+    await waitForLeaders(admin, specs, options.leadersTimeoutMs ?? 30_000);
     return missing.map((s) => s.topic);
   } finally {
     await admin.disconnect();
+  }
+}
+
+function createdByAnother(error: unknown): boolean {
+  const errors = (error as { errors?: Array<{ type?: string }> }).errors ?? [error];
+  return errors.every((e) => (e as { type?: string }).type === 'TOPIC_ALREADY_EXISTS');
+}
+
+async function waitForLeaders(admin: Admin, specs: TopicSpec[], timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const leaderless = await admin
+      .fetchTopicMetadata({ topics: specs.map((s) => s.topic) })
+      .then(({ topics }) =>
+        topics.filter((t) => t.partitions.length === 0 || t.partitions.some((p) => p.leader < 0)),
+      )
+      .catch(() => specs);
+    if (leaderless.length === 0) return;
+    if (Date.now() >= deadline) {
+      throw new Error(
+        `topics without a leader after ${timeoutMs} ms: ${leaderless.map((t) => ('topic' in t ? t.topic : t.name)).join(', ')}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
