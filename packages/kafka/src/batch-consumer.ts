@@ -43,6 +43,32 @@ export interface RunningConsumer {
  */
 /** How soon a failed batch is fetched again when no other delivery restarts the consumer. */
 const RETRY_FAILED_BATCH_MS = 1_000;
+const HEARTBEAT_MS = 3_000;
+
+/**
+ * Waits for `work` (failure included: the commit chain reports it), heartbeating meanwhile; a
+ * rebalance announced by a heartbeat is rethrown only after the work has settled.
+ */
+async function untilSettled(work: Promise<unknown>, heartbeat: () => Promise<void>) {
+  let settled = false;
+  const done = work.then(
+    () => void (settled = true),
+    () => void (settled = true),
+  );
+  let rebalance: unknown;
+  while (!settled) {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      done,
+      new Promise((resolve) => (timer = setTimeout(resolve, HEARTBEAT_MS))),
+    ]);
+    clearTimeout(timer);
+    if (settled) break;
+    await heartbeat().catch((error: unknown) => void (rebalance ??= error));
+  }
+  if (rebalance !== undefined) throw rebalance;
+  await heartbeat();
+}
 
 export async function startBatchConsumer(options: BatchConsumerOptions): Promise<RunningConsumer> {
   const { kafka, groupId, topic, logger, handle, onCommitted } = options;
@@ -52,7 +78,7 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
     maxBytes: 64 * 1024 * 1024,
     maxWaitTimeInMs: 250,
     sessionTimeout: options.sessionTimeoutMs ?? 30_000,
-    heartbeatInterval: 3_000,
+    heartbeatInterval: HEARTBEAT_MS,
   });
   const commitChains = new Map<number, Promise<void>>();
   let failure: unknown;
@@ -91,7 +117,7 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
       }, RETRY_FAILED_BATCH_MS);
     });
     commitChains.set(partition, chain);
-    return previous;
+    return chain;
   };
 
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
@@ -121,7 +147,7 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
       // then it must not count as unhandled (Node would end the process).
       durable.catch(() => undefined);
       const last = batch.lastOffset();
-      const previous = commitAfter(
+      const committed = commitAfter(
         batch.partition,
         durable,
         batch.firstOffset() ?? batch.messages[0]!.offset,
@@ -129,9 +155,11 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
         batch.highWatermark,
       );
       resolveOffset(last);
-      // Backpressure: fetch this partition again only once its previous batch is durable.
-      await previous.catch(() => undefined);
-      await heartbeat();
+      // The batch is held until it is stored and committed. A member rejoins a rebalance only
+      // once its batches have returned, so the partition's next owner never looks for rows still
+      // on their way here (it would store them a second time); heartbeats keep the membership
+      // meanwhile, and a rebalance waits for it up to the rebalance timeout.
+      await untilSettled(committed, heartbeat);
     },
   });
   logger.info({ groupId, topic }, 'consumer started');
