@@ -1,4 +1,5 @@
-import { rmSync } from 'node:fs';
+import { createWriteStream, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -142,6 +143,13 @@ class Service {
       for (const line of lines) onLine(line);
     });
     run.child.stderr!.on('data', (chunk: Buffer) => this.#note(chunk.toString()));
+    // CHAOS_LOG_DIR (with CHAOS_LOG_LEVEL): every child's output kept, one file per service.
+    const logDir = process.env.CHAOS_LOG_DIR;
+    if (logDir) {
+      const file = createWriteStream(join(logDir, `${this.name}.log`), { flags: 'a' });
+      run.child.stdout!.pipe(file, { end: false });
+      run.child.stderr!.pipe(file, { end: false });
+    }
     void run.exited.then(({ code, signal }) => {
       if (this.run !== run || this.#expectExit || this.#shutdown) return;
       this.unexpectedExits.push(`code ${code} signal ${signal}: ${this.tail()}`);

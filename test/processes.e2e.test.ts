@@ -91,7 +91,7 @@ describe('each service alone: nanobill run --only <service> on a ClickHouse serv
 
     const migrated = await nanobill(['migrate']).exited;
     expect(migrated.code, migrated.stderr).toBe(0);
-    expect(migrated.stdout).toMatch(/^applied 0001_usage, .*0008_usage_by_key\n$/);
+    expect(migrated.stdout).toMatch(/^applied 0001_usage, .*0009_unpriced_alert_id\n$/);
     expect((await nanobill(['migrate']).exited).stdout).toBe('schema up to date\n');
 
     for (const service of running) {
@@ -258,11 +258,16 @@ describe('each service alone: nanobill run --only <service> on a ClickHouse serv
   });
 
   it('SIGTERM stops every service cleanly', async () => {
+    const started = Date.now();
     for (const service of running) service.run.child.kill('SIGTERM');
-    for (const service of running) {
-      const { code, stderr } = await service.run.exited;
-      expect(code, `${service.name}: ${stderr.slice(-2_000)}`).toBe(0);
-    }
+    const stops = await Promise.all(
+      running.map(async (service) => {
+        const { code, stderr } = await service.run.exited;
+        expect(code, `${service.name}: ${stderr.slice(-2_000)}`).toBe(0);
+        return `${service.name} ${((Date.now() - started) / 1000).toFixed(1)} s`;
+      }),
+    );
+    console.log(`processes: stopped after SIGTERM: ${stops.join(', ')}`);
   });
 
   /**

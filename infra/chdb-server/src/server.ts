@@ -32,6 +32,7 @@ const PROTOCOL_PARAMS = new Set([
 
 /** Inserts of a few hundred thousand rows arrive as one body. */
 const MAX_BODY_BYTES = 1024 * 1024 * 1024;
+const SLOW_MS = 10_000;
 /** Bindings travel in the URL: ClickHouse's own limit (`http_max_uri_size`) is 1 MiB. */
 const MAX_URL_BYTES = 1024 * 1024;
 
@@ -84,6 +85,13 @@ export async function startChdbServer(options: ChdbServerOptions): Promise<ChdbS
       } catch (error) {
         return reply.code(400).send(`Code: 1001. DB::Exception: ${(error as Error).message}\n`);
       }
+      // A statement still running after SLOW_MS is logged once, while it runs: the engine cannot
+      // cancel it, and everything queued behind it waits.
+      const slow = setTimeout(
+        () =>
+          request.log.warn({ sql: statement.sql.slice(0, 300) }, 'slow statement still running'),
+        SLOW_MS,
+      );
       try {
         const result = await engine.run(statement);
         return reply
@@ -107,6 +115,8 @@ export async function startChdbServer(options: ChdbServerOptions): Promise<ChdbS
           .header('X-ClickHouse-Exception-Code', code ?? '1001')
           .type('text/plain; charset=UTF-8')
           .send(`${message.trimEnd()}\n`);
+      } finally {
+        clearTimeout(slow);
       }
     },
   });

@@ -92,12 +92,11 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
     highWatermark: string,
   ) => {
     const previous = commitChains.get(partition) ?? Promise.resolve();
-    const chain = previous
-      .then(() => durable)
-      .then(async () => {
-        await consumer.commitOffsets([{ topic, partition, offset: next }]);
-        onCommitted?.(partition, Math.max(0, Number(BigInt(highWatermark) - BigInt(next))));
-      });
+    const stored = previous.then(() => durable);
+    const chain = stored.then(async () => {
+      await consumer.commitOffsets([{ topic, partition, offset: next }]);
+      onCommitted?.(partition, Math.max(0, Number(BigInt(highWatermark) - BigInt(next))));
+    });
     chain.catch((error: unknown) => {
       if (failure !== undefined || stopping) return; // later batches of the same failure
       failure = error;
@@ -117,7 +116,7 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
       }, RETRY_FAILED_BATCH_MS);
     });
     commitChains.set(partition, chain);
-    return chain;
+    return stored;
   };
 
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
@@ -147,7 +146,7 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
       // then it must not count as unhandled (Node would end the process).
       durable.catch(() => undefined);
       const last = batch.lastOffset();
-      const committed = commitAfter(
+      const stored = commitAfter(
         batch.partition,
         durable,
         batch.firstOffset() ?? batch.messages[0]!.offset,
@@ -155,11 +154,11 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
         batch.highWatermark,
       );
       resolveOffset(last);
-      // The batch is held until it is stored and committed. A member rejoins a rebalance only
-      // once its batches have returned, so the partition's next owner never looks for rows still
-      // on their way here (it would store them a second time); heartbeats keep the membership
-      // meanwhile, and a rebalance waits for it up to the rebalance timeout.
-      await untilSettled(committed, heartbeat);
+      // The batch is held until it is stored (its commit follows on its own). A member rejoins
+      // a rebalance only once its batches have returned, so the partition's next owner never
+      // looks for rows still on their way here (it would store them a second time); heartbeats
+      // keep the membership meanwhile, and a rebalance waits for it up to the rebalance timeout.
+      await untilSettled(stored, heartbeat);
     },
   });
   logger.info({ groupId, topic }, 'consumer started');

@@ -53,20 +53,27 @@ function createdByAnother(error: unknown): boolean {
   return errors.every((e) => (e as { type?: string }).type === 'TOPIC_ALREADY_EXISTS');
 }
 
+/**
+ * Until every partition answers a ListOffsets request, which is what consumers and topic views
+ * send first: a partition listed with a leader in the metadata may still refuse it for a moment
+ * ("not the leader for that topic-partition") while that leader takes over.
+ */
 async function waitForLeaders(admin: Admin, specs: TopicSpec[], timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
+  let waiting = specs.map((s) => s.topic);
   for (;;) {
-    const leaderless = await admin
-      .fetchTopicMetadata({ topics: specs.map((s) => s.topic) })
-      .then(({ topics }) =>
-        topics.filter((t) => t.partitions.length === 0 || t.partitions.some((p) => p.leader < 0)),
-      )
-      .catch(() => specs);
-    if (leaderless.length === 0) return;
+    const answers = await Promise.all(
+      waiting.map((topic) =>
+        admin.fetchTopicOffsets(topic).then(
+          () => undefined,
+          () => topic,
+        ),
+      ),
+    );
+    waiting = answers.filter((topic): topic is string => topic !== undefined);
+    if (waiting.length === 0) return;
     if (Date.now() >= deadline) {
-      throw new Error(
-        `topics without a leader after ${timeoutMs} ms: ${leaderless.map((t) => ('topic' in t ? t.topic : t.name)).join(', ')}`,
-      );
+      throw new Error(`topics without a leader after ${timeoutMs} ms: ${waiting.join(', ')}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }

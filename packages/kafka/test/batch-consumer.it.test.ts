@@ -53,10 +53,12 @@ describe('startBatchConsumer (real broker)', () => {
     expect(unhandled).toEqual([]);
   });
 
-  it('a member gives its partitions to a newcomer only once its batches are stored and committed', async () => {
+  it('a member gives its partitions to a newcomer only once its batches are stored', async () => {
     const { requests: topic } = await testTopics(kafka, 2);
     const groupId = uniqueName('it-batch-consumer-handover');
     const handled: string[] = [];
+    const newcomerHandledAt: number[] = [];
+    let storedAt = Infinity;
     let release!: () => void;
     const slowStore = new Promise<void>((resolve) => (release = resolve));
     const start = (name: string, slow: boolean) => {
@@ -72,7 +74,11 @@ describe('startBatchConsumer (real broker)', () => {
           onAssigned: (partitions) => (assigned = partitions),
           handle: async (batch: PartitionBatch) => {
             handled.push(...batch.messages.map((m) => `${name}:${m.value!.toString()}`));
-            if (slow) await slowStore; // a store that takes its time (a slow ClickHouse)
+            if (!slow) newcomerHandledAt.push(Date.now());
+            if (slow) {
+              await slowStore; // a store that takes its time (a slow ClickHouse)
+              storedAt = Math.min(storedAt, Date.now());
+            }
           },
         }),
       };
@@ -105,7 +111,9 @@ describe('startBatchConsumer (real broker)', () => {
       60_000,
     );
     await new Promise((resolve) => setTimeout(resolve, 2_000));
-    // Stored and committed by the first member: never handed to the newcomer again.
-    expect(handled.sort()).toEqual(['first:p0', 'first:p1']);
+    // The newcomer may see those messages again (if the commit lost the race with the
+    // rebalance), but only after they were stored: its duplicate check then finds them.
+    expect(handled.filter((h) => h.startsWith('first:')).sort()).toEqual(['first:p0', 'first:p1']);
+    for (const at of newcomerHandledAt) expect(at).toBeGreaterThanOrEqual(storedAt);
   });
 });

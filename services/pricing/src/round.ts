@@ -312,12 +312,26 @@ async function alertFallbacks(deps: RoundDeps, rows: LedgerRow[], now: Date): Pr
     );
 }
 
-/** Past the deadline (counted from when nanobill first saw the request): unpriced, with the reason. */
+/**
+ * Past the deadline (counted from when nanobill first saw the request): unpriced, with the reason.
+ * The rows name their alert before they are stored, so an alert lost to a crash between the two
+ * is published again at the next start (`unannouncedUnpricedAlerts`).
+ */
 async function declareOverdue(deps: RoundDeps, provider: string, now: Date): Promise<number> {
   const overdue = deps.pending.overdue(provider, now.getTime() - deps.deadlineMs);
   if (overdue.length === 0) return 0;
+  const alertId = unpricedAlertId(
+    provider,
+    now,
+    overdue.map(({ row }) => row),
+  );
   const rows = overdue.map(({ row, problem }) =>
-    unpricedRow(row, problem ?? 'no valid cost from the provider before the deadline', now),
+    unpricedRow(
+      row,
+      problem ?? 'no valid cost from the provider before the deadline',
+      now,
+      alertId,
+    ),
   );
   await deps.unpriced.write(rows);
   for (const { row } of overdue) deps.pending.resolve(provider, row.provider_request_id);
@@ -326,22 +340,34 @@ async function declareOverdue(deps: RoundDeps, provider: string, now: Date): Pro
   for (const row of rows) reasons[row.reason] = (reasons[row.reason] ?? 0) + 1;
   await deps
     .publishAlerts([
-      {
-        schemaVersion: 1,
-        alertId: unpricedAlertId(provider, now, rows),
-        type: 'unpriced_requests',
-        severity: 'warning',
-        provider,
-        message: `${rows.length} ${provider} request(s) passed the pricing deadline without a valid cost`,
-        details: { count: rows.length, deadlineMs: deps.deadlineMs, reasons },
-        createdAt: now.toISOString(),
-      },
+      unpricedAlert({ alertId, provider, at: now, reasons, deadlineMs: deps.deadlineMs }),
     ])
     .catch((err: unknown) =>
       deps.logger.error({ err, provider }, 'could not publish the unpriced alert'),
     );
   deps.logger.warn({ provider, unpriced: rows.length, reasons }, 'requests became unpriced');
   return rows.length;
+}
+
+/** The alert announcing one set of unpriced requests: a function of what is stored with them. */
+export function unpricedAlert(set: {
+  alertId: string;
+  provider: string;
+  at: Date;
+  reasons: Record<string, number>;
+  deadlineMs: number;
+}): Alert {
+  const count = Object.values(set.reasons).reduce((sum, n) => sum + n, 0);
+  return {
+    schemaVersion: 1,
+    alertId: set.alertId,
+    type: 'unpriced_requests',
+    severity: 'warning',
+    provider: set.provider,
+    message: `${count} ${set.provider} request(s) passed the pricing deadline without a valid cost`,
+    details: { count, deadlineMs: set.deadlineMs, reasons: set.reasons },
+    createdAt: set.at.toISOString(),
+  };
 }
 
 /**

@@ -82,6 +82,8 @@ export interface UnpricedRow extends RequestFacts {
   first_seen_at: string;
   unpriced_at: string;
   reason: string;
+  /** The unpriced_requests alert that announces it ('' when none does). */
+  alert_id: string;
 }
 
 export const UNPRICED_COLUMNS = [
@@ -89,6 +91,7 @@ export const UNPRICED_COLUMNS = [
   'first_seen_at',
   'unpriced_at',
   'reason',
+  'alert_id',
 ] as const satisfies ReadonlyArray<keyof UnpricedRow>;
 
 export function pendingRow(
@@ -142,7 +145,12 @@ export function ledgerRow(
   };
 }
 
-export function unpricedRow(request: PendingRow, reason: string, at: Date): UnpricedRow {
+export function unpricedRow(
+  request: PendingRow,
+  reason: string,
+  at: Date,
+  alertId = '',
+): UnpricedRow {
   return {
     provider: request.provider,
     provider_request_id: request.provider_request_id,
@@ -155,6 +163,7 @@ export function unpricedRow(request: PendingRow, reason: string, at: Date): Unpr
     first_seen_at: request.first_seen_at,
     unpriced_at: at.toISOString(),
     reason,
+    alert_id: alertId,
   };
 }
 

@@ -24,6 +24,7 @@ import { PendingRequests } from './pending.js';
 import { runPricingRound, type RoundReport } from './round.js';
 import { pendingRow, type PendingRow } from './rows.js';
 import { ledgerWriter, loadPending, pendingWriter, unpricedWriter } from './writers.js';
+import { unannouncedUnpricedAlerts } from './unannounced.js';
 
 export const PRICING_GROUP_ID = 'nanobill-pricing';
 export const DEFAULT_DEADLINE_MS = 24 * 60 * 60 * 1000;
@@ -189,6 +190,20 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
       }
     },
   };
+  const announced = await unannouncedUnpricedAlerts(options.clickhouse, {
+    now: now(),
+    deadlineMs: roundDeps.deadlineMs,
+  })
+    .then(async (alerts) => {
+      await roundDeps.publishAlerts(alerts);
+      return alerts.length;
+    })
+    .catch((err: unknown) => {
+      logger.error({ err }, 'could not publish the unannounced unpriced alerts');
+      return 0;
+    });
+  if (announced > 0) logger.warn({ alerts: announced }, 'unpriced alerts published again');
+
   let running: Promise<RoundReport> | undefined;
   const priceNow = () => {
     running ??= (async () => {

@@ -1,0 +1,51 @@
+import type { ClickHouseClient } from '@nanobill/clickhouse';
+import type { Alert } from '@nanobill/contract';
+import { unpricedAlert } from './round.js';
+
+/** How far back a restart looks for unpriced requests whose alert never reached the log. */
+const LOOK_BACK_MS = 24 * 60 * 60_000;
+
+/**
+ * The unpriced_requests alerts of the last day that `billing.alert_log` does not hold: lost when
+ * a pricing process died between storing the unpriced rows and publishing their alert (or not
+ * logged yet: publishing one again is harmless, the log keeps each id once). Rebuilt from the
+ * rows with the id and time they were stored under, so the alert is the one first published.
+ */
+export async function unannouncedUnpricedAlerts(
+  clickhouse: ClickHouseClient,
+  options: { now: Date; deadlineMs: number },
+): Promise<Alert[]> {
+  const since = new Date(options.now.getTime() - LOOK_BACK_MS);
+  const result = await clickhouse.query({
+    query: `SELECT alert_id, provider, toString(min(unpriced_at)) AS at, reason, count() AS n
+            FROM billing.unpriced_entries FINAL
+            WHERE alert_id != '' AND unpriced_at >= {since:DateTime64(3, 'UTC')}
+              AND alert_id NOT IN (SELECT alert_id FROM billing.alert_log)
+            GROUP BY alert_id, provider, reason
+            ORDER BY alert_id, reason`,
+    query_params: { since: since.toISOString().replace('T', ' ').replace('Z', '') },
+    format: 'JSONEachRow',
+  });
+  const rows = await result.json<{
+    alert_id: string;
+    provider: string;
+    at: string;
+    reason: string;
+    n: string;
+  }>();
+  const sets = new Map<string, { provider: string; at: string; reasons: Record<string, number> }>();
+  for (const row of rows) {
+    const set = sets.get(row.alert_id) ?? { provider: row.provider, at: row.at, reasons: {} };
+    set.reasons[row.reason] = Number(row.n);
+    sets.set(row.alert_id, set);
+  }
+  return [...sets].map(([alertId, set]) =>
+    unpricedAlert({
+      alertId,
+      provider: set.provider,
+      at: new Date(`${set.at.replace(' ', 'T')}Z`),
+      reasons: set.reasons,
+      deadlineMs: options.deadlineMs,
+    }),
+  );
+}
