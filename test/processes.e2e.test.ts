@@ -213,8 +213,11 @@ describe('each service alone: nanobill run --only <service> on a ClickHouse serv
     const family = '# TYPE nanobill_enforcement_events_total ';
     const active = running.find((s) => s.name === 'enforcement')!;
     const standby = standbys[0]!;
+    const held = (value: 0 | 1) => `nanobill_lease_held{service="enforcement"} ${value}\n`;
     expect(await metricsOf(active.port)).toContain(family);
+    expect(await metricsOf(active.port)).toContain(held(1));
     expect(await metricsOf(standby.port)).not.toContain(family);
+    expect(await metricsOf(standby.port)).toContain(held(0));
 
     active.run.child.kill('SIGKILL');
     await active.run.exited;
@@ -223,7 +226,10 @@ describe('each service alone: nanobill run --only <service> on a ClickHouse serv
     // The standby takes the lease once the killed holder's session expires, then starts afresh.
     await waitFor(
       'the standby to become active',
-      async () => ((await metricsOf(standby.port)).includes(family) ? true : undefined),
+      async () => {
+        const text = await metricsOf(standby.port);
+        return text.includes(family) && text.includes(held(1)) ? true : undefined;
+      },
       90_000,
       500,
     );

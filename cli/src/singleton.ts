@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startLease, type Kafka } from '@nanobill/kafka';
-import type { Logger, Registry } from '@nanobill/observability';
+import { Gauge, type Logger, type Registry } from '@nanobill/observability';
 
 /** The one-partition topic whose partition is each singleton's lease (one group per singleton). */
 export const LEASE_TOPIC = 'nanobill.leases.v1';
@@ -25,6 +25,16 @@ export async function startSingleton(options: {
   retryStartMs?: number;
 }): Promise<Stoppable> {
   const { name, logger, registry } = options;
+  // One gauge per process, shared by its singletons: which instance is active, for on-call.
+  const held =
+    (registry.getSingleMetric('nanobill_lease_held') as Gauge<'service'> | undefined) ??
+    new Gauge({
+      name: 'nanobill_lease_held',
+      help: 'Whether this process runs the service (1) or stands by (0), per singleton service',
+      labelNames: ['service'] as const,
+      registers: [registry],
+    });
+  held.set({ service: name }, 0);
   const metricNames = () => new Set(registry.getMetricsAsArray().map((m) => m.name));
   const unregister = (names: Iterable<string>) => {
     for (const n of names) registry.removeSingleMetric(n);
@@ -47,6 +57,7 @@ export async function startSingleton(options: {
           try {
             const service = await options.start();
             registered = [...metricNames()].filter((n) => !before.has(n));
+            held.set({ service: name }, 1);
             logger.info({ service: name }, 'active: this process holds the lease');
             return service;
           } catch (err) {
@@ -60,6 +71,7 @@ export async function startSingleton(options: {
     },
     onLost: async () => {
       generation++;
+      held.set({ service: name }, 0);
       const service = await running;
       await service?.stop();
       unregister(registered);
