@@ -14,7 +14,7 @@ export interface BatchConsumerOptions {
   logger: Logger;
   /**
    * Takes a partition's batch and resolves once its work is durable. It may keep the batch
-   * waiting (e.g. to group it with others into one write); the consumer fetches on meanwhile.
+   * waiting (e.g. to group it with the other partitions' batches into one write).
    */
   handle(batch: PartitionBatch): Promise<void>;
   /** Called with every new assignment: the partitions of `topic` this member now owns. */
@@ -32,15 +32,6 @@ export interface RunningConsumer {
   stop(): Promise<void>;
 }
 
-/**
- * At-least-once consumption with pipelining. A partition's offsets are committed only once
- * `handle` has made the batch durable, in order, one commit chain per partition; meanwhile the
- * next batch is already fetched and handed over (at most two batches per partition in flight).
- * A crash before a commit redelivers, so `handle` must be idempotent.
- *
- * When a batch fails, no later offset of its partition is committed, and the next delivery
- * throws so that kafkajs restarts the consumer from the committed offsets: nothing is skipped.
- */
 /** How soon a failed batch is fetched again when no other delivery restarts the consumer. */
 const RETRY_FAILED_BATCH_MS = 1_000;
 const HEARTBEAT_MS = 3_000;
@@ -70,6 +61,17 @@ async function untilSettled(work: Promise<unknown>, heartbeat: () => Promise<voi
   await heartbeat();
 }
 
+/**
+ * At-least-once consumption. A partition's offsets are committed only once `handle` has made the
+ * batch durable, in order, one commit chain per partition; the consumer holds each batch until
+ * it is stored, so a partition changes owner in a rebalance only after its rows are visible to
+ * the next owner. Batches of different partitions are handled together (one write can serve
+ * them all). A crash before a commit redelivers, so `handle` must be idempotent.
+ *
+ * When a batch fails, no later offset of its partition is committed, and the next delivery
+ * throws so that kafkajs restarts the consumer from the committed offsets (the failed batch is
+ * fetched again after a second if nothing else arrives): nothing is skipped.
+ */
 export async function startBatchConsumer(options: BatchConsumerOptions): Promise<RunningConsumer> {
   const { kafka, groupId, topic, logger, handle, onCommitted } = options;
   const consumer: Consumer = kafka.consumer({
@@ -84,7 +86,8 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
   let failure: unknown;
   let stopping = false;
 
-  const commitAfter = (
+  /** Chains the batch after its partition's earlier ones; resolves once it is stored. */
+  const storeThenCommit = (
     partition: number,
     durable: Promise<void>,
     first: string,
@@ -146,7 +149,7 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
       // then it must not count as unhandled (Node would end the process).
       durable.catch(() => undefined);
       const last = batch.lastOffset();
-      const stored = commitAfter(
+      const stored = storeThenCommit(
         batch.partition,
         durable,
         batch.firstOffset() ?? batch.messages[0]!.offset,
