@@ -13,14 +13,13 @@ import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import { loadConfig } from '@nanobill/config';
 import { TOPICS } from '@nanobill/contract';
-import { createProducer } from '@nanobill/kafka';
 import { stopBroker } from '@nanobill/kafka-broker';
 import { createLogger } from '@nanobill/observability';
 import { loadProviders } from '@nanobill/providers';
-import { accountSnapshots, createEventGenerator } from '@nanobill/router-simulator';
 import { freePortPair, tempDir } from '@nanobill/testkit';
 import { startPipeline } from '../cli/src/pipeline.js';
 import { simulateProviders } from '../cli/src/simulated-providers.js';
+import { publishAccounts, simulatedTraffic } from '../cli/src/simulated-router.js';
 
 const { values } = parseArgs({
   options: {
@@ -47,18 +46,7 @@ const { registry: providers, simulator } = await simulateProviders(
 const pipeline = await startPipeline({ config, logger, providers });
 
 // The hub's side: the router simulator's users and orgs, so attribution never waits for them.
-const producer = createProducer(pipeline.kafka);
-await producer.connect();
-const snapshots = accountSnapshots(
-  createEventGenerator({ requestIdPrefix: 'x', eventsPerSecondOfSimTime: Date.now }),
-  new Date(Date.now() - 60 * 60 * 1000),
-);
-await producer.send({
-  topic: TOPICS.accounts,
-  acks: -1,
-  messages: snapshots.map((s) => ({ key: s.accountId, value: JSON.stringify(s) })),
-});
-await producer.disconnect();
+await publishAccounts(pipeline.kafka, simulatedTraffic({ prefix: 'x' }).snapshots);
 await new Promise((resolve) => setTimeout(resolve, 3_000)); // stored and read by the services
 
 const router = spawn(

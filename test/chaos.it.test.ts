@@ -1,5 +1,4 @@
-import { createWriteStream, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -27,7 +26,8 @@ import {
   waitFor,
   type ChildRun,
 } from '@nanobill/testkit';
-import { ClickHouseServer } from './fixtures/chdb-server.js';
+import { publishAccounts } from '../cli/src/simulated-router.js';
+import { ClickHouseServer, keepLog } from './fixtures/chdb-server.js';
 import { providersWithTruth, REMOTE_PROVIDERS, trueCost } from './fixtures/ground-truth.js';
 
 // Chaos reconciliation (issue 7): a day of router traffic through a real broker of the test's own
@@ -143,13 +143,7 @@ class Service {
       for (const line of lines) onLine(line);
     });
     run.child.stderr!.on('data', (chunk: Buffer) => this.#note(chunk.toString()));
-    // CHAOS_LOG_DIR (with CHAOS_LOG_LEVEL): every child's output kept, one file per service.
-    const logDir = process.env.CHAOS_LOG_DIR;
-    if (logDir) {
-      const file = createWriteStream(join(logDir, `${this.name}.log`), { flags: 'a' });
-      run.child.stdout!.pipe(file, { end: false });
-      run.child.stderr!.pipe(file, { end: false });
-    }
+    keepLog(run, this.name);
     void run.exited.then(({ code, signal }) => {
       if (this.run !== run || this.#expectExit || this.#shutdown) return;
       this.unexpectedExits.push(`code ${code} signal ${signal}: ${this.tail()}`);
@@ -342,14 +336,7 @@ describe('chaos: crashes, a broker outage and faulty cost endpoints', () => {
     const producer = createProducer(kafka);
     await producer.connect();
     cleanup.push(() => producer.disconnect());
-    await producer.send({
-      topic: topics.TOPIC_ACCOUNTS,
-      acks: -1,
-      messages: snapshots.map((s: AccountSnapshot) => ({
-        key: s.accountId,
-        value: JSON.stringify(s),
-      })),
-    });
+    await publishAccounts(kafka, snapshots, topics.TOPIC_ACCOUNTS);
 
     // One ClickHouse for every service: the chdb server in a child process of its own.
     const chServer = new ClickHouseServer(dataDir);

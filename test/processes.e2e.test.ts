@@ -3,11 +3,12 @@ import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openClickHouse, type ClickHouseClient } from '@nanobill/clickhouse';
-import { TOPICS, type AccountSnapshot } from '@nanobill/contract';
+import { TOPICS } from '@nanobill/contract';
 import { createKafka, createProducer, type Kafka, type Producer } from '@nanobill/kafka';
 import { startBroker, stopBroker } from '@nanobill/kafka-broker';
 import { accountSnapshots, createEventGenerator } from '@nanobill/router-simulator';
 import { freePortPair, quietLogger, spawnTs, tempDir, waitFor } from '@nanobill/testkit';
+import { publishAccounts } from '../cli/src/simulated-router.js';
 import { ClickHouseServer } from './fixtures/chdb-server.js';
 import { providersWithTruth, trueCost } from './fixtures/ground-truth.js';
 
@@ -126,14 +127,7 @@ describe('each service alone: nanobill run --only <service> on a ClickHouse serv
     });
     const events = generator.take(EVENTS);
     const snapshots = accountSnapshots(generator, new Date(start - 86_400_000));
-    await producer.send({
-      topic: TOPICS.accounts,
-      acks: -1,
-      messages: snapshots.map((s: AccountSnapshot) => ({
-        key: s.accountId,
-        value: JSON.stringify(s),
-      })),
-    });
+    await publishAccounts(kafka, snapshots);
     await waitFor('the snapshots stored', async () =>
       Number(await value('SELECT count() FROM billing.account_snapshots')) >= snapshots.length
         ? true

@@ -53,6 +53,9 @@ export interface Statement {
   params: Record<string, string>;
 }
 
+/** Sessions kept open per combination of settings; more run while busy, then close. */
+const MAX_IDLE_PER_KEY = 8;
+
 /**
  * Sessions over one data directory. chdb settings stick to a session, and `readonly` cannot be
  * lifted once set, so each session is opened for one combination of settings and only ever serves
@@ -61,7 +64,6 @@ export interface Statement {
 export class Engine {
   readonly #path: string;
   readonly #idle = new Map<string, ChdbSession[]>();
-  readonly #maxIdlePerKey: number;
   /**
    * libchdb sets and clears parameter state around each parameterized call without isolating it
    * per connection (chdb's index.js documents the race), so parameterized statements run one at a
@@ -70,9 +72,9 @@ export class Engine {
   #paramChain: Promise<unknown> = Promise.resolve();
   #closed = false;
 
-  constructor(path: string, options: { maxIdlePerKey?: number } = {}) {
+  constructor(path: string) {
     this.#path = path;
-    this.#maxIdlePerKey = options.maxIdlePerKey ?? 8;
+    // Opened now: a data directory another process holds fails here, at start.
     this.#release(this.#key([], undefined), new Session(path));
   }
 
@@ -136,7 +138,7 @@ export class Engine {
 
   #release(key: string, session: ChdbSession): void {
     const idle = this.#idle.get(key) ?? [];
-    if (this.#closed || idle.length >= this.#maxIdlePerKey) {
+    if (this.#closed || idle.length >= MAX_IDLE_PER_KEY) {
       session.close();
       return;
     }

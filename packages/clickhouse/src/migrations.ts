@@ -117,8 +117,9 @@ export async function waitForMigrations(
   options: { timeoutMs: number; intervalMs?: number; onWait?: (pending: Migration[]) => void },
 ): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
+  const migrations = readMigrations();
   for (;;) {
-    const pending = await pendingMigrations(client);
+    const pending = await pendingMigrations(client, migrations);
     if (pending.length === 0) return;
     if (Date.now() >= deadline) {
       throw new Error(

@@ -7,50 +7,37 @@ export interface TopicSpec {
   configs?: Record<string, string>;
 }
 
+const LEADERS_TIMEOUT_MS = 30_000;
+
 /**
  * Creates the topics that do not exist yet (existing ones are left as they are) and returns once
  * every partition of every topic has a leader. Services starting together race to create the
  * same topics: the loser's "already exists" is expected, and a topic another process has just
  * created may not have leaders yet, so both wait for the leaders before using the topics.
  */
-export async function ensureTopics(
-  kafka: Kafka,
-  specs: TopicSpec[],
-  options: { leadersTimeoutMs?: number } = {},
-): Promise<string[]> {
+export async function ensureTopics(kafka: Kafka, specs: TopicSpec[]): Promise<string[]> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
     const missing = specs.filter((s) => !existing.has(s.topic));
     if (missing.length > 0) {
-      await admin
-        .createTopics({
-          waitForLeaders: true,
-          topics: missing.map((s) => ({
-            topic: s.topic,
-            numPartitions: s.numPartitions,
-            replicationFactor: -1,
-            configEntries: Object.entries(s.configs ?? {}).map(([name, value]) => ({
-              name,
-              value,
-            })),
-          })),
-        })
-        .catch((error: unknown) => {
-          if (!createdByAnother(error)) throw error;
-        });
+      // A topic another process created meanwhile is not an error (kafkajs returns false).
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((s) => ({
+          topic: s.topic,
+          numPartitions: s.numPartitions,
+          replicationFactor: -1,
+          configEntries: Object.entries(s.configs ?? {}).map(([name, value]) => ({ name, value })),
+        })),
+      });
     }
-    await waitForLeaders(admin, specs, options.leadersTimeoutMs ?? 30_000);
+    await waitForLeaders(admin, specs, LEADERS_TIMEOUT_MS);
     return missing.map((s) => s.topic);
   } finally {
     await admin.disconnect();
   }
-}
-
-function createdByAnother(error: unknown): boolean {
-  const errors = (error as { errors?: Array<{ type?: string }> }).errors ?? [error];
-  return errors.every((e) => (e as { type?: string }).type === 'TOPIC_ALREADY_EXISTS');
 }
 
 /**
