@@ -19,7 +19,11 @@ const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 // Anchors and `<<` merge keys resolved, as Compose resolves them.
 const compose = parse(read('docker-compose.yml'), { merge: true }) as Compose;
 const services = compose.services;
-const VERSION = (JSON.parse(read('package.json')) as { version: string }).version;
+const ROOT_PACKAGE = JSON.parse(read('package.json')) as {
+  version: string;
+  dependencies: { node: string };
+};
+const VERSION = ROOT_PACKAGE.version;
 
 interface Service {
   image?: string;
@@ -121,7 +125,7 @@ describe('docker-compose.yml', () => {
     ]);
   });
 
-  it('pins every image; the nanobill image is built from infra/docker/Dockerfile on Node 20', () => {
+  it('pins every image; the nanobill image is built from infra/docker/Dockerfile on the LTS of package.json', () => {
     for (const [name, s] of Object.entries(services)) {
       expect(s.image, name).toMatch(/^[a-z0-9./_-]+(:[\w.-]+|@sha256:[0-9a-f]{64})$/);
       expect(s.image, name).not.toMatch(/:latest$/);
@@ -131,10 +135,9 @@ describe('docker-compose.yml', () => {
       expect(s.build, name).toEqual({ context: '.', dockerfile: 'infra/docker/Dockerfile' });
     }
     const from = /^FROM\s+(\S+)/m.exec(read('infra/docker/Dockerfile'))?.[1];
-    // engines: node >= 20.19
-    const [, major, minor] = /^node:(\d+)\.(\d+)\.\d+-bookworm-slim$/.exec(from ?? '') ?? [];
-    expect(Number(major), from).toBe(20);
-    expect(Number(minor), from).toBeGreaterThanOrEqual(19);
+    // The image runs the very Node version that checkouts get from the registry's `node` package.
+    const [, version] = /^node:(\d+\.\d+\.\d+)-(?:bookworm|trixie)-slim$/.exec(from ?? '') ?? [];
+    expect(version, from).toBe(ROOT_PACKAGE.dependencies.node);
     expect(existsSync(join(ROOT, '.dockerignore'))).toBe(true);
   });
 
