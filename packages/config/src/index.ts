@@ -40,6 +40,8 @@ const Env = z.object({
   KAFKA_SASL_USERNAME: z.string().min(1).optional(),
   KAFKA_SASL_PASSWORD: z.string().min(1).optional(),
   KAFKA_SASL_PASSWORD_FILE: z.string().min(1).optional(),
+  /** SASL over a cleartext connection exposes the credentials (PLAIN) and every message. */
+  KAFKA_SASL_ALLOW_CLEARTEXT: z.enum(['true', 'false']).default('false'),
   NANOBILL_COST_ENDPOINT_FAILING_AFTER_MS: z.coerce
     .number()
     .int()
@@ -99,6 +101,15 @@ export interface Config {
 
 const SecuredEnv = Env.superRefine((e, ctx) => {
   if (e.KAFKA_SASL_MECHANISM === undefined) return;
+  const tls = e.KAFKA_SSL === 'true' || e.KAFKA_SSL_CA_FILE !== undefined;
+  if (!tls && e.KAFKA_SASL_ALLOW_CLEARTEXT !== 'true') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['KAFKA_SSL'],
+      message:
+        'SASL without TLS sends the credentials and the data in clear: set KAFKA_SSL=true, or KAFKA_SASL_ALLOW_CLEARTEXT=true to accept that explicitly',
+    });
+  }
   if (e.KAFKA_SASL_USERNAME === undefined) {
     ctx.addIssue({
       code: 'custom',

@@ -79,6 +79,23 @@ describe('loadConfig: a secured Kafka and the listen address', () => {
     expect(() => loadConfig(env)).toThrow(name);
   });
 
+  it('refuses SASL over a cleartext connection unless explicitly allowed', () => {
+    const sasl = {
+      KAFKA_SASL_MECHANISM: 'scram-sha-256',
+      KAFKA_SASL_USERNAME: 'nanobill',
+      KAFKA_SASL_PASSWORD: 'p',
+    };
+    expect(() => loadConfig(sasl)).toThrow(/KAFKA_SSL: SASL without TLS/);
+    expect(() => loadConfig({ ...sasl, KAFKA_SASL_ALLOW_CLEARTEXT: 'false' })).toThrow('KAFKA_SSL');
+    expect(loadConfig({ ...sasl, KAFKA_SSL: 'true' }).kafkaSecurity.ssl).toBe(true);
+    expect(loadConfig({ ...sasl, KAFKA_SSL_CA_FILE: '/ca.pem' }).kafkaSecurity.caFile).toBe(
+      '/ca.pem',
+    );
+    expect(loadConfig({ ...sasl, KAFKA_SASL_ALLOW_CLEARTEXT: 'true' }).kafkaSecurity.sasl).toEqual(
+      expect.objectContaining({ mechanism: 'scram-sha-256' }),
+    );
+  });
+
   it('never puts the SASL password in an error message', () => {
     expect(() =>
       loadConfig({ KAFKA_SASL_MECHANISM: 'nope', KAFKA_SASL_PASSWORD: 'hunter2-secret' }),
