@@ -272,4 +272,22 @@ describe('hostile: API authentication, rate limits and tokens (real server, real
     expect(lookups.count).toBe(0);
     expect(await call(undefined, { authorization: `bearer ${acme.token}` })).toBe(AUTHENTICATED);
   });
+
+  it('limits bodies (413), marks answers no-store, and counts requests to unknown routes per address', async () => {
+    const { base } = await serve({ rateLimit: { perAddress: 4, perToken: 1_000 } });
+    const huge = await fetch(`${base}/v1/orgs/acme/settings`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${acme.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ disabledProviders: Array(5_000).fill('groq') }),
+    });
+    expect(huge.status).toBe(413);
+    const status = await fetch(`${base}${STATUS}`, {
+      headers: { authorization: `Bearer ${acme.token}` },
+    });
+    expect(status.headers.get('cache-control')).toBe('no-store');
+    const unknown = [];
+    for (let i = 0; i < 3; i++)
+      unknown.push((await fetch(`${base}/nope`, { method: 'POST' })).status);
+    expect(unknown).toEqual([404, 404, 429]);
+  });
 });

@@ -14,7 +14,7 @@ const direct = tempDir('nanobill-tokens-cli-');
 const held = tempDir('nanobill-tokens-socket-');
 
 async function nanobill(dataDir: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-  const base = { ...process.env, NANOBILL_DATA_DIR: dataDir, ...env };
+  const base: NodeJS.ProcessEnv = { ...process.env, NANOBILL_DATA_DIR: dataDir, ...env };
   delete base.CLICKHOUSE_URL;
   return spawnTs(NANOBILL, base, ['tokens', ...args]).exited;
 }
