@@ -21,11 +21,6 @@ export const DEFAULT_TOKEN_CACHE_TTL_MS = 10_000;
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-/** The public id of a well-formed token (for logs), without checking it. */
-export function tokenIdOf(token: string): string | undefined {
-  return token.length === TOKEN_LENGTH ? TOKEN.exec(token)?.[1] : undefined;
-}
-
 /** A revocation or lookup named a token id that was never created. */
 export class UnknownTokenId extends Error {
   constructor(readonly tokenId: string) {
