@@ -8,10 +8,10 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { AccountFactsReader } from '@nanobill/accounts';
-import { apiRoutes, createToken, TokenStore, type StatusView } from '@nanobill/api';
+import { createToken, startApiServer, TokenStore, type StatusView } from '@nanobill/api';
 import { AccountHistory } from '@nanobill/attribution';
 import { migrate, openClickHouse } from '@nanobill/clickhouse';
-import { createLogger, createMetricsRegistry, startOpsServer } from '@nanobill/observability';
+import { createLogger } from '@nanobill/observability';
 import { freePortPair, tempDir } from '@nanobill/testkit';
 import { fillLedger } from './api-data.js';
 import { percentile } from './percentile.js';
@@ -69,23 +69,18 @@ const noStatuses: StatusView = {
   stop: async () => undefined,
 };
 const port = await freePortPair();
-const server = await startOpsServer({
+const server = await startApiServer({
   port,
-  registry: createMetricsRegistry(),
   logger: createLogger({ level: 'warn' }),
-  readiness: {},
-  routes: [
-    apiRoutes({
-      clickhouse,
-      financeClickhouse: openClickHouse({ dataDir }),
-      statuses: noStatuses,
-      facts: new AccountFactsReader(clickhouse, new AccountHistory()),
-      tokens: new TokenStore(clickhouse),
-      providers: [],
-      publishSnapshot: async () => undefined,
-      rateLimit: { max: 1_000_000, timeWindowMs: 60_000 },
-    }),
-  ],
+  clickhouse,
+  financeClickhouse: openClickHouse({ dataDir }),
+  statuses: noStatuses,
+  facts: new AccountFactsReader(clickhouse, new AccountHistory()),
+  tokens: new TokenStore(clickhouse),
+  providers: [],
+  publishSnapshot: async () => undefined,
+  // One client address and 100 tokens: the limits would measure themselves.
+  rateLimit: { perAddress: 1_000_000, perToken: 1_000_000 },
 });
 const pool = new Pool(`http://127.0.0.1:${port}`, { connections: Number(values.clients) });
 

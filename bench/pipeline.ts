@@ -37,6 +37,7 @@ const config = {
   localKafkaPort: kafkaPort,
   dataDir,
   port: await freePortPair(),
+  ops: { port: await freePortPair(), host: '127.0.0.1' },
 };
 const logger = createLogger({ level: 'warn' });
 console.log(`bench: whole pipeline, ${rate} events/s for ${seconds} s, data in ${dataDir}`);

@@ -32,6 +32,7 @@ interface Service {
   environment?: Record<string, string | number | boolean | null>;
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
+  ports?: string[];
   secrets?: string[];
   restart?: string;
 }
@@ -104,11 +105,23 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('checks each service’s readiness on its own port', () => {
+  it('checks each service’s readiness on its ops port, inside its container', () => {
     for (const name of SERVICES) {
       const s = services[name]!;
       const test = s.healthcheck?.test.join(' ') ?? '';
-      expect(test, name).toContain(`http://127.0.0.1:${loadConfig(env(s)).port}/readyz`);
+      const config = loadConfig(env(s));
+      expect(test, name).toContain(`http://127.0.0.1:${config.ops.port}/readyz`);
+      expect(config.ops.port, name).not.toBe(config.port);
+    }
+  });
+
+  it('publishes the API port of the api service only, never an ops port', () => {
+    for (const [name, s] of nanobill) {
+      const config = loadConfig(env(s));
+      // "host:container" or "container": the container side is the last number.
+      const published = (s.ports ?? []).map((p) => Number(String(p).split(':').at(-1)));
+      expect(published, name).not.toContain(config.ops.port);
+      expect(published, name).toEqual(name === 'api' ? [config.port] : []);
     }
   });
 

@@ -152,6 +152,7 @@ describe.skipIf(skipReason !== undefined)(
         NANOBILL_DATA_DIR: dataDir,
         NANOBILL_PROVIDERS_FILE: providersFile,
         PORT: '0',
+        NANOBILL_OPS_PORT: '0',
         NANOBILL_PRICING_SCHEDULE: '*/2 * * * * *',
         NANOBILL_WEBHOOK_SECRET: 'containers-test-webhook-secret-0123456789',
       });

@@ -16,12 +16,14 @@ const NANOBILL = fileURLToPath(new URL('../cli/bin/nanobill.js', import.meta.url
 const SHOTS = fileURLToPath(new URL('../test-results/dashboard/', import.meta.url));
 const KAFKA_PORT = await freePortPair();
 const PORT = await freePortPair();
+const OPS_PORT = await freePortPair();
 const dataDir = tempDir('nanobill-dashboard-');
 const env: NodeJS.ProcessEnv = {
   ...process.env,
   NANOBILL_DATA_DIR: dataDir,
   KAFKA_PORT: String(KAFKA_PORT),
   PORT: String(PORT),
+  NANOBILL_OPS_PORT: String(OPS_PORT),
   // A pricing round every 5 s rather than every minute: graphs need priced requests.
   NANOBILL_PRICING_SCHEDULE: '*/5 * * * * *',
 };

@@ -14,6 +14,7 @@ const env: NodeJS.ProcessEnv = {
   NANOBILL_DATA_DIR: dataDir,
   KAFKA_PORT: String(KAFKA_PORT),
   PORT: '0',
+  NANOBILL_OPS_PORT: '0',
 };
 delete env.KAFKA_BROKERS;
 

@@ -30,6 +30,9 @@ const cleanup: Array<() => Promise<unknown>> = [];
 
 interface Running {
   name: string;
+  /** NANOBILL_OPS_PORT: /metrics, /healthz, /readyz. */
+  opsPort: number;
+  /** PORT: the API, listened on by the api service only. */
   port: number;
   run: ReturnType<typeof spawnTs>;
 }
@@ -52,6 +55,14 @@ describe('each service alone: nanobill run --only <service> on a ClickHouse serv
     const run = spawnTs(NANOBILL, { ...env, ...extra }, args);
     children.add(run.child);
     return run;
+  };
+  /** `nanobill run --only <name>`, with ports of its own (PORT is listened on by api alone). */
+  const runOnly = async (name: string): Promise<Running> => {
+    const port = await freePortPair();
+    let opsPort = await freePortPair();
+    while (opsPort === port) opsPort = await freePortPair();
+    const extra = { PORT: String(port), NANOBILL_OPS_PORT: String(opsPort) };
+    return { name, port, opsPort, run: nanobill(['run', '--only', name], extra) };
   };
   const readyz = async (port: number) => {
     const response = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
@@ -78,17 +89,14 @@ describe('each service alone: nanobill run --only <service> on a ClickHouse serv
       LOG_LEVEL: 'warn',
     };
 
-    for (const name of SERVICES) {
-      const port = await freePortPair();
-      running.push({ name, port, run: nanobill(['run', '--only', name], { PORT: String(port) }) });
-    }
+    for (const name of SERVICES) running.push(await runOnly(name));
     // Nothing listens while the schema is missing: each service logs that it waits.
     let firstLog = '';
     running[0]!.run.child.stdout!.on('data', (chunk: Buffer) => (firstLog += chunk.toString()));
     await waitFor('a service waiting for the schema', async () =>
       firstLog.includes('waiting for nanobill migrate') ? true : undefined,
     );
-    expect(await readyz(running[0]!.port)).toBeUndefined();
+    expect(await readyz(running[0]!.opsPort)).toBeUndefined();
 
     const migrated = await nanobill(['migrate']).exited;
     expect(migrated.code, migrated.stderr).toBe(0);
@@ -98,7 +106,7 @@ describe('each service alone: nanobill run --only <service> on a ClickHouse serv
     for (const service of running) {
       await waitFor(
         `${service.name} to be ready`,
-        async () => ((await readyz(service.port))?.status === 200 ? true : undefined),
+        async () => ((await readyz(service.opsPort))?.status === 200 ? true : undefined),
         90_000,
         200,
       ).catch((error: unknown) => {
@@ -167,7 +175,7 @@ describe('each service alone: nanobill run --only <service> on a ClickHouse serv
     );
   });
 
-  it('each service exposes its own metrics; the API answers with a token from nanobill tokens', async () => {
+  it('each service exposes its own metrics on its ops port, the API alone listens on PORT, with a token from nanobill tokens', async () => {
     const families: Record<string, string> = {
       ingest: 'nanobill_ingest_rows_written_total',
       pricing: 'nanobill_pricing_ledger_rows_total',
@@ -175,13 +183,16 @@ describe('each service alone: nanobill run --only <service> on a ClickHouse serv
       alerts: 'nanobill_alerts_total',
     };
     for (const service of running) {
-      const text = await (await fetch(`http://127.0.0.1:${service.port}/metrics`)).text();
+      const text = await (await fetch(`http://127.0.0.1:${service.opsPort}/metrics`)).text();
       expect(text, service.name).toContain('nanobill_process_resident_memory_bytes');
       const family = families[service.name];
       if (family) expect(text, service.name).toContain(`# TYPE ${family} `);
       for (const [other, otherFamily] of Object.entries(families)) {
         if (other !== service.name) expect(text, service.name).not.toContain(otherFamily);
       }
+      // PORT: the API and nothing else in the api process; nothing at all in the others.
+      const onPort = await fetch(`http://127.0.0.1:${service.port}/metrics`).catch(() => undefined);
+      expect(onPort?.status, service.name).toBe(service.name === 'api' ? 404 : undefined);
     }
     const created = await nanobill(['tokens', 'create', '--router']).exited;
     expect(created.code, created.stderr).toBe(0);
@@ -192,14 +203,10 @@ describe('each service alone: nanobill run --only <service> on a ClickHouse serv
   });
 
   it('a second enforcement and alerts process stand by; killing the active enforcement hands over', async () => {
-    const standbys: Running[] = [];
-    for (const name of ['enforcement', 'alerts']) {
-      const port = await freePortPair();
-      standbys.push({ name, port, run: nanobill(['run', '--only', name], { PORT: String(port) }) });
-    }
+    const standbys = [await runOnly('enforcement'), await runOnly('alerts')];
     for (const s of standbys) {
       await waitFor(`the standby ${s.name} to be ready`, async () =>
-        (await readyz(s.port))?.status === 200 ? true : undefined,
+        (await readyz(s.opsPort))?.status === 200 ? true : undefined,
       );
     }
     const metricsOf = async (port: number) =>
@@ -208,10 +215,10 @@ describe('each service alone: nanobill run --only <service> on a ClickHouse serv
     const active = running.find((s) => s.name === 'enforcement')!;
     const standby = standbys[0]!;
     const held = (value: 0 | 1) => `nanobill_lease_held{service="enforcement"} ${value}\n`;
-    expect(await metricsOf(active.port)).toContain(family);
-    expect(await metricsOf(active.port)).toContain(held(1));
-    expect(await metricsOf(standby.port)).not.toContain(family);
-    expect(await metricsOf(standby.port)).toContain(held(0));
+    expect(await metricsOf(active.opsPort)).toContain(family);
+    expect(await metricsOf(active.opsPort)).toContain(held(1));
+    expect(await metricsOf(standby.opsPort)).not.toContain(family);
+    expect(await metricsOf(standby.opsPort)).toContain(held(0));
 
     active.run.child.kill('SIGKILL');
     await active.run.exited;
@@ -221,7 +228,7 @@ describe('each service alone: nanobill run --only <service> on a ClickHouse serv
     await waitFor(
       'the standby to become active',
       async () => {
-        const text = await metricsOf(standby.port);
+        const text = await metricsOf(standby.opsPort);
         return text.includes(family) && text.includes(held(1)) ? true : undefined;
       },
       90_000,
@@ -234,24 +241,24 @@ describe('each service alone: nanobill run --only <service> on a ClickHouse serv
   it('readiness follows ClickHouse and Kafka: 503 naming the one that is down, 200 once back', async () => {
     const ingest = running.find((s) => s.name === 'ingest')!;
     await chServer.stop('SIGKILL');
-    const noClickHouse = await readyz(ingest.port);
+    const noClickHouse = await readyz(ingest.opsPort);
     expect(noClickHouse?.status).toBe(503);
     expect(noClickHouse?.body.checks.clickhouse).not.toBe('ok');
     expect(noClickHouse?.body.checks.kafka).toBe('ok');
     await chServer.start(Number(new URL(clickhouseUrl).port));
     await waitFor('ready again after ClickHouse returns', async () =>
-      (await readyz(ingest.port))?.status === 200 ? true : undefined,
+      (await readyz(ingest.opsPort))?.status === 200 ? true : undefined,
     );
 
     await stopBroker(broker);
-    const noKafka = await readyz(ingest.port);
+    const noKafka = await readyz(ingest.opsPort);
     expect(noKafka?.status).toBe(503);
     expect(noKafka?.body.checks.kafka).not.toBe('ok');
     expect(noKafka?.body.checks.clickhouse).toBe('ok');
     await startBroker(broker);
     await waitFor(
       'ready again after Kafka returns',
-      async () => ((await readyz(ingest.port))?.status === 200 ? true : undefined),
+      async () => ((await readyz(ingest.opsPort))?.status === 200 ? true : undefined),
       60_000,
       500,
     );

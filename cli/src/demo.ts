@@ -37,9 +37,10 @@ export async function demo(args: string[]): Promise<number> {
   console.log(`demo: starting (data in ${config.dataDir}) …`);
   const { registry, simulator } = await simulateProviders(loadProviders(config.providersFile));
   const pipeline = await startPipeline({ config, logger, providers: registry });
+  const api = `http://127.0.0.1:${pipeline.ports.api}`;
   console.log(
-    `demo: pipeline up · broker ${pipeline.brokers.join(',')} · metrics http://127.0.0.1:${config.port}/metrics · ` +
-      `account status http://127.0.0.1:${config.port}/v1/accounts/<id>/status`,
+    `demo: pipeline up · broker ${pipeline.brokers.join(',')} · metrics http://127.0.0.1:${pipeline.ports.ops}/metrics · ` +
+      `account status ${api}/v1/accounts/<id>/status`,
   );
 
   const runPrefix = newRunPrefix('demo');
@@ -50,7 +51,7 @@ export async function demo(args: string[]): Promise<number> {
   if (org !== undefined) {
     const { token } = await createToken(pipeline.reader, { kind: 'org', org, label: 'demo' });
     console.log(
-      `demo: dashboard http://127.0.0.1:${config.port}/ · org ${org} · token ${token} (more: npx nanobill tokens create --org ORG)`,
+      `demo: dashboard ${api}/ · org ${org} · token ${token} (more: npx nanobill tokens create --org ORG)`,
     );
   }
 

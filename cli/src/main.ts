@@ -19,13 +19,13 @@ const USAGE = `usage: nanobill <command> [options]
   query "<SQL>" [--format F]  read-only SQL on the configured ClickHouse (F: a ClickHouse format)
   statements --month YYYY-MM [--account ID] [--format csv|json|table]
                               monthly statements, money in exact USD
-  tokens create (--org ORG | --finance | --router) [--expires-in DAYS]
-                              an API token, shown once (tokens revoke ID revokes one)
+  tokens create (--org ORG | --finance | --router) [--expires-in DAYS | --no-expiry]
+                              an API token, shown once, 90 days by default (tokens revoke ID revokes one)
   dlq replay [--topic T] [--limit N] [--dry-run] [--code CODE]
                               re-produce dead-lettered messages to their source topic, once each
   simulate providers|router   the provider simulator (HTTP) or the router simulator (to Kafka), until SIGTERM
 
-configuration: KAFKA_BROKERS, CLICKHOUSE_URL, NANOBILL_DATA_DIR, PORT (see README)`;
+configuration: KAFKA_BROKERS, CLICKHOUSE_URL, NANOBILL_DATA_DIR, PORT, NANOBILL_OPS_PORT (see README)`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

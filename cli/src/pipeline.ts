@@ -13,7 +13,7 @@ import { startPricing } from '@nanobill/pricing';
 import { startStatements } from '@nanobill/statements';
 import { startEnforcement } from '@nanobill/enforcement-service';
 import { startAlerts } from '@nanobill/alerts';
-import { apiRoutes, startStatusView, TokenStore } from '@nanobill/api';
+import { startApiServer, startStatusView, TokenStore } from '@nanobill/api';
 import { AccountFactsReader } from '@nanobill/accounts';
 import { AccountHistory } from '@nanobill/attribution';
 import { loadProviders, type ProviderRegistry } from '@nanobill/providers';
@@ -56,12 +56,16 @@ export interface Pipeline {
   registry: Registry;
   /** A connection of its own for readers in this process (progress lines, tests). */
   reader: ClickHouseClient;
+  /** The ports listened on: `api` only when the api service runs (PORT 0 picks a free one). */
+  ports: { ops: number; api: number | undefined };
   stop(): Promise<void>;
 }
 
 /**
  * Everything in one process: the broker when none is configured, migrations (or, for services
- * started alone on a ClickHouse server, waiting for `nanobill migrate`), topics, the chosen services, `/metrics` and health on PORT, and (embedded ClickHouse only) the query socket.
+ * started alone on a ClickHouse server, waiting for `nanobill migrate`), topics, the chosen
+ * services, `/metrics` and health on the ops port (NANOBILL_OPS_PORT), the API on PORT when the
+ * api service runs, and (embedded ClickHouse only) the query socket.
  */
 export async function startPipeline(options: {
   config: Config;
@@ -186,7 +190,8 @@ export async function startPipeline(options: {
         }),
       );
     }
-    const routes = [];
+
+    let apiPort: number | undefined;
     if (only.has('api')) {
       const statuses = await startStatusView({ kafka, topic: TOPICS.accountStatus, logger });
       stack.push(['account status view', statuses]);
@@ -195,31 +200,35 @@ export async function startPipeline(options: {
       const producer = createProducer(kafka);
       await producer.connect();
       stack.push(['api producer', { stop: () => producer.disconnect() }]);
-      routes.push(
-        apiRoutes({
-          clickhouse: reader,
-          financeClickhouse: clickhouse(),
-          statuses,
-          facts,
-          tokens: new TokenStore(reader),
-          providers: providers.names,
-          publishSnapshot: async (snapshot) => {
-            await producer.send({
-              topic: TOPICS.accounts,
-              acks: -1,
-              messages: [{ key: snapshot.accountId, value: JSON.stringify(snapshot) }],
-            });
-          },
-        }),
-      );
+      const api = await startApiServer({
+        port: config.port,
+        host: config.host,
+        logger,
+        trustProxy: config.api.trustProxy,
+        rateLimit: { perAddress: config.api.ratePerAddress, perToken: config.api.ratePerToken },
+        clickhouse: reader,
+        financeClickhouse: clickhouse(),
+        statuses,
+        facts,
+        tokens: new TokenStore(reader, { cacheTtlMs: config.api.tokenCacheTtlMs }),
+        providers: providers.names,
+        publishSnapshot: async (snapshot) => {
+          await producer.send({
+            topic: TOPICS.accounts,
+            acks: -1,
+            messages: [{ key: snapshot.accountId, value: JSON.stringify(snapshot) }],
+          });
+        },
+      });
+      stack.push(['api server', { stop: () => api.close() }]);
+      apiPort = api.port;
     }
-
+    // Last: ready means every part of this process, the API included, is up.
     const ops = await startOpsServer({
-      port: config.port,
-      host: config.host,
+      port: config.ops.port,
+      host: config.ops.host,
       registry,
       logger,
-      routes,
       readiness: {
         // ping() reports failure in its result, it does not throw.
         clickhouse: async () => {
@@ -234,6 +243,7 @@ export async function startPipeline(options: {
       },
     });
     stack.push(['ops server', { stop: () => ops.close() }]);
+
     if (!config.clickhouseUrl) {
       const socket = await startQueryServer({
         dataDir: config.dataDir,
@@ -243,8 +253,9 @@ export async function startPipeline(options: {
       });
       stack.push(['query socket', { stop: socket.close }]);
     }
-    logger.info({ services: [...only], brokers, port: config.port }, 'pipeline running');
-    return { brokers, kafka, registry, reader: clickhouse(), stop };
+    const ports = { ops: ops.port, api: apiPort };
+    logger.info({ services: [...only], brokers, ports }, 'pipeline running');
+    return { brokers, kafka, registry, reader: clickhouse(), ports, stop };
   } catch (error) {
     await stop();
     throw error;

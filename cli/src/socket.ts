@@ -7,6 +7,7 @@ import type { ClickHouseClient } from '@nanobill/clickhouse';
 import type { Logger } from '@nanobill/observability';
 import { QueryRequest, runReadOnly } from './query.js';
 import { StatementsRequest, linesToJson, loadStatements } from './statements.js';
+import { UnknownTokenId } from '@nanobill/api';
 import { TokensRequest, runTokens } from './tokens.js';
 
 /**
@@ -58,7 +59,8 @@ export async function startQueryServer(options: {
     try {
       return await runTokens(options.writer, body.data);
     } catch (error) {
-      return reply.code(400).send({ error: (error as Error).message });
+      const code = error instanceof UnknownTokenId ? 404 : 400;
+      return reply.code(code).send({ error: (error as Error).message });
     }
   });
   await app.listen({ path });

@@ -11,12 +11,33 @@ const brokerList = z
   )
   .pipe(z.array(z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port')).min(1));
 
+/** Addresses or CIDR ranges, comma-separated (the load balancers trusted for X-Forwarded-For). */
+const addressList = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((a) => a.trim())
+      .filter(Boolean),
+  )
+  .pipe(
+    z
+      .array(
+        z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()], {
+          error: 'expected IP addresses or CIDR ranges',
+        }),
+      )
+      .min(1),
+  );
+
+const port = z.coerce.number().int().min(0).max(65535);
+
 const Env = z.object({
   KAFKA_BROKERS: brokerList.optional(),
   KAFKA_PORT: z.coerce.number().int().min(1).max(65535).default(9092),
   CLICKHOUSE_URL: z.url().optional(),
   NANOBILL_DATA_DIR: z.string().min(1).default('./.data'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  PORT: port.default(8080),
   NANOBILL_REQUESTS_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(6),
   NANOBILL_INGEST_MAX_ROWS: z.coerce.number().int().min(1).max(500_000).default(20_000),
   NANOBILL_INGEST_MAX_WAIT_MS: z.coerce.number().int().min(1).max(60_000).default(1_000),
@@ -47,6 +68,23 @@ const Env = z.object({
     .int()
     .min(0)
     .default(5 * 60 * 1000),
+
+  // The API's exposure (issue 12). Operations endpoints (/metrics, /healthz, /readyz) listen on a
+  // port of their own, on loopback unless told otherwise: readiness names internal failures and
+  // metrics describe the business, neither is for the public. 9464 is the port Prometheus
+  // exporters commonly use (OpenTelemetry's), away from the 8080 range of web services.
+  NANOBILL_OPS_PORT: port.default(9464),
+  NANOBILL_OPS_HOST: z.string().min(1).default('127.0.0.1'),
+  // Load balancers whose X-Forwarded-For is believed; unset: the header is ignored and the
+  // client address is the connection's (never "trust everyone": any client could pick its own).
+  NANOBILL_TRUST_PROXY: addressList.optional(),
+  // Requests a minute: per client address before authentication, per verified token after.
+  NANOBILL_API_RATE_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(1_200),
+  NANOBILL_API_RATE_PER_TOKEN: z.coerce.number().int().min(1).max(1_000_000).default(600),
+  // How long a verified token is trusted without asking ClickHouse: the revocation delay.
+  NANOBILL_TOKEN_CACHE_TTL_MS: z.coerce.number().int().min(0).max(300_000).default(10_000),
+  // Lifetime of a token created without --expires-in (--no-expiry must be asked for).
+  NANOBILL_TOKEN_DEFAULT_EXPIRY_DAYS: z.coerce.number().int().min(1).max(3_650).default(90),
 });
 
 /** How nanobill reaches a secured Kafka (TLS, SASL); secrets stay in files or the environment. */
@@ -72,9 +110,23 @@ export interface Config {
   /** Absent: embedded ClickHouse (chdb) under `dataDir/clickhouse`. */
   clickhouseUrl: string | undefined;
   dataDir: string;
+  /** The API's port: only a process running the `api` service listens on it. */
   port: number;
-  /** Address the HTTP server listens on (0.0.0.0 in a container). */
+  /** Address the API listens on (0.0.0.0 in a container). */
   host: string;
+  /** `/metrics`, `/healthz`, `/readyz`: every `nanobill run` process, apart from the API. */
+  ops: { port: number; host: string };
+  api: {
+    /** Proxies trusted for X-Forwarded-For (undefined: the header is ignored). */
+    trustProxy: string[] | undefined;
+    /** Requests a minute per client address (before authentication). */
+    ratePerAddress: number;
+    /** Requests a minute per verified token. */
+    ratePerToken: number;
+    /** A verified token is re-checked in ClickHouse after this long (the revocation delay). */
+    tokenCacheTtlMs: number;
+  };
+  tokens: { defaultExpiryDays: number };
   kafkaSecurity: KafkaSecurity;
   requestsPartitions: number;
   ingest: { maxRows: number; maxWaitMs: number };
@@ -100,6 +152,13 @@ export interface Config {
 }
 
 const SecuredEnv = Env.superRefine((e, ctx) => {
+  if (e.NANOBILL_OPS_PORT !== 0 && e.NANOBILL_OPS_PORT === e.PORT) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['NANOBILL_OPS_PORT'],
+      message: 'must differ from PORT (operations endpoints stay off the API port)',
+    });
+  }
   if (e.KAFKA_SASL_MECHANISM === undefined) return;
   const tls = e.KAFKA_SSL === 'true' || e.KAFKA_SSL_CA_FILE !== undefined;
   if (!tls && e.KAFKA_SASL_ALLOW_CLEARTEXT !== 'true') {
@@ -142,6 +201,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: resolve(e.NANOBILL_DATA_DIR),
     port: e.PORT,
     host: e.HOST,
+    ops: { port: e.NANOBILL_OPS_PORT, host: e.NANOBILL_OPS_HOST },
+    api: {
+      trustProxy: e.NANOBILL_TRUST_PROXY,
+      ratePerAddress: e.NANOBILL_API_RATE_PER_ADDRESS,
+      ratePerToken: e.NANOBILL_API_RATE_PER_TOKEN,
+      tokenCacheTtlMs: e.NANOBILL_TOKEN_CACHE_TTL_MS,
+    },
+    tokens: { defaultExpiryDays: e.NANOBILL_TOKEN_DEFAULT_EXPIRY_DAYS },
     kafkaSecurity: {
       ssl: e.KAFKA_SSL === 'true',
       caFile: e.KAFKA_SSL_CA_FILE,

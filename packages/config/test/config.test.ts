@@ -102,3 +102,37 @@ describe('loadConfig: a secured Kafka and the listen address', () => {
     ).toThrow(expect.objectContaining({ message: expect.not.stringContaining('hunter2') }));
   });
 });
+
+describe('loadConfig: the API surface (ops port, proxies, limits, tokens)', () => {
+  it('keeps the operations endpoints on loopback, on a port of their own, by default', () => {
+    const config = loadConfig({});
+    expect(config.ops).toEqual({ port: 9464, host: '127.0.0.1' });
+    expect(config.api).toEqual({
+      trustProxy: undefined,
+      ratePerAddress: 1_200,
+      ratePerToken: 600,
+      tokenCacheTtlMs: 10_000,
+    });
+    expect(config.tokens.defaultExpiryDays).toBe(90);
+  });
+
+  it('reads the trusted proxies as addresses and CIDR ranges', () => {
+    const config = loadConfig({ NANOBILL_TRUST_PROXY: '10.0.0.0/8, 192.0.2.7,fd00::/8' });
+    expect(config.api.trustProxy).toEqual(['10.0.0.0/8', '192.0.2.7', 'fd00::/8']);
+  });
+
+  it.each([
+    ['NANOBILL_TRUST_PROXY', { NANOBILL_TRUST_PROXY: 'true' }],
+    ['NANOBILL_TRUST_PROXY', { NANOBILL_TRUST_PROXY: 'lb.internal' }],
+    ['NANOBILL_OPS_PORT', { PORT: '9000', NANOBILL_OPS_PORT: '9000' }],
+    ['NANOBILL_TOKEN_CACHE_TTL_MS', { NANOBILL_TOKEN_CACHE_TTL_MS: '3600000' }],
+    ['NANOBILL_TOKEN_DEFAULT_EXPIRY_DAYS', { NANOBILL_TOKEN_DEFAULT_EXPIRY_DAYS: '0' }],
+    ['NANOBILL_API_RATE_PER_ADDRESS', { NANOBILL_API_RATE_PER_ADDRESS: '0' }],
+  ])('names %s when it is invalid', (name, env) => {
+    expect(() => loadConfig(env)).toThrow(name);
+  });
+
+  it('allows PORT and NANOBILL_OPS_PORT both 0 (any free port each)', () => {
+    expect(loadConfig({ PORT: '0', NANOBILL_OPS_PORT: '0' }).ops.port).toBe(0);
+  });
+});

@@ -1,9 +1,12 @@
-import Fastify, { type FastifyPluginAsync } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import Fastify from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from './logger.js';
 
 export interface OpsServerOptions {
+  /** `NANOBILL_OPS_PORT`; 0: any free port (see `port` of the result). */
   port: number;
+  /** Default 127.0.0.1: readiness names internal failures, metrics describe the business. */
   host?: string;
   registry: Registry;
   logger: Logger;
@@ -11,20 +14,17 @@ export interface OpsServerOptions {
   readiness: Record<string, () => Promise<void>>;
   /** A check that has not answered by then counts as failed (clients retry a dead broker long). */
   readinessTimeoutMs?: number;
-  /** Routes of the services in this process (e.g. the API), served on the same port. */
-  routes?: FastifyPluginAsync[];
 }
 
-/** `/metrics` (Prometheus), `/healthz` (the process is up) and `/readyz` (its dependencies are). */
+/**
+ * `/metrics` (Prometheus), `/healthz` (the process is up) and `/readyz` (its dependencies are),
+ * on a port of their own: every `nanobill run` process serves them, and nothing else (the API
+ * has its own server on `PORT`).
+ */
 export async function startOpsServer(
   options: OpsServerOptions,
-): Promise<{ close(): Promise<void> }> {
-  const app = Fastify({
-    // Account ids run to 256 characters (the contract); the default allows 100 per parameter.
-    routerOptions: { maxParamLength: 512 },
-    loggerInstance: options.logger.child({ component: 'http' }),
-  });
-  for (const routes of options.routes ?? []) await app.register(routes);
+): Promise<{ port: number; close(): Promise<void> }> {
+  const app = Fastify({ loggerInstance: options.logger.child({ component: 'ops' }) });
   // Scraped and probed every few seconds: only their problems are worth a log line.
   const quiet = { logLevel: 'warn' } as const;
   app.get('/metrics', quiet, async (_request, reply) => {
@@ -60,5 +60,5 @@ export async function startOpsServer(
     return { status: ready ? 'ready' : 'not ready', checks: Object.fromEntries(checks) };
   });
   await app.listen({ port: options.port, host: options.host ?? '127.0.0.1' });
-  return { close: () => app.close() };
+  return { port: (app.server.address() as AddressInfo).port, close: () => app.close() };
 }

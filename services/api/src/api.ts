@@ -4,7 +4,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyPluginAsync } from 'fastify';
 import helmet from '@fastify/helmet';
-import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -22,7 +21,8 @@ import { financeRoutes } from './routes/finance.js';
 import { orgRoutes } from './routes/orgs.js';
 import { statusRoutes } from './routes/status.js';
 import type { StatusView } from './status-view.js';
-import { tokenIdOf, type TokenStore } from './tokens.js';
+import { limitedBy } from './rate-limits.js';
+import type { TokenStore } from './tokens.js';
 
 export interface ApiOptions {
   clickhouse: ClickHouseClient;
@@ -35,9 +35,28 @@ export interface ApiOptions {
   providers: readonly string[];
   publishSnapshot(snapshot: AccountSnapshot): Promise<void>;
   now?: () => Date;
-  /** Requests per token (or per address without one) and window. Default 600 a minute. */
-  rateLimit?: { max: number; timeWindowMs: number };
+  /**
+   * Requests per window: per client address before authentication (default 1,200 a minute),
+   * per verified token after it (default 600 a minute).
+   */
+  rateLimit?: Partial<RateLimits>;
 }
+
+export interface RateLimits {
+  perAddress: number;
+  perToken: number;
+  timeWindowMs: number;
+}
+
+export const DEFAULT_RATE_LIMITS: RateLimits = {
+  perAddress: 1_200,
+  perToken: 600,
+  timeWindowMs: 60_000,
+};
+/** Bodies beyond this are refused with 413 (settings are well under 10 KiB of JSON). */
+export const DEFAULT_BODY_LIMIT_BYTES = 16 * 1024;
+/** The finance route's SQL is at most 20,000 characters; JSON escapes can grow it sixfold. */
+const FINANCE_BODY_LIMIT_BYTES = 128 * 1024;
 
 const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
 // chart.js exports no subpath for its UMD build: found next to its CommonJS entry.
@@ -47,13 +66,15 @@ const CHART_JS = join(
 );
 
 /**
- * The HTTP API and dashboard (PRODUCT.md §6, §8), a Fastify plugin served on `PORT` beside
- * `/metrics` and the health routes: zod-validated input (400 names the field), bearer tokens
- * (401), org tokens confined to their org (404 elsewhere), a rate limit per token, security
- * headers, the OpenAPI document at `/docs`, and the dashboard's static files at `/`.
+ * The HTTP API and dashboard (PRODUCT.md §6, §8), a Fastify plugin that `startApiServer` serves
+ * alone on `PORT`: zod-validated input (400 names the field), bearer tokens (401), org tokens
+ * confined to their org (404 elsewhere), a rate limit per verified token (the server limits each
+ * address before), security headers, the OpenAPI document at `/docs`, and the dashboard's static
+ * files at `/`.
  */
 export function apiRoutes(options: ApiOptions): FastifyPluginAsync {
   const now = options.now ?? (() => new Date());
+  const limits = { ...DEFAULT_RATE_LIMITS, ...options.rateLimit };
   return async (app) => {
     app.setValidatorCompiler(validatorCompiler);
     app.setSerializerCompiler(serializerCompiler);
@@ -68,16 +89,6 @@ export function apiRoutes(options: ApiOptions): FastifyPluginAsync {
           imgSrc: ["'self'", 'data:'],
           connectSrc: ["'self'"],
         },
-      },
-    });
-    await app.register(rateLimit, {
-      max: options.rateLimit?.max ?? 600,
-      timeWindow: options.rateLimit?.timeWindowMs ?? 60_000,
-      keyGenerator: (request) => {
-        const header = request.headers.authorization;
-        const id =
-          typeof header === 'string' ? tokenIdOf(header.replace(/^Bearer /, '')) : undefined;
-        return id === undefined ? `ip:${request.ip}` : `token:${id}`;
       },
     });
     await app.register(swagger, {
@@ -103,6 +114,23 @@ export function apiRoutes(options: ApiOptions): FastifyPluginAsync {
 
     await app.register(async (v1) => {
       v1.addHook('onRequest', authenticate(options.tokens));
+      // After authentication, keyed on the verified token: nobody spends another token's budget.
+      v1.addHook(
+        'onRequest',
+        limitedBy(
+          v1,
+          {
+            max: limits.perToken,
+            timeWindowMs: limits.timeWindowMs,
+            keyOf: (request) => `token:${request.principal!.tokenId}`,
+          },
+          'for this token',
+        ),
+      );
+      // Answers about one org or account: never kept by a shared cache.
+      v1.addHook('onSend', async (_request, reply) => {
+        reply.header('cache-control', 'no-store');
+      });
       await v1.register(statusRoutes(options.statuses));
       await v1.register(
         orgRoutes({
@@ -114,7 +142,7 @@ export function apiRoutes(options: ApiOptions): FastifyPluginAsync {
           now,
         }),
       );
-      await v1.register(financeRoutes(options.financeClickhouse));
+      await v1.register(financeRoutes(options.financeClickhouse, FINANCE_BODY_LIMIT_BYTES));
     });
   };
 }

@@ -1,12 +1,22 @@
-export { apiRoutes, type ApiOptions } from './api.js';
+export { DEFAULT_RATE_LIMITS, type ApiOptions, type RateLimits } from './api.js';
+export { startApiServer, type ApiServerOptions } from './server.js';
 export { startStatusView, type StatusView } from './status-view.js';
 export {
   createToken,
+  DEFAULT_TOKEN_CACHE_TTL_MS,
+  DEFAULT_TOKEN_TTL_MS,
   TokenStore,
   TOKEN_KINDS,
+  UnknownTokenId,
   type CreatedToken,
   type Principal,
   type TokenKind,
+  type TokenStoreOptions,
 } from './tokens.js';
+export {
+  MAX_TOKEN_LOOKUPS_IN_FLIGHT,
+  TOKEN_CACHE_MAX_IDS,
+  UNKNOWN_ID_CACHE_MAX_IDS,
+} from './token-cache.js';
 export { checkWebhookUrl } from './webhook-url.js';
 export { forecast } from './routes/orgs.js';

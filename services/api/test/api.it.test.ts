@@ -4,10 +4,8 @@ import { openClickHouse } from '@nanobill/clickhouse';
 import { AccountHistory } from '@nanobill/attribution';
 import type { AccountSnapshot, AccountStatus } from '@nanobill/contract';
 import { createProducer, ensureTopics } from '@nanobill/kafka';
-import { createMetricsRegistry, startOpsServer } from '@nanobill/observability';
 import {
   collectTopic,
-  freePortPair,
   produce,
   queryValue,
   quietLogger,
@@ -17,11 +15,11 @@ import {
   waitFor,
 } from '@nanobill/testkit';
 import {
-  apiRoutes,
   createToken,
+  startApiServer,
   startStatusView,
   TokenStore,
-  type ApiOptions,
+  type ApiServerOptions,
   type StatusView,
 } from '../src/index.js';
 import { insertLedger, insertSnapshots, type LedgerFixture } from './support.js';
@@ -66,36 +64,28 @@ describe('the HTTP API (real broker, real ClickHouse)', () => {
   let published: Awaited<ReturnType<typeof collectTopic>>;
   let producer: ReturnType<typeof createProducer>;
 
-  async function serve(overrides: Partial<ApiOptions> = {}): Promise<string> {
-    const port = await freePortPair();
-    servers.push(
-      await startOpsServer({
-        port,
-        registry: createMetricsRegistry(),
-        logger: quietLogger(),
-        readiness: {},
-        routes: [
-          apiRoutes({
-            clickhouse: ch.client,
-            financeClickhouse: finance,
-            statuses: view,
-            facts: new AccountFactsReader(ch.client, new AccountHistory()),
-            tokens: new TokenStore(ch.client, () => NOW),
-            providers: PROVIDERS,
-            publishSnapshot: async (snapshot) => {
-              await producer.send({
-                topic: topics.accounts,
-                acks: -1,
-                messages: [{ key: snapshot.accountId, value: JSON.stringify(snapshot) }],
-              });
-            },
-            now: () => NOW,
-            ...overrides,
-          }),
-        ],
-      }),
-    );
-    return `http://127.0.0.1:${port}`;
+  async function serve(overrides: Partial<ApiServerOptions> = {}): Promise<string> {
+    const server = await startApiServer({
+      port: 0,
+      logger: quietLogger(),
+      clickhouse: ch.client,
+      financeClickhouse: finance,
+      statuses: view,
+      facts: new AccountFactsReader(ch.client, new AccountHistory()),
+      tokens: new TokenStore(ch.client, { now: () => NOW }),
+      providers: PROVIDERS,
+      publishSnapshot: async (snapshot) => {
+        await producer.send({
+          topic: topics.accounts,
+          acks: -1,
+          messages: [{ key: snapshot.accountId, value: JSON.stringify(snapshot) }],
+        });
+      },
+      now: () => NOW,
+      ...overrides,
+    });
+    servers.push(server);
+    return `http://127.0.0.1:${server.port}`;
   }
 
   async function call(
@@ -522,7 +512,7 @@ describe('the HTTP API (real broker, real ClickHouse)', () => {
   });
 
   it('rate-limits per token', async () => {
-    const limited = await serve({ rateLimit: { max: 3, timeWindowMs: 60_000 } });
+    const limited = await serve({ rateLimit: { perToken: 3, perAddress: 100 } });
     const statuses = [];
     for (let i = 0; i < 5; i++) {
       statuses.push((await call('/v1/orgs/acme/spend', tokens.acme, { base: limited })).status);

@@ -25,13 +25,17 @@ export const FINANCE_QUERY_SETTINGS: ClickHouseSettings = {
  * counterpart of `nanobill query`. The SQL is the finance user's own and runs on a connection of
  * its own under `readonly=1` (chdb keeps per-query settings on its connection).
  */
-export function financeRoutes(clickhouse: ClickHouseClient): FastifyPluginAsync {
+export function financeRoutes(
+  clickhouse: ClickHouseClient,
+  bodyLimitBytes: number,
+): FastifyPluginAsync {
   return async (plain) => {
     const app = plain.withTypeProvider<ZodTypeProvider>();
     app.addHook('preHandler', requireKind('finance'));
     app.post(
       '/v1/finance/query',
       {
+        bodyLimit: bodyLimitBytes,
         schema: {
           summary: 'Read-only SQL for finance (readonly, row and time limits)',
           body: Query,
