@@ -16,8 +16,36 @@ import { SIMULATE_ENV } from '../cli/src/simulate-command.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
+/**
+ * Compose's interpolation of `${VAR}`, `${VAR:-default}`, `${VAR:?error}` and `$$` in every string
+ * of the file: a required variable that is missing fails, as `docker compose up` does.
+ */
+function interpolate<T>(value: T, vars: Record<string, string>): T {
+  if (typeof value === 'string') {
+    return value.replace(
+      /\$\$|\$\{(\w+)(?::([-?])([^}]*))?\}/g,
+      (whole, name?: string, op?: string, arg?: string) => {
+        if (whole === '$$') return '$';
+        const set = vars[name!];
+        if (set !== undefined && set !== '') return set;
+        if (op === '?') throw new Error(`required variable ${name}: ${arg}`);
+        return op === '-' ? arg! : '';
+      },
+    ) as T;
+  }
+  if (Array.isArray(value)) return value.map((v: unknown) => interpolate(v, vars)) as T;
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, interpolate(v, vars)]),
+    ) as T;
+  }
+  return value;
+}
+/** What an operator must provide: compose refuses to start without it. */
+const REQUIRED_VARS = { NANOBILL_CLICKHOUSE_PASSWORD: 'compose-test-password' };
 // Anchors and `<<` merge keys resolved, as Compose resolves them.
-const compose = parse(read('docker-compose.yml'), { merge: true }) as Compose;
+const rawCompose = parse(read('docker-compose.yml'), { merge: true }) as Compose;
+const compose = interpolate(rawCompose, REQUIRED_VARS);
 const services = compose.services;
 const ROOT_PACKAGE = JSON.parse(read('package.json')) as {
   version: string;
@@ -123,6 +151,30 @@ describe('docker-compose.yml', () => {
       expect(published, name).not.toContain(config.ops.port);
       expect(published, name).toEqual(name === 'api' ? [config.port] : []);
     }
+  });
+
+  it('publishes ports on the host loopback only: published ports bypass the host firewall', () => {
+    const published = Object.entries(services).flatMap(([name, s]) =>
+      (s.ports ?? []).map((p) => [name, String(p)] as const),
+    );
+    expect(published.map(([name]) => name).sort()).toEqual(['api', 'clickhouse', 'kafka']);
+    for (const [name, port] of published) {
+      expect(port, name).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
+    }
+  });
+
+  it('writes no ClickHouse password: it comes from a variable the operator must set', () => {
+    expect(() => interpolate(rawCompose, {})).toThrow(
+      /required variable NANOBILL_CLICKHOUSE_PASSWORD/,
+    );
+    expect(services.clickhouse?.environment?.CLICKHOUSE_PASSWORD).toBe('compose-test-password');
+    for (const [name, s] of nanobill) {
+      const url = env(s).CLICKHOUSE_URL;
+      if (url !== undefined) expect(new URL(url).password, name).toBe('compose-test-password');
+    }
+    const text = read('docker-compose.yml');
+    expect(text).not.toMatch(/PASSWORD:\s*['"]?\w/);
+    expect(text).not.toMatch(/--password['",\s]+\w/);
   });
 
   it('runs the provider and router simulators', () => {
