@@ -1,7 +1,7 @@
 // Attacks on the chdb server (ClickHouse's HTTP interface over embedded chdb): what a web page
 // open on the same machine, a DNS-rebinding site, or a client with credentials can try.
 import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -204,6 +204,7 @@ describe('chdb server under attack', () => {
   });
 
   describe('GET is read-only, as on a ClickHouse server', () => {
+    const outside = mkdtempSync(join(tmpdir(), 'nanobill-hostile-outside-'));
     it.each([
       'DROP TABLE default.victim',
       'INSERT INTO default.victim VALUES (66)',
@@ -211,14 +212,21 @@ describe('chdb server under attack', () => {
       'ALTER TABLE default.victim DELETE WHERE 1',
       'TRUNCATE TABLE default.victim',
       'RENAME TABLE default.victim TO default.renamed',
-      "INSERT INTO FUNCTION file('pwned.tsv', 'TSV', 'x UInt8') VALUES (1)",
+      `INSERT INTO FUNCTION file('${outside}/function.tsv', 'TSV', 'x UInt8') VALUES (1)`,
+      `SELECT 1 INTO OUTFILE '${outside}/outfile.tsv'`,
+      `SELECT * FROM file('/etc/passwd', 'LineAsString')`,
+      `SELECT * FROM url('http://127.0.0.1:1/', 'LineAsString')`,
+      'CREATE TEMPORARY TABLE pwned_temporary (x UInt8)',
+      'KILL QUERY WHERE 1',
       'SELECT 1; DROP TABLE default.victim',
+      'INSERT INTO default.victim FORMAT TSV\n7\n\n\nSELECT 1',
     ])('refuses %s even with credentials', async (sql) => {
       const answer = await send(base, { method: 'GET', query: { query: sql }, headers: AUTH });
       expect(answer.status).toBeGreaterThanOrEqual(400);
-      expect(answer.body).toMatch(/READONLY|readonly/);
+      expect(answer.body).toMatch(/READONLY|readonly|Multi-statements/);
       expect(await victimRows()).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }]);
       expect(await rows('EXISTS TABLE default.pwned_get')).toEqual([{ result: 0 }]);
+      expect(readdirSync(outside)).toEqual([]);
     });
 
     it('refuses a GET that asks to lift read-only itself', async () => {
@@ -321,6 +329,28 @@ describe('chdb server under attack', () => {
         }),
       ).rejects.toThrow(/loopback/);
     });
+
+    it('listens beyond loopback only for the host names it is told are its own', async () => {
+      const remote = await startChdbServer({
+        dataDir,
+        port: 0,
+        host: '0.0.0.0',
+        allowedHosts: ['billing-db.internal'],
+        password: PASSWORD,
+        logger: createLogger({ level: 'silent' }),
+      });
+      try {
+        const remotePort = new URL(remote.url).port;
+        const at = `http://127.0.0.1:${remotePort}`;
+        const ask = (host: string) =>
+          send(at, { query: { query: 'SELECT 1' }, headers: { ...AUTH, host } });
+        expect((await ask(`billing-db.internal:${remotePort}`)).status).toBe(200);
+        expect((await ask(`evil.example:${remotePort}`)).status).toBe(403);
+        expect((await ask(`billing-db.internal:${port}`)).status).toBe(403);
+      } finally {
+        await remote.close();
+      }
+    });
   });
 
   describe('bodies', () => {
@@ -339,6 +369,40 @@ describe('chdb server under attack', () => {
       expect(answer.status).toBe(413);
       expect(answer.body).toMatch(/^Code: 229\. DB::Exception: .*\(QUERY_IS_TOO_LARGE\)/);
       expect(await victimRows()).toHaveLength(3);
+    });
+
+    it('refuses a body over its limit, sent or inflated, and keeps serving', async () => {
+      const small = await startChdbServer({
+        dataDir,
+        port: 0,
+        password: PASSWORD,
+        limits: { maxBodyBytes: 64 * 1024, maxInflatedBodyBytes: 256 * 1024 },
+        logger: createLogger({ level: 'silent' }),
+      });
+      try {
+        const insert = { query: 'INSERT INTO default.victim FORMAT TSV' };
+        const raw = await send(small.url, {
+          query: insert,
+          headers: AUTH,
+          body: Buffer.from('8\n'.repeat(512 * 1024)),
+        });
+        expect(raw.status).toBe(413);
+        expect(raw.body).toMatch(/\(QUERY_IS_TOO_LARGE\)/);
+        const inflated = await send(small.url, {
+          query: insert,
+          headers: { ...AUTH, 'content-encoding': 'gzip' },
+          body: gzipSync(Buffer.from('9\n'.repeat(512 * 1024))),
+        });
+        expect(inflated.status).toBe(413);
+        expect(inflated.body).toMatch(/inflates to more than 262144 bytes/);
+        const fine = await send(small.url, {
+          headers: AUTH,
+          body: 'SELECT count() FROM default.victim',
+        });
+        expect(fine).toMatchObject({ status: 200, body: '3\n' });
+      } finally {
+        await small.close();
+      }
     });
 
     it('refuses nested and unknown encodings, and a body that is not gzip', async () => {

@@ -45,6 +45,10 @@ const Env = z.object({
     .int()
     .min(0)
     .default(5 * 60 * 1000),
+  // The chdb server (`npm run chdb:server`): the password its clients must send. Unset: generated
+  // once into `<data dir>/chdb-server-password` (mode 0600).
+  NANOBILL_CHDB_SERVER_PASSWORD: z.string().min(16, 'at least 16 characters').optional(),
+  NANOBILL_CHDB_SERVER_PASSWORD_FILE: z.string().min(1).optional(),
 });
 
 /** How nanobill reaches a secured Kafka (TLS, SASL); secrets stay in files or the environment. */
@@ -95,9 +99,26 @@ export interface Config {
     /** A provider's cost endpoint failing this long raises a `cost_endpoint_failing` alert. */
     endpointFailingAfterMs: number;
   };
+  /**
+   * The chdb server's password: NANOBILL_CHDB_SERVER_PASSWORD, or the file
+   * NANOBILL_CHDB_SERVER_PASSWORD_FILE (a mounted secret); neither: generated under the data
+   * directory.
+   */
+  chdbServer: { password: string | undefined; passwordFile: string | undefined };
 }
 
 const SecuredEnv = Env.superRefine((e, ctx) => {
+  if (
+    e.NANOBILL_CHDB_SERVER_PASSWORD !== undefined &&
+    e.NANOBILL_CHDB_SERVER_PASSWORD_FILE !== undefined
+  ) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['NANOBILL_CHDB_SERVER_PASSWORD'],
+      message:
+        'at most one of NANOBILL_CHDB_SERVER_PASSWORD and NANOBILL_CHDB_SERVER_PASSWORD_FILE',
+    });
+  }
   if (e.KAFKA_SASL_MECHANISM === undefined) return;
   if (e.KAFKA_SASL_USERNAME === undefined) {
     ctx.addIssue({
@@ -157,6 +178,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       deadlineMs: e.NANOBILL_PRICING_DEADLINE_MS,
       schedule: e.NANOBILL_PRICING_SCHEDULE,
       endpointFailingAfterMs: e.NANOBILL_COST_ENDPOINT_FAILING_AFTER_MS,
+    },
+    chdbServer: {
+      password: e.NANOBILL_CHDB_SERVER_PASSWORD,
+      passwordFile: e.NANOBILL_CHDB_SERVER_PASSWORD_FILE,
     },
   };
 }
