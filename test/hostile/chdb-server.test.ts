@@ -364,6 +364,9 @@ describe('chdb server under attack', () => {
         body: bomb,
       });
       const peakGrowth = process.resourceUsage().maxRSS * 1024 - rssBefore;
+      console.log(
+        `chdb-server: a ${bomb.length}-byte gzip of 1 GiB refused; peak RSS grew ${(peakGrowth / MiB).toFixed(0)} MiB`,
+      );
       // the server runs in this process: its peak memory grew by far less than the bomb's GiB
       expect(peakGrowth).toBeLessThan(512 * MiB);
       expect(answer.status).toBe(413);
@@ -429,6 +432,18 @@ describe('chdb server under attack', () => {
       expect(answer.status).toBe(200);
       expect(await victimRows()).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }, { id: 4 }]);
       await client.command({ query: 'DELETE FROM default.victim WHERE id = 4' });
+    });
+
+    it('takes an output format as a name only', async () => {
+      for (const format of ['TSV; DROP TABLE default.victim', 'TSV\r\nSet-Cookie: pwned=1']) {
+        const answer = await send(base, {
+          query: { query: 'SELECT 1', default_format: format },
+          headers: AUTH,
+        });
+        expect(answer.status).toBe(400);
+        expect(answer.headers['set-cookie']).toBeUndefined();
+      }
+      expect(await victimRows()).toHaveLength(3);
     });
 
     it('does not let a query id inject response headers', async () => {

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { RefusedRequest } from './errors.js';
+import { RefusedRequest, shown } from './errors.js';
 
 /** The one user: `@clickhouse/client`'s default name, so a URL needs only the password. */
 export const CHDB_SERVER_USER = 'default';
@@ -53,7 +53,7 @@ export function hostChecker(
     const hostPort = parsed?.[2] === undefined ? 80 : Number(parsed[2]);
     if (name === undefined || !names.has(name) || hostPort !== port) {
       throw accessDenied(
-        `Host ${JSON.stringify(host ?? '')} is not this server's address (DNS rebinding is refused)`,
+        `Host ${shown(host ?? '')} is not this server's address (DNS rebinding is refused)`,
       );
     }
   };

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { badRequest, RefusedRequest } from './errors.js';
+import { badRequest, RefusedRequest, shown } from './errors.js';
 
 export interface BodyLimits {
   /** Bytes a request body may have as sent (compressed or not). */
@@ -36,7 +36,7 @@ function bodyEncoding(contentEncoding: string | undefined): 'identity' | 'gzip' 
   if (encoding === 'gzip') return 'gzip';
   throw badRequest(
     'UNKNOWN_COMPRESSION_METHOD',
-    `Unsupported Content-Encoding ${JSON.stringify(contentEncoding)} (gzip and identity are)`,
+    `Unsupported Content-Encoding ${shown(contentEncoding ?? '')} (gzip and identity are)`,
   );
 }
 

@@ -36,6 +36,11 @@ export class RefusedRequest extends Error {
   }
 }
 
+/** A value a client sent, quoted and cut short, for a message: never a way to echo much back. */
+export function shown(value: string, max = 64): string {
+  return JSON.stringify(value.length > max ? `${value.slice(0, max)}…` : value);
+}
+
 /** A request the engine refuses before running anything (HTTP 400). */
 export const badRequest = (type: ErrorName, message: string) =>
   new RefusedRequest(400, type, message);

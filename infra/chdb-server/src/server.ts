@@ -12,7 +12,7 @@ import {
 } from './access.js';
 import { MAX_BODY_BYTES, MAX_INFLATED_BODY_BYTES, readBody, type BodyLimits } from './body.js';
 import { Engine, type Statement } from './engine.js';
-import { badRequest, RefusedRequest } from './errors.js';
+import { badRequest, RefusedRequest, shown } from './errors.js';
 import { MIN_PASSWORD_LENGTH } from './password.js';
 
 /** URL parameters of the HTTP interface that are not engine settings. */
@@ -53,6 +53,8 @@ const TIMEOUT_CHECK_INTERVAL_MS = 5_000;
  * low enough that a local flood cannot exhaust file descriptors.
  */
 const MAX_CONNECTIONS = 1024;
+/** Output formats are names; the name is echoed in `X-ClickHouse-Format`. */
+const FORMAT_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 /** A query id that cannot be a header value is not echoed (no response splitting). */
 const HEADER_SAFE_QUERY_ID = /^[\x21-\x7e]{1,256}$/;
 
@@ -148,13 +150,27 @@ export async function startChdbServer(options: ChdbServerOptions): Promise<ChdbS
   );
 
   app.setErrorHandler((error: FastifyError | RefusedRequest, request, reply) => {
-    const refusal =
-      error instanceof RefusedRequest
-        ? error
-        : badRequest('BAD_ARGUMENTS', error.message.replace(/\s+/g, ' '));
-    if (!(error instanceof RefusedRequest)) request.log.warn({ err: error }, 'request refused');
+    const refused = error instanceof RefusedRequest;
+    const refusal = refused
+      ? error
+      : new RefusedRequest(
+          error.statusCode ?? 500,
+          'BAD_ARGUMENTS',
+          error.message.replace(/\s+/g, ' '),
+        );
+    // What was refused and why, never what was sent (headers and URLs may carry credentials).
+    request.log.warn(
+      {
+        refusal: refusal.type,
+        status: refusal.status,
+        method: request.method,
+        path: request.routeOptions.url,
+        ...(refused ? {} : { err: error }),
+      },
+      `request refused: ${refusal.message}`,
+    );
     return reply
-      .code(error instanceof RefusedRequest ? error.status : (error.statusCode ?? 400))
+      .code(refusal.status)
       .header('X-ClickHouse-Exception-Code', String(refusal.code))
       .type('text/plain; charset=UTF-8')
       .send(refusal.body);
@@ -269,8 +285,11 @@ export function parseRequest(request: {
   if (readOnly) settings.push(['readonly', '1']);
   else if (readonly !== undefined) settings.push(['readonly', readonly]);
 
+  const format = url.searchParams.get('default_format') ?? 'TabSeparated';
+  if (!FORMAT_NAME.test(format))
+    throw badRequest('BAD_ARGUMENTS', `Unknown format ${shown(format)}`);
   const common = {
-    format: url.searchParams.get('default_format') ?? 'TabSeparated',
+    format,
     settings,
     database: url.searchParams.get('database') ?? undefined,
     params,
