@@ -15,13 +15,14 @@ import { parseRequest, startChdbServer, type ChdbServer } from '../src/index.js'
 
 describe('parseRequest (ClickHouse HTTP rules)', () => {
   it('joins the query parameter and the body, splits settings from bindings', () => {
-    const s = parseRequest(
-      '/?query=INSERT%20INTO%20t%20FORMAT%20JSONEachRow&query_id=q1&database=billing&max_result_rows=5&readonly=1&param_ids=%5B%27a%27%5D&wait_end_of_query=1',
-      Buffer.from('{"x":1}\n'),
-      undefined,
-    );
+    const s = parseRequest({
+      method: 'POST',
+      url: '/?query=SELECT%20%7Bids%3AArray(String)%7D&query_id=q1&database=billing&readonly=1&max_result_rows=5&param_ids=%5B%27a%27%5D&wait_end_of_query=1',
+      body: Buffer.from(' AS x'),
+    });
     expect(s).toEqual({
-      sql: 'INSERT INTO t FORMAT JSONEachRow\n{"x":1}\n',
+      sql: 'SELECT {ids:Array(String)}\n AS x',
+      data: undefined,
       format: 'TabSeparated',
       settings: [
         ['max_result_rows', '5'],
@@ -29,17 +30,51 @@ describe('parseRequest (ClickHouse HTTP rules)', () => {
       ],
       database: 'billing',
       params: { ids: "['a']" },
+      readOnly: false,
     });
   });
 
+  it('hands an insert its body as data, apart from the SQL', () => {
+    const s = parseRequest({
+      method: 'POST',
+      url: '/?query=INSERT%20INTO%20t%20FORMAT%20JSONEachRow',
+      body: Buffer.from('{"x":1}\n'),
+    });
+    expect(s).toMatchObject({
+      sql: 'INSERT INTO t FORMAT JSONEachRow',
+      data: Buffer.from('{"x":1}\n'),
+    });
+  });
+
+  it('runs a GET read-only, after every other setting, whatever it asks', () => {
+    const settingsOf = (url: string) =>
+      parseRequest({ method: 'GET', url, body: undefined }).settings;
+    expect(settingsOf('/?query=SELECT%201')).toEqual([['readonly', '1']]);
+    expect(settingsOf('/?query=SELECT%201&readonly=0&max_threads=1')).toEqual([
+      ['max_threads', '1'],
+      ['readonly', '1'],
+    ]);
+    expect(settingsOf('/?query=SELECT%201&readonly=2')).toEqual([['readonly', '1']]);
+  });
+
   it('refuses what it does not implement, by name', () => {
-    expect(() => parseRequest('/', undefined, undefined)).toThrow('empty query');
-    expect(() => parseRequest('/?query=SELECT%201&session_id=s', undefined, undefined)).toThrow(
-      'sessions are not supported',
+    expect(() => parseRequest({ method: 'POST', url: '/', body: undefined })).toThrow(
+      'empty query',
     );
-    expect(() => parseRequest('/', Buffer.from('x'), 'br')).toThrow('Content-Encoding br');
+    expect(() =>
+      parseRequest({ method: 'POST', url: '/?query=SELECT%201&session_id=s', body: undefined }),
+    ).toThrow('sessions are not supported');
   });
 });
+
+const PASSWORD = 'server-test-password-0123456789';
+
+function withCredentials(url: string): string {
+  const u = new URL(url);
+  u.username = 'default';
+  u.password = PASSWORD;
+  return u.href;
+}
 
 describe('chdb server through @clickhouse/client', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'nanobill-chdb-server-'));
@@ -50,9 +85,10 @@ describe('chdb server through @clickhouse/client', () => {
     server = await startChdbServer({
       dataDir,
       port: 0,
+      password: PASSWORD,
       logger: createLogger({ level: 'silent' }),
     });
-    client = openClickHouse({ url: server.url, dataDir });
+    client = openClickHouse({ url: withCredentials(server.url), dataDir });
   });
   afterAll(async () => {
     await client.close();
@@ -162,7 +198,7 @@ describe('chdb server through @clickhouse/client', () => {
   });
 
   it('serves concurrent clients, another process sees the same data', async () => {
-    const other = openClickHouse({ url: server.url, dataDir });
+    const other = openClickHouse({ url: withCredentials(server.url), dataDir });
     try {
       const counts = await Promise.all(
         Array.from({ length: 12 }, async (_, i) => {

@@ -85,6 +85,10 @@ const Env = z.object({
   NANOBILL_TOKEN_CACHE_TTL_MS: z.coerce.number().int().min(0).max(300_000).default(10_000),
   // Lifetime of a token created without --expires-in (--no-expiry must be asked for).
   NANOBILL_TOKEN_DEFAULT_EXPIRY_DAYS: z.coerce.number().int().min(1).max(3_650).default(90),
+  // The chdb server (`npm run chdb:server`): the password its clients must send. Unset: generated
+  // once into `<data dir>/chdb-server-password` (mode 0600).
+  NANOBILL_CHDB_SERVER_PASSWORD: z.string().min(16, 'at least 16 characters').optional(),
+  NANOBILL_CHDB_SERVER_PASSWORD_FILE: z.string().min(1).optional(),
 });
 
 /** How nanobill reaches a secured Kafka (TLS, SASL); secrets stay in files or the environment. */
@@ -149,6 +153,12 @@ export interface Config {
     /** A provider's cost endpoint failing this long raises a `cost_endpoint_failing` alert. */
     endpointFailingAfterMs: number;
   };
+  /**
+   * The chdb server's password: NANOBILL_CHDB_SERVER_PASSWORD, or the file
+   * NANOBILL_CHDB_SERVER_PASSWORD_FILE (a mounted secret); neither: generated under the data
+   * directory.
+   */
+  chdbServer: { password: string | undefined; passwordFile: string | undefined };
 }
 
 const SecuredEnv = Env.superRefine((e, ctx) => {
@@ -157,6 +167,17 @@ const SecuredEnv = Env.superRefine((e, ctx) => {
       code: 'custom',
       path: ['NANOBILL_OPS_PORT'],
       message: 'must differ from PORT (operations endpoints stay off the API port)',
+    });
+  }
+  if (
+    e.NANOBILL_CHDB_SERVER_PASSWORD !== undefined &&
+    e.NANOBILL_CHDB_SERVER_PASSWORD_FILE !== undefined
+  ) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['NANOBILL_CHDB_SERVER_PASSWORD'],
+      message:
+        'at most one of NANOBILL_CHDB_SERVER_PASSWORD and NANOBILL_CHDB_SERVER_PASSWORD_FILE',
     });
   }
   if (e.KAFKA_SASL_MECHANISM === undefined) return;
@@ -235,6 +256,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       deadlineMs: e.NANOBILL_PRICING_DEADLINE_MS,
       schedule: e.NANOBILL_PRICING_SCHEDULE,
       endpointFailingAfterMs: e.NANOBILL_COST_ENDPOINT_FAILING_AFTER_MS,
+    },
+    chdbServer: {
+      password: e.NANOBILL_CHDB_SERVER_PASSWORD,
+      passwordFile: e.NANOBILL_CHDB_SERVER_PASSWORD_FILE,
     },
   };
 }

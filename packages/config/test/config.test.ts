@@ -96,6 +96,30 @@ describe('loadConfig: a secured Kafka and the listen address', () => {
     );
   });
 
+  it('reads the chdb server password from the environment or a file, never both, never short', () => {
+    expect(loadConfig({}).chdbServer).toEqual({ password: undefined, passwordFile: undefined });
+    expect(loadConfig({ NANOBILL_CHDB_SERVER_PASSWORD: 'a'.repeat(16) }).chdbServer).toEqual({
+      password: 'a'.repeat(16),
+      passwordFile: undefined,
+    });
+    expect(
+      loadConfig({ NANOBILL_CHDB_SERVER_PASSWORD_FILE: '/run/secrets/ch' }).chdbServer,
+    ).toEqual({ password: undefined, passwordFile: '/run/secrets/ch' });
+    expect(() =>
+      loadConfig({
+        NANOBILL_CHDB_SERVER_PASSWORD: 'a'.repeat(16),
+        NANOBILL_CHDB_SERVER_PASSWORD_FILE: '/run/secrets/ch',
+      }),
+    ).toThrow('NANOBILL_CHDB_SERVER_PASSWORD');
+    expect(() => loadConfig({ NANOBILL_CHDB_SERVER_PASSWORD: 'short-secret' })).toThrow(
+      expect.objectContaining({
+        message: expect.stringMatching(
+          /NANOBILL_CHDB_SERVER_PASSWORD: at least 16(?![\s\S]*short-secret)/,
+        ),
+      }),
+    );
+  });
+
   it('never puts the SASL password in an error message', () => {
     expect(() =>
       loadConfig({ KAFKA_SASL_MECHANISM: 'nope', KAFKA_SASL_PASSWORD: 'hunter2-secret' }),
