@@ -10,7 +10,7 @@ import { Pool } from 'undici';
 import { AccountFactsReader } from '@nanobill/accounts';
 import { apiRoutes, createToken, TokenStore, type StatusView } from '@nanobill/api';
 import { AccountHistory } from '@nanobill/attribution';
-import { migrate, openClickHouse } from '@nanobill/clickhouse';
+import { migrate, openClickHouse, openFinanceSql } from '@nanobill/clickhouse';
 import { createLogger, createMetricsRegistry, startOpsServer } from '@nanobill/observability';
 import { freePortPair, tempDir } from '@nanobill/testkit';
 import { fillLedger } from './api-data.js';
@@ -77,7 +77,7 @@ const server = await startOpsServer({
   routes: [
     apiRoutes({
       clickhouse,
-      financeClickhouse: openClickHouse({ dataDir }),
+      financeSql: openFinanceSql({ dataDir }),
       statuses: noStatuses,
       facts: new AccountFactsReader(clickhouse, new AccountHistory()),
       tokens: new TokenStore(clickhouse),
