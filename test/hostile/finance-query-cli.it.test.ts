@@ -104,4 +104,23 @@ describe('nanobill query against hostile SQL', () => {
     expect(legit.code, legit.stderr).toBe(0);
     expect(legit.stdout.trim()).toBe('2');
   });
+
+  it('nanobill migrate --finance-user needs a ClickHouse server and the password', async () => {
+    const migrate = (env: NodeJS.ProcessEnv) =>
+      spawnTs(NANOBILL, env, ['migrate', '--finance-user', 'finance']).exited;
+    const embedded = await migrate(environment(tempDir('nanobill-migrate-')));
+    expect(embedded.code).toBe(2);
+    expect(embedded.stderr).toMatch(/needs a ClickHouse server \(CLICKHOUSE_URL\)/);
+    const env: NodeJS.ProcessEnv = {
+      ...environment(tempDir('nanobill-migrate-')),
+      CLICKHOUSE_URL: 'http://127.0.0.1:1',
+    };
+    delete env.NANOBILL_FINANCE_PASSWORD;
+    delete env.NANOBILL_FINANCE_PASSWORD_FILE;
+    const noPassword = await migrate(env);
+    expect(noPassword.code).toBe(1);
+    expect(noPassword.stderr).toMatch(
+      /NANOBILL_FINANCE_PASSWORD or NANOBILL_FINANCE_PASSWORD_FILE/,
+    );
+  });
 });

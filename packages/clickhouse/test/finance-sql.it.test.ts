@@ -137,11 +137,13 @@ describe('finance SQL against embedded ClickHouse', () => {
     const password = 'correct horse battery staple';
     const statements = financeUserStatements('nanobill_finance', password);
     for (const statement of statements) {
-      const [{ q }] = (await select(
-        ch.client,
-        `SELECT formatQuery('${statement.replaceAll("'", "\\'")}') AS q`,
-      )) as Array<{ q: string }>;
-      expect(q.length, statement).toBeGreaterThan(0);
+      const result = await ch.client.query({
+        query: 'SELECT formatQuery({statement:String}) AS q',
+        query_params: { statement },
+        format: 'JSONEachRow',
+      });
+      const [row] = await result.json<{ q: string }>();
+      expect(row?.q.length, statement).toBeGreaterThan(0);
       expect(statement).not.toContain(password);
     }
     const grants = statements

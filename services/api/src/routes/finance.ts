@@ -54,7 +54,7 @@ export function financeRoutes(finance: FinanceSql): FastifyPluginAsync {
 }
 
 /** `{"rows":[…],"rowCount":N}` from ClickHouse's JSONEachRow lines, without parsing them. */
-async function* jsonRows(
+export async function* jsonRows(
   first: IteratorResult<string[]>,
   batches: AsyncIterator<string[]>,
 ): AsyncGenerator<string> {
