@@ -461,6 +461,7 @@ describe('POST /v1/finance/query against hostile SQL (real API, real ClickHouse)
       'SELECT 1 AS x INTERSECT SELECT 1 AS x',
       "SELECT toStartOfMonth(now()) - INTERVAL 1 MONTH AS m, CAST(1 AS String) AS s, if(1 > 0, 'y', 'n') AS c, coalesce(NULL, 1) AS z",
       'SELECT count() AS n FROM billing.ledger FINAL',
+      "SELECT 'a; DROP TABLE billing.usage' AS s, ';' AS t",
       "SELECT multiIf(cost_nano_usd > 2000, 'big', 'small') AS size, count() AS n FROM billing.ledger GROUP BY size ORDER BY size",
     ];
     for (const sql of legit) {

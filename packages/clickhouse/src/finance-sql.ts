@@ -293,8 +293,9 @@ function runText(normalized: string, format: string): string {
 }
 
 /**
- * Runs `step`; a ClickHouse error becomes a refusal with ClickHouse's first line (syntax,
- * multi-statements, depth), or with our own reason for the error codes in `reasons`.
+ * Runs `step`; a ClickHouse error (it carries ClickHouse's numeric code) becomes a refusal with
+ * ClickHouse's first line (syntax, multi-statements, depth), or with our own reason for the codes
+ * in `reasons`. Anything else (no connection, say) is not the SQL's fault and is thrown as is.
  */
 async function refusedOnError<T>(
   step: () => Promise<T>,
@@ -303,9 +304,10 @@ async function refusedOnError<T>(
   try {
     return await step();
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    const message = ((error as Error).message ?? String(error)).split('\n')[0]!.trim();
-    const reason = typeof code === 'string' ? reasons[code] : undefined;
+    const code = (error as { code?: unknown } | undefined)?.code;
+    if (typeof code !== 'string' || !/^\d+$/.test(code)) throw error;
+    const message = ((error as Error).message ?? '').split('\n')[0]!.trim();
+    const reason = reasons[code];
     throw new FinanceSqlRefused(reason === undefined ? message : reason(message));
   }
 }

@@ -39,10 +39,10 @@ export function financeRoutes(finance: FinanceSql): FastifyPluginAsync {
           batches = (await finance.rows(request.body.sql))[Symbol.asyncIterator]();
           first = await batches.next();
         } catch (error) {
-          // Anything else (a misconfigured connection, say) is ours to fix: a 500.
-          if (!(error instanceof FinanceSqlRefused) && !isClickHouseError(error)) throw error;
           // The reason (what was refused; ClickHouse's syntax, limit or readonly message) is
-          // what the analyst needs.
+          // what the analyst needs. Anything else (no connection, a misconfigured one) is ours
+          // to fix: a 500 without internals.
+          if (!(error instanceof FinanceSqlRefused) && !isClickHouseError(error)) throw error;
           return reply.code(400).send({ error: firstLine(error), field: 'sql' });
         }
         return reply
