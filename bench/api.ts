@@ -10,7 +10,7 @@ import { Pool } from 'undici';
 import { AccountFactsReader } from '@nanobill/accounts';
 import { createToken, startApiServer, TokenStore, type StatusView } from '@nanobill/api';
 import { AccountHistory } from '@nanobill/attribution';
-import { migrate, openClickHouse } from '@nanobill/clickhouse';
+import { migrate, openClickHouse, openFinanceSql } from '@nanobill/clickhouse';
 import { createLogger } from '@nanobill/observability';
 import { freePortPair, tempDir } from '@nanobill/testkit';
 import { fillLedger } from './api-data.js';
@@ -73,7 +73,7 @@ const server = await startApiServer({
   port,
   logger: createLogger({ level: 'warn' }),
   clickhouse,
-  financeClickhouse: openClickHouse({ dataDir }),
+  financeSql: openFinanceSql({ dataDir }),
   statuses: noStatuses,
   facts: new AccountFactsReader(clickhouse, new AccountHistory()),
   tokens: new TokenStore(clickhouse),

@@ -14,9 +14,11 @@ const USAGE = `usage: nanobill <command> [options]
 
   run [--only ingest,accounts,pricing,statements,enforcement,alerts,api]
                               the pipeline services in one process (SIGTERM drains and exits)
-  migrate                     apply ClickHouse migrations (run once before services started with --only)
+  migrate [--finance-user NAME]
+                              apply ClickHouse migrations (run once before services started with --only);
+                              on a server, also the read-only finance user (password: NANOBILL_FINANCE_PASSWORD[_FILE])
   demo [--rate N] [--for S]   local broker + pipeline + router simulator, until Ctrl-C (or S seconds)
-  query "<SQL>" [--format F]  read-only SQL on the configured ClickHouse (F: a ClickHouse format)
+  query "<SQL>" [--format F]  finance SQL: one SELECT on billing data, read-only (F: a ClickHouse format)
   statements --month YYYY-MM [--account ID] [--format csv|json|table]
                               monthly statements, money in exact USD
   tokens create (--org ORG | --finance | --router) [--expires-in DAYS | --no-expiry]
@@ -35,7 +37,7 @@ async function main(argv: string[]): Promise<number> {
     case 'demo':
       return demo(rest);
     case 'migrate':
-      return migrate();
+      return migrate(rest);
     case 'query':
       return query(rest);
     case 'statements':

@@ -4,6 +4,8 @@ import type { Config } from '@nanobill/config';
 import {
   migrate,
   openClickHouse,
+  openFinanceSql,
+  privateDir,
   waitForMigrations,
   type ClickHouseClient,
 } from '@nanobill/clickhouse';
@@ -76,11 +78,19 @@ export async function startPipeline(options: {
 }): Promise<Pipeline> {
   const { config, logger } = options;
   const providers = options.providers ?? loadProviders(config.providersFile);
+  // Before anything writes there (the local broker, chdb, the socket): 0700 when created here.
+  privateDir(config.dataDir);
   const stack: Array<[string, Stoppable]> = [];
   const clickhouse = () => {
     const client = openClickHouse({ url: config.clickhouseUrl, dataDir: config.dataDir });
     stack.push(['clickhouse connection', { stop: () => client.close() }]);
     return client;
+  };
+  /** Finance SQL on a connection of its own: the finance user's server when configured. */
+  const financeSql = (url: string | undefined) => {
+    const finance = openFinanceSql({ url, dataDir: config.dataDir });
+    stack.push(['finance connection', { stop: () => finance.close() }]);
+    return finance;
   };
   const stop = async () => {
     for (const [name, part] of stack.reverse()) {
@@ -207,7 +217,7 @@ export async function startPipeline(options: {
         trustProxy: config.api.trustProxy,
         rateLimit: { perAddress: config.api.ratePerAddress, perToken: config.api.ratePerToken },
         clickhouse: reader,
-        financeClickhouse: clickhouse(),
+        financeSql: financeSql(config.clickhouseFinanceUrl ?? config.clickhouseUrl),
         statuses,
         facts,
         tokens: new TokenStore(reader, { cacheTtlMs: config.api.tokenCacheTtlMs }),
@@ -248,6 +258,7 @@ export async function startPipeline(options: {
       const socket = await startQueryServer({
         dataDir: config.dataDir,
         client: clickhouse(),
+        finance: financeSql(undefined),
         writer: admin,
         logger,
       });

@@ -1,11 +1,16 @@
 import { parseArgs } from 'node:util';
 import { pipeline } from 'node:stream/promises';
 import { loadConfig } from '@nanobill/config';
-import { openClickHouse } from '@nanobill/clickhouse';
-import { runReadOnly } from './query.js';
+import { openFinanceSql } from '@nanobill/clickhouse';
+import { runFinanceQuery } from './query.js';
 import { askRunningProcess } from './socket.js';
 
-/** `nanobill query "<SQL>" [--format F]`: like clickhouse-client, Pretty on a terminal, TSV in a pipe. */
+/**
+ * `nanobill query "<SQL>" [--format F]`: finance SQL, like clickhouse-client (Pretty on a
+ * terminal, TSV in a pipe). Checked where it runs: in the running process (socket) when it holds
+ * the embedded data, else here, on the finance user's server (CLICKHOUSE_FINANCE_URL), the
+ * configured server, or embedded ClickHouse.
+ */
 export async function query(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -24,18 +29,19 @@ export async function query(args: string[]): Promise<number> {
     format: values.format ?? (process.stdout.isTTY ? 'PrettyCompact' : 'TabSeparated'),
   };
   const config = loadConfig();
-  if (!config.clickhouseUrl) {
+  const url = config.clickhouseFinanceUrl ?? config.clickhouseUrl;
+  if (url === undefined) {
     const viaRunningProcess = await askRunningProcess(config.dataDir, '/query', request);
     if (viaRunningProcess) {
       await pipeline(viaRunningProcess, process.stdout, { end: false });
       return 0;
     }
   }
-  const client = openClickHouse({ url: config.clickhouseUrl, dataDir: config.dataDir });
+  const finance = openFinanceSql({ url, dataDir: config.dataDir });
   try {
-    await pipeline(await runReadOnly(client, request), process.stdout, { end: false });
+    await pipeline(await runFinanceQuery(finance, request), process.stdout, { end: false });
     return 0;
   } finally {
-    await client.close();
+    await finance.close();
   }
 }

@@ -1,26 +1,23 @@
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
-import type { ClickHouseClient } from '@nanobill/clickhouse';
+import { FINANCE_SQL_MAX_LENGTH, type FinanceSql } from '@nanobill/clickhouse';
 
 export const QueryRequest = z.object({
-  sql: z.string().min(1).max(100_000),
-  format: z.string().regex(/^[A-Za-z0-9]+$/, 'a ClickHouse output format name'),
+  sql: z.string().min(1).max(FINANCE_SQL_MAX_LENGTH),
+  format: z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, 'a ClickHouse output format name'),
 });
 export type QueryRequest = z.infer<typeof QueryRequest>;
 
 /**
- * Runs one statement with `readonly=1`: finance's ad-hoc SQL can read everything and change
- * nothing. The output format is ClickHouse's own (`TabSeparated`, `CSVWithNames`, `JSON`, …).
+ * `nanobill query`: finance SQL (one SELECT on billing data, checked against the allowlist, with
+ * the finance limits, read-only), in the same place whichever way it arrives (the running
+ * process's socket, embedded ClickHouse, a server). The output format is ClickHouse's own
+ * (`TabSeparated`, `CSVWithNames`, `JSON`, …).
  */
-export async function runReadOnly(
-  client: ClickHouseClient,
+export async function runFinanceQuery(
+  finance: FinanceSql,
   request: QueryRequest,
 ): Promise<Readable> {
   const { sql, format } = QueryRequest.parse(request);
-  const statement = sql.trim().replace(/;+$/, '');
-  const result = await client.exec({
-    query: `${statement}\nFORMAT ${format}`,
-    clickhouse_settings: { readonly: '1' },
-  });
-  return result.stream;
+  return finance.stream(sql, format);
 }

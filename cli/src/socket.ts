@@ -1,11 +1,11 @@
-import { existsSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import Fastify from 'fastify';
 import { Client } from 'undici';
-import type { ClickHouseClient } from '@nanobill/clickhouse';
+import type { ClickHouseClient, FinanceSql } from '@nanobill/clickhouse';
 import type { Logger } from '@nanobill/observability';
-import { QueryRequest, runReadOnly } from './query.js';
+import { QueryRequest, runFinanceQuery } from './query.js';
 import { StatementsRequest, linesToJson, loadStatements } from './statements.js';
 import { UnknownTokenId } from '@nanobill/api';
 import { TokensRequest, runTokens } from './tokens.js';
@@ -13,31 +13,34 @@ import { TokensRequest, runTokens } from './tokens.js';
 /**
  * Embedded ClickHouse belongs to one process. While `nanobill run`/`demo` holds it, `nanobill
  * query` asks that process over a Unix socket in the data directory (file permissions are the
- * access control; nothing listens on the network).
+ * access control: the socket is 0600, the owner's only; nothing listens on the network).
  */
 export function querySocketPath(dataDir: string): string {
   return join(dataDir, 'nanobill.sock');
 }
 
+/** The socket's mode: its owner only may connect. */
+const SOCKET_MODE = 0o600;
+
 /**
- * Serves the CLI's operations on the socket: read-only ones (`/query`, `/statements`) on
- * `client`, a connection of its own (readonly sticks to it), and token management (`/tokens`)
- * on `writer`.
+ * Serves the CLI's operations on the socket: finance SQL (`/query`) on `finance`, checked here
+ * as everywhere; statements on `client`, a connection of its own (readonly sticks to it); token
+ * management (`/tokens`) on `writer`.
  */
 export async function startQueryServer(options: {
   dataDir: string;
   client: ClickHouseClient;
+  finance: FinanceSql;
   writer: ClickHouseClient;
   logger: Logger;
 }): Promise<{ close(): Promise<void> }> {
   const path = querySocketPath(options.dataDir);
-  if (existsSync(path)) rmSync(path); // left by a process that was killed
   const app = Fastify({ loggerInstance: options.logger.child({ component: 'query-socket' }) });
   app.post('/query', async (request, reply) => {
     const body = QueryRequest.safeParse(request.body);
     if (!body.success) return reply.code(400).send({ error: body.error.issues[0]?.message });
     try {
-      const output = await runReadOnly(options.client, body.data);
+      const output = await runFinanceQuery(options.finance, body.data);
       return reply.type('text/plain').send(output);
     } catch (error) {
       return reply.code(400).send({ error: (error as Error).message });
@@ -63,8 +66,33 @@ export async function startQueryServer(options: {
       return reply.code(code).send({ error: (error as Error).message });
     }
   });
-  await app.listen({ path });
-  return { close: () => app.close() };
+  await listenPrivately(app, path);
+  return {
+    close: async () => {
+      await app.close();
+      rmSync(path, { force: true });
+    },
+  };
+}
+
+/**
+ * Listens on `path` without the socket ever existing there with a wider mode than 0600, even
+ * briefly, whatever the umask: it is bound inside a fresh 0700 directory (mkdtemp), narrowed,
+ * then renamed into place. The rename is atomic and replaces a socket left by a killed process.
+ */
+async function listenPrivately(
+  app: { listen(options: { path: string }): Promise<unknown> },
+  path: string,
+): Promise<void> {
+  const staging = mkdtempSync(join(path, '..', '.sock-'));
+  try {
+    const bound = join(staging, 's'); // short: a socket path has at most 107 bytes
+    await app.listen({ path: bound });
+    chmodSync(bound, SOCKET_MODE);
+    renameSync(bound, path);
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
 }
 
 /** Asks a running process; `undefined` when none listens on the socket. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountFactsReader } from '@nanobill/accounts';
 import { AccountHistory } from '@nanobill/attribution';
-import type { ClickHouseClient } from '@nanobill/clickhouse';
+import { openFinanceSql, type ClickHouseClient } from '@nanobill/clickhouse';
 import {
   createToken,
   MAX_TOKEN_LOOKUPS_IN_FLIGHT,
@@ -88,7 +88,7 @@ describe('hostile: API authentication, rate limits and tokens (real server, real
       port: 0,
       logger: quietLogger(),
       clickhouse: ch.client,
-      financeClickhouse: ch.client,
+      financeSql: openFinanceSql({ dataDir: ch.dataDir }),
       statuses: noStatuses,
       facts: new AccountFactsReader(ch.client, new AccountHistory()),
       tokens: store ? store(lookups.wrapped) : new TokenStore(lookups.wrapped),

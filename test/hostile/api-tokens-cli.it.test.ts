@@ -2,6 +2,7 @@ import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quietLogger, spawnTs, tempDir, testClickHouse } from '@nanobill/testkit';
+import { openFinanceSql } from '@nanobill/clickhouse';
 import { startQueryServer } from '../../cli/src/socket.js';
 
 // `nanobill tokens` as an operator (or a script) runs it: a token without an explicit lifetime
@@ -32,6 +33,7 @@ describe('hostile: nanobill tokens (CLI, embedded ClickHouse and the running pro
     running = await startQueryServer({
       dataDir: held,
       client: ch.client,
+      finance: openFinanceSql({ dataDir: held }),
       writer: ch.client,
       logger: quietLogger(),
     });

@@ -24,7 +24,12 @@ export interface ClickHouseTarget {
   /** A ClickHouse server over HTTP(S); absent means embedded chdb under `dataDir/clickhouse`. */
   url?: string | undefined;
   dataDir: string;
+  /** A server's current database for this client (default: the URL's, else `default`). */
+  database?: string | undefined;
 }
+
+/** Owner only: the data directory holds the ClickHouse data, secrets and the query socket. */
+export const PRIVATE_DIR_MODE = 0o700;
 
 /**
  * A new client on its own connection. Embedded chdb runs one operation at a time per connection,
@@ -32,7 +37,11 @@ export interface ClickHouseTarget {
  */
 export function openClickHouse(target: ClickHouseTarget): ClickHouseClient {
   if (target.url) {
-    return createClient({ url: target.url, clickhouse_settings: CLICKHOUSE_SETTINGS });
+    return createClient({
+      url: target.url,
+      ...(target.database === undefined ? {} : { database: target.database }),
+      clickhouse_settings: CLICKHOUSE_SETTINGS,
+    });
   }
   return createClient({
     connection: createChdbConnection({
@@ -42,8 +51,17 @@ export function openClickHouse(target: ClickHouseTarget): ClickHouseClient {
   });
 }
 
+/** `dataDir/clickhouse`; the directories nanobill creates there are private (0700). */
 export function embeddedPath(dataDir: string): string {
   const path = join(dataDir, 'clickhouse');
-  mkdirSync(path, { recursive: true });
+  privateDir(path);
   return path;
+}
+
+/**
+ * Creates `path` and its missing parents with mode 0700 (the umask only removes bits); an
+ * existing directory keeps the mode its owner gave it.
+ */
+export function privateDir(path: string): void {
+  mkdirSync(path, { recursive: true, mode: PRIVATE_DIR_MODE });
 }

@@ -1,6 +1,8 @@
 export {
   openClickHouse,
   embeddedPath,
+  privateDir,
+  PRIVATE_DIR_MODE,
   CLICKHOUSE_SETTINGS,
   type ClickHouseClient,
   type ClickHouseTarget,
@@ -16,3 +18,15 @@ export {
   type Migration,
 } from './migrations.js';
 export { BatchWriter, firstPerKey, type BatchWriterOptions } from './batch-writer.js';
+export {
+  FinanceSql,
+  openFinanceSql,
+  financeUserStatements,
+  FinanceScopeError,
+  FINANCE_SQL_MAX_LENGTH,
+  FINANCE_QUERY_SETTINGS,
+  FINANCE_SCOPE_DATABASE,
+  FINANCE_PROFILE,
+  FINANCE_PASSWORD_MIN_LENGTH,
+} from './finance-sql.js';
+export { FinanceSqlRefused, FINANCE_OBJECTS, FINANCE_DENIED_OBJECTS } from './finance-ast.js';

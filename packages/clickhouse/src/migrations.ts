@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { FINANCE_SCOPE_DATABASE } from './finance-sql.js';
 
 export const MIGRATIONS_DIR = fileURLToPath(
   new URL('../../../infra/clickhouse/migrations/', import.meta.url),
@@ -55,6 +56,8 @@ export async function migrate(
   migrations = readMigrations(),
 ): Promise<Migration[]> {
   await client.command({ query: 'CREATE DATABASE IF NOT EXISTS billing' });
+  // Finance SQL's current database, empty for good (see FINANCE_SCOPE_DATABASE).
+  await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${FINANCE_SCOPE_DATABASE}` });
   await client.command({
     query: `CREATE TABLE IF NOT EXISTS billing.schema_migrations (
       version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)

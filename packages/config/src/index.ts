@@ -89,6 +89,12 @@ const Env = z.object({
   // once into `<data dir>/chdb-server-password` (mode 0600).
   NANOBILL_CHDB_SERVER_PASSWORD: z.string().min(16, 'at least 16 characters').optional(),
   NANOBILL_CHDB_SERVER_PASSWORD_FILE: z.string().min(1).optional(),
+  // Finance SQL on a ClickHouse server: the finance user's URL (its credentials; the API and
+  // `nanobill query` use it when set), and that user's password for `nanobill migrate
+  // --finance-user` (one of the two, the file for a mounted secret).
+  CLICKHOUSE_FINANCE_URL: z.url().optional(),
+  NANOBILL_FINANCE_PASSWORD: z.string().min(16, 'at least 16 characters').optional(),
+  NANOBILL_FINANCE_PASSWORD_FILE: z.string().min(1).optional(),
 });
 
 /** How nanobill reaches a secured Kafka (TLS, SASL); secrets stay in files or the environment. */
@@ -113,6 +119,10 @@ export interface Config {
   localKafkaPort: number;
   /** Absent: embedded ClickHouse (chdb) under `dataDir/clickhouse`. */
   clickhouseUrl: string | undefined;
+  /** The finance user's server URL, for finance SQL; absent: `clickhouseUrl`'s connection. */
+  clickhouseFinanceUrl: string | undefined;
+  /** The finance user's password (or its file), for `nanobill migrate --finance-user`. */
+  financePassword: { value: string | undefined; file: string | undefined };
   dataDir: string;
   /** The API's port: only a process running the `api` service listens on it. */
   port: number;
@@ -180,6 +190,13 @@ const SecuredEnv = Env.superRefine((e, ctx) => {
         'at most one of NANOBILL_CHDB_SERVER_PASSWORD and NANOBILL_CHDB_SERVER_PASSWORD_FILE',
     });
   }
+  if (e.NANOBILL_FINANCE_PASSWORD !== undefined && e.NANOBILL_FINANCE_PASSWORD_FILE !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['NANOBILL_FINANCE_PASSWORD'],
+      message: 'at most one of NANOBILL_FINANCE_PASSWORD and NANOBILL_FINANCE_PASSWORD_FILE',
+    });
+  }
   if (e.KAFKA_SASL_MECHANISM === undefined) return;
   const tls = e.KAFKA_SSL === 'true' || e.KAFKA_SSL_CA_FILE !== undefined;
   if (!tls && e.KAFKA_SASL_ALLOW_CLEARTEXT !== 'true') {
@@ -219,6 +236,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     kafkaBrokers: e.KAFKA_BROKERS,
     localKafkaPort: e.KAFKA_PORT,
     clickhouseUrl: e.CLICKHOUSE_URL,
+    clickhouseFinanceUrl: e.CLICKHOUSE_FINANCE_URL,
+    financePassword: {
+      value: e.NANOBILL_FINANCE_PASSWORD,
+      file: e.NANOBILL_FINANCE_PASSWORD_FILE,
+    },
     dataDir: resolve(e.NANOBILL_DATA_DIR),
     port: e.PORT,
     host: e.HOST,

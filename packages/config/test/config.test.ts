@@ -160,3 +160,30 @@ describe('loadConfig: the API surface (ops port, proxies, limits, tokens)', () =
     expect(loadConfig({ PORT: '0', NANOBILL_OPS_PORT: '0' }).ops.port).toBe(0);
   });
 });
+
+describe('loadConfig: the finance user', () => {
+  it('reads its URL and password, neither of which is needed by default', () => {
+    expect(loadConfig({})).toMatchObject({
+      clickhouseFinanceUrl: undefined,
+      financePassword: { value: undefined, file: undefined },
+    });
+    const config = loadConfig({
+      CLICKHOUSE_FINANCE_URL: 'http://finance:pw@ch:8123',
+      NANOBILL_FINANCE_PASSWORD_FILE: '/run/secrets/finance',
+    });
+    expect(config.clickhouseFinanceUrl).toBe('http://finance:pw@ch:8123');
+    expect(config.financePassword).toEqual({ value: undefined, file: '/run/secrets/finance' });
+  });
+
+  it.each([
+    ['CLICKHOUSE_FINANCE_URL', { CLICKHOUSE_FINANCE_URL: 'not a url' }],
+    ['NANOBILL_FINANCE_PASSWORD', { NANOBILL_FINANCE_PASSWORD: 'too short' }],
+    [
+      'NANOBILL_FINANCE_PASSWORD',
+      { NANOBILL_FINANCE_PASSWORD: 'x'.repeat(20), NANOBILL_FINANCE_PASSWORD_FILE: '/f' },
+    ],
+  ])('names %s when it is invalid, never its value', (name, env) => {
+    expect(() => loadConfig(env)).toThrow(name);
+    expect(() => loadConfig(env)).not.toThrow(/too short|xxxxxxxx/);
+  });
+});

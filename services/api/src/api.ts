@@ -13,7 +13,7 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod';
 import type { AccountFactsReader } from '@nanobill/accounts';
-import type { ClickHouseClient } from '@nanobill/clickhouse';
+import type { ClickHouseClient, FinanceSql } from '@nanobill/clickhouse';
 import type { AccountSnapshot } from '@nanobill/contract';
 import { authenticate } from './auth.js';
 import { installErrorHandler } from './errors.js';
@@ -26,8 +26,8 @@ import type { TokenStore } from './tokens.js';
 
 export interface ApiOptions {
   clickhouse: ClickHouseClient;
-  /** A connection of its own: finance queries run with readonly=1, which chdb keeps. */
-  financeClickhouse: ClickHouseClient;
+  /** Finance SQL, on a connection of its own (readonly=1 sticks to a chdb connection). */
+  financeSql: FinanceSql;
   statuses: StatusView;
   facts: AccountFactsReader;
   tokens: TokenStore;
@@ -142,7 +142,7 @@ export function apiRoutes(options: ApiOptions): FastifyPluginAsync {
           now,
         }),
       );
-      await v1.register(financeRoutes(options.financeClickhouse, FINANCE_BODY_LIMIT_BYTES));
+      await v1.register(financeRoutes(options.financeSql, FINANCE_BODY_LIMIT_BYTES));
     });
   };
 }

@@ -1,34 +1,26 @@
+import { Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { ClickHouseClient, ClickHouseSettings } from '@nanobill/clickhouse';
+import { FINANCE_SQL_MAX_LENGTH, FinanceSqlRefused, type FinanceSql } from '@nanobill/clickhouse';
 import { requireKind } from '../auth.js';
 
 const Query = z.strictObject({
-  sql: z.string().min(1).max(20_000),
+  sql: z.string().min(1).max(FINANCE_SQL_MAX_LENGTH),
 });
 
 /**
- * Limits of one finance query: bounded rows and time, then read-only. `readonly` comes last:
- * once it is set, ClickHouse refuses to change any other setting, the query's own `SETTINGS`
- * included, so the limits cannot be lifted from the SQL.
+ * `POST /v1/finance/query` (finance token): finance SQL (see FinanceSql: one SELECT on the
+ * finance objects of `billing`, checked by ClickHouse's parser against an allowlist, with row,
+ * byte, memory and time limits, read-only), the HTTP counterpart of `nanobill query`.
+ *
+ * The answer `{ "rows": [...], "rowCount": N }` is streamed row by row. A refusal, or a failure
+ * before the first row, is a 400 `{ error, field: "sql" }`. If ClickHouse fails after rows were
+ * sent (a limit reached mid-way, a server dropping the query), the status is already 200: the
+ * JSON still closes, with the rows sent so far and `"error": "<reason>"` after `rowCount`; a
+ * client must treat an answer with `error` as incomplete.
  */
-export const FINANCE_QUERY_SETTINGS: ClickHouseSettings = {
-  max_result_rows: '100000',
-  result_overflow_mode: 'throw',
-  max_execution_time: 30,
-  readonly: '1',
-};
-
-/**
- * `POST /v1/finance/query` (finance token): read-only SQL on the billing database, the HTTP
- * counterpart of `nanobill query`. The SQL is the finance user's own and runs on a connection of
- * its own under `readonly=1` (chdb keeps per-query settings on its connection).
- */
-export function financeRoutes(
-  clickhouse: ClickHouseClient,
-  bodyLimitBytes: number,
-): FastifyPluginAsync {
+export function financeRoutes(finance: FinanceSql, bodyLimitBytes: number): FastifyPluginAsync {
   return async (plain) => {
     const app = plain.withTypeProvider<ZodTypeProvider>();
     app.addHook('preHandler', requireKind('finance'));
@@ -37,26 +29,56 @@ export function financeRoutes(
       {
         bodyLimit: bodyLimitBytes,
         schema: {
-          summary: 'Read-only SQL for finance (readonly, row and time limits)',
+          summary: 'Finance SQL: one SELECT on billing data (allowlist, readonly, limits)',
           body: Query,
         },
       },
       async (request, reply) => {
+        let batches: AsyncIterator<string[]>;
+        let first: IteratorResult<string[]>;
         try {
-          const result = await clickhouse.query({
-            query: request.body.sql,
-            format: 'JSONEachRow',
-            clickhouse_settings: FINANCE_QUERY_SETTINGS,
-          });
-          const rows = await result.json<Record<string, unknown>>();
-          return { rows, rowCount: rows.length };
+          batches = (await finance.rows(request.body.sql))[Symbol.asyncIterator]();
+          first = await batches.next();
         } catch (error) {
-          // ClickHouse's own message (syntax, readonly, limits) is what the analyst needs.
-          return reply
-            .code(400)
-            .send({ error: (error as Error).message.split('\n')[0], field: 'sql' });
+          // The reason (what was refused; ClickHouse's syntax, limit or readonly message) is
+          // what the analyst needs. Anything else (no connection, a misconfigured one) is ours
+          // to fix: a 500 without internals.
+          if (!(error instanceof FinanceSqlRefused) && !isClickHouseError(error)) throw error;
+          return reply.code(400).send({ error: firstLine(error), field: 'sql' });
         }
+        return reply
+          .type('application/json; charset=utf-8')
+          .send(Readable.from(jsonRows(first, batches)));
       },
     );
   };
+}
+
+/** `{"rows":[…],"rowCount":N}` from ClickHouse's JSONEachRow lines, without parsing them. */
+export async function* jsonRows(
+  first: IteratorResult<string[]>,
+  batches: AsyncIterator<string[]>,
+): AsyncGenerator<string> {
+  yield '{"rows":[';
+  let count = 0;
+  let error: string | undefined;
+  try {
+    for (let batch = first; !batch.done; batch = await batches.next()) {
+      yield (count === 0 ? '' : ',') + batch.value.join(',');
+      count += batch.value.length;
+    }
+  } catch (failure) {
+    error = firstLine(failure);
+  }
+  yield `],"rowCount":${count}${error === undefined ? '' : `,"error":${JSON.stringify(error)}`}}`;
+}
+
+/** ClickHouse's errors carry its numeric code (syntax, unknown column, limits, readonly). */
+function isClickHouseError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && /^\d+$/.test(code);
+}
+
+function firstLine(error: unknown): string {
+  return ((error as Error).message ?? String(error)).split('\n')[0]!.trim();
 }
