@@ -5,13 +5,7 @@ import { AccountFactsReader } from '@nanobill/accounts';
 import { AccountHistory } from '@nanobill/attribution';
 import { FINANCE_SQL_MAX_LENGTH, openFinanceSql, type FinanceSql } from '@nanobill/clickhouse';
 import { ensureTopics } from '@nanobill/kafka';
-import {
-  quietLogger,
-  tempDir,
-  testClickHouse,
-  testKafka,
-  uniqueName,
-} from '@nanobill/testkit';
+import { quietLogger, tempDir, testClickHouse, testKafka, uniqueName } from '@nanobill/testkit';
 import { createToken, startApiServer, startStatusView, TokenStore } from '@nanobill/api';
 import type { StatusView } from '@nanobill/api';
 import { readmeFinanceSql } from './readme-sql.js';
