@@ -13,6 +13,12 @@ import { AccountHistory } from '@nanobill/attribution';
 import { migrate, openClickHouse } from '@nanobill/clickhouse';
 import { createLogger, createMetricsRegistry, startOpsServer } from '@nanobill/observability';
 import { freePortPair, tempDir } from '@nanobill/testkit';
+import {
+  generateSecretsKey,
+  parseSecretsKey,
+  SecretsCipher,
+  WebhookSecretStore,
+} from '@nanobill/webhooks';
 import { fillLedger } from './api-data.js';
 import { percentile } from './percentile.js';
 
@@ -81,6 +87,10 @@ const server = await startOpsServer({
       statuses: noStatuses,
       facts: new AccountFactsReader(clickhouse, new AccountHistory()),
       tokens: new TokenStore(clickhouse),
+      webhookSecrets: new WebhookSecretStore(
+        clickhouse,
+        new SecretsCipher(parseSecretsKey(generateSecretsKey())),
+      ),
       providers: [],
       publishSnapshot: async () => undefined,
       rateLimit: { max: 1_000_000, timeWindowMs: 60_000 },

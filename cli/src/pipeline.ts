@@ -17,6 +17,7 @@ import { apiRoutes, startStatusView, TokenStore } from '@nanobill/api';
 import { AccountFactsReader } from '@nanobill/accounts';
 import { AccountHistory } from '@nanobill/attribution';
 import { loadProviders, type ProviderRegistry } from '@nanobill/providers';
+import { WebhookSecretStore, type SecretsCipher } from '@nanobill/webhooks';
 import { createKafka, createProducer, ensureTopics, type Kafka } from '@nanobill/kafka';
 import { startBroker } from '@nanobill/kafka-broker';
 import {
@@ -29,7 +30,7 @@ import { startQueryServer } from './socket.js';
 import { topicSpecs } from './topics.js';
 import { kafkaSecurityOptions } from './kafka-security.js';
 import { startSingleton } from './singleton.js';
-import { webhookSecret } from './webhook-secret.js';
+import { opsWebhookSecret, secretsCipher } from './webhook-secret.js';
 
 /** The workers `nanobill run` can start; `--only` picks among them. */
 export const SERVICES = [
@@ -78,6 +79,10 @@ export async function startPipeline(options: {
     stack.push(['clickhouse connection', { stop: () => client.close() }]);
     return client;
   };
+  // The secrets key is read (or, locally, created) only by the services that need it.
+  let cipher: SecretsCipher | undefined;
+  const webhookSecrets = (client: ClickHouseClient) =>
+    new WebhookSecretStore(client, (cipher ??= secretsCipher(config)));
   const stop = async () => {
     for (const [name, part] of stack.reverse()) {
       await part.stop().catch((err: unknown) => logger.error({ err, part: name }, 'stop failed'));
@@ -169,12 +174,15 @@ export async function startPipeline(options: {
       );
     }
     if (only.has('alerts')) {
-      const { caFile, opsUrl } = config.webhooks;
+      const { caFile, opsUrl, allowNetworks } = config.webhooks;
       const client = clickhouse();
       const webhook = {
-        secret: webhookSecret(config),
         ca: caFile === undefined ? undefined : readFileSync(caFile),
+        allowNetworks,
       };
+      const secrets = webhookSecrets(client);
+      const opsWebhook =
+        opsUrl === undefined ? undefined : { url: opsUrl, secret: opsWebhookSecret(config) };
       await singleton('alerts', () =>
         startAlerts({
           kafka,
@@ -182,7 +190,8 @@ export async function startPipeline(options: {
           logger,
           metrics: registry,
           webhook,
-          opsWebhookUrl: opsUrl,
+          secrets,
+          opsWebhook,
         }),
       );
     }
@@ -202,6 +211,7 @@ export async function startPipeline(options: {
           statuses,
           facts,
           tokens: new TokenStore(reader),
+          webhookSecrets: webhookSecrets(reader),
           providers: providers.names,
           publishSnapshot: async (snapshot) => {
             await producer.send({
@@ -239,6 +249,7 @@ export async function startPipeline(options: {
         dataDir: config.dataDir,
         client: clickhouse(),
         writer: admin,
+        webhookSecrets: () => webhookSecrets(admin),
         logger,
       });
       stack.push(['query socket', { stop: socket.close }]);

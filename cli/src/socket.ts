@@ -8,6 +8,8 @@ import type { Logger } from '@nanobill/observability';
 import { QueryRequest, runReadOnly } from './query.js';
 import { StatementsRequest, linesToJson, loadStatements } from './statements.js';
 import { TokensRequest, runTokens } from './tokens.js';
+import type { WebhookSecretStore } from '@nanobill/webhooks';
+import { WebhooksRequest, runWebhooks } from './webhooks.js';
 
 /**
  * Embedded ClickHouse belongs to one process. While `nanobill run`/`demo` holds it, `nanobill
@@ -20,13 +22,15 @@ export function querySocketPath(dataDir: string): string {
 
 /**
  * Serves the CLI's operations on the socket: read-only ones (`/query`, `/statements`) on
- * `client`, a connection of its own (readonly sticks to it), and token management (`/tokens`)
- * on `writer`.
+ * `client`, a connection of its own (readonly sticks to it), token management (`/tokens`) on
+ * `writer`, and webhook secret rotation (`/webhooks`).
  */
 export async function startQueryServer(options: {
   dataDir: string;
   client: ClickHouseClient;
   writer: ClickHouseClient;
+  /** The secrets store (made when first asked: it needs the secrets key). */
+  webhookSecrets: () => WebhookSecretStore;
   logger: Logger;
 }): Promise<{ close(): Promise<void> }> {
   const path = querySocketPath(options.dataDir);
@@ -61,6 +65,15 @@ export async function startQueryServer(options: {
       return reply.code(400).send({ error: (error as Error).message });
     }
   });
+  app.post('/webhooks', async (request, reply) => {
+    const body = WebhooksRequest.safeParse(request.body);
+    if (!body.success) return reply.code(400).send({ error: body.error.issues[0]?.message });
+    try {
+      return await runWebhooks(options.webhookSecrets(), body.data);
+    } catch (error) {
+      return reply.code(400).send({ error: (error as Error).message });
+    }
+  });
   await app.listen({ path });
   return { close: () => app.close() };
 }
@@ -68,7 +81,7 @@ export async function startQueryServer(options: {
 /** Asks a running process; `undefined` when none listens on the socket. */
 export async function askRunningProcess(
   dataDir: string,
-  route: '/query' | '/statements' | '/tokens',
+  route: '/query' | '/statements' | '/tokens' | '/webhooks',
   request: unknown,
 ): Promise<Readable | undefined> {
   const socketPath = querySocketPath(dataDir);
