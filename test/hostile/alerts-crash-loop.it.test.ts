@@ -251,4 +251,59 @@ describe('hostile X-HF-Bill-To: the alerts pipeline does not crash', () => {
     expect(toOrg.message).toMatch(/free plan/);
     expect(toOrg.details).not.toHaveProperty('requestId');
   });
+
+  it('a delivery stored with a bad id before the upgrade is recorded as refused at restart, not a crash', async () => {
+    // What the old code left behind: a logged alert whose id the sender refuses, unfinished.
+    const badId = `attribution_fallback:2026-11:acme\u0000\r\n\u202e:${tag}`;
+    const now = new Date().toISOString();
+    await clickhouse.insert({
+      table: 'billing.alert_log',
+      format: 'JSONEachRow',
+      values: [
+        {
+          alert_id: badId,
+          type: 'attribution_fallback',
+          severity: 'warning',
+          account_id: userOf('nul'),
+          provider: null,
+          message: 'm',
+          details: '{}',
+          created_at: now,
+          body: '{}',
+          webhook_url: receiver.url,
+        },
+      ],
+    });
+    const restartTopic = uniqueName('it-alerts-restart');
+    await ensureTopics(kafka, [{ topic: restartTopic, numPartitions: 1 }]);
+    const restarted = await startAlerts({
+      kafka,
+      clickhouse,
+      logger: quietLogger(),
+      metrics: createMetricsRegistry(),
+      webhook: { ca: receiver.ca, timeoutMs: 2_000, allowNetworks: LOCAL_WEBHOOK_NETWORKS },
+      secrets,
+      topics: { alerts: restartTopic, dlqs: [] },
+      groupId: uniqueName('alerts'),
+      pollMs: 50,
+      dlqWatch: { intervalMs: 0, threshold: 1, windowMs: 60_000 },
+    });
+    try {
+      const [row] = await waitFor('the resumed delivery recorded', async () => {
+        const result = await clickhouse.query({
+          query: `SELECT attempt, outcome, error FROM billing.alert_deliveries
+                  WHERE alert_id = {id:String}`,
+          query_params: { id: badId },
+          format: 'JSONEachRow',
+        });
+        const rows = await result.json<{ attempt: number; outcome: string; error: string }>();
+        return rows.length > 0 ? rows : undefined;
+      });
+      expect(row).toEqual({ attempt: 1, outcome: 'abandoned', error: 'invalid alert id' });
+      expect(receiver.received.some((r) => r.body === '{}')).toBe(false);
+      expect(crashes).toEqual([]);
+    } finally {
+      await restarted.stop();
+    }
+  });
 });

@@ -1,7 +1,7 @@
 import { AccountFactsReader } from '@nanobill/accounts';
 import { AccountHistory } from '@nanobill/attribution';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
-import { Alert, TOPICS, alertIdPart } from '@nanobill/contract';
+import { Alert, TOPICS } from '@nanobill/contract';
 import {
   createProducer,
   startBatchConsumer,
@@ -21,6 +21,7 @@ import { ACCOUNT_ALERT_TYPES, destinationOf } from './destination.js';
 import { DlqWatch } from './dlq-watch.js';
 import { AlertLog, alertLogRow, type AlertLogRow } from './log.js';
 import { createAlertsMetrics } from './metrics.js';
+import { deliveryFailing, dlqGrowth } from './ops-alerts.js';
 import { recordAttempt, unfinishedDeliveries } from './store.js';
 
 export const ALERTS_GROUP_ID = 'nanobill-alerts';
@@ -304,35 +305,3 @@ export async function startAlerts(options: AlertsOptions): Promise<{ stop(): Pro
 
 /** What a delivery records when the account's signing secret cannot be had (retried). */
 const SECRET_UNAVAILABLE = 'signing secret unavailable';
-
-/** On-call's alert: the webhook's origin only (its path may be a secret of the org's). */
-function deliveryFailing(job: DeliveryJob, error: string | null, at: Date): Alert {
-  const origin = webhookOrigin(job.url);
-  return {
-    schemaVersion: 1,
-    alertId: `webhook_delivery_failing:${alertIdPart(job.alertId)}`,
-    type: 'webhook_delivery_failing',
-    severity: 'warning',
-    ...(job.accountId === null ? {} : { accountId: job.accountId }),
-    message: `alert ${job.alertId} could not be delivered to ${origin} after ${job.attempt} attempts: ${error ?? 'unknown error'}`,
-    details: { alertId: job.alertId, origin, attempts: job.attempt, lastError: error },
-    createdAt: at.toISOString(),
-  };
-}
-
-function dlqGrowth(
-  topic: string,
-  growth: { alertId: string; grew: bigint; window: string },
-  end: bigint,
-  at: Date,
-): Alert {
-  return {
-    schemaVersion: 1,
-    alertId: growth.alertId,
-    type: 'dlq_growth',
-    severity: 'warning',
-    message: `${growth.grew} new message(s) on the dead-letter topic ${topic}: rejected input waits for a fix and a replay`,
-    details: { topic, grew: growth.grew.toString(), total: end.toString(), window: growth.window },
-    createdAt: at.toISOString(),
-  };
-}
