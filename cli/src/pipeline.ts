@@ -212,6 +212,7 @@ export async function startPipeline(options: {
           facts,
           tokens: new TokenStore(reader),
           webhookSecrets: webhookSecrets(reader),
+          webhookAllowNetworks: config.webhooks.allowNetworks,
           providers: providers.names,
           publishSnapshot: async (snapshot) => {
             await producer.send({

@@ -99,8 +99,11 @@ export class WebhookSecretStore {
       secrets = await this.read(accountId);
     }
     if (secrets === undefined) throw new Error('the signing secret vanished after it was created');
-    const list = [secrets.current.secret, ...(secrets.previous ? [secrets.previous.secret] : [])];
-    this.#cache.set(accountId, { secrets: list, untilMs: nowMs + this.#cacheMs });
+    const { current, previous } = secrets;
+    const list = [current.secret, ...(previous ? [previous.secret] : [])];
+    // Not cached past the overlap's end: the previous secret stops signing on time.
+    const untilMs = Math.min(nowMs + this.#cacheMs, previous?.validUntil.getTime() ?? Infinity);
+    this.#cache.set(accountId, { secrets: list, untilMs });
     return list;
   }
 
@@ -121,6 +124,8 @@ export class WebhookSecretStore {
    * A new secret for the account, in force at once; the one it replaces keeps verifying for
    * `overlapMs` (0: not at all, e.g. after a leak). Returns the new secret (shown once) and until
    * when the previous one is valid (null without a previous one or without an overlap).
+   * Concurrent rotations of one account each get a version of their own, one after the other:
+   * the last one is in force, the one before it verifies during the overlap.
    */
   async rotate(
     accountId: string,
@@ -132,8 +137,11 @@ export class WebhookSecretStore {
       const [current] = await this.#winners(accountId);
       const until =
         current === undefined || overlapMs === 0 ? null : this.#now().getTime() + overlapMs;
-      const mine = await this.#insert(accountId, (current?.version ?? 0) + 1, until);
-      const [winner] = await this.#winners(accountId);
+      const version = (current?.version ?? 0) + 1;
+      const mine = await this.#insert(accountId, version, until);
+      // Won if ours came first at its version, even if a later rotation already followed it
+      // (ours is then the previous secret, valid for that rotation's overlap).
+      const winner = (await this.#winners(accountId)).find((v) => v.version === version);
       if (winner?.secretId === mine.secretId) {
         this.#cache.delete(accountId);
         return { secret: mine.secret, previousValidUntil: until === null ? null : new Date(until) };

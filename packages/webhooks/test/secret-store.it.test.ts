@@ -94,6 +94,12 @@ describe('WebhookSecretStore (real ClickHouse)', () => {
     expect(await cached.signingSecrets('cache-org')).toEqual(before);
     clock = new Date(clock.getTime() + 30_000);
     expect(await cached.signingSecrets('cache-org')).toEqual([rotated.secret]);
+    // An overlap that ends before the cache would: the previous secret stops at its end.
+    clock = new Date(clock.getTime() + 30_000); // the cache above has expired
+    const short = await store().rotate('cache-org', 10_000);
+    expect(await cached.signingSecrets('cache-org')).toEqual([short.secret, rotated.secret]);
+    clock = new Date(clock.getTime() + 10_000);
+    expect(await cached.signingSecrets('cache-org')).toEqual([short.secret]);
   });
 
   it('keeps accounts apart, whatever their ids', async () => {
