@@ -35,6 +35,7 @@ describe('webhooks reach public addresses only (real broker, real ClickHouse)', 
   let service: { stop(): Promise<void> };
   let onTopic: Awaited<ReturnType<typeof collectTopic>>;
   let port: string;
+  const registry = createMetricsRegistry();
 
   const targets = (): Record<string, string> => ({
     literal: `https://127.0.0.1:${port}/x`,
@@ -74,7 +75,7 @@ describe('webhooks reach public addresses only (real broker, real ClickHouse)', 
       kafka,
       clickhouse: ch.client,
       logger: quietLogger(),
-      metrics: createMetricsRegistry(),
+      metrics: registry,
       // The default: no network allowed besides public ones. The receiver's CA is trusted, so a
       // connection that went through would be delivered.
       webhook: { ca: internal.ca, timeoutMs: 2_000, resolve },
@@ -163,5 +164,12 @@ describe('webhooks reach public addresses only (real broker, real ClickHouse)', 
     });
     expect(opsAttempts.every((r) => r.error === 'address not public')).toBe(true);
     expect(internal.received).toEqual([]);
+    // Counted for on-call by failure class (counted just after each record is stored).
+    await waitFor('the refusals counted', async () => {
+      const text = await registry.metrics();
+      const counted =
+        /nanobill_alert_delivery_failures_total\{error="address not public"\} (\d+)/.exec(text);
+      return Number(counted?.[1]) >= alerts.length + failing.length ? true : undefined;
+    });
   });
 });

@@ -220,6 +220,7 @@ export async function startAlerts(options: AlertsOptions): Promise<{ stop(): Pro
     }
     queue.settle(record);
     metrics.attempts.inc({ outcome: record.outcome });
+    if (result.error !== null) metrics.failures.inc({ error: result.error });
     // The origin only: a webhook URL's path often carries a token of its own.
     const fields = {
       alertId: job.alertId,
