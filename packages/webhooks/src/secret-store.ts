@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
-import type { SecretsCipher } from './secrets-cipher.js';
+import { SecretUnreadableError, type SecretsCipher } from './secrets-cipher.js';
 
 /** Deliveries look an account's secrets up at most this long after a rotation (see README). */
 export const DEFAULT_SECRET_CACHE_MS = 30_000;
@@ -64,16 +64,14 @@ export class WebhookSecretStore {
     const [current, before] = versions;
     if (current === undefined) return undefined;
     const nowMs = this.#now().getTime();
-    const previous =
+    const overlaps =
       before !== undefined &&
       current.previousValidUntilMs !== null &&
       nowMs < current.previousValidUntilMs &&
-      before.version === current.version - 1
-        ? {
-            secret: this.#open(accountId, before),
-            validUntil: new Date(current.previousValidUntilMs),
-          }
-        : undefined;
+      before.version === current.version - 1;
+    const previous = overlaps
+      ? this.#openPrevious(accountId, before, new Date(current.previousValidUntilMs!))
+      : undefined;
     return {
       current: {
         version: current.version,
@@ -200,6 +198,19 @@ export class WebhookSecretStore {
       ],
     });
     return { secretId, secret };
+  }
+
+  /**
+   * The previous secret, unless it cannot be opened: sealed under a secrets key since replaced
+   * (the way to replace a key is to rotate every account), it simply does not overlap.
+   */
+  #openPrevious(accountId: string, version: Version, validUntil: Date): AccountSecrets['previous'] {
+    try {
+      return { secret: this.#open(accountId, version), validUntil };
+    } catch (error) {
+      if (error instanceof SecretUnreadableError) return undefined;
+      throw error;
+    }
   }
 
   #open(accountId: string, version: Version): string {

@@ -122,6 +122,16 @@ describe('WebhookSecretStore (real ClickHouse)', () => {
     await expect(store().signingSecrets('thief-org')).rejects.toThrow(SecretUnreadableError);
   });
 
+  it("a new secrets key takes over by rotating: the old key's secret does not overlap", async () => {
+    const { secret: old } = await store().ensure('rekey-org');
+    const newKey = new SecretsCipher(parseSecretsKey(generateSecretsKey()));
+    const renewed = new WebhookSecretStore(ch.client, newKey, { now, cacheMs: 0 });
+    await expect(renewed.signingSecrets('rekey-org')).rejects.toThrow(SecretUnreadableError);
+    const rotated = await renewed.rotate('rekey-org', HOUR_MS);
+    expect(await renewed.signingSecrets('rekey-org')).toEqual([rotated.secret]);
+    expect(rotated.secret).not.toBe(old);
+  });
+
   it('refuses overlaps out of range', async () => {
     for (const overlap of [-1, 1.5, 31 * 24 * HOUR_MS, Number.NaN]) {
       await expect(store().rotate('x-org', overlap)).rejects.toThrow(RangeError);
