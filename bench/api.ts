@@ -13,6 +13,12 @@ import { AccountHistory } from '@nanobill/attribution';
 import { migrate, openClickHouse, openFinanceSql } from '@nanobill/clickhouse';
 import { createLogger } from '@nanobill/observability';
 import { freePortPair, tempDir } from '@nanobill/testkit';
+import {
+  generateSecretsKey,
+  parseSecretsKey,
+  SecretsCipher,
+  WebhookSecretStore,
+} from '@nanobill/webhooks';
 import { fillLedger } from './api-data.js';
 import { percentile } from './percentile.js';
 
@@ -77,6 +83,10 @@ const server = await startApiServer({
   statuses: noStatuses,
   facts: new AccountFactsReader(clickhouse, new AccountHistory()),
   tokens: new TokenStore(clickhouse),
+  webhookSecrets: new WebhookSecretStore(
+    clickhouse,
+    new SecretsCipher(parseSecretsKey(generateSecretsKey())),
+  ),
   providers: [],
   publishSnapshot: async () => undefined,
   // One client address and 100 tokens: the limits would measure themselves.

@@ -195,11 +195,16 @@ describe('X-HF-Bill-To attribution at the request time', () => {
       expect(rows.get(id(name))!.attribution_reason.length).toBeGreaterThan(0);
     }
 
-    const alerts = await readTopic(kafka, topics.alerts, 3);
+    // Each fallback alerts the user billed, and the org named (acme and freeco exist as orgs).
+    const alerts = await readTopic(kafka, topics.alerts, 6);
     const fallbacks = alerts.map(
-      (m) => JSON.parse(m.value!.toString()) as { type: string; accountId: string },
+      (m) =>
+        JSON.parse(m.value!.toString()) as { type: string; accountId: string; alertId: string },
     );
     expect(fallbacks.every((a) => a.type === 'attribution_fallback')).toBe(true);
-    expect(new Set(fallbacks.map((a) => a.accountId))).toEqual(new Set([id('bob'), id('carol')]));
+    expect(fallbacks.map((a) => a.accountId).sort()).toEqual(
+      [id('bob'), id('bob'), id('carol'), id('acme'), id('acme'), id('freeco')].sort(),
+    );
+    expect(new Set(fallbacks.map((a) => a.alertId)).size).toBe(6);
   });
 });

@@ -17,6 +17,7 @@ import { startBroker, stopBroker } from '@nanobill/kafka-broker';
 import type { Fault, FaultKind } from '@nanobill/provider-simulator';
 import { accountSnapshots, createEventGenerator } from '@nanobill/router-simulator';
 import { monthStatements } from '@nanobill/statements';
+import { generateSecretsKey } from '@nanobill/webhooks';
 import {
   freePortPair,
   quietLogger,
@@ -49,7 +50,6 @@ const RESEND_EVERY = 97; // the router sends every 97th request twice
 const WAVES = 16;
 const WAVE_EVERY_MS = 2_500;
 const DEADLINE_MS = 20_000;
-const SECRET = 'chaos-test-webhook-secret-0123456789';
 /** Rotating faults (one entry per provider and phase): every fault class of the simulator. */
 const ROTATING: Fault[][] = [
   [{ kind: 'status', status: 503, times: 3 }],
@@ -358,7 +358,7 @@ describe('chaos: crashes, a broker outage and faulty cost endpoints', () => {
       PRICING_SCHEDULE: '*/2 * * * * *',
       PRICING_DEADLINE_MS: String(DEADLINE_MS),
       STATEMENTS_SCHEDULE: '*/5 * * * * *',
-      WEBHOOK_SECRET: SECRET,
+      SECRETS_KEY: generateSecretsKey(),
     };
     const services = new Map(SERVICES.map((name) => [name, new Service(name, env)]));
     const service = (name: ServiceName) => services.get(name)!;

@@ -231,9 +231,15 @@ describe('docker-compose.yml', () => {
   });
 
   it('mounts every secret file a service is pointed at, from a file that exists', () => {
-    expect(env(services.alerts!).NANOBILL_WEBHOOK_SECRET_FILE).toBe(
-      '/run/secrets/nanobill-webhook-secret',
+    expect(env(services.alerts!).NANOBILL_OPS_WEBHOOK_SECRET_FILE).toBe(
+      '/run/secrets/nanobill-ops-webhook-secret',
     );
+    // The services that read or make account webhook secrets share one key.
+    for (const name of ['alerts', 'api']) {
+      expect(env(services[name]!).NANOBILL_SECRETS_KEY_FILE, name).toBe(
+        '/run/secrets/nanobill-secrets-key',
+      );
+    }
     for (const [name, s] of nanobill) {
       const files = [
         ...Object.entries(env(s))

@@ -154,7 +154,6 @@ describe.skipIf(skipReason !== undefined)(
         PORT: '0',
         NANOBILL_OPS_PORT: '0',
         NANOBILL_PRICING_SCHEDULE: '*/2 * * * * *',
-        NANOBILL_WEBHOOK_SECRET: 'containers-test-webhook-secret-0123456789',
       });
       // Every service, each as `nanobill run --only <service>` starts it on a server.
       const pipeline = await startPipeline({ config, logger: quietLogger(), only: [...SERVICES] });

@@ -146,6 +146,30 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium, on d
     expect(status).toMatchObject({ status: 'blocked', limitNanoUsd: '1000' });
   }, 120_000);
 
+  it('shows the signing secret once with the first webhook URL, and a new one on rotation', async () => {
+    // The demo's orgs have no webhook yet: saving one makes the org's signing secret.
+    await page.fill('#limit-usd', '');
+    await page.fill('#webhook-url', 'https://hooks.example.com/nanobill');
+    await page.click('#save-settings');
+    const secret = page.getByTestId('webhook-secret');
+    await secret.waitFor({ state: 'visible' });
+    const first = await secret.textContent();
+    expect(first).toMatch(/^nbwhsec_[A-Za-z0-9_-]{43}$/);
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.click('#rotate-secret');
+    await page.waitForFunction(
+      (shown) => document.getElementById('webhook-secret-value')?.textContent !== shown,
+      first,
+    );
+    expect(await secret.textContent()).toMatch(/^nbwhsec_/);
+    expect(await page.textContent('#webhook-secret-overlap')).toMatch(/previous secret/);
+    await page.screenshot({ path: join(SHOTS, '3-secret.png'), fullPage: true });
+    // Gone after a reload: it was shown once.
+    await page.reload();
+    await page.waitForSelector('#spend-panel', { state: 'visible' });
+    expect(await secret.isVisible()).toBe(false);
+  }, 60_000);
+
   it('fits a narrow screen without horizontal scrolling', async () => {
     await page.setViewportSize({ width: 375, height: 800 });
     await page.reload();
@@ -160,6 +184,6 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium, on d
       () => document.documentElement.scrollWidth - window.innerWidth,
     );
     expect(overflow).toBeLessThanOrEqual(0);
-    await page.screenshot({ path: join(SHOTS, '3-narrow.png'), fullPage: true });
+    await page.screenshot({ path: join(SHOTS, '4-narrow.png'), fullPage: true });
   }, 60_000);
 });

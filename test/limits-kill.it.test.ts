@@ -7,6 +7,7 @@ import type { AccountSnapshot, AccountStatus, Alert, RoutedRequestEvent } from '
 import { openClickHouse } from '@nanobill/clickhouse';
 import { ensureTopics } from '@nanobill/kafka';
 import { startProviderSimulator } from '@nanobill/provider-simulator';
+import { generateSecretsKey } from '@nanobill/webhooks';
 import {
   collectTopic,
   produce,
@@ -20,7 +21,6 @@ import {
 } from '@nanobill/testkit';
 
 const CHILD = fileURLToPath(new URL('./fixtures/limits-child.ts', import.meta.url));
-const SECRET = 'kill-test-webhook-secret-0123456789';
 const MODEL = 'meta-llama/Llama-3.3-70B-Instruct';
 const THRESHOLDS = ['limit_50', 'limit_80', 'limit_100'];
 
@@ -42,7 +42,8 @@ function event(i: number, at: Date): RoutedRequestEvent {
   };
 }
 
-async function ready(run: ChildRun): Promise<void> {
+/** Waits for the child's 'ready'; returns the account's webhook secret it printed. */
+async function ready(run: ChildRun): Promise<string> {
   let out = '';
   run.child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
   await waitFor(
@@ -53,6 +54,9 @@ async function ready(run: ChildRun): Promise<void> {
     },
     90_000,
   );
+  const secret = /^webhook-secret (\S+)$/m.exec(out)?.[1];
+  if (secret === undefined) throw new Error('the child printed no webhook secret');
+  return secret;
 }
 
 describe('limits: SIGKILL between a threshold crossing and its webhook delivery', () => {
@@ -68,7 +72,7 @@ describe('limits: SIGKILL between a threshold crossing and its webhook delivery'
       kafka,
       Object.values(topics).map((topic) => ({ topic, numPartitions: 2 })),
     );
-    const receiver = await startReceiver(SECRET);
+    const receiver = await startReceiver();
     receiver.answerWith(503); // the org's receiver is failing when the limit is crossed
     const simulator = await startProviderSimulator({
       providers: {
@@ -99,7 +103,8 @@ describe('limits: SIGKILL between a threshold crossing and its webhook delivery'
       NANOBILL_PROVIDERS_FILE: providersFile,
       NANOBILL_KILL_TEST_TOKEN: 'token-groq',
       GROUP: uniqueName('limits-kill'),
-      WEBHOOK_SECRET: SECRET,
+      SECRETS_KEY: generateSecretsKey(),
+      WEBHOOK_ACCOUNT: 'acme',
       WEBHOOK_CA_FILE: caFile,
       EXPECTED_SNAPSHOTS: '2',
     };
@@ -128,7 +133,8 @@ describe('limits: SIGKILL between a threshold crossing and its webhook delivery'
     const ids = THRESHOLDS.map((t) => `threshold:${since.slice(0, 7)}:acme:${t}`);
     try {
       const first = spawnTs(CHILD, env);
-      await ready(first);
+      const secret = await ready(first);
+      receiver.useSecrets([secret]);
       // $1.125 of requests: past 50 %, 80 % and 100 % of the $1.00 limit.
       const now = new Date();
       await produce(
@@ -152,7 +158,8 @@ describe('limits: SIGKILL between a threshold crossing and its webhook delivery'
 
       receiver.answerWith(200);
       const second = spawnTs(CHILD, env);
-      await ready(second);
+      // Stored, so the same secret after the restart.
+      expect(await ready(second)).toBe(secret);
       await waitFor('each alert delivered', async () =>
         ids.every((id) => receiver.delivered(id) > 0) ? true : undefined,
       );

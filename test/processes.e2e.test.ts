@@ -85,7 +85,6 @@ describe('each service alone: nanobill run --only <service> on a ClickHouse serv
       NANOBILL_DATA_DIR: dataDir,
       NANOBILL_PROVIDERS_FILE: providersFile,
       NANOBILL_PRICING_SCHEDULE: '*/2 * * * * *',
-      NANOBILL_WEBHOOK_SECRET: 'processes-test-webhook-secret-0123456789',
       LOG_LEVEL: 'warn',
     };
 
@@ -100,7 +99,9 @@ describe('each service alone: nanobill run --only <service> on a ClickHouse serv
 
     const migrated = await nanobill(['migrate']).exited;
     expect(migrated.code, migrated.stderr).toBe(0);
-    expect(migrated.stdout).toMatch(/^applied 0001_usage, .*0009_unpriced_alert_id\n$/);
+    expect(migrated.stdout).toMatch(
+      /^applied 0001_usage, .*0009_unpriced_alert_id, 0010_webhook_secrets\n$/,
+    );
     expect((await nanobill(['migrate']).exited).stdout).toBe('schema up to date\n');
 
     for (const service of running) {

@@ -8,6 +8,7 @@ import { query } from './query-command.js';
 import { simulate } from './simulate-command.js';
 import { statements } from './statements-command.js';
 import { tokens } from './tokens-command.js';
+import { webhooks } from './webhooks-command.js';
 import { SERVICES, startPipeline, type ServiceName } from './pipeline.js';
 
 const USAGE = `usage: nanobill <command> [options]
@@ -23,6 +24,8 @@ const USAGE = `usage: nanobill <command> [options]
                               monthly statements, money in exact USD
   tokens create (--org ORG | --finance | --router) [--expires-in DAYS | --no-expiry]
                               an API token, shown once, 90 days by default (tokens revoke ID revokes one)
+  webhooks rotate-secret --account ID [--overlap-hours H]
+                              a new webhook signing secret for the account, shown once
   dlq replay [--topic T] [--limit N] [--dry-run] [--code CODE]
                               re-produce dead-lettered messages to their source topic, once each
   simulate providers|router   the provider simulator (HTTP) or the router simulator (to Kafka), until SIGTERM
@@ -44,6 +47,8 @@ async function main(argv: string[]): Promise<number> {
       return statements(rest);
     case 'tokens':
       return tokens(rest);
+    case 'webhooks':
+      return webhooks(rest);
     case 'dlq':
       return dlq(rest);
     case 'simulate':

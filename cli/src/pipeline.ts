@@ -19,6 +19,7 @@ import { startApiServer, startStatusView, TokenStore } from '@nanobill/api';
 import { AccountFactsReader } from '@nanobill/accounts';
 import { AccountHistory } from '@nanobill/attribution';
 import { loadProviders, type ProviderRegistry } from '@nanobill/providers';
+import { WebhookSecretStore, type SecretsCipher } from '@nanobill/webhooks';
 import { createKafka, createProducer, ensureTopics, type Kafka } from '@nanobill/kafka';
 import { startBroker } from '@nanobill/kafka-broker';
 import {
@@ -31,7 +32,7 @@ import { startQueryServer } from './socket.js';
 import { topicSpecs } from './topics.js';
 import { kafkaSecurityOptions } from './kafka-security.js';
 import { startSingleton } from './singleton.js';
-import { webhookSecret } from './webhook-secret.js';
+import { opsWebhookSecret, secretsCipher } from './webhook-secret.js';
 
 /** The workers `nanobill run` can start; `--only` picks among them. */
 export const SERVICES = [
@@ -92,6 +93,10 @@ export async function startPipeline(options: {
     stack.push(['finance connection', { stop: () => finance.close() }]);
     return finance;
   };
+  // The secrets key is read (or, locally, created) only by the services that need it.
+  let cipher: SecretsCipher | undefined;
+  const webhookSecrets = (client: ClickHouseClient) =>
+    new WebhookSecretStore(client, (cipher ??= secretsCipher(config)));
   const stop = async () => {
     for (const [name, part] of stack.reverse()) {
       await part.stop().catch((err: unknown) => logger.error({ err, part: name }, 'stop failed'));
@@ -183,12 +188,15 @@ export async function startPipeline(options: {
       );
     }
     if (only.has('alerts')) {
-      const { caFile, opsUrl } = config.webhooks;
+      const { caFile, opsUrl, allowNetworks } = config.webhooks;
       const client = clickhouse();
       const webhook = {
-        secret: webhookSecret(config),
         ca: caFile === undefined ? undefined : readFileSync(caFile),
+        allowNetworks,
       };
+      const secrets = webhookSecrets(client);
+      const opsWebhook =
+        opsUrl === undefined ? undefined : { url: opsUrl, secret: opsWebhookSecret(config) };
       await singleton('alerts', () =>
         startAlerts({
           kafka,
@@ -196,7 +204,8 @@ export async function startPipeline(options: {
           logger,
           metrics: registry,
           webhook,
-          opsWebhookUrl: opsUrl,
+          secrets,
+          opsWebhook,
         }),
       );
     }
@@ -221,6 +230,8 @@ export async function startPipeline(options: {
         statuses,
         facts,
         tokens: new TokenStore(reader, { cacheTtlMs: config.api.tokenCacheTtlMs }),
+        webhookSecrets: webhookSecrets(reader),
+        webhookAllowNetworks: config.webhooks.allowNetworks,
         providers: providers.names,
         publishSnapshot: async (snapshot) => {
           await producer.send({
@@ -260,6 +271,7 @@ export async function startPipeline(options: {
         client: clickhouse(),
         finance: financeSql(undefined),
         writer: admin,
+        webhookSecrets: () => webhookSecrets(admin),
         logger,
       });
       stack.push(['query socket', { stop: socket.close }]);

@@ -9,6 +9,8 @@ import { QueryRequest, runFinanceQuery } from './query.js';
 import { StatementsRequest, linesToJson, loadStatements } from './statements.js';
 import { UnknownTokenId } from '@nanobill/api';
 import { TokensRequest, runTokens } from './tokens.js';
+import type { WebhookSecretStore } from '@nanobill/webhooks';
+import { WebhooksRequest, runWebhooks } from './webhooks.js';
 
 /**
  * Embedded ClickHouse belongs to one process. While `nanobill run`/`demo` holds it, `nanobill
@@ -25,13 +27,15 @@ const SOCKET_MODE = 0o600;
 /**
  * Serves the CLI's operations on the socket: finance SQL (`/query`) on `finance`, checked here
  * as everywhere; statements on `client`, a connection of its own (readonly sticks to it); token
- * management (`/tokens`) on `writer`.
+ * management (`/tokens`) on `writer`; webhook secret rotation (`/webhooks`).
  */
 export async function startQueryServer(options: {
   dataDir: string;
   client: ClickHouseClient;
   finance: FinanceSql;
   writer: ClickHouseClient;
+  /** The secrets store (made when first asked: it needs the secrets key). */
+  webhookSecrets: () => WebhookSecretStore;
   logger: Logger;
 }): Promise<{ close(): Promise<void> }> {
   const path = querySocketPath(options.dataDir);
@@ -66,6 +70,15 @@ export async function startQueryServer(options: {
       return reply.code(code).send({ error: (error as Error).message });
     }
   });
+  app.post('/webhooks', async (request, reply) => {
+    const body = WebhooksRequest.safeParse(request.body);
+    if (!body.success) return reply.code(400).send({ error: body.error.issues[0]?.message });
+    try {
+      return await runWebhooks(options.webhookSecrets(), body.data);
+    } catch (error) {
+      return reply.code(400).send({ error: (error as Error).message });
+    }
+  });
   await listenPrivately(app, path);
   return {
     close: async () => {
@@ -98,7 +111,7 @@ async function listenPrivately(
 /** Asks a running process; `undefined` when none listens on the socket. */
 export async function askRunningProcess(
   dataDir: string,
-  route: '/query' | '/statements' | '/tokens',
+  route: '/query' | '/statements' | '/tokens' | '/webhooks',
   request: unknown,
 ): Promise<Readable | undefined> {
   const socketPath = querySocketPath(dataDir);

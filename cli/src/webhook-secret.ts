@@ -1,25 +1,66 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '@nanobill/config';
+import { generateSecretsKey, parseSecretsKey, SecretsCipher } from '@nanobill/webhooks';
 
 /**
- * The alert webhooks' signing secret: NANOBILL_WEBHOOK_SECRET, else the file
- * NANOBILL_WEBHOOK_SECRET_FILE, else (the local stack) a random one created once under the data
- * directory, so that receivers can be set up with a secret that survives restarts.
+ * The operations webhook's signing secret: NANOBILL_OPS_WEBHOOK_SECRET, else the file
+ * NANOBILL_OPS_WEBHOOK_SECRET_FILE, else (the local stack) a random one created once under the
+ * data directory, so that on-call's receiver can be set up with a secret that survives restarts.
  */
-export function webhookSecret(config: Config): string {
-  if (config.webhooks.secret !== undefined) return config.webhooks.secret;
-  if (config.webhooks.secretFile !== undefined) {
-    return readFileSync(config.webhooks.secretFile, 'utf8').trim();
+export function opsWebhookSecret(config: Config): string {
+  const { opsSecret, opsSecretFile } = config.webhooks;
+  if (opsSecret !== undefined) return opsSecret;
+  if (opsSecretFile !== undefined) return readFileSync(opsSecretFile, 'utf8').trim();
+  return localSecret(config.dataDir, 'ops-webhook-secret', () => randomBytes(32).toString('hex'));
+}
+
+/**
+ * The cipher of stored secrets (each account's webhook secrets), under NANOBILL_SECRETS_KEY, else
+ * the file NANOBILL_SECRETS_KEY_FILE, else (the local stack) a key created once under the data
+ * directory. Every process that reads or rotates secrets (api, alerts, the CLI) needs the same
+ * key: a deployment of several processes gives it to each (a mounted secret).
+ */
+export function secretsCipher(config: Config): SecretsCipher {
+  const { key, file } = config.secretsKey;
+  const text =
+    key ??
+    (file !== undefined
+      ? readFileSync(file, 'utf8')
+      : localSecret(config.dataDir, 'secrets-key', generateSecretsKey));
+  try {
+    return new SecretsCipher(parseSecretsKey(text));
+  } catch (error) {
+    const source = key !== undefined ? 'NANOBILL_SECRETS_KEY' : (file ?? 'the local secrets key');
+    throw new Error(`${source}: ${(error as Error).message}`, { cause: error });
   }
-  const file = join(config.dataDir, 'webhook-secret');
+}
+
+/**
+ * A secret kept in a file of the data directory: read when it exists, else created with mode
+ * 0600 (readable by the owner only). The file is written whole under a temporary name and then
+ * linked into place, which fails if it exists: processes starting together on one data
+ * directory all end up with the one file the first of them linked, never a half-written one.
+ */
+export function localSecret(dataDir: string, name: string, generate: () => string): string {
+  const file = join(dataDir, name);
   try {
     return readFileSync(file, 'utf8').trim();
-  } catch {
-    mkdirSync(config.dataDir, { recursive: true });
-    const secret = randomBytes(32).toString('hex');
-    writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const secret = generate();
+  const draft = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  writeFileSync(draft, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+  try {
+    linkSync(draft, file);
     return secret;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return readFileSync(file, 'utf8').trim();
+  } finally {
+    rmSync(draft, { force: true });
   }
 }

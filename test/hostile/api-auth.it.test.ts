@@ -13,7 +13,7 @@ import {
   type CreatedToken,
   type StatusView,
 } from '@nanobill/api';
-import { quietLogger, testClickHouse, waitFor } from '@nanobill/testkit';
+import { quietLogger, testClickHouse, waitFor, testWebhookSecrets } from '@nanobill/testkit';
 
 // Attacks on the API's authentication, rate limits and tokens, against the real API server and
 // embedded ClickHouse (chdb).
@@ -92,6 +92,7 @@ describe('hostile: API authentication, rate limits and tokens (real server, real
       statuses: noStatuses,
       facts: new AccountFactsReader(ch.client, new AccountHistory()),
       tokens: store ? store(lookups.wrapped) : new TokenStore(lookups.wrapped),
+      webhookSecrets: testWebhookSecrets(ch.client),
       providers: [],
       publishSnapshot: async () => undefined,
       ...overrides,

@@ -1,7 +1,13 @@
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { quietLogger, spawnTs, tempDir, testClickHouse } from '@nanobill/testkit';
+import {
+  quietLogger,
+  spawnTs,
+  tempDir,
+  testClickHouse,
+  testWebhookSecrets,
+} from '@nanobill/testkit';
 import { openFinanceSql } from '@nanobill/clickhouse';
 import { startQueryServer } from '../../cli/src/socket.js';
 
@@ -35,6 +41,7 @@ describe('hostile: nanobill tokens (CLI, embedded ClickHouse and the running pro
       client: ch.client,
       finance: openFinanceSql({ dataDir: held }),
       writer: ch.client,
+      webhookSecrets: () => testWebhookSecrets(ch!.client),
       logger: quietLogger(),
     });
   });

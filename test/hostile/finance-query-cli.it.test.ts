@@ -3,7 +3,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openFinanceSql, type FinanceSql } from '@nanobill/clickhouse';
-import { quietLogger, spawnTs, tempDir, testClickHouse } from '@nanobill/testkit';
+import {
+  quietLogger,
+  spawnTs,
+  tempDir,
+  testClickHouse,
+  testWebhookSecrets,
+} from '@nanobill/testkit';
 import { querySocketPath, startQueryServer } from '../../cli/src/socket.js';
 
 const NANOBILL = fileURLToPath(new URL('../../cli/bin/nanobill.js', import.meta.url));
@@ -36,6 +42,7 @@ describe('nanobill query against hostile SQL', () => {
       client: ch.client,
       finance,
       writer: ch.client,
+      webhookSecrets: () => testWebhookSecrets(ch.client),
       logger: quietLogger(),
     });
   });

@@ -5,7 +5,14 @@ import { AccountFactsReader } from '@nanobill/accounts';
 import { AccountHistory } from '@nanobill/attribution';
 import { FINANCE_SQL_MAX_LENGTH, openFinanceSql, type FinanceSql } from '@nanobill/clickhouse';
 import { ensureTopics } from '@nanobill/kafka';
-import { quietLogger, tempDir, testClickHouse, testKafka, uniqueName } from '@nanobill/testkit';
+import {
+  quietLogger,
+  tempDir,
+  testClickHouse,
+  testKafka,
+  uniqueName,
+  testWebhookSecrets,
+} from '@nanobill/testkit';
 import { createToken, startApiServer, startStatusView, TokenStore } from '@nanobill/api';
 import type { StatusView } from '@nanobill/api';
 import { readmeFinanceSql } from './readme-sql.js';
@@ -68,6 +75,7 @@ describe('POST /v1/finance/query against hostile SQL (real API, real ClickHouse)
       statuses: view,
       facts: new AccountFactsReader(ch.client, new AccountHistory()),
       tokens: new TokenStore(ch.client),
+      webhookSecrets: testWebhookSecrets(ch.client),
       providers: ['groq'],
       publishSnapshot: async () => {},
     });

@@ -144,16 +144,14 @@ function mutation(): fc.Arbitrary<{ name: string; apply: Mutation }> {
     ),
     named(
       'computeTime',
-      fc
-        .constantFrom(10 ** 12, Number.MAX_SAFE_INTEGER)
-        .map((c) => (e) => ({
-          ...e,
-          provider: HF_INFERENCE,
-          computeTimeMs: c,
-          hardware: 'nvidia-a10g',
-          providerRequestId: `p-${e.requestId as string}`,
-          billingMode: 'routed',
-        })),
+      fc.constantFrom(10 ** 12, Number.MAX_SAFE_INTEGER).map((c) => (e) => ({
+        ...e,
+        provider: HF_INFERENCE,
+        computeTimeMs: c,
+        hardware: 'nvidia-a10g',
+        providerRequestId: `p-${e.requestId as string}`,
+        billingMode: 'routed',
+      })),
     ),
     named(
       'extra',

@@ -32,6 +32,31 @@ const addressList = z
 
 const port = z.coerce.number().int().min(0).max(65535);
 
+/** Networks in CIDR notation, comma-separated (e.g. `127.0.0.1/32`); may be empty. */
+const cidrList = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((n) => n.trim())
+      .filter(Boolean),
+  )
+  .pipe(
+    z.array(
+      z.union([z.cidrv4(), z.cidrv6()], {
+        error: 'expected networks in CIDR notation, e.g. 127.0.0.1/32',
+      }),
+    ),
+  );
+
+/** The old deployment-wide secret: refused, with what replaced it. */
+const renamed = (replacement: string) =>
+  z
+    .undefined({
+      error: `no longer read: account alerts are signed with per-account secrets (nanobill webhooks rotate-secret); the operations webhook's secret is ${replacement}`,
+    })
+    .optional();
+
 const Env = z.object({
   KAFKA_BROKERS: brokerList.optional(),
   KAFKA_PORT: z.coerce.number().int().min(1).max(65535).default(9092),
@@ -48,12 +73,26 @@ const Env = z.object({
     .min(1_000)
     .default(24 * 60 * 60 * 1000),
   NANOBILL_PRICING_SCHEDULE: z.string().min(1).default('* * * * *'),
-  NANOBILL_WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
-  NANOBILL_WEBHOOK_SECRET_FILE: z.string().min(1).optional(),
+  // Alert webhooks. Account alerts are signed with each account's own secret, stored encrypted
+  // under the secrets key; the operations webhook has a secret of its own; deliveries reach
+  // public addresses only, plus the networks allowed here (a local receiver in development).
   NANOBILL_WEBHOOK_CA_FILE: z.string().min(1).optional(),
   NANOBILL_OPS_WEBHOOK_URL: z
     .url({ protocol: /^https$/, error: 'must be an https URL' })
     .optional(),
+  NANOBILL_OPS_WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
+  NANOBILL_OPS_WEBHOOK_SECRET_FILE: z.string().min(1).optional(),
+  NANOBILL_SECRETS_KEY: z
+    .string()
+    .regex(
+      /^(?:[0-9a-fA-F]{64}|[A-Za-z0-9+/_-]{43}=?)$/,
+      '32 bytes as 64 hex digits or base64 (openssl rand -hex 32)',
+    )
+    .optional(),
+  NANOBILL_SECRETS_KEY_FILE: z.string().min(1).optional(),
+  NANOBILL_WEBHOOK_ALLOW_NETWORKS: cidrList.default([]),
+  NANOBILL_WEBHOOK_SECRET: renamed('NANOBILL_OPS_WEBHOOK_SECRET'),
+  NANOBILL_WEBHOOK_SECRET_FILE: renamed('NANOBILL_OPS_WEBHOOK_SECRET_FILE'),
   HOST: z.string().min(1).default('127.0.0.1'),
   KAFKA_SSL: z.enum(['true', 'false']).default('false'),
   KAFKA_SSL_CA_FILE: z.string().min(1).optional(),
@@ -147,16 +186,22 @@ export interface Config {
   /** Absent: the local stack's file, `infra/providers/local.json`. */
   providersFile: string | undefined;
   /**
-   * Alert webhooks: the signing secret (from NANOBILL_WEBHOOK_SECRET or the file
-   * NANOBILL_WEBHOOK_SECRET_FILE; absent: the local stack's, kept under the data directory),
-   * an extra trusted CA file, and the operations webhook.
+   * Alert webhooks: an extra trusted CA file, the operations webhook and its secret (from
+   * NANOBILL_OPS_WEBHOOK_SECRET or its file; absent: the local stack's, kept under the data
+   * directory), and the networks deliveries may reach besides public addresses.
    */
   webhooks: {
-    secret: string | undefined;
-    secretFile: string | undefined;
     caFile: string | undefined;
     opsUrl: string | undefined;
+    opsSecret: string | undefined;
+    opsSecretFile: string | undefined;
+    allowNetworks: string[];
   };
+  /**
+   * The key that encrypts stored secrets (AES-256-GCM): NANOBILL_SECRETS_KEY or its file;
+   * absent: the local stack's, kept under the data directory.
+   */
+  secretsKey: { key: string | undefined; file: string | undefined };
   pricing: {
     deadlineMs: number;
     schedule: string;
@@ -269,11 +314,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ingest: { maxRows: e.NANOBILL_INGEST_MAX_ROWS, maxWaitMs: e.NANOBILL_INGEST_MAX_WAIT_MS },
     providersFile: e.NANOBILL_PROVIDERS_FILE,
     webhooks: {
-      secret: e.NANOBILL_WEBHOOK_SECRET,
-      secretFile: e.NANOBILL_WEBHOOK_SECRET_FILE,
       caFile: e.NANOBILL_WEBHOOK_CA_FILE,
       opsUrl: e.NANOBILL_OPS_WEBHOOK_URL,
+      opsSecret: e.NANOBILL_OPS_WEBHOOK_SECRET,
+      opsSecretFile: e.NANOBILL_OPS_WEBHOOK_SECRET_FILE,
+      allowNetworks: e.NANOBILL_WEBHOOK_ALLOW_NETWORKS,
     },
+    secretsKey: { key: e.NANOBILL_SECRETS_KEY, file: e.NANOBILL_SECRETS_KEY_FILE },
     pricing: {
       deadlineMs: e.NANOBILL_PRICING_DEADLINE_MS,
       schedule: e.NANOBILL_PRICING_SCHEDULE,

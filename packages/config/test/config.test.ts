@@ -187,3 +187,49 @@ describe('loadConfig: the finance user', () => {
     expect(() => loadConfig(env)).not.toThrow(/too short|xxxxxxxx/);
   });
 });
+
+describe('loadConfig: webhooks and the secrets key', () => {
+  it('allows public addresses only by default, and no operations secret', () => {
+    const config = loadConfig({});
+    expect(config.webhooks).toEqual({
+      caFile: undefined,
+      opsUrl: undefined,
+      opsSecret: undefined,
+      opsSecretFile: undefined,
+      allowNetworks: [],
+    });
+    expect(config.secretsKey).toEqual({ key: undefined, file: undefined });
+  });
+
+  it('reads the allowed networks, the operations webhook and its secret, the secrets key', () => {
+    const key = 'ab'.repeat(32);
+    const config = loadConfig({
+      NANOBILL_WEBHOOK_ALLOW_NETWORKS: '127.0.0.1/32, fd00::/8',
+      NANOBILL_OPS_WEBHOOK_URL: 'https://oncall.example/hook',
+      NANOBILL_OPS_WEBHOOK_SECRET_FILE: '/run/secrets/ops',
+      NANOBILL_SECRETS_KEY: key,
+    });
+    expect(config.webhooks.allowNetworks).toEqual(['127.0.0.1/32', 'fd00::/8']);
+    expect(config.webhooks.opsSecretFile).toBe('/run/secrets/ops');
+    expect(config.secretsKey.key).toBe(key);
+  });
+
+  it.each([
+    ['NANOBILL_WEBHOOK_ALLOW_NETWORKS', { NANOBILL_WEBHOOK_ALLOW_NETWORKS: '127.0.0.1' }],
+    ['NANOBILL_WEBHOOK_ALLOW_NETWORKS', { NANOBILL_WEBHOOK_ALLOW_NETWORKS: '10.0.0.0/33' }],
+    ['NANOBILL_WEBHOOK_ALLOW_NETWORKS', { NANOBILL_WEBHOOK_ALLOW_NETWORKS: 'localhost/8' }],
+    ['NANOBILL_SECRETS_KEY', { NANOBILL_SECRETS_KEY: 'too-short' }],
+    ['NANOBILL_OPS_WEBHOOK_SECRET', { NANOBILL_OPS_WEBHOOK_SECRET: 'short' }],
+  ])('names %s when it is invalid', (name, env) => {
+    expect(() => loadConfig(env)).toThrow(name);
+  });
+
+  it('refuses the old deployment-wide secret, naming what replaced it', () => {
+    expect(() => loadConfig({ NANOBILL_WEBHOOK_SECRET: 'x'.repeat(32) })).toThrow(
+      /NANOBILL_WEBHOOK_SECRET: .*per-account.*NANOBILL_OPS_WEBHOOK_SECRET/,
+    );
+    expect(() => loadConfig({ NANOBILL_WEBHOOK_SECRET_FILE: '/run/secrets/x' })).toThrow(
+      /NANOBILL_OPS_WEBHOOK_SECRET_FILE/,
+    );
+  });
+});

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ALERT_ID_PATTERN } from './alert-id.js';
 
 /**
  * Alert types, one registry (PRODUCT.md §7). `spend_threshold` carries the crossing (50/80/100 %
@@ -17,11 +18,14 @@ export type AlertType = (typeof ALERT_TYPES)[number];
 
 /**
  * An alert on `billing.alerts.v1` (key: `alertId`). `alertId` is deterministic, so a re-sent alert
- * can be recognised downstream: it names the type, the subject and the period.
+ * can be recognised downstream: it names the type, the subject and the period, each variable part
+ * through `alertIdPart` (so it is always 1–256 visible ASCII characters, `ALERT_ID_PATTERN`).
  */
 export const Alert = z.object({
   schemaVersion: z.literal(1),
-  alertId: z.string().min(1).max(512),
+  alertId: z
+    .string()
+    .regex(ALERT_ID_PATTERN, { error: 'must be 1 to 256 visible ASCII characters' }),
   type: z.enum(ALERT_TYPES),
   severity: z.enum(['info', 'warning', 'critical']),
   accountId: z.string().min(1).optional(),

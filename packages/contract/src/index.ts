@@ -15,6 +15,7 @@ export {
 } from './decode.js';
 export { JSON_SCHEMAS } from './json-schemas.js';
 export { Alert, ALERT_TYPES, type AlertType } from './alert.js';
+export { ALERT_ID_PATTERN, MAX_ALERT_ID_LENGTH, alertIdPart, isValidAlertId } from './alert-id.js';
 export { AccountStatus } from './account-status.js';
 export {
   AccountSnapshot,

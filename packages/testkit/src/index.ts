@@ -9,6 +9,12 @@ import type { KafkaMessage } from 'kafkajs';
 import { migrate, openClickHouse, type ClickHouseClient } from '@nanobill/clickhouse';
 import { createKafka, createProducer, ensureTopics, type Kafka } from '@nanobill/kafka';
 import { createLogger, type Logger } from '@nanobill/observability';
+import {
+  generateSecretsKey,
+  parseSecretsKey,
+  SecretsCipher,
+  WebhookSecretStore,
+} from '@nanobill/webhooks';
 
 /** The broker the test run was given (CI starts one on the default port). */
 export function testBrokers(): string[] {
@@ -179,3 +185,20 @@ export function requiredEnv(name: string): string {
 }
 
 export { startReceiver, type Received } from './webhook-receiver.js';
+
+/**
+ * Test receivers listen on 127.0.0.1, which webhooks reach only when allowed (the default
+ * allows public addresses only).
+ */
+export const LOCAL_WEBHOOK_NETWORKS: readonly string[] = ['127.0.0.1/32'];
+
+/** A webhook secrets store under a fresh random key (no cache unless asked). */
+export function testWebhookSecrets(
+  client: ClickHouseClient,
+  options: { cacheMs?: number; now?: () => Date } = {},
+): WebhookSecretStore {
+  return new WebhookSecretStore(client, new SecretsCipher(parseSecretsKey(generateSecretsKey())), {
+    cacheMs: 0,
+    ...options,
+  });
+}

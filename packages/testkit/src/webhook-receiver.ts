@@ -6,24 +6,29 @@ import {
   ALERT_ID_HEADER,
   ATTEMPT_HEADER,
   SIGNATURE_HEADER,
-  verifySignature,
+  verifyWebhook,
 } from '@nanobill/webhooks';
 
 export interface Received {
   alertId: string;
   attempt: number;
-  /** The signature header verified against the raw body with the shared secret. */
+  /** The signature header verified against the raw body with the receiver's secrets, at arrival. */
   verified: boolean;
+  /** The `nanobill-signature` header as received. */
+  signature: string;
   answered: number;
   body: string;
 }
 
 /**
- * An org's webhook receiver over HTTPS (self-signed: nanobill trusts it through its extra CA),
- * recording every request and whether its signature verifies. It answers `answer` (200 by
- * default) and can go down (port closed) and come back on the same port.
+ * An org's webhook receiver over HTTPS on 127.0.0.1 (self-signed: nanobill trusts it through
+ * its extra CA, and reaches it only with 127.0.0.1/32 allowed), recording every request and
+ * whether its signature verifies with the secrets it was given (`useSecrets` changes them, e.g.
+ * once the account's secret is known). It answers `answer` (200 by default) and can go down
+ * (port closed) and come back on the same port.
  */
-export async function startReceiver(secret: string) {
+export async function startReceiver(secrets: string | readonly string[] = []) {
+  let verifyWith: readonly string[] = typeof secrets === 'string' ? [secrets] : [...secrets];
   // A subject of its own: OpenSSL finds a trusted certificate by subject, so two receivers
   // with the same one would shadow each other.
   const subject = `nanobill-test-receiver-${randomBytes(4).toString('hex')}`;
@@ -47,7 +52,12 @@ export async function startReceiver(secret: string) {
       received.push({
         alertId: String(req.headers[ALERT_ID_HEADER]),
         attempt: Number(req.headers[ATTEMPT_HEADER]),
-        verified: verifySignature(secret, body, req.headers[SIGNATURE_HEADER]),
+        verified: verifyWebhook({
+          header: req.headers[SIGNATURE_HEADER],
+          rawBody: body,
+          secrets: verifyWith,
+        }),
+        signature: String(req.headers[SIGNATURE_HEADER]),
         answered: answer,
         body,
       });
@@ -67,6 +77,9 @@ export async function startReceiver(secret: string) {
     /** Requests answered 2xx, per alert id. */
     delivered(alertId: string): number {
       return received.filter((r) => r.alertId === alertId && r.answered < 300).length;
+    },
+    useSecrets(list: readonly string[]) {
+      verifyWith = [...list];
     },
     answerWith(status: number) {
       answer = status;

@@ -1,12 +1,15 @@
 import { rootCertificates } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { Agent, errors, request } from 'undici';
+import { isValidAlertId } from '@nanobill/contract';
+import { ADDRESS_NOT_PUBLIC, AddressPolicy } from './address-policy.js';
+import { guardedConnector, type Resolve } from './connector.js';
 import {
   ALERT_ID_HEADER,
   ATTEMPT_HEADER,
   SIGNATURE_HEADER,
-  TIMESTAMP_HEADER,
-  signBody,
+  signatureHeader,
+  type SigningSecrets,
 } from './sign.js';
 
 export interface WebhookSenderOptions {
@@ -20,6 +23,13 @@ export interface WebhookSenderOptions {
   /** The answer's body is read and discarded up to this many bytes. Default 64 KiB. */
   maxResponseBytes?: number;
   userAgent?: string;
+  /**
+   * Networks a webhook may reach besides public unicast addresses (CIDR), e.g. `127.0.0.1/32`
+   * for a receiver on the same machine in tests and development. Default: none.
+   */
+  allowNetworks?: readonly string[];
+  /** How host names are resolved (default: the system resolver); tests inject their own. */
+  resolve?: Resolve;
 }
 
 export interface Delivery {
@@ -29,14 +39,19 @@ export interface Delivery {
   alertId: string;
   /** 1 for the first delivery. */
   attempt: number;
-  secret: string;
+  /** The account's secret in force, then a previous one still in its overlap window. */
+  secrets: SigningSecrets;
 }
 
 export interface DeliveryOutcome {
   ok: boolean;
   /** null when no HTTP answer came back. */
   status: number | null;
-  /** Short and human-readable, e.g. 'timeout', 'HTTP 503'; null when ok. */
+  /**
+   * A failure class, short and the same for everyone ('address not public', 'timeout',
+   * 'HTTP 503', 'TLS error: …'): org admins see it, so it never carries the receiver's reply;
+   * null when ok.
+   */
   error: string | null;
   durationMs: number;
   /** Whether trying the same delivery again later may succeed. */
@@ -71,6 +86,7 @@ const CERT_ERROR_CODES = new Set([
 ]);
 
 const NETWORK_ERRORS: Record<string, string> = {
+  ERR_WEBHOOK_ADDRESS_NOT_PUBLIC: ADDRESS_NOT_PUBLIC,
   ECONNREFUSED: 'connection refused',
   ECONNRESET: 'connection reset',
   EPIPE: 'connection reset',
@@ -85,10 +101,14 @@ const NETWORK_ERRORS: Record<string, string> = {
   UND_ERR_BODY_TIMEOUT: 'timeout',
 };
 
+/** Failures that no later attempt can fix: the delivery is abandoned at once. */
+const FINAL_ERRORS = new Set([ADDRESS_NOT_PUBLIC]);
+
 /**
  * Delivers signed webhooks, one attempt per `send` (retries and their backoff belong to the
  * caller, which knows the alert's history). Redirects are never followed: a signed alert goes
- * to the URL the org registered and nowhere else.
+ * to the URL the org registered and nowhere else. Every connection goes to a public address
+ * (or an explicitly allowed network), checked on the address actually connected to.
  */
 export class WebhookSender {
   readonly #agent: Agent;
@@ -111,25 +131,29 @@ export class WebhookSender {
     this.#agent = new Agent({
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
-      connect: {
+      connect: guardedConnector({
+        policy: new AddressPolicy(options.allowNetworks),
+        ...(options.resolve === undefined ? {} : { resolve: options.resolve }),
         timeout: timeoutMs,
         // A `ca` option replaces Node's trust store instead of adding to it, so the public
         // roots are kept alongside the extra CA.
         ...(options.ca === undefined ? {} : { ca: [...rootCertificates, options.ca] }),
-      },
+      }),
     });
   }
 
-  /** One delivery attempt. Resolves with how it went; rejects only on the caller's mistakes. */
+  /**
+   * One delivery attempt. Resolves with how it went, whatever the input: a delivery that cannot
+   * be made (a bad alert id, no secret, a closed sender) is a refused outcome, never a throw.
+   */
   async send(delivery: Delivery): Promise<DeliveryOutcome> {
-    const { url, rawBody, alertId, attempt, secret } = delivery;
-    if (this.#closed) throw new Error('WebhookSender is closed');
-    if (!Number.isSafeInteger(attempt) || attempt < 1)
-      throw new RangeError(`attempt must be an integer ≥ 1, got ${attempt}`);
-    // Header values with control characters would be rejected by undici (or split a header).
-    if (!/^[\x21-\x7e]{1,256}$/.test(alertId))
-      throw new RangeError('alertId must be 1 to 256 visible ASCII characters');
-    const signature = signBody(secret, rawBody);
+    const { url, rawBody, alertId, attempt, secrets } = delivery;
+    if (this.#closed) return refused('sender closed', true);
+    if (!Number.isSafeInteger(attempt) || attempt < 1) return refused('invalid attempt number');
+    // Header values with control characters would be refused by undici (or split a header).
+    if (!isValidAlertId(alertId)) return refused('invalid alert id');
+    if (!Array.isArray(secrets) || secrets.length === 0 || secrets.some((s) => !s))
+      return refused('no signing secret', true);
 
     let target: URL;
     try {
@@ -151,10 +175,14 @@ export class WebhookSender {
         headers: {
           'content-type': 'application/json',
           'user-agent': this.#userAgent,
-          [SIGNATURE_HEADER]: signature,
+          // Signed when sent: a retry carries a fresh timestamp, within receivers' tolerance.
+          [SIGNATURE_HEADER]: signatureHeader({
+            secrets,
+            rawBody,
+            timestamp: Math.floor(Date.now() / 1000),
+          }),
           [ALERT_ID_HEADER]: alertId,
           [ATTEMPT_HEADER]: String(attempt),
-          [TIMESTAMP_HEADER]: String(Math.floor(Date.now() / 1000)),
         },
         body: rawBody,
         signal,
@@ -177,8 +205,8 @@ export class WebhookSender {
   }
 }
 
-function refused(error: string): DeliveryOutcome {
-  return { ok: false, status: null, error, durationMs: 0, retryable: false };
+function refused(error: string, retryable = false): DeliveryOutcome {
+  return { ok: false, status: null, error, durationMs: 0, retryable };
 }
 
 function statusOutcome(status: number): Pick<DeliveryOutcome, 'ok' | 'error' | 'retryable'> {
@@ -191,27 +219,39 @@ function statusOutcome(status: number): Pick<DeliveryOutcome, 'ok' | 'error' | '
 }
 
 /**
- * Names a failure without an HTTP answer. Only codes and library reasons go into the text, never
- * the request (whose signature is derived from the secret). Everything but a malformed request
- * is retryable: refused connections and certificate problems are often fixed within minutes.
+ * Names a failure without an HTTP answer by its class only: codes map to fixed words, and no
+ * message text goes into the result (it could quote the request, whose signature is derived
+ * from the secret, or the receiver's certificate). Everything but a malformed request and a
+ * refused address is retryable: refused connections and certificate problems are often fixed
+ * within minutes.
  */
 function describeError(error: unknown): { error: string; retryable: boolean } {
-  const found = errorLike(error);
-  const code = typeof found.code === 'string' ? found.code : undefined;
+  const code = codeOf(errorLike(error));
   if (error instanceof errors.InvalidArgumentError)
-    return { error: `invalid request: ${String(found.message)}`, retryable: false };
-  if (code !== undefined && code in NETWORK_ERRORS)
-    return { error: NETWORK_ERRORS[code] as string, retryable: true };
+    return { error: 'invalid request', retryable: false };
+  if (code !== undefined && code in NETWORK_ERRORS) {
+    const name = NETWORK_ERRORS[code] as string;
+    return { error: name, retryable: !FINAL_ERRORS.has(name) };
+  }
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
     return { error: 'TLS error: certificate does not match the host name', retryable: true };
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID')
+    return { error: 'TLS error: certificate expired or not yet valid', retryable: true };
   if (code !== undefined && CERT_ERROR_CODES.has(code))
-    return { error: `TLS error: ${String(found.message)} (${code})`, retryable: true };
-  if (code !== undefined && /^ERR_(SSL|TLS)_/.test(code)) {
-    const reason = typeof found.reason === 'string' ? found.reason : code;
-    return { error: `TLS error: ${reason}`, retryable: true };
-  }
-  const detail = code ?? (typeof found.message === 'string' ? found.message : String(error));
-  return { error: `network error: ${detail}`, retryable: true };
+    return { error: 'TLS error: certificate not trusted', retryable: true };
+  if (code !== undefined && /^ERR_(SSL|TLS)_/.test(code))
+    return { error: 'TLS error', retryable: true };
+  return {
+    error: code === undefined ? 'network error' : `network error (${code})`,
+    retryable: true,
+  };
+}
+
+/** An error code as Node and undici write them; anything else is not repeated. */
+function codeOf(found: ErrorLike): string | undefined {
+  return typeof found.code === 'string' && /^[A-Z][A-Z0-9_]{1,63}$/.test(found.code)
+    ? found.code
+    : undefined;
 }
 
 /** Happy Eyeballs reports every address tried in an AggregateError; the first one speaks for all. */

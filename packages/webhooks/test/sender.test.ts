@@ -12,13 +12,19 @@ import {
   ALERT_ID_HEADER,
   ATTEMPT_HEADER,
   SIGNATURE_HEADER,
-  TIMESTAMP_HEADER,
   WebhookSender,
-  verifySignature,
+  verifyWebhook,
   type DeliveryOutcome,
+  type Resolve,
 } from '../src/index.js';
 
 const secret = 'whsec_do-not-leak-me';
+/** The receiver runs on 127.0.0.1: reachable only with this allowance. */
+const LOCAL = ['127.0.0.1/32'];
+/** A name of the test's own, resolving to the receiver (no DNS involved). */
+const RECEIVER_NAME = 'receiver.test';
+const resolveReceiver: Resolve = async (hostname) =>
+  hostname === RECEIVER_NAME ? [{ address: '127.0.0.1', family: 4 }] : [];
 const rawBody = '{"alert":"budget_exceeded","orgId":"org_1","amount":"12.000000001"}';
 
 interface Received {
@@ -38,14 +44,19 @@ let behaviour: Behaviour;
 const received: Received[] = [];
 const senders: WebhookSender[] = [];
 
-function sender(options: ConstructorParameters<typeof WebhookSender>[0] = { ca: cert }) {
-  const created = new WebhookSender(options);
+function sender(options: ConstructorParameters<typeof WebhookSender>[0] = {}) {
+  const created = new WebhookSender({
+    ca: cert,
+    allowNetworks: LOCAL,
+    resolve: resolveReceiver,
+    ...options,
+  });
   senders.push(created);
   return created;
 }
 
 function delivery(url = `${base}/hooks/nanobill?org=1`) {
-  return { url, rawBody, alertId: 'alrt_01HZX', attempt: 3, secret };
+  return { url, rawBody, alertId: 'alrt_01HZX', attempt: 3, secrets: [secret] };
 }
 
 async function listening<T extends Server | HttpsServer>(target: T): Promise<number> {
@@ -69,6 +80,7 @@ beforeAll(async () => {
         name: 'subjectAltName',
         altNames: [
           { type: 2, value: 'localhost' },
+          { type: 2, value: RECEIVER_NAME },
           { type: 7, ip: '127.0.0.1' },
         ],
       },
@@ -106,7 +118,7 @@ describe('WebhookSender', () => {
   it('delivers the exact body, signed, with the alert headers', async () => {
     behaviour = (res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('thanks');
     const before = Math.floor(Date.now() / 1000);
-    const outcome = await sender({ ca: cert, userAgent: 'nanobill-test/1' }).send(delivery());
+    const outcome = await sender({ userAgent: 'nanobill-test/1' }).send(delivery());
 
     expect(outcome).toMatchObject({ ok: true, status: 200, error: null, retryable: false });
     expect(outcome.durationMs).toBeGreaterThanOrEqual(0);
@@ -121,10 +133,11 @@ describe('WebhookSender', () => {
     expect(headers['user-agent']).toBe('nanobill-test/1');
     expect(headers[ALERT_ID_HEADER]).toBe('alrt_01HZX');
     expect(headers[ATTEMPT_HEADER]).toBe('3');
-    expect(verifySignature(secret, request!.body, headers[SIGNATURE_HEADER])).toBe(true);
-    expect(verifySignature('another secret', request!.body, headers[SIGNATURE_HEADER])).toBe(false);
-    const timestamp = Number(headers[TIMESTAMP_HEADER]);
-    expect(Number.isInteger(timestamp)).toBe(true);
+    const header = headers[SIGNATURE_HEADER];
+    const check = (secrets: string[]) => verifyWebhook({ header, rawBody: request!.body, secrets });
+    expect(check([secret])).toBe(true);
+    expect(check(['another secret'])).toBe(false);
+    const timestamp = Number(/^t=(\d+),v1=[0-9a-f]{64}$/.exec(String(header))?.[1]);
     expect(timestamp).toBeGreaterThanOrEqual(before);
     expect(timestamp).toBeLessThanOrEqual(Math.floor(Date.now() / 1000));
   });
@@ -132,16 +145,28 @@ describe('WebhookSender', () => {
   it('sends a byte body unchanged, and reaches the receiver by host name too', async () => {
     behaviour = (res) => res.writeHead(204).end();
     const bytes = new Uint8Array([0x7b, 0x22, 0xc3, 0xa9, 0x22, 0x3a, 0x30, 0x7d]);
-    const url = `${base.replace('127.0.0.1', 'localhost')}/hook`;
+    const url = `${base.replace('127.0.0.1', RECEIVER_NAME)}/hook`;
     const outcome = await sender().send({ ...delivery(url), rawBody: bytes });
     expect(outcome).toMatchObject({ ok: true, status: 204 });
     expect(received[0]?.body.equals(bytes)).toBe(true);
-    expect(verifySignature(secret, bytes, received[0]?.headers[SIGNATURE_HEADER])).toBe(true);
+    const header = received[0]?.headers[SIGNATURE_HEADER];
+    expect(verifyWebhook({ header, rawBody: bytes, secrets: [secret] })).toBe(true);
+  });
+
+  it('signs with every secret given: the one in force and, in an overlap, the previous one', async () => {
+    behaviour = (res) => res.writeHead(200).end();
+    await sender().send({ ...delivery(), secrets: ['new-secret', 'old-secret'] });
+    const header = received[0]?.headers[SIGNATURE_HEADER];
+    expect(String(header)).toMatch(/^t=\d+,v1=[0-9a-f]{64},v1=[0-9a-f]{64}$/);
+    for (const one of ['new-secret', 'old-secret']) {
+      expect(verifyWebhook({ header, rawBody, secrets: [one] })).toBe(true);
+    }
+    expect(verifyWebhook({ header, rawBody, secrets: [secret] })).toBe(false);
   });
 
   it('discards a large answer and stays usable', async () => {
     behaviour = (res) => res.writeHead(200).end(Buffer.alloc(1024 * 1024, 'x'));
-    const client = sender({ ca: cert, maxResponseBytes: 1024 });
+    const client = sender({ maxResponseBytes: 1024 });
     expect(await client.send(delivery())).toMatchObject({ ok: true, status: 200 });
     behaviour = (res) => res.writeHead(202).end();
     expect(await client.send(delivery())).toMatchObject({ ok: true, status: 202 });
@@ -175,7 +200,7 @@ describe('WebhookSender', () => {
 
   it('gives up on a receiver that never answers', async () => {
     behaviour = () => {};
-    const outcome = await sender({ ca: cert, timeoutMs: 300 }).send(delivery());
+    const outcome = await sender({ timeoutMs: 300 }).send(delivery());
     expect(outcome).toMatchObject({ ok: false, status: null, error: 'timeout', retryable: true });
     expect(outcome.durationMs).toBeGreaterThanOrEqual(250);
     expect(outcome.durationMs).toBeLessThan(3_000);
@@ -185,7 +210,7 @@ describe('WebhookSender', () => {
     const closed = createHttpServer();
     const port = await listening(closed);
     await new Promise((resolve) => closed.close(resolve));
-    for (const host of ['127.0.0.1', 'localhost']) {
+    for (const host of ['127.0.0.1', RECEIVER_NAME]) {
       const outcome = await sender().send(delivery(`https://${host}:${port}/hook`));
       expect(outcome).toMatchObject({
         ok: false,
@@ -210,9 +235,13 @@ describe('WebhookSender', () => {
 
   it('fails with a TLS error, not a throw, on a certificate it does not trust', async () => {
     behaviour = (res) => res.writeHead(200).end();
-    const outcome = await sender({}).send(delivery());
-    expect(outcome).toMatchObject({ ok: false, status: null, retryable: true });
-    expect(outcome.error).toMatch(/^TLS error: self[- ]signed certificate/);
+    const outcome = await new WebhookSender({ allowNetworks: LOCAL }).send(delivery());
+    expect(outcome).toMatchObject({
+      ok: false,
+      status: null,
+      error: 'TLS error: certificate not trusted',
+      retryable: true,
+    });
     expectNoSecret(outcome);
     expect(received).toHaveLength(0);
   });
@@ -223,7 +252,7 @@ describe('WebhookSender', () => {
     try {
       const outcome = await sender().send(delivery(`https://127.0.0.1:${port}/hook`));
       expect(outcome).toMatchObject({ ok: false, status: null, retryable: true });
-      expect(outcome.error).toMatch(/^TLS error: /);
+      expect(outcome.error).toMatch(/^TLS error/);
       expectNoSecret(outcome);
     } finally {
       plain.closeAllConnections();
@@ -231,17 +260,97 @@ describe('WebhookSender', () => {
     }
   });
 
-  it('rejects the caller’s mistakes instead of reporting them as delivery failures', async () => {
+  it('reports the caller’s mistakes as refused deliveries, never as a throw', async () => {
     const client = sender();
-    await expect(client.send({ ...delivery(), attempt: 0 })).rejects.toThrow(RangeError);
-    await expect(client.send({ ...delivery(), alertId: 'a\r\nx-evil: 1' })).rejects.toThrow(
-      RangeError,
+    const refused = (error: string, retryable = false) => ({
+      ok: false,
+      status: null,
+      error,
+      durationMs: 0,
+      retryable,
+    });
+    expect(await client.send({ ...delivery(), attempt: 0 })).toEqual(
+      refused('invalid attempt number'),
     );
-    await expect(client.send({ ...delivery(), secret: '' })).rejects.toThrow(RangeError);
+    for (const alertId of ['', 'a\r\nx-evil: 1', 'a b', 'é', 'x'.repeat(257), 'a\u0000b']) {
+      expect(await client.send({ ...delivery(), alertId })).toEqual(refused('invalid alert id'));
+    }
+    expect(await client.send({ ...delivery(), secrets: [] })).toEqual(
+      refused('no signing secret', true),
+    );
+    expect(await client.send({ ...delivery(), secrets: [''] })).toEqual(
+      refused('no signing secret', true),
+    );
     await client.close();
-    await expect(client.send(delivery())).rejects.toThrow(/closed/);
+    expect(await client.send(delivery())).toEqual(refused('sender closed', true));
     expect(() => new WebhookSender({ timeoutMs: 0 })).toThrow(RangeError);
     expect(() => new WebhookSender({ maxResponseBytes: 0 })).toThrow(RangeError);
+    expect(() => new WebhookSender({ allowNetworks: ['10.0.0.0'] })).toThrow(RangeError);
     expect(received).toHaveLength(0);
+  });
+});
+
+describe('WebhookSender: public addresses only', () => {
+  const notPublic = {
+    ok: false,
+    status: null,
+    error: 'address not public',
+    durationMs: expect.any(Number),
+    retryable: false,
+  };
+
+  it.each([
+    ['an address literal', () => base],
+    ['IPv4 in decimal', () => base.replace('127.0.0.1', '2130706433')],
+    ['IPv4 in hex', () => base.replace('127.0.0.1', '0x7f.1')],
+    ['IPv4 in octal', () => base.replace('127.0.0.1', '0177.0.0.1')],
+    ['IPv4-mapped IPv6', () => base.replace('127.0.0.1', '[::ffff:127.0.0.1]')],
+    ['IPv6 loopback', () => base.replace('127.0.0.1', '[::1]')],
+    ['localhost', () => base.replace('127.0.0.1', 'localhost')],
+    ['localhost. with the trailing dot', () => base.replace('127.0.0.1', 'localhost.')],
+    ['a name under .localhost', () => base.replace('127.0.0.1', 'api.localhost')],
+    ['a name resolving to the receiver', () => base.replace('127.0.0.1', RECEIVER_NAME)],
+    ['0.0.0.0', () => base.replace('127.0.0.1', '0.0.0.0')],
+  ])('refuses %s without the allowance, before sending anything', async (_name, url) => {
+    behaviour = (res) => res.writeHead(200).end();
+    const outcome = await sender({ allowNetworks: [] }).send(delivery(`${url()}/hook`));
+    expect(outcome).toEqual(notPublic);
+    expect(received).toHaveLength(0);
+  });
+
+  it('connects only to the allowed addresses a name resolves to', async () => {
+    behaviour = (res) => res.writeHead(200).end();
+    // A name that answers a private address and the receiver's: the allowed one is used.
+    const mixed: Resolve = async () => [
+      { address: '10.0.0.1', family: 4 },
+      { address: '169.254.169.254', family: 4 },
+      { address: '127.0.0.1', family: 4 },
+    ];
+    const url = `${base.replace('127.0.0.1', RECEIVER_NAME)}/hook`;
+    expect(await sender({ resolve: mixed }).send(delivery(url))).toMatchObject({ ok: true });
+    // Without the allowance no address is left, and nothing is sent.
+    const outcome = await sender({ resolve: mixed, allowNetworks: [] }).send(delivery(url));
+    expect(outcome).toEqual(notPublic);
+    expect(received).toHaveLength(1);
+  });
+
+  it('re-checks every delivery: a name that starts resolving to a private address is refused', async () => {
+    behaviour = (res) => res.writeHead(200).end();
+    let answer = '127.0.0.1';
+    const rebinding: Resolve = async () => [{ address: answer, family: 4 }];
+    // Allowed: 127.0.0.1 only (standing in for the public address of a real receiver).
+    const client = sender({ resolve: rebinding, allowNetworks: LOCAL });
+    const url = `${base.replace('127.0.0.1', RECEIVER_NAME)}/hook`;
+    expect(await client.send(delivery(url))).toMatchObject({ ok: true });
+    answer = '127.0.0.2';
+    // A fresh connection (a kept-alive one stays with the address it was checked for).
+    const next = sender({ resolve: rebinding, allowNetworks: LOCAL });
+    expect(await next.send(delivery(url))).toEqual(notPublic);
+    expect(received).toHaveLength(1);
+  });
+
+  it('reports an unknown name as such', async () => {
+    const outcome = await sender().send(delivery('https://unknown.test/hook'));
+    expect(outcome).toMatchObject({ ok: false, status: null, error: 'host not found' });
   });
 });

@@ -1,3 +1,5 @@
+import { alertIdPart } from '@nanobill/contract';
+
 /**
  * Dead-letter topics that grow (PRODUCT.md §2: rejected input waits there for a fix). Pure: the
  * caller reads the topics' end offsets. The first reading of a topic is its baseline; each later
@@ -32,7 +34,7 @@ export class DlqWatch {
     const grew = endOffset - previous;
     if (grew < BigInt(this.threshold)) return undefined;
     const window = new Date(Math.floor(atMs / this.windowMs) * this.windowMs).toISOString();
-    const alertId = `dlq_growth:${topic}:${window}`;
+    const alertId = `dlq_growth:${alertIdPart(topic)}:${window}`;
     if (this.#alerted.has(alertId)) return undefined;
     this.#alerted.add(alertId);
     return { alertId, grew, window };

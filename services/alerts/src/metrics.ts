@@ -15,6 +15,12 @@ export function createAlertsMetrics(registry: Registry) {
       labelNames: ['outcome'] as const,
       registers,
     }),
+    failures: new Counter({
+      name: 'nanobill_alert_delivery_failures_total',
+      help: 'Failed webhook delivery attempts, by failure class (address not public, timeout, HTTP 503, invalid alert id, signing secret unavailable…)',
+      labelNames: ['error'] as const,
+      registers,
+    }),
     queued: new Gauge({
       name: 'nanobill_alert_deliveries_queued',
       help: 'Webhook deliveries waiting or in flight',

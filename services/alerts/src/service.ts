@@ -9,22 +9,37 @@ import {
   type PartitionBatch,
 } from '@nanobill/kafka';
 import type { Logger, Registry } from '@nanobill/observability';
-import { WebhookSender } from '@nanobill/webhooks';
+import {
+  WebhookSender,
+  webhookOrigin,
+  type DeliveryOutcome,
+  type Resolve,
+  type WebhookSecretStore,
+} from '@nanobill/webhooks';
 import { afterAttempt, DeliveryQueue, type DeliveryJob, type RetryPolicy } from './deliveries.js';
 import { ACCOUNT_ALERT_TYPES, destinationOf } from './destination.js';
 import { DlqWatch } from './dlq-watch.js';
 import { AlertLog, alertLogRow, type AlertLogRow } from './log.js';
 import { createAlertsMetrics } from './metrics.js';
+import { deliveryFailing, dlqGrowth } from './ops-alerts.js';
 import { recordAttempt, unfinishedDeliveries } from './store.js';
 
 export const ALERTS_GROUP_ID = 'nanobill-alerts';
 
 export interface WebhookSettings {
-  /** HMAC-SHA256 key of the `nanobill-signature` header. */
-  secret: string;
   /** Extra trusted CA (PEM), e.g. a corporate CA or a test's self-signed receiver. */
   ca?: string | Buffer;
   timeoutMs?: number;
+  /** Networks reachable besides public unicast (CIDR, e.g. 127.0.0.1/32 in tests); none by default. */
+  allowNetworks?: readonly string[];
+  /** How host names are resolved (default: the system resolver). */
+  resolve?: Resolve;
+}
+
+/** The operations webhook: where operations alerts go, signed with a secret of its own. */
+export interface OpsWebhook {
+  url: string;
+  secret: string;
 }
 
 export interface AlertsOptions {
@@ -32,9 +47,11 @@ export interface AlertsOptions {
   clickhouse: ClickHouseClient;
   logger: Logger;
   metrics: Registry;
-  webhook: WebhookSettings;
+  webhook?: WebhookSettings;
+  /** Each account's signing secrets: account alerts are signed with the account's own. */
+  secrets: WebhookSecretStore;
   /** Where operations alerts (unpriced, cost endpoint failing, DLQ growth…) are delivered. */
-  opsWebhookUrl?: string;
+  opsWebhook?: OpsWebhook;
   topics?: { alerts: string; dlqs: string[] };
   groupId?: string;
   retry?: RetryPolicy;
@@ -57,9 +74,10 @@ export const DEFAULT_RETRY: RetryPolicy = {
 
 /**
  * Alerts (PRODUCT.md §7): every alert on `billing.alerts.v1` is logged once in
- * `billing.alert_log` (offsets committed after), then delivered to its webhook signed with
- * HMAC-SHA256 over the raw body, retried with backoff, each attempt recorded in
- * `billing.alert_deliveries`. Deliveries not finished survive a restart (they are resumed from
+ * `billing.alert_log` (offsets committed after), then delivered to its webhook (public addresses
+ * only) signed with the account's own secret over the timestamp and the raw body, retried with
+ * backoff, each attempt recorded in `billing.alert_deliveries`. A delivery that fails in any way
+ * (even a bad alert id, or no secret to sign with) is a recorded attempt, never a throw. Deliveries not finished survive a restart (they are resumed from
  * those tables), so an alert logged is delivered once; a crash in the instant between a
  * receiver's 2xx and its record repeats that one attempt, which receivers recognise by the
  * `nanobill-alert-id` header. A delivery abandoned raises a `webhook_delivery_failing`
@@ -81,9 +99,21 @@ export async function startAlerts(options: AlertsOptions): Promise<{ stop(): Pro
     logger.error({ err, rows }, 'alert log write failed'),
   );
   const sender = new WebhookSender({
-    ca: options.webhook.ca,
-    timeoutMs: options.webhook.timeoutMs,
+    ca: options.webhook?.ca,
+    timeoutMs: options.webhook?.timeoutMs,
+    allowNetworks: options.webhook?.allowNetworks,
+    resolve: options.webhook?.resolve,
   });
+  const opsUrl = options.opsWebhook?.url;
+  /** Account alerts with the account's secrets, operations alerts with the operations one. */
+  const secretsFor = async (job: DeliveryJob): Promise<string[]> => {
+    if (!ACCOUNT_ALERT_TYPES.has(job.type as Alert['type'])) {
+      if (options.opsWebhook === undefined) throw new Error('no operations webhook secret');
+      return [options.opsWebhook.secret];
+    }
+    if (job.accountId === null) throw new Error('an account alert without an account');
+    return options.secrets.signingSecrets(job.accountId);
+  };
   const queue = new DeliveryQueue();
   const producer = createProducer(options.kafka);
   await producer.connect();
@@ -138,9 +168,7 @@ export async function startAlerts(options: AlertsOptions): Promise<{ stop(): Pro
         continue;
       }
       const alert = parsed.data;
-      rows.push(
-        alertLogRow(alert, body, destinationOf(alert, facts.history, at, options.opsWebhookUrl)),
-      );
+      rows.push(alertLogRow(alert, body, destinationOf(alert, facts.history, at, opsUrl)));
     }
     const fresh = await log.write(rows);
     const freshIds = new Set(fresh.map((r) => r.alert_id));
@@ -163,14 +191,25 @@ export async function startAlerts(options: AlertsOptions): Promise<{ stop(): Pro
     sessionTimeoutMs: options.sessionTimeoutMs,
   });
 
-  const attempt = async (job: DeliveryJob) => {
-    const result = await sender.send({
+  const sign = async (job: DeliveryJob): Promise<DeliveryOutcome> => {
+    let secrets: string[];
+    try {
+      secrets = await secretsFor(job);
+    } catch (err) {
+      logger.error({ err, alertId: job.alertId }, 'no signing secret for a delivery');
+      return { ok: false, status: null, error: SECRET_UNAVAILABLE, durationMs: 0, retryable: true };
+    }
+    return sender.send({
       url: job.url,
       rawBody: job.body,
       alertId: job.alertId,
       attempt: job.attempt,
-      secret: options.webhook.secret,
+      secrets,
     });
+  };
+
+  const attempt = async (job: DeliveryJob) => {
+    const result = await sign(job);
     const record = afterAttempt(job, result, Date.now(), retry);
     try {
       await recordAttempt(clickhouse, record);
@@ -181,9 +220,11 @@ export async function startAlerts(options: AlertsOptions): Promise<{ stop(): Pro
     }
     queue.settle(record);
     metrics.attempts.inc({ outcome: record.outcome });
+    if (result.error !== null) metrics.failures.inc({ error: result.error });
+    // The origin only: a webhook URL's path often carries a token of its own.
     const fields = {
       alertId: job.alertId,
-      url: job.url,
+      origin: webhookOrigin(job.url),
       attempt: job.attempt,
       error: result.error,
     };
@@ -200,12 +241,18 @@ export async function startAlerts(options: AlertsOptions): Promise<{ stop(): Pro
       }
     }
   };
+  /** Whatever happens in an attempt stays there: the job is tried again later, the rest go on. */
+  const attemptIsolated = (job: DeliveryJob) =>
+    attempt(job).catch((err: unknown) => {
+      logger.error({ err, alertId: job.alertId }, 'delivery attempt failed unexpectedly');
+      queue.release(job, Date.now() + retry.maxDelayMs);
+    });
   let inFlight = 0;
   const concurrency = options.concurrency ?? 8;
   const poll = () => {
     for (const job of queue.due(Date.now(), concurrency - inFlight)) {
       inFlight++;
-      void attempt(job).finally(() => {
+      void attemptIsolated(job).finally(() => {
         inFlight--;
         metrics.queued.set(queue.size);
       });
@@ -257,32 +304,5 @@ export async function startAlerts(options: AlertsOptions): Promise<{ stop(): Pro
   };
 }
 
-function deliveryFailing(job: DeliveryJob, error: string | null, at: Date): Alert {
-  return {
-    schemaVersion: 1,
-    alertId: `webhook_delivery_failing:${job.alertId}`,
-    type: 'webhook_delivery_failing',
-    severity: 'warning',
-    ...(job.accountId === null ? {} : { accountId: job.accountId }),
-    message: `alert ${job.alertId} could not be delivered to ${job.url} after ${job.attempt} attempts: ${error ?? 'unknown error'}`,
-    details: { alertId: job.alertId, url: job.url, attempts: job.attempt, lastError: error },
-    createdAt: at.toISOString(),
-  };
-}
-
-function dlqGrowth(
-  topic: string,
-  growth: { alertId: string; grew: bigint; window: string },
-  end: bigint,
-  at: Date,
-): Alert {
-  return {
-    schemaVersion: 1,
-    alertId: growth.alertId,
-    type: 'dlq_growth',
-    severity: 'warning',
-    message: `${growth.grew} new message(s) on the dead-letter topic ${topic}: rejected input waits for a fix and a replay`,
-    details: { topic, grew: growth.grew.toString(), total: end.toString(), window: growth.window },
-    createdAt: at.toISOString(),
-  };
-}
+/** What a delivery records when the account's signing secret cannot be had (retried). */
+const SECRET_UNAVAILABLE = 'signing secret unavailable';

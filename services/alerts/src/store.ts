@@ -1,7 +1,12 @@
 import type { ClickHouseClient } from '@nanobill/clickhouse';
+import { webhookOrigin } from '@nanobill/webhooks';
 import type { AttemptRecord, DeliveryJob } from './deliveries.js';
 
-/** Records one attempt in billing.alert_deliveries (awaited: the record is what makes it done). */
+/**
+ * Records one attempt in billing.alert_deliveries (awaited: the record is what makes it done).
+ * The URL is recorded as its origin: it says which endpoint failed without copying a path that
+ * may be a secret (the full URL stays in billing.alert_log, which resuming needs).
+ */
 export async function recordAttempt(
   clickhouse: ClickHouseClient,
   record: AttemptRecord,
@@ -14,7 +19,7 @@ export async function recordAttempt(
       {
         alert_id: job.alertId,
         account_id: job.accountId,
-        url: job.url,
+        url: webhookOrigin(job.url),
         attempt: job.attempt,
         attempted_at: new Date(record.attemptedAtMs).toISOString(),
         outcome: record.outcome,

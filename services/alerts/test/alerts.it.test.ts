@@ -1,22 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AccountSnapshot, Alert } from '@nanobill/contract';
+import { alertIdPart, type AccountSnapshot, type Alert } from '@nanobill/contract';
 import { snapshotRow } from '@nanobill/accounts';
 import { ensureTopics } from '@nanobill/kafka';
 import { createMetricsRegistry } from '@nanobill/observability';
 import {
   collectTopic,
+  LOCAL_WEBHOOK_NETWORKS,
   produce,
   queryValue,
   quietLogger,
   startReceiver,
   testClickHouse,
   testKafka,
+  testWebhookSecrets,
   uniqueName,
   waitFor,
 } from '@nanobill/testkit';
 import { startAlerts } from '../src/index.js';
 
-const SECRET = 'it-webhook-secret-0123456789';
+const OPS_SECRET = 'it-ops-webhook-secret-0123456789';
 
 function orgWithWebhook(accountId: string, url: string): AccountSnapshot {
   return {
@@ -82,8 +84,12 @@ describe('alert delivery to webhooks (real broker, real ClickHouse, HTTPS receiv
       { topic: topics.dlqs[0]!, numPartitions: 1 },
     ]);
     ch = await testClickHouse();
-    receiver = await startReceiver(SECRET);
-    flaky = await startReceiver(SECRET);
+    // Each account's secret made as the settings API makes it (the first webhook URL); the
+    // operations webhook has its own. The receivers verify with them.
+    const secrets = testWebhookSecrets(ch.client);
+    const of = async (account: string) => (await secrets.ensure(account)).secret;
+    receiver = await startReceiver([await of('acme'), await of('initech'), OPS_SECRET]);
+    flaky = await startReceiver(await of('umbrella'));
     await ch.client.insert({
       table: 'billing.account_snapshots',
       format: 'JSONEachRow',
@@ -99,8 +105,13 @@ describe('alert delivery to webhooks (real broker, real ClickHouse, HTTPS receiv
       logger: quietLogger(),
       metrics: createMetricsRegistry(),
       // Both receivers' self-signed certificates, as one PEM bundle.
-      webhook: { secret: SECRET, ca: `${receiver.ca}\n${flaky.ca}`, timeoutMs: 2_000 },
-      opsWebhookUrl: `${receiver.url}/ops`,
+      webhook: {
+        ca: `${receiver.ca}\n${flaky.ca}`,
+        timeoutMs: 2_000,
+        allowNetworks: LOCAL_WEBHOOK_NETWORKS,
+      },
+      secrets,
+      opsWebhook: { url: `${receiver.url}/ops`, secret: OPS_SECRET },
       topics,
       groupId: uniqueName('alerts'),
       retry: { maxAttempts: 6, baseDelayMs: 200, maxDelayMs: 400 },
@@ -198,9 +209,12 @@ describe('alert delivery to webhooks (real broker, real ClickHouse, HTTPS receiv
     const failing = await waitFor('webhook_delivery_failing on the topic', async () =>
       onTopic
         .values<Alert>()
-        .find((a) => a.alertId === `webhook_delivery_failing:${alert.alertId}`),
+        .find((a) => a.alertId === `webhook_delivery_failing:${alertIdPart(alert.alertId)}`),
     );
     expect(failing).toMatchObject({ type: 'webhook_delivery_failing', accountId: 'initech' });
+    // On-call learns the webhook's origin, never its path (often a secret of the org's).
+    expect(failing.details).toMatchObject({ origin: new URL(receiver.url).origin });
+    expect(JSON.stringify(failing)).not.toContain('/failing');
     // It goes to on-call's webhook, and the pipeline still delivers the next alert.
     await waitFor('operations webhook got it', async () =>
       receiver.delivered(failing.alertId) ? true : undefined,

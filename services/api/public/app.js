@@ -101,7 +101,11 @@ const el = {
   webhook: $('#webhook-url'),
   webhookError: $('#webhook-url-error'),
   save: $('#save-settings'),
+  rotateSecret: $('#rotate-secret'),
   settingsMessage: $('#settings-message'),
+  webhookSecret: $('#webhook-secret'),
+  webhookSecretValue: $('#webhook-secret-value'),
+  webhookSecretOverlap: $('#webhook-secret-overlap'),
   alertsPanel: $('#alerts-panel'),
   alertsList: $('#alerts-list'),
   alertsEmpty: $('#alerts-empty'),
@@ -308,6 +312,7 @@ function resetDashboard() {
   el.alertsEmpty.hidden = true;
   el.settingsMessage.textContent = '';
   el.settingsMessage.className = 'message';
+  showSecret(null);
   clearFieldErrors();
   el.limit.value = '';
   el.webhook.value = '';
@@ -739,7 +744,9 @@ async function onSaveSettings(event) {
   el.settingsMessage.textContent = 'Saving…';
   el.settingsForm.setAttribute('aria-busy', 'true');
   try {
-    await api(forSession, 'PUT', 'settings', { body });
+    const saved = await api(forSession, 'PUT', 'settings', { body });
+    // A first webhook URL comes with the org's signing secret, in this answer only.
+    if (saved && typeof saved.webhookSecret === 'string') showSecret(saved.webhookSecret, null);
     // Show the limit the way it was stored (exact, normalized).
     el.limit.value =
       body.spendingLimitNanoUsd === null
@@ -773,6 +780,40 @@ async function onSaveSettings(event) {
     el.save.disabled = false;
     el.save.textContent = 'Save settings';
     el.settingsForm.removeAttribute('aria-busy');
+  }
+}
+
+/**
+ * The signing secret, shown once (never stored by the page); `null` hides it.
+ * @param {string | null} secret
+ * @param {string | null} [previousValidUntil]
+ */
+function showSecret(secret, previousValidUntil = null) {
+  el.webhookSecret.hidden = secret === null;
+  el.webhookSecretValue.textContent = secret ?? '';
+  el.webhookSecretOverlap.textContent = previousValidUntil
+    ? `The previous secret still verifies until ${formatUtc(previousValidUntil)}.`
+    : '';
+}
+
+async function onRotateSecret() {
+  const forSession = session;
+  if (!forSession) return;
+  if (!window.confirm('Make a new signing secret? The current one stops verifying in 24 hours.'))
+    return;
+  el.rotateSecret.disabled = true;
+  el.settingsMessage.className = 'message';
+  el.settingsMessage.textContent = 'Making a new signing secret…';
+  try {
+    const rotated = await api(forSession, 'POST', 'webhook-secret', { body: {} });
+    el.settingsMessage.textContent = '';
+    showSecret(String(rotated.secret), rotated.previousValidUntil);
+  } catch (error) {
+    if (error instanceof SessionEnded) return;
+    el.settingsMessage.className = 'message error';
+    el.settingsMessage.textContent = describeError(error, 'a new signing secret');
+  } finally {
+    el.rotateSecret.disabled = false;
   }
 }
 
@@ -1035,6 +1076,7 @@ function start() {
   el.signout.addEventListener('click', onSignOut);
   el.refresh.addEventListener('click', () => void loadAll());
   el.settingsForm.addEventListener('submit', onSaveSettings);
+  el.rotateSecret.addEventListener('click', () => void onRotateSecret());
   el.range.addEventListener('change', () => void loadUsage());
   el.groupBy.addEventListener('change', () => void loadUsage());
   for (const [input, message] of [

@@ -15,6 +15,7 @@ import {
 import type { AccountFactsReader } from '@nanobill/accounts';
 import type { ClickHouseClient, FinanceSql } from '@nanobill/clickhouse';
 import type { AccountSnapshot } from '@nanobill/contract';
+import { AddressPolicy, type WebhookSecretStore } from '@nanobill/webhooks';
 import { authenticate } from './auth.js';
 import { installErrorHandler } from './errors.js';
 import { financeRoutes } from './routes/finance.js';
@@ -31,6 +32,10 @@ export interface ApiOptions {
   statuses: StatusView;
   facts: AccountFactsReader;
   tokens: TokenStore;
+  /** Each account's webhook signing secrets: created with a first webhook URL, rotated on demand. */
+  webhookSecrets: WebhookSecretStore;
+  /** Networks a webhook URL may name besides public addresses (as for delivery); default none. */
+  webhookAllowNetworks?: readonly string[];
   /** The configured provider names (valid disabled providers). */
   providers: readonly string[];
   publishSnapshot(snapshot: AccountSnapshot): Promise<void>;
@@ -139,6 +144,8 @@ export function apiRoutes(options: ApiOptions): FastifyPluginAsync {
           facts: options.facts,
           providers: options.providers,
           publishSnapshot: options.publishSnapshot,
+          webhookSecrets: options.webhookSecrets,
+          webhookPolicy: new AddressPolicy(options.webhookAllowNetworks),
           now,
         }),
       );

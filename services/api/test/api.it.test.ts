@@ -11,9 +11,11 @@ import {
   quietLogger,
   testClickHouse,
   testKafka,
+  testWebhookSecrets,
   uniqueName,
   waitFor,
 } from '@nanobill/testkit';
+import type { WebhookSecretStore } from '@nanobill/webhooks';
 import {
   createToken,
   startApiServer,
@@ -63,6 +65,7 @@ describe('the HTTP API (real broker, real ClickHouse)', () => {
   const tokens: Record<string, string> = {};
   let published: Awaited<ReturnType<typeof collectTopic>>;
   let producer: ReturnType<typeof createProducer>;
+  let webhookSecrets: WebhookSecretStore;
 
   async function serve(overrides: Partial<ApiServerOptions> = {}): Promise<string> {
     const server = await startApiServer({
@@ -73,6 +76,7 @@ describe('the HTTP API (real broker, real ClickHouse)', () => {
       statuses: view,
       facts: new AccountFactsReader(ch.client, new AccountHistory()),
       tokens: new TokenStore(ch.client, { now: () => NOW }),
+      webhookSecrets,
       providers: PROVIDERS,
       publishSnapshot: async (snapshot) => {
         await producer.send({
@@ -117,6 +121,7 @@ describe('the HTTP API (real broker, real ClickHouse)', () => {
       { topic: topics.accounts, numPartitions: 1 },
     ]);
     ch = await testClickHouse();
+    webhookSecrets = testWebhookSecrets(ch.client, { now: () => NOW });
     finance = openFinanceSql({ dataDir: ch.dataDir }); // readonly sticks to its connection
     producer = createProducer(kafka);
     await producer.connect();
@@ -446,12 +451,87 @@ describe('the HTTP API (real broker, real ClickHouse)', () => {
       [{ alertWebhookUrl: 'http://hooks.example/x' }, 'alertWebhookUrl'],
       [{ alertWebhookUrl: 'https://10.1.2.3/x' }, 'alertWebhookUrl'],
       [{ alertWebhookUrl: 'https://localhost/x' }, 'alertWebhookUrl'],
+      [{ alertWebhookUrl: 'https://localhost./x' }, 'alertWebhookUrl'],
+      [{ alertWebhookUrl: 'https://2130706433/x' }, 'alertWebhookUrl'],
+      [{ alertWebhookUrl: 'https://0x7f.1/x' }, 'alertWebhookUrl'],
+      [{ alertWebhookUrl: 'https://[::ffff:127.0.0.1]/x' }, 'alertWebhookUrl'],
+      [{ alertWebhookUrl: 'https://[fd00::1]/x' }, 'alertWebhookUrl'],
+      [{ alertWebhookUrl: 'https://100.64.0.1/x' }, 'alertWebhookUrl'],
+      [{ alertWebhookUrl: 'https://198.18.0.1/x' }, 'alertWebhookUrl'],
+      [{ alertWebhookUrl: 'https://[64:ff9b::7f00:1]/x' }, 'alertWebhookUrl'],
+      [{ alertWebhookUrl: 'https://[2002:7f00:1::1]/x' }, 'alertWebhookUrl'],
+      [{ alertWebhookUrl: 'https://[fec0::1]/x' }, 'alertWebhookUrl'],
+      [{ alertWebhookUrl: 'https://[2001::1]/x' }, 'alertWebhookUrl'],
+      [{ alertWebhookUrl: 'https://169.254.169.254/latest/meta-data' }, 'alertWebhookUrl'],
+      [{ alertWebhookUrl: 'https://user:pw@hooks.example/x' }, 'alertWebhookUrl'],
       [{ seats: 100 }, 'seats'],
     ] as const) {
       const response = await call('/v1/orgs/acme/settings', tokens.acme, { method: 'PUT', body });
       expect(response.status, JSON.stringify(body)).toBe(400);
       expect(response.body.field, JSON.stringify(body)).toBe(field);
     }
+  });
+
+  it('makes a webhook signing secret with the first webhook URL, shown once, and rotates it', async () => {
+    const set = (url: string) =>
+      call('/v1/orgs/globex/settings', tokens.globex, {
+        method: 'PUT',
+        body: { alertWebhookUrl: url },
+      });
+    const first = await set('https://hooks.globex.example/a');
+    expect(first.status).toBe(200);
+    expect(first.body.webhookSecret).toMatch(/^nbwhsec_[A-Za-z0-9_-]{43}$/);
+    // Stored encrypted: the secret itself is nowhere in the table.
+    const stored = await queryValue(
+      ch.client,
+      "SELECT groupArray(sealed) FROM billing.webhook_secrets WHERE account_id = 'globex'",
+    );
+    expect(JSON.stringify(stored)).not.toContain(first.body.webhookSecret.slice(8));
+    // Shown once: changing the URL again does not show it (nor make another).
+    const second = await set('https://hooks.globex.example/b');
+    expect(second.status).toBe(200);
+    expect(second.body).not.toHaveProperty('webhookSecret');
+    expect((await webhookSecrets.read('globex'))?.current.secret).toBe(first.body.webhookSecret);
+
+    const rotated = await call('/v1/orgs/globex/webhook-secret', tokens.globex, {
+      method: 'POST',
+      body: {},
+    });
+    expect(rotated.status).toBe(200);
+    expect(rotated.body).toEqual({
+      secret: expect.stringMatching(/^nbwhsec_/),
+      previousValidUntil: new Date(NOW.getTime() + 24 * 3_600_000).toISOString(),
+    });
+    expect(rotated.body.secret).not.toBe(first.body.webhookSecret);
+    const now = await webhookSecrets.read('globex');
+    expect(now?.current.secret).toBe(rotated.body.secret);
+    expect(now?.previous?.secret).toBe(first.body.webhookSecret);
+
+    // No overlap: the previous secret stops at once (e.g. after a leak).
+    const cut = await call('/v1/orgs/globex/webhook-secret', tokens.globex, {
+      method: 'POST',
+      body: { overlapHours: 0 },
+    });
+    expect(cut.body.previousValidUntil).toBeNull();
+    expect((await webhookSecrets.read('globex'))?.previous).toBeUndefined();
+
+    for (const body of [{ overlapHours: -1 }, { overlapHours: 100_000 }, { other: 1 }]) {
+      const bad = await call('/v1/orgs/globex/webhook-secret', tokens.globex, {
+        method: 'POST',
+        body,
+      });
+      expect(bad.status, JSON.stringify(body)).toBe(400);
+    }
+    // Another org's token, or none: nothing is rotated or revealed.
+    for (const token of [tokens.acme, tokens.finance, undefined]) {
+      const denied = await call('/v1/orgs/globex/webhook-secret', token, {
+        method: 'POST',
+        body: {},
+      });
+      expect(denied.status).toBeGreaterThanOrEqual(401);
+      expect(denied.body).not.toHaveProperty('secret');
+    }
+    expect((await webhookSecrets.read('globex'))?.current.secret).toBe(cut.body.secret);
   });
 
   it('lists recent alerts with their deliveries', async () => {

@@ -1,3 +1,5 @@
+import { alertIdPart } from '@nanobill/contract';
+
 /** A provider whose cost endpoint has failed for at least the threshold: alert once. */
 export interface EndpointFailing {
   provider: string;
@@ -30,7 +32,7 @@ interface Outage {
 export const DEFAULT_ENDPOINT_FAILING_AFTER_MS = 5 * 60 * 1000;
 
 export function endpointFailingAlertId(provider: string, failingSince: Date): string {
-  return `cost_endpoint_failing:${provider}:${failingSince.toISOString()}`;
+  return `cost_endpoint_failing:${alertIdPart(provider)}:${failingSince.toISOString()}`;
 }
 
 /**

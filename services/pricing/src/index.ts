@@ -18,3 +18,5 @@ export { readAnswer, type AnswerReport } from './answer.js';
 export { priceComputeTime } from './compute-time.js';
 export { PendingRequests } from './pending.js';
 export type { RoundReport } from './round.js';
+export { fallbackAlerts, type Fallback } from './fallback-alerts.js';
+export { unpricedAlertId } from './round.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { attribute, type AccountHistory } from '@nanobill/attribution';
-import { HF_INFERENCE, type Alert } from '@nanobill/contract';
+import { HF_INFERENCE, alertIdPart, type Alert } from '@nanobill/contract';
 import type { BatchWriter } from '@nanobill/clickhouse';
 import type { NanoUsd } from '@nanobill/money';
 import type { Logger } from '@nanobill/observability';
@@ -12,6 +12,7 @@ import { askWithRetries, type CostClient, type RetryPolicy } from './cost-client
 import type { EndpointHealth } from './endpoint-health.js';
 import type { PricingMetrics } from './metrics.js';
 import type { PendingRequests } from './pending.js';
+import { fallbackAlerts, type Fallback } from './fallback-alerts.js';
 import { ledgerRow, unpricedRow, type LedgerRow, type UnpricedRow } from './rows.js';
 
 export interface RoundDeps {
@@ -253,6 +254,7 @@ async function settle(
 ): Promise<void> {
   const now = deps.now();
   const rows: LedgerRow[] = [];
+  const fallbacks: Fallback[] = [];
   const decisions = new Map<string, number>();
   for (const [id, cost] of costs) {
     const request = deps.pending.get(provider, id);
@@ -272,39 +274,21 @@ async function settle(
       report.waiting++;
       continue;
     }
-    rows.push(ledgerRow(request, cost, source, now, billed));
+    const row = ledgerRow(request, cost, source, now, billed);
+    rows.push(row);
+    if (billed.decision === 'user_fallback') fallbacks.push({ row, cause: billed.cause });
   }
   for (const [decision, count] of decisions) deps.metrics.attribution.inc({ decision }, count);
   await deps.ledger.write(rows);
   for (const row of rows) deps.pending.resolve(provider, row.provider_request_id);
   report.priced += rows.length;
-  await alertFallbacks(deps, rows, now);
+  await alertFallbacks(deps, fallbacks, now);
 }
 
-/** One alert per user, org and month: the alert id repeats, so downstream sees one per key. */
-async function alertFallbacks(deps: RoundDeps, rows: LedgerRow[], now: Date): Promise<void> {
-  const fallbacks = new Map<string, LedgerRow>();
-  for (const row of rows) {
-    if (row.attribution !== 'user_fallback') continue;
-    const key = `attribution_fallback:${row.event_time.slice(0, 7)}:${row.bill_to}:${row.user_id}`;
-    if (!fallbacks.has(key)) fallbacks.set(key, row);
-  }
-  if (fallbacks.size === 0) return;
-  const alerts: Alert[] = [...fallbacks].map(([alertId, row]) => ({
-    schemaVersion: 1,
-    alertId,
-    type: 'attribution_fallback',
-    severity: 'warning',
-    accountId: row.user_id,
-    message: `a request of ${row.user_id} naming ${row.bill_to} in X-HF-Bill-To was billed to the user: ${row.attribution_reason}`,
-    details: {
-      billTo: row.bill_to,
-      userId: row.user_id,
-      requestId: row.request_id,
-      month: row.event_time.slice(0, 7),
-    },
-    createdAt: now.toISOString(),
-  }));
+/** The round's fallbacks alerted (the user billed, and the org named when it is one). */
+async function alertFallbacks(deps: RoundDeps, fallbacks: Fallback[], now: Date): Promise<void> {
+  if (fallbacks.length === 0) return;
+  const alerts = fallbackAlerts(fallbacks, now);
   await deps
     .publishAlerts(alerts)
     .catch((err: unknown) =>
@@ -382,7 +366,7 @@ export function unpricedAlertId(
 ): string {
   const ids = rows.map((row) => row.provider_request_id).sort();
   const digest = createHash('sha256').update(ids.join('\n')).digest('hex').slice(0, 16);
-  return `unpriced_requests:${provider}:${now.toISOString().slice(0, 16)}:${digest}`;
+  return `unpriced_requests:${alertIdPart(provider)}:${now.toISOString().slice(0, 16)}:${digest}`;
 }
 
 function updateGauges(deps: RoundDeps, provider: string): void {

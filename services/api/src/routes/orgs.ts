@@ -7,6 +7,12 @@ import { applyCredits, monthBounds, monthOf } from '@nanobill/credits';
 import { nanoToJson, roundHalfUp } from '@nanobill/money';
 import { monthToDateCost, usageSeries } from '@nanobill/usage';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
+import {
+  DEFAULT_OVERLAP_MS,
+  MAX_OVERLAP_MS,
+  type AddressPolicy,
+  type WebhookSecretStore,
+} from '@nanobill/webhooks';
 import { requireOrg } from '../auth.js';
 import { BadInput } from '../errors.js';
 import type { StatusView } from '../status-view.js';
@@ -18,6 +24,8 @@ export interface OrgRoutesDeps {
   facts: AccountFactsReader;
   providers: readonly string[];
   publishSnapshot(snapshot: AccountSnapshot): Promise<void>;
+  webhookSecrets: WebhookSecretStore;
+  webhookPolicy: AddressPolicy;
   now: () => Date;
 }
 
@@ -45,6 +53,15 @@ const Settings = z
   })
   .refine((s) => Object.keys(s).length > 0, 'nothing to change');
 const AlertsQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) });
+const RotateSecret = z
+  .strictObject({
+    overlapHours: z
+      .number()
+      .min(0)
+      .max(MAX_OVERLAP_MS / HOUR_MS)
+      .default(DEFAULT_OVERLAP_MS / HOUR_MS),
+  })
+  .default({ overlapHours: DEFAULT_OVERLAP_MS / HOUR_MS });
 
 /** The org admin's routes (PRODUCT.md §8): usage, spend, settings, alerts; own org only. */
 export function orgRoutes(deps: OrgRoutesDeps): FastifyPluginAsync {
@@ -172,7 +189,7 @@ export function orgRoutes(deps: OrgRoutesDeps): FastifyPluginAsync {
           }
         }
         if (body.alertWebhookUrl) {
-          const problem = checkWebhookUrl(body.alertWebhookUrl);
+          const problem = checkWebhookUrl(body.alertWebhookUrl, deps.webhookPolicy);
           if (problem) throw new BadInput('alertWebhookUrl', problem);
         }
         await deps.facts.refresh();
@@ -196,9 +213,40 @@ export function orgRoutes(deps: OrgRoutesDeps): FastifyPluginAsync {
         );
         set('alertWebhookUrl', body.alertWebhookUrl);
         const snapshot = AccountSnapshot.parse(next);
+        // A webhook needs a signing secret: made before the URL is published, so the alerts
+        // service signs with the one shown here. Shown only to the request that created it.
+        const secret = body.alertWebhookUrl
+          ? await deps.webhookSecrets.ensure(org)
+          : { secret: '', created: false };
         await deps.publishSnapshot(snapshot);
         request.log.info({ org, fields: Object.keys(body) }, 'org settings published');
-        return { snapshot };
+        return secret.created ? { snapshot, webhookSecret: secret.secret } : { snapshot };
+      },
+    );
+
+    app.post(
+      '/v1/orgs/:org/webhook-secret',
+      {
+        schema: {
+          summary:
+            'A new webhook signing secret, shown once; the previous one verifies until previousValidUntil',
+          params: OrgParams,
+          body: RotateSecret,
+        },
+      },
+      async (request, reply) => {
+        const { org } = request.params;
+        await deps.facts.refresh();
+        if (deps.facts.history.at(org, deps.now())?.kind !== 'org') {
+          return reply.code(404).send({ error: 'not found' });
+        }
+        const overlapMs = Math.round(request.body.overlapHours * HOUR_MS);
+        const rotated = await deps.webhookSecrets.rotate(org, overlapMs);
+        request.log.info({ org, overlapMs }, 'webhook secret rotated');
+        return {
+          secret: rotated.secret,
+          previousValidUntil: rotated.previousValidUntil?.toISOString() ?? null,
+        };
       },
     );
 
