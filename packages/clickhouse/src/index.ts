@@ -15,4 +15,17 @@ export {
   MIGRATIONS_DIR,
   type Migration,
 } from './migrations.js';
-export { BatchWriter, firstPerKey, type BatchWriterOptions } from './batch-writer.js';
+export {
+  BatchWriter,
+  firstPerKey,
+  type BatchWriterOptions,
+  type WriteResult,
+} from './batch-writer.js';
+export {
+  rowRefusal,
+  describeRefusal,
+  clickHouseCode,
+  ROW_REFUSAL_CODES,
+  MAX_REFUSAL_MESSAGE_LENGTH,
+  type Refusal,
+} from './refusal.js';

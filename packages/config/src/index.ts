@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_EVENT_WINDOW, MAX_EVENT_WINDOW_MS, type EventWindow } from '@nanobill/contract';
 
 const brokerList = z
   .string()
@@ -45,6 +46,21 @@ const Env = z.object({
     .int()
     .min(0)
     .default(5 * 60 * 1000),
+  // The event window (PRODUCT.md §2): an event whose timestamp is older than MAX_AGE or further
+  // ahead than MAX_AHEAD of the time its message reached Kafka is bad input (DLQ, out_of_window).
+  // Ingest, pricing and enforcement read it alike. At most a century either way.
+  NANOBILL_EVENT_MAX_AGE_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_EVENT_WINDOW_MS)
+    .default(DEFAULT_EVENT_WINDOW.maxAgeMs),
+  NANOBILL_EVENT_MAX_AHEAD_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_EVENT_WINDOW_MS)
+    .default(DEFAULT_EVENT_WINDOW.maxAheadMs),
 });
 
 /** How nanobill reaches a secured Kafka (TLS, SASL); secrets stay in files or the environment. */
@@ -89,6 +105,8 @@ export interface Config {
     caFile: string | undefined;
     opsUrl: string | undefined;
   };
+  /** Accepted event timestamps around each message's Kafka time (ingest, pricing, enforcement). */
+  eventWindow: EventWindow;
   pricing: {
     deadlineMs: number;
     schedule: string;
@@ -152,6 +170,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       secretFile: e.NANOBILL_WEBHOOK_SECRET_FILE,
       caFile: e.NANOBILL_WEBHOOK_CA_FILE,
       opsUrl: e.NANOBILL_OPS_WEBHOOK_URL,
+    },
+    eventWindow: {
+      maxAgeMs: e.NANOBILL_EVENT_MAX_AGE_MS,
+      maxAheadMs: e.NANOBILL_EVENT_MAX_AHEAD_MS,
     },
     pricing: {
       deadlineMs: e.NANOBILL_PRICING_DEADLINE_MS,

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { AccountSnapshot, MAX_ACCOUNT_SNAPSHOT_BYTES } from './account-snapshot.js';
-import { MAX_EVENT_BYTES, RoutedRequestEvent, type requestEventSchema } from './request-event.js';
+import { DEFAULT_PROVIDERS } from './providers.js';
+import { MAX_EVENT_BYTES, RoutedRequestEvent, requestEventSchema } from './request-event.js';
 
 /**
  * Why a message was refused: one registry for every topic nanobill decodes, so that metrics, DLQ
@@ -13,6 +14,10 @@ export const REJECTION_CODES = {
   unknown_provider: 'the provider is not a configured provider',
   schema_violation:
     'the message does not match its schema (RoutedRequestEvent v1, AccountSnapshot v1)',
+  out_of_window:
+    "the event's timestamp is outside the accepted window around the time the message reached Kafka (default: 35 days back, 5 minutes ahead)",
+  storage_refused:
+    'valid, but ClickHouse refused the row (its error code, name and message are in the reason); replay once the table accepts it',
 } as const;
 
 export type RejectionCode = keyof typeof REJECTION_CODES;
@@ -21,6 +26,78 @@ export type Decoded<T> =
   { ok: true; value: T } | { ok: false; code: RejectionCode; reason: string };
 
 type Schema = ReturnType<typeof requestEventSchema>;
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * How far an event's `timestamp` may be from the instant its message reached Kafka (PRODUCT.md §2):
+ * older or further ahead is bad input. Both bounds are inclusive.
+ */
+export interface EventWindow {
+  maxAgeMs: number;
+  maxAheadMs: number;
+}
+
+/** 35 days back (a month and its stragglers), 5 minutes ahead (clock skew). */
+export const DEFAULT_EVENT_WINDOW: EventWindow = { maxAgeMs: 35 * DAY_MS, maxAheadMs: 5 * 60_000 };
+
+/** Widest window either way: a century, far inside what a JS Date can represent. */
+export const MAX_EVENT_WINDOW_MS = 36_525 * DAY_MS;
+
+function checkWindow(window: EventWindow): EventWindow {
+  for (const [name, ms] of Object.entries(window)) {
+    if (!Number.isSafeInteger(ms) || ms < 0 || ms > MAX_EVENT_WINDOW_MS) {
+      throw new RangeError(`event window ${name} must be 0 to ${MAX_EVENT_WINDOW_MS} ms, got ${ms}`);
+    }
+  }
+  return window;
+}
+
+/** What the decoder needs of a Kafka message: its bytes and its timestamp (ms, as kafkajs gives it). */
+export interface RequestMessage {
+  value: Buffer | null;
+  timestamp?: string;
+}
+
+/**
+ * The one decoder of `inference.requests.v1`: ingest, pricing and enforcement all use it, so an
+ * event one of them dead-letters is ignored by the others. The window's reference is the
+ * message's Kafka timestamp, not the consumer's clock: every consumer, however late it reads the
+ * message, takes the same decision. nanobill creates the topic with
+ * `message.timestamp.type=LogAppendTime`, so that timestamp is the broker's clock; a message
+ * without one (-1) is measured against this process's clock. A replay re-produces the message:
+ * it gets a new timestamp, and an event older than the window by then is refused again.
+ */
+export function requestEventDecoder(
+  options: { providers?: readonly string[]; window?: EventWindow; now?: () => number } = {},
+): (message: RequestMessage) => Decoded<z.infer<Schema>> {
+  const schema = requestEventSchema(options.providers ?? DEFAULT_PROVIDERS);
+  const window = checkWindow(options.window ?? DEFAULT_EVENT_WINDOW);
+  const now = options.now ?? Date.now;
+  return (message) => {
+    const decoded = decodeRequestEvent(message.value, schema);
+    if (!decoded.ok) return decoded;
+    const kafkaMs = Number(message.timestamp);
+    const reference = Number.isSafeInteger(kafkaMs) && kafkaMs >= 0 ? kafkaMs : now();
+    const problem = outsideWindow(decoded.value.timestamp, reference, window);
+    return problem === undefined ? decoded : reject('out_of_window', problem);
+  };
+}
+
+/** Why `timestamp` is outside the window around `referenceMs`, or undefined when inside. */
+export function outsideWindow(
+  timestamp: string,
+  referenceMs: number,
+  window: EventWindow,
+): string | undefined {
+  const ms = Date.parse(timestamp);
+  const earliest = referenceMs - window.maxAgeMs;
+  const latest = referenceMs + window.maxAheadMs;
+  if (ms >= earliest && ms <= latest) return undefined;
+  const reference = new Date(referenceMs).toISOString();
+  const bounds = `${new Date(earliest).toISOString()} .. ${new Date(latest).toISOString()}`;
+  return `timestamp: ${timestamp} is outside the accepted window ${bounds} (${window.maxAgeMs} ms back, ${window.maxAheadMs} ms ahead of the message's Kafka time ${reference})`;
+}
 
 /** Bytes from Kafka → a valid event, or the reason it is not one (names the field). */
 export function decodeRequestEvent(
