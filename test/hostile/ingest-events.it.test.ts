@@ -2,13 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import type { Kafka } from '@nanobill/kafka';
 import { createMetricsRegistry } from '@nanobill/observability';
-import {
-  quietLogger,
-  testClickHouse,
-  testKafka,
-  testTopics,
-  uniqueName,
-} from '@nanobill/testkit';
+import { quietLogger, testClickHouse, testKafka, testTopics, uniqueName } from '@nanobill/testkit';
 import { startIngest, type IngestService } from '@nanobill/ingest';
 import {
   DAY_MS,
@@ -61,7 +55,8 @@ describe('ingest under hostile events', () => {
    */
   async function run(cases: RawMessage[], partition: number) {
     const marker = eventAt(Date.now());
-    const markerOffset = (await endOffset(kafka, topics.requests, partition)) + BigInt(cases.length);
+    const markerOffset =
+      (await endOffset(kafka, topics.requests, partition)) + BigInt(cases.length);
     await produceRaw(
       kafka,
       topics.requests,
@@ -162,14 +157,13 @@ describe('ingest under hostile events', () => {
     ];
     // Raw JSON integers larger than any double, as a router in another language could write.
     const huge = eventAt(t);
-    const hugeText = JSON.stringify(huge).replace('"status":200', '"status":99999999999999999999999');
+    const hugeText = JSON.stringify(huge).replace(
+      '"status":200',
+      '"status":99999999999999999999999',
+    );
     const good = eventAt(t, { usage: { inputTokens: 2 ** 53 - 1, outputTokens: 0 } });
     const { stored, dlq } = await run(
-      [
-        ...bad.map((b) => json(b.event)),
-        { key: huge.requestId, value: hugeText },
-        json(good),
-      ],
+      [...bad.map((b) => json(b.event)), { key: huge.requestId, value: hugeText }, json(good)],
       2,
     );
     for (const { event, field } of bad) {
@@ -238,7 +232,9 @@ describe('ingest under hostile events', () => {
     const longest = eventAt(t, { userId: 'A'.repeat(96) });
     const dotted = eventAt(t, { userId: 'Jane.Doe-2_x' });
     const { stored, dlq } = await run(
-      [...asUser, ...asBillTo].map(({ event }) => json(event)).concat([json(longest), json(dotted)]),
+      [...asUser, ...asBillTo]
+        .map(({ event }) => json(event))
+        .concat([json(longest), json(dotted)]),
       4,
     );
     for (const { name, event } of asUser) {
@@ -248,7 +244,8 @@ describe('ingest under hostile events', () => {
     expect(stored.has(longest.requestId)).toBe(true);
     expect(stored.has(dotted.requestId)).toBe(true);
     const rows = await clickhouse.query({
-      query: 'SELECT request_id, bill_to FROM billing.usage WHERE request_id IN {ids:Array(String)}',
+      query:
+        'SELECT request_id, bill_to FROM billing.usage WHERE request_id IN {ids:Array(String)}',
       query_params: { ids: asBillTo.map((b) => b.event.requestId) },
       format: 'JSONEachRow',
     });

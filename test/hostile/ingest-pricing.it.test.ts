@@ -1,26 +1,31 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import type { Alert } from '@nanobill/contract';
-import { ensureTopics, type Kafka } from '@nanobill/kafka';
+import { DLQ_HEADERS, ensureTopics, type Kafka } from '@nanobill/kafka';
 import { createMetricsRegistry } from '@nanobill/observability';
 import type { ProviderSimulator } from '@nanobill/provider-simulator';
 import {
   collectTopic,
   produce,
   quietLogger,
+  readTopic,
   testClickHouse,
   testKafka,
   uniqueName,
   waitFor,
 } from '@nanobill/testkit';
 import { startPricing, type PricingService } from '@nanobill/pricing';
-import { asMessages, routedEvents, simulatedProviders } from '../../services/pricing/test/support.js';
+import {
+  asMessages,
+  routedEvents,
+  simulatedProviders,
+} from '../../services/pricing/test/support.js';
 
 // Pricing's ledger and unpriced inserts when ClickHouse refuses one row (a CHECK constraint on
 // this test's own tables: a real engine refusal). The round goes on, the other rows are stored,
 // the refused request stays pending with the reason (metric, ops alert) and is never in both
 // tables, never lost. Also: an X-HF-Bill-To that is not a valid org name bills the user.
-describe('pricing when ClickHouse refuses a ledger or an unpriced row', () => {
+describe('pricing when ClickHouse refuses a pending, a ledger or an unpriced row', () => {
   const DEADLINE_MS = 60_000;
   // The business clock starts an hour after the events: the attribution grace is over.
   let clock = new Date(Date.now() + 60 * 60_000);
@@ -30,17 +35,25 @@ describe('pricing when ClickHouse refuses a ledger or an unpriced row', () => {
   let pricing: PricingService | undefined;
   let alerts: Awaited<ReturnType<typeof collectTopic>>;
   const registry = createMetricsRegistry();
-  const topics = { requests: uniqueName('it-requests'), alerts: uniqueName('it-alerts') };
+  const topics = {
+    requests: uniqueName('it-requests'),
+    alerts: uniqueName('it-alerts'),
+    dlq: uniqueName('it-dlq'),
+  };
 
   beforeAll(async () => {
     kafka = testKafka();
     await ensureTopics(kafka, [
       { topic: topics.requests, numPartitions: 3 },
       { topic: topics.alerts, numPartitions: 1 },
+      { topic: topics.dlq, numPartitions: 1 },
     ]);
     ({ client: clickhouse } = await testClickHouse());
     await clickhouse.command({
       query: `ALTER TABLE billing.ledger_entries ADD CONSTRAINT hostile_ledger CHECK NOT like(request_id, '%refuse-ledger%')`,
+    });
+    await clickhouse.command({
+      query: `ALTER TABLE billing.pricing_pending ADD CONSTRAINT hostile_pending CHECK NOT like(request_id, '%refuse-pending%')`,
     });
     await clickhouse.command({
       query: `ALTER TABLE billing.unpriced_entries ADD CONSTRAINT hostile_unpriced CHECK NOT like(request_id, '%refuse-unpriced%')`,
@@ -117,6 +130,10 @@ describe('pricing when ClickHouse refuses a ledger or an unpriced row', () => {
       ...e,
       requestId: `${e.requestId}-refuse-unpriced`,
     }));
+    const [guiltyPending] = routedEvents('sim-hostile', 1, 7).map((e) => ({
+      ...e,
+      requestId: `${e.requestId}-refuse-pending`,
+    }));
     const all = [
       ...priced,
       guiltyLedger!,
@@ -124,10 +141,16 @@ describe('pricing when ClickHouse refuses a ledger or an unpriced row', () => {
       ...silent,
       guiltyUnpriced!,
     ];
-    await produce(kafka, topics.requests, asMessages(all));
-    await waitFor('every request pending', async () =>
+    await produce(kafka, topics.requests, asMessages([...all, guiltyPending!]));
+    // The request pricing_pending refuses is dead-lettered with the reason; the others wait.
+    const [dead] = await readTopic(kafka, topics.dlq, 1);
+    expect(dead!.key!.toString()).toBe(guiltyPending!.requestId);
+    expect(dead!.headers?.[DLQ_HEADERS.code]?.toString()).toBe('storage_refused');
+    expect(dead!.headers?.[DLQ_HEADERS.reason]?.toString()).toContain('billing.pricing_pending');
+    await waitFor('every other request pending', async () =>
       pricing!.pendingCount() >= all.length ? true : undefined,
     );
+    expect(await refusedMetric('billing.pricing_pending')).toBe(1);
 
     // Round 1: everything answered is priced, except the row the ledger refuses.
     await pricing!.priceNow();
@@ -168,6 +191,9 @@ describe('pricing when ClickHouse refuses a ledger or an unpriced row', () => {
     expect(unpriced.has(guiltyUnpriced!.requestId)).toBe(false);
     expect(await refusedMetric('billing.unpriced_entries')).toBeGreaterThanOrEqual(1);
     expect(pricing!.pendingCount()).toBe(1);
+    expect(ledger.has(guiltyPending!.requestId) || unpriced.has(guiltyPending!.requestId)).toBe(
+      false,
+    );
     for (const e of all) {
       const inLedger = ledger.has(e.requestId);
       const inUnpriced = unpriced.has(e.requestId);

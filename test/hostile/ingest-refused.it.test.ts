@@ -61,9 +61,7 @@ describe('ingest when ClickHouse refuses rows of a grouped insert', () => {
 
   const counter = async (metrics: Registry, name: string, labels: Record<string, string> = {}) => {
     const values = (await metrics.getSingleMetric(name)?.get())?.values ?? [];
-    const match = values.filter((v) =>
-      Object.entries(labels).every(([k, l]) => v.labels[k] === l),
-    );
+    const match = values.filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l));
     return match.reduce((sum, v) => sum + v.value, 0);
   };
 

@@ -74,7 +74,8 @@ describe('accounts under hostile snapshots', () => {
         : { key: `${tag}-${name}`, value: JSON.stringify(c) },
     );
     const marker = user();
-    const markerOffset = (await endOffset(kafka, topics.accounts, partition)) + BigInt(messages.length);
+    const markerOffset =
+      (await endOffset(kafka, topics.accounts, partition)) + BigInt(messages.length);
     await produceRaw(
       kafka,
       topics.accounts,
@@ -141,7 +142,10 @@ describe('accounts under hostile snapshots', () => {
       cases[`userId-${name}`] = user({ accountId: value });
       cases[`member-${name}`] = org({ members: ['alice', value] });
     }
-    const fine = org({ accountId: `${tag}-${'x'.repeat(96 - tag.length - 1)}`, members: ['a.b-c_d'] });
+    const fine = org({
+      accountId: `${tag}-${'x'.repeat(96 - tag.length - 1)}`,
+      members: ['a.b-c_d'],
+    });
     const { stored, dlq } = await run({ ...cases, fine }, 1);
     for (const [name, snapshot] of Object.entries(cases)) {
       const field = name.startsWith('member') ? 'members' : 'accountId';

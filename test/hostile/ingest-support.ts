@@ -122,8 +122,7 @@ export async function readAll(kafka: Kafka, topic: string): Promise<KafkaMessage
   }
 }
 
-export const header = (message: KafkaMessage, name: string) =>
-  message.headers?.[name]?.toString();
+export const header = (message: KafkaMessage, name: string) => message.headers?.[name]?.toString();
 
 /** DLQ messages by their key: code and reason. */
 export function dlqByKey(messages: KafkaMessage[]): Map<string, { code: string; reason: string }> {

@@ -93,7 +93,9 @@ export class AccountFactsReader {
       const parsed = AccountSnapshot.safeParse(JSON.parse(row.snapshot));
       if (!parsed.success) {
         this.skipped++;
-        this.onInvalid(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+        this.onInvalid(
+          parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+        );
         continue;
       }
       if (this.history.add(parsed.data)) changed.add(parsed.data.accountId);

@@ -46,19 +46,13 @@ export function isWellFormed(value: string): boolean {
  * whole insert that contains it (code 25, CANNOT_PARSE_ESCAPE_SEQUENCE).
  */
 export function text(maxLength: number) {
-  return z
-    .string()
-    .min(1)
-    .max(maxLength)
-    .refine(isWellFormed, { error: WELL_FORMED_ERROR });
+  return z.string().min(1).max(maxLength).refine(isWellFormed, { error: WELL_FORMED_ERROR });
 }
 
 /** An account id or org name (`accountId`, `members`, an event's `userId`). */
-export const accountId = z
-  .string()
-  .regex(ACCOUNT_ID_PATTERN, {
-    error: `must be 1 to ${MAX_ACCOUNT_ID_LENGTH} letters, digits, '-', '_' or '.'`,
-  });
+export const accountId = z.string().regex(ACCOUNT_ID_PATTERN, {
+  error: `must be 1 to ${MAX_ACCOUNT_ID_LENGTH} letters, digits, '-', '_' or '.'`,
+});
 
 /** An ISO-8601 UTC instant (`Z`, no offset) within the range of ClickHouse's `DateTime64`. */
 export const utcInstant = z.iso

@@ -47,7 +47,9 @@ export const MAX_EVENT_WINDOW_MS = 36_525 * DAY_MS;
 function checkWindow(window: EventWindow): EventWindow {
   for (const [name, ms] of Object.entries(window)) {
     if (!Number.isSafeInteger(ms) || ms < 0 || ms > MAX_EVENT_WINDOW_MS) {
-      throw new RangeError(`event window ${name} must be 0 to ${MAX_EVENT_WINDOW_MS} ms, got ${ms}`);
+      throw new RangeError(
+        `event window ${name} must be 0 to ${MAX_EVENT_WINDOW_MS} ms, got ${ms}`,
+      );
     }
   }
   return window;
