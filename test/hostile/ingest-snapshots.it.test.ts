@@ -4,6 +4,8 @@ import { ensureTopics, type Kafka } from '@nanobill/kafka';
 import { createMetricsRegistry } from '@nanobill/observability';
 import { quietLogger, testClickHouse, testKafka, uniqueName } from '@nanobill/testkit';
 import { startAccounts } from '@nanobill/accounts-service';
+import { AccountFactsReader } from '@nanobill/accounts';
+import { AccountHistory } from '@nanobill/attribution';
 import {
   dlqByKey,
   endOffset,
@@ -173,6 +175,36 @@ describe('accounts under hostile snapshots', () => {
       expect(stored.has(snapshot.accountId as string), name).toBe(false);
     }
     expect(stored.has(extra.accountId)).toBe(true);
+  });
+
+  it('JSON nested 100,000 levels deep is refused; the facts readers keep reading', async () => {
+    // Valid JSON, under 1 MiB, in an unknown field (kept as sent): a recursive reader
+    // (the history's canonical form) would overflow its stack on it, at every refresh.
+    const deep = user();
+    const depth = 100_000;
+    const text = `${JSON.stringify(deep).slice(0, -1)},"note":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+    const fine = user();
+    const { stored, dlq } = await run({ deep: { key: `${tag}-deep`, value: text }, fine });
+    expect(dlq.get(`${tag}-deep`)?.code).toBe('schema_violation');
+    expect(dlq.get(`${tag}-deep`)?.reason).toContain('deeper than');
+    expect(stored.has(deep.accountId)).toBe(false);
+    expect(stored.has(fine.accountId)).toBe(true);
+
+    // One such row stored anyway (before this limit existed) is skipped, not fatal to readers.
+    await clickhouse.insert({
+      table: 'billing.account_snapshots',
+      columns: ['account_id', 'kind', 'plan', 'effective_at', 'snapshot'],
+      values: [[deep.accountId, 'user', 'pro', deep.effectiveAt, text]],
+      format: 'JSONCompactEachRow',
+    });
+    const skipped: string[] = [];
+    const reader = new AccountFactsReader(clickhouse, new AccountHistory(), (r) =>
+      skipped.push(r),
+    );
+    await reader.refresh();
+    expect(reader.history.has(fine.accountId)).toBe(true);
+    expect(reader.history.has(deep.accountId)).toBe(false);
+    expect(skipped.length).toBeGreaterThanOrEqual(1);
   });
 
   it('a snapshot ClickHouse refuses goes to the DLQ with the reason; its neighbours are stored', async () => {

@@ -1,4 +1,4 @@
-import { AccountSnapshot, spendingLimitOf } from '@nanobill/contract';
+import { decodeAccountSnapshot, spendingLimitOf, type AccountSnapshot } from '@nanobill/contract';
 import { BatchWriter, type ClickHouseClient } from '@nanobill/clickhouse';
 import type { AccountHistory } from '@nanobill/attribution';
 
@@ -63,9 +63,9 @@ export function snapshotWriter(options: {
  * everything, later calls what was stored since (with a minute of overlap, since rows of one
  * insert share no exact time; adding a snapshot twice is harmless).
  *
- * A stored snapshot that the current schema refuses (stored before its bounds tightened, e.g. an
- * account id outside the hub's charset) is skipped and reported through `onInvalid`: one old row
- * must not stop every later snapshot from being read.
+ * A stored snapshot that the current decoder refuses (stored before its bounds tightened, e.g. an
+ * account id outside the hub's charset, or JSON nested too deep for the history) is skipped and
+ * reported through `onInvalid`: one old row must not stop every later snapshot from being read.
  */
 export class AccountFactsReader {
   #since = 0;
@@ -90,15 +90,13 @@ export class AccountFactsReader {
     const changed = new Set<string>();
     for (const row of await result.json<{ snapshot: string; stored_ms: string }>()) {
       this.#since = Math.max(this.#since, Number(row.stored_ms));
-      const parsed = AccountSnapshot.safeParse(JSON.parse(row.snapshot));
-      if (!parsed.success) {
+      const decoded = decodeAccountSnapshot(Buffer.from(row.snapshot), Number.POSITIVE_INFINITY);
+      if (!decoded.ok) {
         this.skipped++;
-        this.onInvalid(
-          parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
-        );
+        this.onInvalid(decoded.reason);
         continue;
       }
-      if (this.history.add(parsed.data)) changed.add(parsed.data.accountId);
+      if (this.history.add(decoded.value)) changed.add(decoded.value.accountId);
     }
     return [...changed];
   }

@@ -96,9 +96,14 @@ export function outsideWindow(
   const earliest = referenceMs - window.maxAgeMs;
   const latest = referenceMs + window.maxAheadMs;
   if (ms >= earliest && ms <= latest) return undefined;
-  const reference = new Date(referenceMs).toISOString();
-  const bounds = `${new Date(earliest).toISOString()} .. ${new Date(latest).toISOString()}`;
-  return `timestamp: ${timestamp} is outside the accepted window ${bounds} (${window.maxAgeMs} ms back, ${window.maxAheadMs} ms ahead of the message's Kafka time ${reference})`;
+  const bounds = `${instantText(earliest)} .. ${instantText(latest)}`;
+  return `timestamp: ${timestamp} is outside the accepted window ${bounds} (${window.maxAgeMs} ms back, ${window.maxAheadMs} ms ahead of the message's Kafka time ${instantText(referenceMs)})`;
+}
+
+/** ISO-8601 when a JS Date can hold the instant (a forged Kafka timestamp may not), else ms. */
+function instantText(ms: number): string {
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? `${ms} ms` : date.toISOString();
 }
 
 /** Bytes from Kafka → a valid event, or the reason it is not one (names the field). */
@@ -122,8 +127,12 @@ export function decodeRequestEvent(
 }
 
 /** Bytes from `billing.accounts.v1` → a valid snapshot, or the reason it is not one (names the field). */
-export function decodeAccountSnapshot(bytes: Buffer | null): Decoded<AccountSnapshot> {
-  const json = decodeJson(bytes, MAX_ACCOUNT_SNAPSHOT_BYTES);
+export function decodeAccountSnapshot(
+  bytes: Buffer | null,
+  /** The topic's limit; a stored snapshot (re-serialized, e.g. `1e20` spelled out) may exceed it. */
+  maxBytes = MAX_ACCOUNT_SNAPSHOT_BYTES,
+): Decoded<AccountSnapshot> {
+  const json = decodeJson(bytes, maxBytes);
   if (!json.ok) return json;
   const parsed = AccountSnapshot.safeParse(json.value);
   if (parsed.success) return { ok: true, value: parsed.data };
@@ -139,11 +148,36 @@ export function decodeJson(bytes: Buffer | null, maxBytes: number): Decoded<unkn
   if (bytes.length > maxBytes) {
     return reject('oversized', `the message is ${bytes.length} bytes, more than ${maxBytes}`);
   }
+  let value: unknown;
   try {
-    return { ok: true, value: JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) };
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch (error) {
     return reject('not_json', `the value is not JSON: ${(error as Error).message}`);
   }
+  if (nestedDeeperThan(value, MAX_JSON_DEPTH)) {
+    return reject('schema_violation', `(message): nested deeper than ${MAX_JSON_DEPTH} levels`);
+  }
+  return { ok: true, value };
+}
+
+/**
+ * Deepest nesting of objects and arrays a message may have (the contract needs 2; unknown fields
+ * get room). Within the size limit JSON can nest half a million levels, which JSON.parse takes
+ * but recursive readers do not: JSON.stringify with a replacer (the account history's canonical
+ * form) overflows the stack on it, at every read of the stored snapshot.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** Iterative, so that the check itself cannot overflow the stack. */
+function nestedDeeperThan(root: unknown, maxDepth: number): boolean {
+  const stack: Array<{ value: unknown; depth: number }> = [{ value: root, depth: 1 }];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const { value, depth } = next;
+    if (value === null || typeof value !== 'object') continue;
+    if (depth > maxDepth) return true;
+    for (const child of Object.values(value)) stack.push({ value: child, depth: depth + 1 });
+  }
+  return false;
 }
 
 /** `path: message` for each issue, `whole` standing for the message itself. */

@@ -15,6 +15,7 @@ export {
   outsideWindow,
   DEFAULT_EVENT_WINDOW,
   MAX_EVENT_WINDOW_MS,
+  MAX_JSON_DEPTH,
   REJECTION_CODES,
   type Decoded,
   type EventWindow,

@@ -6,6 +6,7 @@ import {
   DEFAULT_EVENT_WINDOW,
   DEFAULT_PROVIDERS,
   INT64_MAX,
+  MAX_ACCOUNT_SNAPSHOT_BYTES,
   REJECTION_CODES,
   UINT16_MAX,
   UINT32_MAX,
@@ -213,7 +214,11 @@ describe('request event decoder: any input → an event that fits its columns, o
           max: new Date('9999-12-31T23:59:59Z'),
           noInvalidDate: true,
         }),
-        fc.integer({ min: 0, max: 8_000_000_000_000 }),
+        fc.oneof(
+          fc.integer({ min: 0, max: 8_000_000_000_000 }),
+          // Forged Kafka timestamps (a producer sets them on a CreateTime topic): never a throw.
+          fc.constantFrom(8.64e15, 9e15, Number.MAX_SAFE_INTEGER),
+        ),
         (at, sentAt) => {
           const decoded = decode(message({ ...validEvent, timestamp: at.toISOString() }, sentAt));
           if (decoded.ok) return eventFitsColumns(decoded.value, sentAt);
@@ -264,6 +269,29 @@ describe('request event decoder: any input → an event that fits its columns, o
     expect(() => requestEventDecoder({ window: { maxAgeMs: 0, maxAheadMs: 1e300 } })).toThrow(
       /maxAheadMs/,
     );
+  });
+
+  it('nesting: 64 levels are accepted, deeper is refused (half a million fit in 1 MiB)', () => {
+    const nested = (levels: number) =>
+      Buffer.from(
+        `${JSON.stringify(validEvent).slice(0, -1)},"note":${'['.repeat(levels)}${']'.repeat(levels)}}`,
+      );
+    const at = (levels: number) => decode({ value: nested(levels), timestamp: String(SENT_AT) });
+    expect(at(63).ok).toBe(true); // the event object is level 1
+    const deeper = at(64);
+    expect(deeper.ok === false && deeper.code).toBe('schema_violation');
+    expect(deeper.ok === false && deeper.reason).toContain('deeper than 64');
+    const user = {
+      schemaVersion: 1,
+      accountId: 'a',
+      kind: 'user',
+      plan: 'pro',
+      effectiveAt: validOrg.effectiveAt,
+    };
+    const deepSnapshot = `${JSON.stringify(user).slice(0, -1)},"x":${'{"a":'.repeat(400_000)}1${'}'.repeat(400_000)}}`;
+    expect(deepSnapshot.length).toBeLessThan(MAX_ACCOUNT_SNAPSHOT_BYTES * 4);
+    const refused = decodeAccountSnapshot(Buffer.from(deepSnapshot), Number.POSITIVE_INFINITY);
+    expect(refused.ok === false && refused.reason).toContain('deeper than 64');
   });
 
   it('user ids are account ids; billTo is kept as sent', () => {

@@ -50,7 +50,9 @@ export async function startAccounts(options: AccountsOptions): Promise<{ stop():
 
   async function handle(batch: PartitionBatch): Promise<void> {
     const source = { topic: batch.topic, partition: batch.partition };
-    const { valid, rejections } = splitValid(batch.messages, decodeAccountSnapshot);
+    const { valid, rejections } = splitValid(batch.messages, (bytes) =>
+      decodeAccountSnapshot(bytes),
+    );
     const rows = valid.map(({ value }) => snapshotRow(value));
     const [written] = await Promise.all([
       writer.write(rows),
