@@ -174,7 +174,7 @@ describe('ingest under hostile events', () => {
     expect(stored.has(good.requestId)).toBe(true);
   });
 
-  it('strings of 10,000 characters: DLQd, naming the field; an unknown field that long is kept', async () => {
+  it('strings of 10,000 characters: DLQd, naming the field; an unknown field that long is kept; deep nesting refused', async () => {
     const t = Date.now();
     const long = 'x'.repeat(10_000);
     const fields = [
@@ -192,14 +192,19 @@ describe('ingest under hostile events', () => {
     });
     const hardware = eventAt(t, { computeTimeMs: 10, hardware: long });
     const extra = eventAt(t, { routerNote: long });
+    // 30,000 levels of nesting fit in 64 KiB.
+    const deep = eventAt(t);
+    const deepText = `${JSON.stringify(deep).slice(0, -1)},"note":${'['.repeat(30_000)}${']'.repeat(30_000)}}`;
     const { stored, dlq } = await run(
       [
         ...bad.map((b) => ({ key: b.key, value: JSON.stringify(b.event) })),
         json(hardware),
         json(extra),
+        { key: deep.requestId, value: deepText },
       ],
       3,
     );
+    expect(dlq.get(deep.requestId)?.reason).toContain('deeper than 64');
     for (const { key, field } of bad) {
       expect(dlq.get(key)?.code, field).toBe('schema_violation');
       expect(dlq.get(key)?.reason, field).toContain(field);

@@ -198,9 +198,7 @@ describe('accounts under hostile snapshots', () => {
       format: 'JSONCompactEachRow',
     });
     const skipped: string[] = [];
-    const reader = new AccountFactsReader(clickhouse, new AccountHistory(), (r) =>
-      skipped.push(r),
-    );
+    const reader = new AccountFactsReader(clickhouse, new AccountHistory(), (r) => skipped.push(r));
     await reader.refresh();
     expect(reader.history.has(fine.accountId)).toBe(true);
     expect(reader.history.has(deep.accountId)).toBe(false);
