@@ -2,7 +2,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startAccounts } from '@nanobill/accounts-service';
 import { AccountFactsReader } from '@nanobill/accounts';
 import { AccountHistory } from '@nanobill/attribution';
-import type { AccountSnapshot, RoutedRequestEvent } from '@nanobill/contract';
+import {
+  MAX_EVENT_WINDOW_MS,
+  type AccountSnapshot,
+  type RoutedRequestEvent,
+} from '@nanobill/contract';
 import { ensureTopics } from '@nanobill/kafka';
 import { createMetricsRegistry } from '@nanobill/observability';
 import { startPricing } from '@nanobill/pricing';
@@ -120,6 +124,8 @@ describe('a simulated month of traffic → statements', () => {
       topics: { requests: topics.requests, alerts: topics.alerts },
       groupId: uniqueName('pricing'),
       schedule: null,
+      // A month in the past (2026-10): the event window admits it.
+      eventWindow: { maxAgeMs: MAX_EVENT_WINDOW_MS, maxAheadMs: 5 * 60_000 },
     });
     cleanup.push(() => pricing.stop());
 

@@ -137,6 +137,7 @@ export async function startPipeline(options: {
         metrics: registry,
         topics: { requests: TOPICS.requests, dlq: TOPICS.requestsDlq },
         providers: providers.names,
+        eventWindow: config.eventWindow,
         maxRows: config.ingest.maxRows,
         maxWaitMs: config.ingest.maxWaitMs,
       });
@@ -158,6 +159,7 @@ export async function startPipeline(options: {
         logger,
         metrics: registry,
         providers,
+        eventWindow: config.eventWindow,
         deadlineMs: config.pricing.deadlineMs,
         schedule: config.pricing.schedule,
         endpointFailingAfterMs: config.pricing.endpointFailingAfterMs,
@@ -184,7 +186,14 @@ export async function startPipeline(options: {
     if (only.has('enforcement')) {
       const client = clickhouse();
       await singleton('enforcement', () =>
-        startEnforcement({ kafka, clickhouse: client, logger, metrics: registry, providers }),
+        startEnforcement({
+          kafka,
+          clickhouse: client,
+          logger,
+          metrics: registry,
+          providers,
+          eventWindow: config.eventWindow,
+        }),
       );
     }
     if (only.has('alerts')) {

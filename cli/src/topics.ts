@@ -7,7 +7,13 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 /** The topics nanobill creates on start-up when they are missing. */
 export function topicSpecs(requestsPartitions: number): TopicSpec[] {
   return [
-    { topic: TOPICS.requests, numPartitions: requestsPartitions },
+    // The broker stamps each event with its own clock when it appends it: the reference of the
+    // event window (a router cannot move it, and every consumer reads the same instant).
+    {
+      topic: TOPICS.requests,
+      numPartitions: requestsPartitions,
+      configs: { 'message.timestamp.type': 'LogAppendTime' },
+    },
     { topic: TOPICS.alerts, numPartitions: 3, configs: { 'retention.ms': String(90 * DAY_MS) } },
     // The router reads each account's latest status; compaction keeps just that.
     { topic: TOPICS.accountStatus, numPartitions: 3, configs: { 'cleanup.policy': 'compact' } },

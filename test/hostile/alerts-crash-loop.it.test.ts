@@ -39,8 +39,11 @@ const HOSTILE_BILL_TO: Record<string, string> = {
   colons: 'a:b:c',
   tilde: '~0123456789abcdef0123456789abcdef',
 };
-/** A user id is the router's too (any 256 characters): one case has a hostile one as well. */
-const HOSTILE_USER = 'mallory\u0000\r\n\u202e:threshold';
+/**
+ * A user id is the router's too, but the contract bounds it (1–96 of letters, digits, `-`, `_`,
+ * `.`; anything else is dead-lettered before pricing): one case has the oddest valid one.
+ */
+const HOSTILE_USER = `..${'-_.'.repeat(31)}a`;
 
 describe('hostile X-HF-Bill-To: the alerts pipeline does not crash', () => {
   const tag = uniqueName('hostile');

@@ -1,4 +1,4 @@
-import { AccountSnapshot, spendingLimitOf } from '@nanobill/contract';
+import { decodeAccountSnapshot, spendingLimitOf, type AccountSnapshot } from '@nanobill/contract';
 import { BatchWriter, type ClickHouseClient } from '@nanobill/clickhouse';
 import type { AccountHistory } from '@nanobill/attribution';
 
@@ -62,13 +62,20 @@ export function snapshotWriter(options: {
  * Keeps an AccountHistory up to date from `billing.account_snapshots`: the first call loads
  * everything, later calls what was stored since (with a minute of overlap, since rows of one
  * insert share no exact time; adding a snapshot twice is harmless).
+ *
+ * A stored snapshot that the current decoder refuses (stored before its bounds tightened, e.g. an
+ * account id outside the hub's charset, or JSON nested too deep for the history) is skipped and
+ * reported through `onInvalid`: one old row must not stop every later snapshot from being read.
  */
 export class AccountFactsReader {
   #since = 0;
+  /** Stored snapshots skipped because the current schema refuses them. */
+  skipped = 0;
 
   constructor(
     private readonly clickhouse: ClickHouseClient,
     readonly history: AccountHistory,
+    private readonly onInvalid: (reason: string) => void = () => undefined,
   ) {}
 
   /** Reads the snapshots stored since the last call; returns the accounts that got a new one. */
@@ -82,9 +89,14 @@ export class AccountFactsReader {
     });
     const changed = new Set<string>();
     for (const row of await result.json<{ snapshot: string; stored_ms: string }>()) {
-      const snapshot = AccountSnapshot.parse(JSON.parse(row.snapshot));
-      if (this.history.add(snapshot)) changed.add(snapshot.accountId);
       this.#since = Math.max(this.#since, Number(row.stored_ms));
+      const decoded = decodeAccountSnapshot(Buffer.from(row.snapshot), Number.POSITIVE_INFINITY);
+      if (!decoded.ok) {
+        this.skipped++;
+        this.onInvalid(decoded.reason);
+        continue;
+      }
+      if (this.history.add(decoded.value)) changed.add(decoded.value.accountId);
     }
     return [...changed];
   }

@@ -1,10 +1,11 @@
+import { isAccountId } from '@nanobill/contract';
 import { instant, type AccountHistory } from './history.js';
 
 /** How long a request may wait for account facts that have not arrived (PRODUCT.md §5). */
 export const DEFAULT_GRACE_MS = 5 * 60 * 1000;
 
 /** Why a request naming an org in `X-HF-Bill-To` was billed to its user instead. */
-export type FallbackCause = 'unknown_org' | 'free_org' | 'not_member';
+export type FallbackCause = 'invalid_org_name' | 'unknown_org' | 'free_org' | 'not_member';
 
 /** Who pays for one request. */
 export type Attribution =
@@ -79,6 +80,15 @@ export function attribute(
 
   // No X-HF-Bill-To: the user pays, nothing to check.
   if (billTo === undefined) return billUser();
+  // Not an org name at all (PRODUCT.md §5: letters, digits, '-', '_', '.', at most 96): no org can
+  // have it, so it is neither looked up nor waited for. Not bad input either: the user pays,
+  // flagged. The reason does not repeat the header (it may hold control characters).
+  if (!isAccountId(billTo)) {
+    return billUser({
+      cause: 'invalid_org_name',
+      reason: `bill_to is not a valid org name (1 to 96 letters, digits, '-', '_' or '.'); billed to user '${userId}'`,
+    });
+  }
 
   const org = history.at(billTo, t);
   // Member of a paying org at the request's time: the org pays. Nothing else is needed, not

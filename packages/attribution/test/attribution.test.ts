@@ -207,6 +207,43 @@ describe('attribute', () => {
     expect(result.reason).toContain("'bob'");
   });
 
+  it.each([
+    ['a NUL', 'acme\u0000'],
+    ['a newline', 'acme\nx'],
+    ['an RTL override', 'acme\u202Egpj.exe'],
+    ['an emoji', 'acme😀'],
+    ['an SQL quote', "acme'; DROP TABLE billing.ledger_entries; --"],
+    ['a path', '../acme'],
+    ['a space', 'ac me'],
+    ['97 characters', 'a'.repeat(97)],
+  ])(
+    'bills the user, flagged, when X-HF-Bill-To holds %s: not an org name, neither looked up nor waited for',
+    (_name, billTo) => {
+      // Even an "org" snapshot under that very name, and a request still inside the grace.
+      const h = historyOf(...base, { ...org('x', 0, 'enterprise', ['alice']), accountId: billTo });
+      const result = attribute({ userId: 'alice', billTo, timestamp: iso(1) }, h, later(1));
+      expect(result).toMatchObject({
+        decision: 'user_fallback',
+        accountId: 'alice',
+        cause: 'invalid_org_name',
+      });
+      expect(result.reason).toContain('bill_to is not a valid org name');
+      // The header's characters do not travel into the reason (it is shown in alerts and SQL).
+      expect(result.reason).not.toContain(billTo);
+    },
+  );
+
+  it('accepts the longest valid org name', () => {
+    const name = `Org.${'x'.repeat(88)}-_.9`;
+    expect(name).toHaveLength(96);
+    const h = historyOf(...base, org(name, 0, 'team', ['alice']));
+    expect(attribute({ userId: 'alice', billTo: name, timestamp: iso(1) }, h, later(60))).toEqual({
+      decision: 'org',
+      accountId: name,
+      reason: '',
+    });
+  });
+
   it('waits for an unknown org within the grace, then falls back', () => {
     const request = { userId: 'alice', billTo: 'newco', timestamp: iso(1) };
     const waiting = attribute(request, history, { now: new Date(T0 + MIN + DEFAULT_GRACE_MS - 1) });

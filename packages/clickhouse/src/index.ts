@@ -17,7 +17,6 @@ export {
   MIGRATIONS_DIR,
   type Migration,
 } from './migrations.js';
-export { BatchWriter, firstPerKey, type BatchWriterOptions } from './batch-writer.js';
 export {
   FinanceSql,
   openFinanceSql,
@@ -30,3 +29,17 @@ export {
   FINANCE_PASSWORD_MIN_LENGTH,
 } from './finance-sql.js';
 export { FinanceSqlRefused, FINANCE_OBJECTS, FINANCE_DENIED_OBJECTS } from './finance-ast.js';
+export {
+  BatchWriter,
+  firstPerKey,
+  type BatchWriterOptions,
+  type WriteResult,
+} from './batch-writer.js';
+export {
+  rowRefusal,
+  describeRefusal,
+  clickHouseCode,
+  ROW_REFUSAL_CODES,
+  MAX_REFUSAL_MESSAGE_LENGTH,
+  type Refusal,
+} from './refusal.js';

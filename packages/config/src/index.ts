@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_EVENT_WINDOW, MAX_EVENT_WINDOW_MS, type EventWindow } from '@nanobill/contract';
 
 const brokerList = z
   .string()
@@ -134,6 +135,21 @@ const Env = z.object({
   CLICKHOUSE_FINANCE_URL: z.url().optional(),
   NANOBILL_FINANCE_PASSWORD: z.string().min(16, 'at least 16 characters').optional(),
   NANOBILL_FINANCE_PASSWORD_FILE: z.string().min(1).optional(),
+  // The event window (PRODUCT.md §2): an event whose timestamp is older than MAX_AGE or further
+  // ahead than MAX_AHEAD of the time its message reached Kafka is bad input (DLQ, out_of_window).
+  // Ingest, pricing and enforcement read it alike. At most a century either way.
+  NANOBILL_EVENT_MAX_AGE_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_EVENT_WINDOW_MS)
+    .default(DEFAULT_EVENT_WINDOW.maxAgeMs),
+  NANOBILL_EVENT_MAX_AHEAD_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_EVENT_WINDOW_MS)
+    .default(DEFAULT_EVENT_WINDOW.maxAheadMs),
 });
 
 /** How nanobill reaches a secured Kafka (TLS, SASL); secrets stay in files or the environment. */
@@ -202,6 +218,8 @@ export interface Config {
    * absent: the local stack's, kept under the data directory.
    */
   secretsKey: { key: string | undefined; file: string | undefined };
+  /** Accepted event timestamps around each message's Kafka time (ingest, pricing, enforcement). */
+  eventWindow: EventWindow;
   pricing: {
     deadlineMs: number;
     schedule: string;
@@ -321,6 +339,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       allowNetworks: e.NANOBILL_WEBHOOK_ALLOW_NETWORKS,
     },
     secretsKey: { key: e.NANOBILL_SECRETS_KEY, file: e.NANOBILL_SECRETS_KEY_FILE },
+    eventWindow: {
+      maxAgeMs: e.NANOBILL_EVENT_MAX_AGE_MS,
+      maxAheadMs: e.NANOBILL_EVENT_MAX_AHEAD_MS,
+    },
     pricing: {
       deadlineMs: e.NANOBILL_PRICING_DEADLINE_MS,
       schedule: e.NANOBILL_PRICING_SCHEDULE,

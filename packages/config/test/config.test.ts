@@ -233,3 +233,29 @@ describe('loadConfig: webhooks and the secrets key', () => {
     );
   });
 });
+
+describe('loadConfig: the event window', () => {
+  it('defaults to 35 days back and 5 minutes ahead', () => {
+    expect(loadConfig({}).eventWindow).toEqual({
+      maxAgeMs: 35 * 24 * 60 * 60 * 1000,
+      maxAheadMs: 5 * 60 * 1000,
+    });
+  });
+
+  it('reads NANOBILL_EVENT_MAX_AGE_MS and NANOBILL_EVENT_MAX_AHEAD_MS', () => {
+    const config = loadConfig({
+      NANOBILL_EVENT_MAX_AGE_MS: '86400000',
+      NANOBILL_EVENT_MAX_AHEAD_MS: '0',
+    });
+    expect(config.eventWindow).toEqual({ maxAgeMs: 86_400_000, maxAheadMs: 0 });
+  });
+
+  it.each([
+    ['NANOBILL_EVENT_MAX_AGE_MS', '-1'],
+    ['NANOBILL_EVENT_MAX_AGE_MS', 'a month'],
+    ['NANOBILL_EVENT_MAX_AHEAD_MS', '1.5'],
+    ['NANOBILL_EVENT_MAX_AHEAD_MS', String(200 * 365 * 24 * 60 * 60 * 1000)],
+  ])('names %s when it is %s', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(name);
+  });
+});

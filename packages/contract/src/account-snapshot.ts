@@ -1,4 +1,12 @@
 import { z } from 'zod';
+import {
+  UINT32_MAX,
+  WELL_FORMED_ERROR,
+  accountId,
+  isWellFormed,
+  text,
+  utcInstant,
+} from './bounds.js';
 import { nanoUsdDigits } from './nano-usd.js';
 
 /**
@@ -13,10 +21,8 @@ export const ORG_PLANS = ['free', 'team', 'enterprise'] as const;
 export type UserPlan = (typeof USER_PLANS)[number];
 export type OrgPlan = (typeof ORG_PLANS)[number];
 
-const id = z.string().min(1).max(256);
-
-/** An ISO-8601 UTC instant (`Z`, no offset), as for the request event's `timestamp`. */
-const utcInstant = z.iso.datetime({ offset: false, precision: undefined });
+/** Longest provider name in `disabledProviders`, as for the request event's tags. */
+const MAX_PROVIDER_NAME_LENGTH = 64;
 
 /** A list without repeated entries; the issue names the repeated value and its index. */
 function uniqueList(item: z.ZodString, what: string) {
@@ -51,6 +57,7 @@ const httpsUrl = z
   .url({ protocol: /^https$/, error: 'must be an https URL' })
   .regex(/^https:\/\/[^/]/, { error: 'must be an https URL' })
   .max(2048)
+  .refine(isWellFormed, { error: WELL_FORMED_ERROR })
   .meta({ format: 'uri' });
 
 /** Rejects a field on user snapshots with a message saying it belongs to orgs. */
@@ -59,7 +66,7 @@ const orgOnly = (field: string) =>
 
 const common = {
   schemaVersion: z.literal(1),
-  accountId: id,
+  accountId,
   effectiveAt: utcInstant,
   alertWebhookUrl: httpsUrl.optional(),
 };
@@ -78,15 +85,17 @@ const OrgSnapshot = z.looseObject({
   ...common,
   kind: z.literal('org'),
   plan: z.enum(ORG_PLANS, { error: "an org's plan is one of free, team, enterprise" }),
-  seats: z.int({ error: 'an org has a whole number of seats' }).min(1),
-  members: uniqueList(id, 'members'),
+  // billing.account_snapshots.seats is a UInt32.
+  seats: z.int({ error: 'an org has a whole number of seats' }).min(1).max(UINT32_MAX),
+  members: uniqueList(accountId, 'members'),
   spendingLimitNanoUsd: nanoUsdJson.optional(),
-  disabledProviders: z.array(z.string().min(1).max(64)).optional(),
+  disabledProviders: z.array(text(MAX_PROVIDER_NAME_LENGTH)).optional(),
 });
 
 /**
  * `AccountSnapshot` v1 exactly as PRODUCT.md §5 lists it, on `billing.accounts.v1` (key: the
- * account id). A union on `kind`, so that the plan is checked against the kind and org-only
+ * account id). Account ids and members are the hub's names (1–96 letters, digits, `-`, `_`,
+ * `.`); every value fits its column in `billing.account_snapshots` (`bounds.ts`). A union on `kind`, so that the plan is checked against the kind and org-only
  * fields are refused on users. Unknown extra fields are kept (`loose`), like the request event.
  * `spendingLimitNanoUsd` keeps its JSON form; read it with `spendingLimitOf`.
  */

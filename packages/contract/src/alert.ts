@@ -4,7 +4,8 @@ import { ALERT_ID_PATTERN } from './alert-id.js';
 /**
  * Alert types, one registry (PRODUCT.md §7). `spend_threshold` carries the crossing (50/80/100 %
  * of a limit, credits exhausted, pay-as-you-go started, $10/$100/$1,000) in `details.threshold`;
- * the last two are for on-call: webhooks that keep failing and dead-letter topics that grow.
+ * the last three are for on-call: webhooks that keep failing, dead-letter topics that grow, and
+ * rows ClickHouse refuses to store (the pricing service keeps those requests pending meanwhile).
  */
 export const ALERT_TYPES = [
   'spend_threshold',
@@ -13,6 +14,7 @@ export const ALERT_TYPES = [
   'attribution_fallback',
   'webhook_delivery_failing',
   'dlq_growth',
+  'storage_refused',
 ] as const;
 export type AlertType = (typeof ALERT_TYPES)[number];
 

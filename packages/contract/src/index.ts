@@ -2,6 +2,8 @@ export { TOPICS, type TopicKey } from './topics.js';
 export { DEFAULT_PROVIDERS, HF_INFERENCE } from './providers.js';
 export {
   MAX_EVENT_BYTES,
+  MAX_ID_LENGTH,
+  MAX_TAG_LENGTH,
   REQUEST_EVENT_FIELDS,
   RoutedRequestEvent,
   requestEventSchema,
@@ -9,10 +11,27 @@ export {
 export {
   decodeAccountSnapshot,
   decodeRequestEvent,
+  requestEventDecoder,
+  outsideWindow,
+  DEFAULT_EVENT_WINDOW,
+  MAX_EVENT_WINDOW_MS,
+  MAX_JSON_DEPTH,
   REJECTION_CODES,
   type Decoded,
+  type EventWindow,
   type RejectionCode,
+  type RequestMessage,
 } from './decode.js';
+export {
+  ACCOUNT_ID_PATTERN,
+  DATETIME64_MAX,
+  DATETIME64_MIN,
+  MAX_ACCOUNT_ID_LENGTH,
+  UINT16_MAX,
+  UINT32_MAX,
+  isAccountId,
+  isWellFormed,
+} from './bounds.js';
 export { JSON_SCHEMAS } from './json-schemas.js';
 export { Alert, ALERT_TYPES, type AlertType } from './alert.js';
 export { ALERT_ID_PATTERN, MAX_ALERT_ID_LENGTH, alertIdPart, isValidAlertId } from './alert-id.js';
@@ -29,4 +48,4 @@ export {
   type UserSnapshot,
 } from './account-snapshot.js';
 export { pricingKey, pricingRoute, type PricingRoute } from './pricing-route.js';
-export { nanoUsdDigits } from './nano-usd.js';
+export { INT64_MAX, nanoUsdDigits } from './nano-usd.js';

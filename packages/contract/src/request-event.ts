@@ -1,15 +1,30 @@
 import { z } from 'zod';
+import { accountId, text, utcInstant } from './bounds.js';
 import { DEFAULT_PROVIDERS } from './providers.js';
 
 /** Larger messages are rejected before parsing: the router never needs more for one request. */
 export const MAX_EVENT_BYTES = 64 * 1024;
 
-const id = z.string().min(1).max(256);
-const tokenCount = z.int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+/** Longest id (request ids, model ids, provider ids, `billTo` as sent): far above real ones. */
+export const MAX_ID_LENGTH = 256;
+/** Longest pipeline tag or hardware name. */
+export const MAX_TAG_LENGTH = 64;
+
+const id = text(MAX_ID_LENGTH);
+const tag = text(MAX_TAG_LENGTH);
+/**
+ * Token counts and compute times: safe integers, which fit `UInt64` (`billing.usage`) and are
+ * read back exactly as JS numbers.
+ */
+const count = z.int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 /**
  * `RoutedRequestEvent` v1 exactly as PRODUCT.md §2 lists it. Unknown extra fields are kept
- * (`loose`) so that a newer router does not lose data on an older nanobill.
+ * (`loose`) so that a newer router does not lose data on an older nanobill. Every field is bounded
+ * by the column that stores it (`bounds.ts`); `userId` is an account id (PRODUCT.md §5). `billTo`
+ * is kept as sent: one that is not a valid org name bills the user (attribution), it is not bad
+ * input. The timestamp window is checked by `requestEventDecoder`, not here: it depends on when
+ * the message reached Kafka.
  */
 export function requestEventSchema(providers: readonly string[] = DEFAULT_PROVIDERS) {
   const [first, ...rest] = providers;
@@ -18,19 +33,19 @@ export function requestEventSchema(providers: readonly string[] = DEFAULT_PROVID
     .looseObject({
       schemaVersion: z.literal(1),
       requestId: id,
-      timestamp: z.iso.datetime({ offset: false, precision: undefined }),
-      userId: id,
+      timestamp: utcInstant,
+      userId: accountId,
       billTo: id.optional(),
       provider: z.enum([first, ...rest]),
       model: id,
       providerModelId: id.optional(),
-      task: z.string().min(1).max(64),
+      task: tag,
       billingMode: z.enum(['routed', 'custom_key']),
       providerRequestId: id.optional(),
       status: z.int().min(100).max(599),
-      usage: z.object({ inputTokens: tokenCount, outputTokens: tokenCount }).optional(),
-      computeTimeMs: z.int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
-      hardware: z.string().min(1).max(64).optional(),
+      usage: z.object({ inputTokens: count, outputTokens: count }).optional(),
+      computeTimeMs: count.optional(),
+      hardware: tag.optional(),
     })
     .refine((e) => (e.computeTimeMs === undefined) === (e.hardware === undefined), {
       message: 'computeTimeMs and hardware come together',

@@ -10,15 +10,18 @@ export interface Rejection {
 
 export type Decoding<T> = { ok: true; value: T } | { ok: false; code: string; reason: string };
 
-/** Decodes a batch: the valid values with their messages, and the rejections for the DLQ. */
+/**
+ * Decodes a batch: the valid values with their messages, and the rejections for the DLQ. The
+ * decoder gets the whole message too (e.g. its Kafka timestamp).
+ */
 export function splitValid<T>(
   messages: KafkaMessage[],
-  decode: (bytes: Buffer | null) => Decoding<T>,
+  decode: (bytes: Buffer | null, message: KafkaMessage) => Decoding<T>,
 ): { valid: Array<{ value: T; message: KafkaMessage }>; rejections: Rejection[] } {
   const valid: Array<{ value: T; message: KafkaMessage }> = [];
   const rejections: Rejection[] = [];
   for (const message of messages) {
-    const decoded = decode(message.value);
+    const decoded = decode(message.value, message);
     if (decoded.ok) valid.push({ value: decoded.value, message });
     else rejections.push({ message, code: decoded.code, reason: decoded.reason });
   }

@@ -1,6 +1,6 @@
 import { TOPICS, decodeAccountSnapshot } from '@nanobill/contract';
 import { snapshotRow, snapshotWriter } from '@nanobill/accounts';
-import type { ClickHouseClient } from '@nanobill/clickhouse';
+import { describeRefusal, type ClickHouseClient } from '@nanobill/clickhouse';
 import {
   createProducer,
   sendToDlq,
@@ -8,6 +8,7 @@ import {
   startBatchConsumer,
   type Kafka,
   type PartitionBatch,
+  type Rejection,
 } from '@nanobill/kafka';
 import { Counter, type Logger, type Registry } from '@nanobill/observability';
 
@@ -26,7 +27,8 @@ export interface AccountsOptions {
 /**
  * Keeps every account snapshot consumed from the compacted `billing.accounts.v1` in
  * `billing.account_snapshots`, since compaction forgets the history the rules need. Invalid
- * snapshots go to `billing.accounts.dlq.v1` with their reason; offsets are committed after both.
+ * snapshots go to `billing.accounts.dlq.v1` with their reason, and so do valid ones whose row
+ * ClickHouse refuses (`storage_refused`); offsets are committed after all of them.
  */
 export async function startAccounts(options: AccountsOptions): Promise<{ stop(): Promise<void> }> {
   const logger = options.logger.child({ service: 'accounts' });
@@ -47,23 +49,38 @@ export async function startAccounts(options: AccountsOptions): Promise<{ stop():
   await producer.connect();
 
   async function handle(batch: PartitionBatch): Promise<void> {
-    const { valid, rejections } = splitValid(batch.messages, decodeAccountSnapshot);
+    const source = { topic: batch.topic, partition: batch.partition };
+    const { valid, rejections } = splitValid(batch.messages, (bytes) =>
+      decodeAccountSnapshot(bytes),
+    );
     const rows = valid.map(({ value }) => snapshotRow(value));
-    await Promise.all([
+    const [written] = await Promise.all([
       writer.write(rows),
-      sendToDlq(
-        producer,
-        topics.dlq,
-        { topic: batch.topic, partition: batch.partition },
-        rejections,
-      ),
+      sendToDlq(producer, topics.dlq, source, rejections),
     ]);
-    snapshots.inc({ result: 'stored' }, rows.length);
-    snapshots.inc({ result: 'dlq' }, rejections.length);
+    // Valid, but ClickHouse will not store it: to the DLQ with its reason, the partition goes on.
+    const refused: Rejection[] = [];
+    rows.forEach((row, i) => {
+      const refusal = written.refused.get(row);
+      if (refusal === undefined) return;
+      refused.push({
+        message: valid[i]!.message,
+        code: 'storage_refused',
+        reason: `billing.account_snapshots refused the row: ${describeRefusal(refusal)}`,
+      });
+    });
+    await sendToDlq(producer, topics.dlq, source, refused);
+    snapshots.inc({ result: 'stored' }, rows.length - refused.length);
+    snapshots.inc({ result: 'dlq' }, rejections.length + refused.length);
     if (rejections.length > 0)
       logger.warn(
         { rejected: rejections.length, first: rejections[0]?.reason },
         'snapshots sent to the DLQ',
+      );
+    if (refused.length > 0)
+      logger.error(
+        { refused: refused.length, first: refused[0]?.reason },
+        'ClickHouse refused valid snapshots: sent to the DLQ',
       );
   }
 

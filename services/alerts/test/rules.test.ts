@@ -491,6 +491,7 @@ describe('destinationOf', () => {
     expect([...ops].sort()).toEqual([
       'cost_endpoint_failing',
       'dlq_growth',
+      'storage_refused',
       'unpriced_requests',
       'webhook_delivery_failing',
     ]);

@@ -1,10 +1,10 @@
 import {
   AccountStatus,
   TOPICS,
-  decodeRequestEvent,
   pricingKey,
   pricingRoute,
-  requestEventSchema,
+  requestEventDecoder,
+  type EventWindow,
 } from '@nanobill/contract';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import { AccountFactsReader } from '@nanobill/accounts';
@@ -39,6 +39,11 @@ export interface EnforcementOptions {
   providers: ProviderRegistry;
   topics?: { requests: string; accountStatus: string; alerts: string };
   groupId?: string;
+  /**
+   * Accepted timestamps around each message's Kafka time, as ingest's (the same decoder): an
+   * event ingest dead-letters is never estimated. Default 35 days back, 5 minutes ahead.
+   */
+  eventWindow?: EventWindow;
   /** Business time: months, attribution grace. Storage watermarks use the real clock. */
   now?: () => Date;
   graceMs?: number;
@@ -88,7 +93,10 @@ export async function startEnforcement(options: EnforcementOptions): Promise<Enf
   const priceMemoryMs = options.priceMemoryMs ?? 10 * 60_000;
   const overlapMs = options.ledgerOverlapMs ?? 60_000;
   const metrics = createEnforcementMetrics(options.metrics);
-  const schema = requestEventSchema(options.providers.names);
+  const decode = requestEventDecoder({
+    providers: options.providers.names,
+    window: options.eventWindow,
+  });
   const { clickhouse } = options;
 
   const facts = new AccountFactsReader(clickhouse, new AccountHistory());
@@ -224,7 +232,7 @@ export async function startEnforcement(options: EnforcementOptions): Promise<Enf
     const bySource = new Map<string, number>();
     let firstAppended: number | undefined;
     for (const message of batch.messages) {
-      const decoded = decodeRequestEvent(message.value, schema);
+      const decoded = decode(message);
       if (!decoded.ok) {
         count(outcomes, 'invalid'); // the ingest service sends it to the DLQ
         continue;

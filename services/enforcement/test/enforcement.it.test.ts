@@ -1,6 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AccountStatus, Alert, RoutedRequestEvent } from '@nanobill/contract';
+import {
+  MAX_EVENT_WINDOW_MS,
+  type AccountStatus,
+  type Alert,
+  type RoutedRequestEvent,
+} from '@nanobill/contract';
 import { ensureTopics } from '@nanobill/kafka';
 import { createMetricsRegistry } from '@nanobill/observability';
 import type { ProviderSimulator } from '@nanobill/provider-simulator';
@@ -68,6 +73,8 @@ describe('enforcement against a real broker and ClickHouse (controllable clock)'
       topics,
       groupId: uniqueName('enforcement'),
       now: () => clock,
+      // Events are stamped with the test's clock (months ago): the window admits them.
+      eventWindow: { maxAgeMs: MAX_EVENT_WINDOW_MS, maxAheadMs: MAX_EVENT_WINDOW_MS },
       tickMs: 0, // the test ticks
       ledgerOverlapMs: 1_000,
     });

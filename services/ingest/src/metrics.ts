@@ -22,8 +22,13 @@ export function createIngestMetrics(registry: Registry) {
     }),
     rejected: new Counter({
       name: 'nanobill_ingest_dlq_total',
-      help: 'Events sent to inference.requests.dlq.v1, by rejection code',
+      help: 'Events sent to inference.requests.dlq.v1, by rejection code (storage_refused: ClickHouse refused the row)',
       labelNames: ['code'] as const,
+      registers,
+    }),
+    flushFailures: new Counter({
+      name: 'nanobill_ingest_flush_failures_total',
+      help: 'Grouped inserts into billing.usage that failed for a reason other than their rows (ClickHouse unreachable, time-out, memory, too many parts, …); their batches are retried',
       registers,
     }),
     flushSeconds: new Histogram({

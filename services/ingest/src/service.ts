@@ -1,10 +1,10 @@
 import {
   TOPICS,
-  decodeRequestEvent,
-  requestEventSchema,
+  requestEventDecoder,
   DEFAULT_PROVIDERS,
+  type EventWindow,
 } from '@nanobill/contract';
-import type { ClickHouseClient } from '@nanobill/clickhouse';
+import { describeRefusal, type ClickHouseClient } from '@nanobill/clickhouse';
 import {
   createProducer,
   sendToDlq,
@@ -12,6 +12,7 @@ import {
   startBatchConsumer,
   type Kafka,
   type PartitionBatch,
+  type Rejection,
 } from '@nanobill/kafka';
 import type { Logger, Registry } from '@nanobill/observability';
 import { createIngestMetrics } from './metrics.js';
@@ -26,6 +27,8 @@ export interface IngestOptions {
   topics?: { requests: string; dlq: string };
   groupId?: string;
   providers?: readonly string[];
+  /** Accepted timestamps around each message's Kafka time; default 35 days back, 5 minutes ahead. */
+  eventWindow?: EventWindow;
   maxRows?: number;
   maxWaitMs?: number;
   sessionTimeoutMs?: number;
@@ -39,12 +42,17 @@ export const INGEST_GROUP_ID = 'nanobill-ingest';
 
 /**
  * Consumes routed-request events; valid ones become `billing.usage` rows, invalid ones go to the
- * DLQ with their reason. A partition's offsets are committed only after both are acknowledged.
+ * DLQ with their reason, and so do valid ones whose row ClickHouse refuses (`storage_refused`,
+ * with ClickHouse's code and message). A partition's offsets are committed only after all of
+ * them are acknowledged.
  */
 export async function startIngest(options: IngestOptions): Promise<IngestService> {
   const logger = options.logger.child({ service: 'ingest' });
   const topics = options.topics ?? { requests: TOPICS.requests, dlq: TOPICS.requestsDlq };
-  const schema = requestEventSchema(options.providers ?? DEFAULT_PROVIDERS);
+  const decode = requestEventDecoder({
+    providers: options.providers ?? DEFAULT_PROVIDERS,
+    window: options.eventWindow,
+  });
   const metrics = createIngestMetrics(options.metrics);
   const writer = createUsageWriter({
     clickhouse: options.clickhouse,
@@ -57,24 +65,31 @@ export async function startIngest(options: IngestOptions): Promise<IngestService
   await producer.connect();
 
   async function handle(batch: PartitionBatch): Promise<void> {
-    const { valid, rejections } = splitValid(batch.messages, (bytes) =>
-      decodeRequestEvent(bytes, schema),
-    );
+    const source = { topic: batch.topic, partition: batch.partition };
+    const { valid, rejections } = splitValid(batch.messages, (_bytes, message) => decode(message));
     const rows = valid.map(({ value, message }) =>
       toUsageRow(value, { partition: batch.partition, offset: message.offset }),
     );
     metrics.eventsIn.inc(batch.messages.length);
     // The writer groups these rows with other partitions' into one insert; the DLQ send runs alongside.
-    await Promise.all([
+    const [written] = await Promise.all([
       writer.write(rows),
-      sendToDlq(
-        producer,
-        topics.dlq,
-        { topic: batch.topic, partition: batch.partition },
-        rejections,
-      ),
+      sendToDlq(producer, topics.dlq, source, rejections),
     ]);
-    for (const r of rejections) metrics.rejected.inc({ code: r.code });
+    // Valid, but ClickHouse will not store them: dead-lettered with its reason, so that the
+    // partition goes on; a replay once the table accepts them stores them.
+    const refused: Rejection[] = [];
+    rows.forEach((row, i) => {
+      const refusal = written.refused.get(row);
+      if (refusal === undefined) return;
+      refused.push({
+        message: valid[i]!.message,
+        code: 'storage_refused',
+        reason: `billing.usage refused the row: ${describeRefusal(refusal)}`,
+      });
+    });
+    await sendToDlq(producer, topics.dlq, source, refused);
+    for (const r of [...rejections, ...refused]) metrics.rejected.inc({ code: r.code });
     const now = Date.now();
     for (const { message } of valid)
       metrics.eventDelay.observe((now - Number(message.timestamp)) / 1000);
@@ -82,6 +97,12 @@ export async function startIngest(options: IngestOptions): Promise<IngestService
       logger.warn(
         { partition: batch.partition, rejected: rejections.length, first: rejections[0]?.reason },
         'events sent to the DLQ',
+      );
+    }
+    if (refused.length > 0) {
+      logger.error(
+        { partition: batch.partition, refused: refused.length, first: refused[0]?.reason },
+        'ClickHouse refused valid events: sent to the DLQ',
       );
     }
   }

@@ -9,7 +9,8 @@ const LOOKUP_CHUNK = 10_000;
 /**
  * `billing.usage` rows, grouped into large inserts. Before each insert the request ids repeated
  * in the batch or already stored are dropped, so a redelivered event never becomes a second row
- * and `count()` is exact without relying on background merges.
+ * and `count()` is exact without relying on background merges. Rows ClickHouse refuses for their
+ * values come back in the write's `refused` (the caller dead-letters them).
  */
 export function createUsageWriter(options: {
   clickhouse: ClickHouseClient;
@@ -30,13 +31,16 @@ export function createUsageWriter(options: {
       const stored = await storedRequestIds(clickhouse, unique);
       return unique.filter((r) => !stored.has(r.request_id));
     },
-    onFlushed: ({ offered, inserted, seconds }) => {
+    onFlushed: ({ offered, inserted, refused, seconds }) => {
       metrics.rowsWritten.inc(inserted);
-      metrics.duplicates.inc(offered - inserted);
+      metrics.duplicates.inc(offered - inserted - refused);
       metrics.flushRows.observe(inserted);
       metrics.flushSeconds.observe(seconds);
     },
-    onError: (err, rows) => logger.error({ err, rows }, 'usage flush failed'),
+    onError: (err, rows) => {
+      metrics.flushFailures.inc();
+      logger.error({ err, rows }, 'usage flush failed; its batches are retried');
+    },
   });
 }
 

@@ -24,6 +24,7 @@ describe('ingest killed after its insert and before its commit', () => {
     const generator = createEventGenerator({
       seed: 11,
       requestIdPrefix: uniqueName('crash') + '-',
+      startTime: new Date(Date.now() - 60_000), // inside the event window
     });
     const events = Array.from({ length: 5_000 }, () => generator.next());
     await produce(

@@ -27,7 +27,12 @@ describe('ingest: inference.requests.v1 → billing.usage and the DLQ', () => {
   const duplicatesSeen = async () =>
     (await registry.getSingleMetric('nanobill_ingest_duplicates_total')!.get()).values[0]?.value ??
     0;
-  const generator = createEventGenerator({ seed: 7, requestIdPrefix: uniqueName('req') + '-' });
+  // Stamped a minute ago (10 s of traffic): inside the event window.
+  const generator = createEventGenerator({
+    seed: 7,
+    requestIdPrefix: uniqueName('req') + '-',
+    startTime: new Date(Date.now() - 60_000),
+  });
   const valid = Array.from({ length: 9_900 }, () => generator.next());
   const countRows = () =>
     queryValue<string>(clickhouse, 'SELECT count() FROM billing.usage').then(Number);

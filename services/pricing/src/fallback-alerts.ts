@@ -56,10 +56,13 @@ function toUser(fallback: Fallback, now: Date): Alert {
   };
 }
 
-/** Only an org account hears of it: an unknown name, or a user's, has nobody to tell. */
+/**
+ * Only an org account hears of it: an unknown name, a name that cannot be an org's, or a user's
+ * has nobody to tell.
+ */
 function toOrg(fallback: Fallback, now: Date): Alert | undefined {
   const { row, cause } = fallback;
-  if (cause === 'unknown_org' || row.bill_to === null) return undefined;
+  if ((cause !== 'free_org' && cause !== 'not_member') || row.bill_to === null) return undefined;
   const { month, base } = subject(fallback);
   const org = JSON.stringify(row.bill_to);
   const user = JSON.stringify(row.user_id);

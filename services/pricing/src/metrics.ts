@@ -66,6 +66,12 @@ export function createPricingMetrics(registry: Registry) {
       labelNames: ['provider'] as const,
       registers,
     }),
+    refusedRows: new Counter({
+      name: 'nanobill_pricing_refused_rows_total',
+      help: 'Rows ClickHouse refused for their values, by table: pending ones go to inference.requests.dlq.v1, ledger and unpriced ones stay pending with the reason (and a storage_refused alert)',
+      labelNames: ['table'] as const,
+      registers,
+    }),
     ledgerRows: new Counter({
       name: 'nanobill_pricing_ledger_rows_total',
       help: 'Rows written to billing.ledger, by cost source',

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { attribute, type AccountHistory } from '@nanobill/attribution';
 import { HF_INFERENCE, alertIdPart, type Alert } from '@nanobill/contract';
-import type { BatchWriter } from '@nanobill/clickhouse';
+import { describeRefusal, type BatchWriter, type Refusal } from '@nanobill/clickhouse';
 import type { NanoUsd } from '@nanobill/money';
 import type { Logger } from '@nanobill/observability';
 import type { UsdAmount } from '@nanobill/providers';
@@ -14,6 +14,7 @@ import type { PricingMetrics } from './metrics.js';
 import type { PendingRequests } from './pending.js';
 import { fallbackAlerts, type Fallback } from './fallback-alerts.js';
 import { ledgerRow, unpricedRow, type LedgerRow, type UnpricedRow } from './rows.js';
+import { LEDGER_TABLE, UNPRICED_TABLE } from './writers.js';
 
 export interface RoundDeps {
   pending: PendingRequests;
@@ -224,7 +225,7 @@ function duration(ms: number): string {
 /** hf-inference: compute time × hardware price; a request that cannot be priced so is unpriced at once. */
 async function priceLocally(deps: RoundDeps, provider: string, report: RoundReport): Promise<void> {
   const costs = new Map<string, NanoUsd>();
-  const refused: UnpricedRow[] = [];
+  const unpriceable: UnpricedRow[] = [];
   for (const id of deps.pending.ids(provider)) {
     const request = deps.pending.get(provider, id)!;
     const priced = priceComputeTime(
@@ -232,13 +233,73 @@ async function priceLocally(deps: RoundDeps, provider: string, report: RoundRepo
       deps.hardwarePrices,
     );
     if (priced.ok) costs.set(id, priced.cost);
-    else refused.push(unpricedRow(request, priced.reason, deps.now()));
+    else unpriceable.push(unpricedRow(request, priced.reason, deps.now()));
   }
   await settle(deps, provider, costs, 'hf_compute_time', report);
-  await deps.unpriced.write(refused);
-  for (const row of refused) deps.pending.resolve(provider, row.provider_request_id);
-  deps.metrics.unpriced.inc({ provider }, refused.length);
-  report.unpriced += refused.length;
+  const { refused } = await deps.unpriced.write(unpriceable);
+  const stored = await keepRefusedPending(deps, provider, UNPRICED_TABLE, unpriceable, refused);
+  for (const row of stored) deps.pending.resolve(provider, row.provider_request_id);
+  deps.metrics.unpriced.inc({ provider }, stored.length);
+  report.unpriced += stored.length;
+}
+
+/**
+ * Rows ClickHouse refused for their values (a constraint, a value it cannot store): the requests
+ * stay pending with the refusal as their problem, so nothing is lost and nothing is in both the
+ * ledger and unpriced. A refused ledger row is asked again each round and becomes unpriced at the
+ * deadline with that reason; a refused unpriced row stays pending until the table accepts it.
+ * Counted, logged, and announced to on-call (`storage_refused`, one id per table, provider and
+ * hour). Returns the rows that were stored.
+ */
+async function keepRefusedPending<Row extends { provider_request_id: string; request_id: string }>(
+  deps: RoundDeps,
+  provider: string,
+  table: string,
+  rows: readonly Row[],
+  refused: ReadonlyMap<Row, Refusal>,
+): Promise<Row[]> {
+  if (refused.size === 0) return [...rows];
+  for (const [row, refusal] of refused) {
+    deps.pending.noteProblem(
+      provider,
+      row.provider_request_id,
+      `${table} refused the row: ${describeRefusal(refusal)}`,
+    );
+  }
+  deps.metrics.refusedRows.inc({ table }, refused.size);
+  const [example, refusal] = refused.entries().next().value!;
+  const reason = describeRefusal(refusal);
+  const then =
+    table === LEDGER_TABLE
+      ? 'they stay pending and become unpriced at the deadline'
+      : 'they stay pending until the table accepts them';
+  deps.logger.error(
+    { provider, table, refused: refused.size, requestId: example.request_id, reason },
+    'ClickHouse refused rows: the requests stay pending',
+  );
+  const now = deps.now();
+  await deps
+    .publishAlerts([
+      {
+        schemaVersion: 1,
+        alertId: `storage_refused:${table}:${provider}:${now.toISOString().slice(0, 13)}`,
+        type: 'storage_refused',
+        severity: 'critical',
+        provider,
+        message: `ClickHouse refused ${refused.size} ${provider} row(s) of ${table}: ${reason}; ${then}`,
+        details: {
+          table,
+          rows: refused.size,
+          reason,
+          requestIds: [...refused.keys()].slice(0, 10).map((row) => row.request_id),
+        },
+        createdAt: now.toISOString(),
+      },
+    ])
+    .catch((err: unknown) =>
+      deps.logger.error({ err, provider, table }, 'could not publish the storage_refused alert'),
+    );
+  return rows.filter((row) => !refused.has(row));
 }
 
 /**
@@ -279,10 +340,17 @@ async function settle(
     if (billed.decision === 'user_fallback') fallbacks.push({ row, cause: billed.cause });
   }
   for (const [decision, count] of decisions) deps.metrics.attribution.inc({ decision }, count);
-  await deps.ledger.write(rows);
-  for (const row of rows) deps.pending.resolve(provider, row.provider_request_id);
-  report.priced += rows.length;
-  await alertFallbacks(deps, fallbacks, now);
+  const { refused } = await deps.ledger.write(rows);
+  const stored = await keepRefusedPending(deps, provider, LEDGER_TABLE, rows, refused);
+  for (const row of stored) deps.pending.resolve(provider, row.provider_request_id);
+  report.priced += stored.length;
+  // Only what the ledger holds is announced: a refused row is still pending.
+  const kept = new Set(stored);
+  await alertFallbacks(
+    deps,
+    fallbacks.filter((f) => kept.has(f.row)),
+    now,
+  );
 }
 
 /** The round's fallbacks alerted (the user billed, and the org named when it is one). */
@@ -317,11 +385,14 @@ async function declareOverdue(deps: RoundDeps, provider: string, now: Date): Pro
       alertId,
     ),
   );
-  await deps.unpriced.write(rows);
-  for (const { row } of overdue) deps.pending.resolve(provider, row.provider_request_id);
-  deps.metrics.unpriced.inc({ provider }, rows.length);
+  const { refused } = await deps.unpriced.write(rows);
+  const stored = await keepRefusedPending(deps, provider, UNPRICED_TABLE, rows, refused);
+  if (stored.length === 0) return 0;
+  for (const row of stored) deps.pending.resolve(provider, row.provider_request_id);
+  deps.metrics.unpriced.inc({ provider }, stored.length);
+  // The alert announces what is stored under its id (what a restart would publish again).
   const reasons: Record<string, number> = {};
-  for (const row of rows) reasons[row.reason] = (reasons[row.reason] ?? 0) + 1;
+  for (const row of stored) reasons[row.reason] = (reasons[row.reason] ?? 0) + 1;
   await deps
     .publishAlerts([
       unpricedAlert({ alertId, provider, at: now, reasons, deadlineMs: deps.deadlineMs }),
@@ -329,8 +400,8 @@ async function declareOverdue(deps: RoundDeps, provider: string, now: Date): Pro
     .catch((err: unknown) =>
       deps.logger.error({ err, provider }, 'could not publish the unpriced alert'),
     );
-  deps.logger.warn({ provider, unpriced: rows.length, reasons }, 'requests became unpriced');
-  return rows.length;
+  deps.logger.warn({ provider, unpriced: stored.length, reasons }, 'requests became unpriced');
+  return stored.length;
 }
 
 /** The alert announcing one set of unpriced requests: a function of what is stored with them. */

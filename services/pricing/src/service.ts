@@ -2,16 +2,19 @@ import cron from 'node-cron';
 import {
   Alert,
   TOPICS,
-  decodeRequestEvent,
   pricingRoute,
-  requestEventSchema,
+  requestEventDecoder,
+  type EventWindow,
 } from '@nanobill/contract';
-import type { ClickHouseClient } from '@nanobill/clickhouse';
+import { describeRefusal, type ClickHouseClient } from '@nanobill/clickhouse';
 import {
   createProducer,
+  sendToDlq,
   startBatchConsumer,
   type Kafka,
+  type KafkaMessage,
   type PartitionBatch,
+  type Rejection,
 } from '@nanobill/kafka';
 import type { Logger, Registry } from '@nanobill/observability';
 import type { ProviderRegistry } from '@nanobill/providers';
@@ -23,7 +26,13 @@ import { createPricingMetrics } from './metrics.js';
 import { PendingRequests } from './pending.js';
 import { runPricingRound, type RoundReport } from './round.js';
 import { pendingRow, type PendingRow } from './rows.js';
-import { ledgerWriter, loadPending, pendingWriter, unpricedWriter } from './writers.js';
+import {
+  PENDING_TABLE,
+  ledgerWriter,
+  loadPending,
+  pendingWriter,
+  unpricedWriter,
+} from './writers.js';
 import { unannouncedUnpricedAlerts } from './unannounced.js';
 
 export const PRICING_GROUP_ID = 'nanobill-pricing';
@@ -35,8 +44,14 @@ export interface PricingOptions {
   logger: Logger;
   metrics: Registry;
   providers: ProviderRegistry;
-  topics?: { requests: string; alerts: string };
+  /** `dlq` (default `inference.requests.dlq.v1`): events whose pending row ClickHouse refuses. */
+  topics?: { requests: string; alerts: string; dlq?: string };
   groupId?: string;
+  /**
+   * Accepted timestamps around each message's Kafka time, as ingest's (the same decoder): an
+   * event ingest dead-letters is never priced. Default 35 days back, 5 minutes ahead.
+   */
+  eventWindow?: EventWindow;
   /** Counted from when nanobill first saw a request. */
   deadlineMs?: number;
   /** How long a priced request may wait for missing account facts (PRODUCT.md §5). */
@@ -72,7 +87,11 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
   const logger = options.logger.child({ service: 'pricing' });
   const now = options.now ?? (() => new Date());
   const topics = options.topics ?? { requests: TOPICS.requests, alerts: TOPICS.alerts };
-  const schema = requestEventSchema(options.providers.names);
+  const dlqTopic = topics.dlq ?? TOPICS.requestsDlq;
+  const decode = requestEventDecoder({
+    providers: options.providers.names,
+    window: options.eventWindow,
+  });
   const metrics = createPricingMetrics(options.metrics);
   const pending = new PendingRequests();
   const writerSettings = {
@@ -105,22 +124,45 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
   async function handle(batch: PartitionBatch): Promise<void> {
     const seenAt = now();
     const waiting: PendingRow[] = [];
+    const messages: KafkaMessage[] = [];
     // Counted per batch: a labelled increment per event is measurable at this rate.
     const routes = new Map<string, number>();
     const count = (route: string) => routes.set(route, (routes.get(route) ?? 0) + 1);
     for (const message of batch.messages) {
-      const decoded = decodeRequestEvent(message.value, schema);
+      const decoded = decode(message);
       if (!decoded.ok) {
         count('invalid'); // the ingest service sends it to the DLQ
         continue;
       }
       const route = pricingRoute(decoded.value);
       count(route.route === 'skip' ? `skip_${route.reason}` : route.route);
-      if (route.route !== 'skip') waiting.push(pendingRow(decoded.value, seenAt, batch.partition));
+      if (route.route === 'skip') continue;
+      waiting.push(pendingRow(decoded.value, seenAt, batch.partition));
+      messages.push(message);
     }
     for (const [route, n] of routes) metrics.events.inc({ route }, n);
-    await pendingOut.write(waiting);
-    for (const row of waiting) pending.add(row);
+    const { refused } = await pendingOut.write(waiting);
+    const dead: Rejection[] = [];
+    waiting.forEach((row, i) => {
+      const refusal = refused.get(row);
+      if (refusal === undefined) pending.add(row);
+      else {
+        dead.push({
+          message: messages[i]!,
+          code: 'storage_refused',
+          reason: `${PENDING_TABLE} refused the row: ${describeRefusal(refusal)}`,
+        });
+      }
+    });
+    if (dead.length === 0) return;
+    // Not storable as pending, so not priceable durably: dead-lettered with the reason (a replay
+    // once the table accepts it prices it; ingest drops the request id it already stored).
+    await sendToDlq(producer, dlqTopic, { topic: batch.topic, partition: batch.partition }, dead);
+    metrics.refusedRows.inc({ table: PENDING_TABLE }, dead.length);
+    logger.error(
+      { partition: batch.partition, refused: dead.length, first: dead[0]?.reason },
+      'ClickHouse refused pending rows: events sent to the DLQ',
+    );
   }
 
   // Partitions this instance owns: their pending requests are loaded from ClickHouse on
@@ -156,7 +198,9 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
   });
 
   // Account facts for attribution: the whole history at start, what is new before each round.
-  const accounts = new AccountFactsReader(options.clickhouse, new AccountHistory());
+  const accounts = new AccountFactsReader(options.clickhouse, new AccountHistory(), (reason) =>
+    logger.warn({ reason }, 'a stored account snapshot no longer passes the schema: skipped'),
+  );
   const refreshAccounts = () =>
     accounts
       .refresh()

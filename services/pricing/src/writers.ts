@@ -20,15 +20,20 @@ interface WriterSettings {
 export function pendingWriter(settings: WriterSettings): BatchWriter<PendingRow> {
   return new BatchWriter<PendingRow>({
     ...settings,
-    table: 'billing.pricing_pending',
+    table: PENDING_TABLE,
     columns: PENDING_COLUMNS,
   });
 }
 
+export const PENDING_TABLE = 'billing.pricing_pending';
+export const LEDGER_TABLE = 'billing.ledger_entries';
+export const UNPRICED_TABLE = 'billing.unpriced_entries';
+
 /**
  * Ledger and unpriced rows are written once, and a request is in one or the other: what already
  * has a row in either is dropped before the insert (a redelivered event, a provider answering
- * twice, a restart).
+ * twice, a restart). A row ClickHouse refuses for its values comes back in the write's
+ * `refused`: it is in neither table, and the round keeps the request pending.
  */
 function writeOnce<Row extends LedgerRow | UnpricedRow>(
   settings: WriterSettings,
@@ -40,23 +45,20 @@ function writeOnce<Row extends LedgerRow | UnpricedRow>(
     ...settings,
     table,
     columns,
-    beforeInsert: async (rows) => {
-      const fresh = await withoutResolved(settings.clickhouse, firstPerKey(rows, rowKey));
-      onInserted(fresh);
-      return fresh;
-    },
+    beforeInsert: (rows) => withoutResolved(settings.clickhouse, firstPerKey(rows, rowKey)),
+    onInserted,
   });
 }
 
 export function ledgerWriter(settings: WriterSettings, onInserted: (rows: LedgerRow[]) => void) {
-  return writeOnce<LedgerRow>(settings, 'billing.ledger_entries', LEDGER_COLUMNS, onInserted);
+  return writeOnce<LedgerRow>(settings, LEDGER_TABLE, LEDGER_COLUMNS, onInserted);
 }
 
 export function unpricedWriter(
   settings: WriterSettings,
   onInserted: (rows: UnpricedRow[]) => void,
 ) {
-  return writeOnce<UnpricedRow>(settings, 'billing.unpriced_entries', UNPRICED_COLUMNS, onInserted);
+  return writeOnce<UnpricedRow>(settings, UNPRICED_TABLE, UNPRICED_COLUMNS, onInserted);
 }
 
 const LOOKUP_CHUNK = 10_000;

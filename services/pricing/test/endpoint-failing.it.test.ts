@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
-import type { Alert } from '@nanobill/contract';
+import { MAX_EVENT_WINDOW_MS, type Alert } from '@nanobill/contract';
 import { ensureTopics, type Kafka } from '@nanobill/kafka';
 import { createMetricsRegistry } from '@nanobill/observability';
 import type { ProviderSimulator } from '@nanobill/provider-simulator';
@@ -92,6 +92,8 @@ describe('pricing: a cost endpoint failing for 5 minutes → one cost_endpoint_f
       graceMs: 0, // no account snapshots here: users are billed as free users at once
       schedule: null,
       now: () => clock,
+      // Events are stamped with the test's clock, a fixed day: the window admits them.
+      eventWindow: { maxAgeMs: MAX_EVENT_WINDOW_MS, maxAheadMs: MAX_EVENT_WINDOW_MS },
       endpointFailingAfterMs: 5 * MINUTE,
       retry: { retries: 1, baseDelayMs: 10, maxDelayMs: 50 },
       maxWaitMs: 200,

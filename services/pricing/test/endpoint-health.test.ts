@@ -141,7 +141,7 @@ describe('runPricingRound: cost endpoint failing', () => {
       provider: { name: 'groq', concurrency: 2 },
       ask: async (ids: readonly string[]) => ask(ids),
     } as unknown as CostClient;
-    const discard = { write: async () => undefined };
+    const discard = { write: async () => ({ refused: new Map() }) };
     const registry = createMetricsRegistry();
     const deps: RoundDeps = {
       pending,
