@@ -362,6 +362,21 @@ describe('POST /v1/finance/query against hostile SQL (real API, real ClickHouse)
     expect((await post('SELECT 1 AS one -- ; DROP TABLE billing.usage')).body.rowCount).toBe(1);
   });
 
+  it('refuses control characters and lone surrogates before they reach a transport', async () => {
+    for (const sql of [
+      'SELECT 1\u0000',
+      "SELECT '\u0000' AS nul",
+      'SELECT \u0010\u000e1',
+      'SELECT 1 -- \u007f',
+      "SELECT '\ud800' AS half",
+    ]) {
+      await expectRefused(sql, /control characters .* and lone surrogates are refused/);
+    }
+    // Tabs and line breaks are SQL's own whitespace.
+    const spaced = await post('SELECT\t1 AS one\r\n');
+    expect(spaced.body, spaced.text).toEqual({ rows: [{ one: 1 }], rowCount: 1 });
+  });
+
   it('refuses everything but SELECT', async () => {
     for (const sql of [
       'DROP TABLE billing.ledger_entries',

@@ -126,17 +126,19 @@ describe(`hostile inputs at a running pipeline (HOSTILE_SEED=${SEED})`, () => {
     const settings = fc.sample(hostile.settingsBody(), { seed: SEED, numRuns: COUNTS.settings });
     const settingsAnswers = [];
     for (const body of settings)
-      settingsAnswers.push({ input: body, ...(await api.putSettings(body)) });
+      settingsAnswers.push({ kind: 'settings', input: body, ...(await api.putSettings(body)) });
     const sqls = fc.sample(hostile.financeSql(), { seed: SEED, numRuns: COUNTS.sql });
     const sqlAnswers = [];
-    for (const sql of sqls) sqlAnswers.push({ input: sql, ...(await api.financeQuery(sql)) });
+    for (const sql of sqls)
+      sqlAnswers.push({ kind: 'finance SQL', input: sql, ...(await api.financeQuery(sql)) });
     const ids = fc.sample(hostile.hostileString(), { seed: SEED, numRuns: COUNTS.statusIds });
     const statusAnswers = [];
-    for (const id of ids) statusAnswers.push({ input: id, ...(await api.status(id)) });
+    for (const id of ids)
+      statusAnswers.push({ kind: 'status', input: id, ...(await api.status(id)) });
 
     // The API: a 2xx or a 4xx for every input, never a 5xx, never a secret of the process.
     for (const answer of [...settingsAnswers, ...sqlAnswers, ...statusAnswers]) {
-      const what = `${JSON.stringify(answer.input).slice(0, 300)} → ${answer.text.slice(0, 300)}`;
+      const what = `${answer.kind} ${JSON.stringify(answer.input).slice(0, 300)} → ${answer.text.slice(0, 300)}`;
       expect(answer.status, what).toBeLessThan(500);
       expect(answer.text).not.toContain(CANARY);
       expect(answer.text).not.toContain(PROVIDER_TOKEN);

@@ -6,6 +6,12 @@ import { checkFinanceAst, FINANCE_OBJECTS, FinanceSqlRefused } from './finance-a
 
 /** The longest finance SQL accepted, in characters (the API, the socket and the CLI alike). */
 export const FINANCE_SQL_MAX_LENGTH = 20_000;
+/**
+ * C0 controls other than tab, LF and CR, and DEL: no SQL needs them, and a NUL breaks transports
+ * (an HTTP server's URL, chdb's C strings) before ClickHouse can give a reason.
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL_CHARACTER = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 
 /**
  * The current database of finance SQL: created empty and kept empty. An unqualified table name
@@ -122,13 +128,20 @@ export class FinanceSql {
   }
 
   async #check(sql: string, format: string): Promise<{ normalized: string; text: string }> {
+    // First, whatever the SQL: a refusal resyncs the connection with a read-only query, after
+    // which chdb could no longer create the scope database on it.
+    await this.#prepare();
     if (sql.length > FINANCE_SQL_MAX_LENGTH) {
       throw new FinanceSqlRefused(`finance SQL is at most ${FINANCE_SQL_MAX_LENGTH} characters`);
+    }
+    if (!sql.isWellFormed() || CONTROL_CHARACTER.test(sql)) {
+      throw new FinanceSqlRefused(
+        'finance SQL is text: control characters (other than tab and line breaks) and lone surrogates are refused',
+      );
     }
     if (!FORMAT_NAME.test(format)) {
       throw new FinanceSqlRefused(`${JSON.stringify(format)} is not an output format name`);
     }
-    await this.#prepare();
     const normalized = await this.#normalize(sql);
     const text = runText(normalized, format);
     checkFinanceAst(await this.#explain(text), format);

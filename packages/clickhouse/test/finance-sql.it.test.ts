@@ -170,6 +170,22 @@ describe('finance SQL against embedded ClickHouse', () => {
     expect(() => financeUserStatements('x', 'short')).toThrow(RangeError);
   });
 
+  it('a first request that is refused leaves the connection usable (it prepares first)', async () => {
+    // A fresh connection, as in a process that just started: its first finance SQL is refused.
+    const fresh = openFinanceSql({ dataDir: ch.dataDir });
+    try {
+      await expect(fresh.check('SELECT 1\u0000', 'JSONEachRow')).rejects.toThrow(FinanceSqlRefused);
+      await expect(fresh.check('x'.repeat(30_000), 'JSONEachRow')).rejects.toThrow(
+        FinanceSqlRefused,
+      );
+      const rows: string[] = [];
+      for await (const batch of await fresh.rows('SELECT 1 AS one')) rows.push(...batch);
+      expect(rows).toEqual(['{"one":1}']);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('runs in the empty scope database', async () => {
     const rows = await collect(await finance.rows('WITH t AS (SELECT 1 AS a) SELECT a FROM t'));
     expect(rows).toEqual(['{"a":1}']);
