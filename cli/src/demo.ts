@@ -59,15 +59,16 @@ export async function demo(args: string[]): Promise<number> {
   process.once('SIGTERM', () => stop.abort());
   let sent = 0;
   const progress = setInterval(() => {
-    void Promise.all([
-      storedRows(pipeline, runPrefix),
-      ledgerTotal(pipeline),
-      alertCount(pipeline),
-    ]).then(([stored, ledger, alerts]) =>
-      console.log(
-        `demo: sent ${sent} events · ${stored} usage rows stored · ledger ${ledger.rows} rows, ${formatUsd(ledger.nano)} (priced every minute) · ${alerts} alerts`,
-      ),
-    );
+    Promise.all([storedRows(pipeline, runPrefix), ledgerTotal(pipeline), alertCount(pipeline)])
+      .then(([stored, ledger, alerts]) =>
+        console.log(
+          `demo: sent ${sent} events · ${stored} usage rows stored · ledger ${ledger.rows} rows, ${formatUsd(ledger.nano)} (priced every minute) · ${alerts} alerts`,
+        ),
+      )
+      // A progress line that cannot be read (ClickHouse busy or restarting) is only skipped.
+      .catch((error: unknown) =>
+        console.error(`demo: no progress line: ${(error as Error).message}`),
+      );
   }, PROGRESS_EVERY_MS);
   try {
     const result = await runRouterSimulator({

@@ -20,6 +20,7 @@ import { loadProviders, type ProviderRegistry } from '@nanobill/providers';
 import { createKafka, createProducer, ensureTopics, type Kafka } from '@nanobill/kafka';
 import { startBroker } from '@nanobill/kafka-broker';
 import {
+  ComponentHealth,
   createMetricsRegistry,
   startOpsServer,
   type Logger,
@@ -69,6 +70,11 @@ export async function startPipeline(options: {
   only?: readonly ServiceName[];
   /** Default: the providers file of the configuration. */
   providers?: ProviderRegistry;
+  /**
+   * Default: a client for the configured brokers. Tests give their own, e.g. with kafkajs'
+   * `retry.restartOnFailure` answering no, to see what happens when kafkajs gives up.
+   */
+  kafka?: Kafka;
 }): Promise<Pipeline> {
   const { config, logger } = options;
   const providers = options.providers ?? loadProviders(config.providersFile);
@@ -87,13 +93,22 @@ export async function startPipeline(options: {
     const brokers =
       config.kafkaBrokers ??
       (await startBroker({ dataDir: config.dataDir, port: config.localKafkaPort })).brokers;
-    const kafka = createKafka({
-      brokers,
-      clientId: 'nanobill',
-      logger,
-      ...kafkaSecurityOptions(config.kafkaSecurity),
-    });
+    const kafka =
+      options.kafka ??
+      createKafka({
+        brokers,
+        clientId: 'nanobill',
+        logger,
+        ...kafkaSecurityOptions(config.kafkaSecurity),
+      });
     const registry = createMetricsRegistry();
+    // What the services report about their own parts (a consumer being restarted): /readyz.
+    const health = new ComponentHealth();
+    const supervision = {
+      health,
+      metrics: registry,
+      restartDelayMs: config.consumerRestartDelayMs,
+    };
     const admin = clickhouse();
     if (config.clickhouseUrl && options.only) {
       await waitForMigrations(admin, {
@@ -116,6 +131,7 @@ export async function startPipeline(options: {
         clickhouse: clickhouse(),
         logger,
         metrics: registry,
+        supervision,
         topics: { requests: TOPICS.requests, dlq: TOPICS.requestsDlq },
         providers: providers.names,
         maxRows: config.ingest.maxRows,
@@ -129,6 +145,7 @@ export async function startPipeline(options: {
         clickhouse: clickhouse(),
         logger,
         metrics: registry,
+        supervision,
       });
       stack.push(['accounts', accounts]);
     }
@@ -138,6 +155,7 @@ export async function startPipeline(options: {
         clickhouse: clickhouse(),
         logger,
         metrics: registry,
+        supervision,
         providers,
         deadlineMs: config.pricing.deadlineMs,
         schedule: config.pricing.schedule,
@@ -158,14 +176,21 @@ export async function startPipeline(options: {
     // them, so each takes a lease first (embedded ClickHouse allows one process anyway).
     const singleton = async (name: ServiceName, start: () => Promise<Stoppable>) => {
       const service = config.clickhouseUrl
-        ? await startSingleton({ name, kafka, logger, registry, start })
+        ? await startSingleton({ name, kafka, logger, registry, supervision, start })
         : await start();
       stack.push([name, service]);
     };
     if (only.has('enforcement')) {
       const client = clickhouse();
       await singleton('enforcement', () =>
-        startEnforcement({ kafka, clickhouse: client, logger, metrics: registry, providers }),
+        startEnforcement({
+          kafka,
+          clickhouse: client,
+          logger,
+          metrics: registry,
+          supervision,
+          providers,
+        }),
       );
     }
     if (only.has('alerts')) {
@@ -181,6 +206,7 @@ export async function startPipeline(options: {
           clickhouse: client,
           logger,
           metrics: registry,
+          supervision,
           webhook,
           opsWebhookUrl: opsUrl,
         }),
@@ -188,7 +214,12 @@ export async function startPipeline(options: {
     }
     const routes = [];
     if (only.has('api')) {
-      const statuses = await startStatusView({ kafka, topic: TOPICS.accountStatus, logger });
+      const statuses = await startStatusView({
+        kafka,
+        topic: TOPICS.accountStatus,
+        logger,
+        supervision,
+      });
       stack.push(['account status view', statuses]);
       const reader = clickhouse();
       const facts = new AccountFactsReader(reader, new AccountHistory());
@@ -220,6 +251,7 @@ export async function startPipeline(options: {
       registry,
       logger,
       routes,
+      components: health,
       readiness: {
         // ping() reports failure in its result, it does not throw.
         clickhouse: async () => {

@@ -45,6 +45,10 @@ const Env = z.object({
     .int()
     .min(0)
     .default(5 * 60 * 1000),
+  // Supervision of Kafka consumers: one that kafkajs does not restart after a crash is
+  // restarted after FIRST ms, the wait doubling after each failed attempt up to MAX ms.
+  NANOBILL_CONSUMER_RESTART_FIRST_MS: z.coerce.number().int().min(1).max(600_000).default(1_000),
+  NANOBILL_CONSUMER_RESTART_MAX_MS: z.coerce.number().int().min(1).max(3_600_000).default(60_000),
 });
 
 /** How nanobill reaches a secured Kafka (TLS, SASL); secrets stay in files or the environment. */
@@ -95,9 +99,18 @@ export interface Config {
     /** A provider's cost endpoint failing this long raises a `cost_endpoint_failing` alert. */
     endpointFailingAfterMs: number;
   };
+  /** Waits before restarting a stopped Kafka consumer: the first, doubling up to the max. */
+  consumerRestartDelayMs: { first: number; max: number };
 }
 
 const SecuredEnv = Env.superRefine((e, ctx) => {
+  if (e.NANOBILL_CONSUMER_RESTART_FIRST_MS > e.NANOBILL_CONSUMER_RESTART_MAX_MS) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['NANOBILL_CONSUMER_RESTART_FIRST_MS'],
+      message: 'must not exceed NANOBILL_CONSUMER_RESTART_MAX_MS',
+    });
+  }
   if (e.KAFKA_SASL_MECHANISM === undefined) return;
   if (e.KAFKA_SASL_USERNAME === undefined) {
     ctx.addIssue({
@@ -157,6 +170,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       deadlineMs: e.NANOBILL_PRICING_DEADLINE_MS,
       schedule: e.NANOBILL_PRICING_SCHEDULE,
       endpointFailingAfterMs: e.NANOBILL_COST_ENDPOINT_FAILING_AFTER_MS,
+    },
+    consumerRestartDelayMs: {
+      first: e.NANOBILL_CONSUMER_RESTART_FIRST_MS,
+      max: e.NANOBILL_CONSUMER_RESTART_MAX_MS,
     },
   };
 }

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
+import type { ComponentHealth } from './health.js';
 import type { Logger } from './logger.js';
 
 export interface OpsServerOptions {
@@ -11,6 +12,8 @@ export interface OpsServerOptions {
   readiness: Record<string, () => Promise<void>>;
   /** A check that has not answered by then counts as failed (clients retry a dead broker long). */
   readinessTimeoutMs?: number;
+  /** What the process's own components report (e.g. a Kafka consumer being restarted). */
+  components?: ComponentHealth;
   /** Routes of the services in this process (e.g. the API), served on the same port. */
   routes?: FastifyPluginAsync[];
 }
@@ -55,9 +58,10 @@ export async function startOpsServer(
         }
       }),
     );
-    const ready = checks.every(([, state]) => state === 'ok');
+    const all = [...checks, ...(options.components?.problems() ?? [])];
+    const ready = all.every(([, state]) => state === 'ok');
     reply.code(ready ? 200 : 503);
-    return { status: ready ? 'ready' : 'not ready', checks: Object.fromEntries(checks) };
+    return { status: ready ? 'ready' : 'not ready', checks: Object.fromEntries(all) };
   });
   await app.listen({ port: options.port, host: options.host ?? '127.0.0.1' });
   return { close: () => app.close() };

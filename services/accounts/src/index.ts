@@ -8,6 +8,7 @@ import {
   startBatchConsumer,
   type Kafka,
   type PartitionBatch,
+  type Supervision,
 } from '@nanobill/kafka';
 import { Counter, type Logger, type Registry } from '@nanobill/observability';
 
@@ -21,6 +22,8 @@ export interface AccountsOptions {
   topics?: { accounts: string; dlq: string };
   groupId?: string;
   sessionTimeoutMs?: number;
+  /** Where a consumer being restarted is reported (the process's `/readyz`), restart delays. */
+  supervision?: Supervision;
 }
 
 /**
@@ -74,6 +77,7 @@ export async function startAccounts(options: AccountsOptions): Promise<{ stop():
     logger,
     handle,
     sessionTimeoutMs: options.sessionTimeoutMs,
+    supervision: { metrics: options.metrics, ...options.supervision },
   });
   return {
     async stop() {

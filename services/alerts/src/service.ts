@@ -7,9 +7,10 @@ import {
   startBatchConsumer,
   type Kafka,
   type PartitionBatch,
+  type Supervision,
 } from '@nanobill/kafka';
 import type { Logger, Registry } from '@nanobill/observability';
-import { WebhookSender } from '@nanobill/webhooks';
+import { WebhookSender, type DeliveryOutcome } from '@nanobill/webhooks';
 import { afterAttempt, DeliveryQueue, type DeliveryJob, type RetryPolicy } from './deliveries.js';
 import { ACCOUNT_ALERT_TYPES, destinationOf } from './destination.js';
 import { DlqWatch } from './dlq-watch.js';
@@ -47,6 +48,8 @@ export interface AlertsOptions {
   resumeWindowMs?: number;
   now?: () => Date;
   sessionTimeoutMs?: number;
+  /** Where a consumer being restarted is reported (the process's `/readyz`), restart delays. */
+  supervision?: Supervision;
 }
 
 export const DEFAULT_RETRY: RetryPolicy = {
@@ -161,16 +164,21 @@ export async function startAlerts(options: AlertsOptions): Promise<{ stop(): Pro
     logger,
     handle,
     sessionTimeoutMs: options.sessionTimeoutMs,
+    supervision: { metrics: options.metrics, ...options.supervision },
   });
 
   const attempt = async (job: DeliveryJob) => {
-    const result = await sender.send({
-      url: job.url,
-      rawBody: job.body,
-      alertId: job.alertId,
-      attempt: job.attempt,
-      secret: options.webhook.secret,
-    });
+    const result = await sender
+      .send({
+        url: job.url,
+        rawBody: job.body,
+        alertId: job.alertId,
+        attempt: job.attempt,
+        secret: options.webhook.secret,
+      })
+      // A delivery the sender refuses to make (e.g. an alert id it cannot put in a header) is
+      // a failed attempt like any other: recorded, then abandoned, and the others go on.
+      .catch((err: unknown) => unsendable(err));
     const record = afterAttempt(job, result, Date.now(), retry);
     try {
       await recordAttempt(clickhouse, record);
@@ -205,10 +213,16 @@ export async function startAlerts(options: AlertsOptions): Promise<{ stop(): Pro
   const poll = () => {
     for (const job of queue.due(Date.now(), concurrency - inFlight)) {
       inFlight++;
-      void attempt(job).finally(() => {
-        inFlight--;
-        metrics.queued.set(queue.size);
-      });
+      attempt(job)
+        .catch((err: unknown) => {
+          // Not expected (the sender reports failures in its result); the job is tried again.
+          logger.error({ err, alertId: job.alertId }, 'delivery attempt failed');
+          queue.release(job, Date.now() + retry.baseDelayMs);
+        })
+        .finally(() => {
+          inFlight--;
+          metrics.queued.set(queue.size);
+        });
     }
   };
   const poller = setInterval(poll, options.pollMs ?? 250);
@@ -254,6 +268,17 @@ export async function startAlerts(options: AlertsOptions): Promise<{ stop(): Pro
       await sender.close();
       await producer.disconnect();
     },
+  };
+}
+
+function unsendable(error: unknown): DeliveryOutcome {
+  const message = error instanceof Error ? error.message : String(error);
+  return {
+    ok: false,
+    status: null,
+    error: `not sent: ${message}`,
+    durationMs: 0,
+    retryable: false,
   };
 }
 

@@ -12,6 +12,7 @@ import {
   startBatchConsumer,
   type Kafka,
   type PartitionBatch,
+  type Supervision,
 } from '@nanobill/kafka';
 import type { Logger, Registry } from '@nanobill/observability';
 import { createIngestMetrics } from './metrics.js';
@@ -29,6 +30,8 @@ export interface IngestOptions {
   maxRows?: number;
   maxWaitMs?: number;
   sessionTimeoutMs?: number;
+  /** Where a consumer being restarted is reported (the process's `/readyz`), restart delays. */
+  supervision?: Supervision;
 }
 
 export interface IngestService {
@@ -94,6 +97,7 @@ export async function startIngest(options: IngestOptions): Promise<IngestService
     handle,
     onCommitted: (partition, lag) => metrics.lag.set({ partition: String(partition) }, lag),
     sessionTimeoutMs: options.sessionTimeoutMs,
+    supervision: { metrics: options.metrics, ...options.supervision },
   });
 
   return {

@@ -12,6 +12,7 @@ import {
   startBatchConsumer,
   type Kafka,
   type PartitionBatch,
+  type Supervision,
 } from '@nanobill/kafka';
 import type { Logger, Registry } from '@nanobill/observability';
 import type { ProviderRegistry } from '@nanobill/providers';
@@ -53,6 +54,8 @@ export interface PricingOptions {
   maxRows?: number;
   maxWaitMs?: number;
   sessionTimeoutMs?: number;
+  /** Where a consumer being restarted is reported (the process's `/readyz`), restart delays. */
+  supervision?: Supervision;
 }
 
 export interface PricingService {
@@ -153,6 +156,7 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
     handle,
     onAssigned,
     sessionTimeoutMs: options.sessionTimeoutMs,
+    supervision: { metrics: options.metrics, ...options.supervision },
   });
 
   // Account facts for attribution: the whole history at start, what is new before each round.
