@@ -171,6 +171,7 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
     pending,
     clients,
     hardwarePrices: options.providers.hardware,
+    maxComputeSeconds: options.providers.maxComputeSeconds,
     accounts: accounts.history,
     graceMs: options.graceMs ?? DEFAULT_GRACE_MS,
     ledger,
