@@ -1,5 +1,6 @@
 import {
   AccountStatus,
+  HF_INFERENCE,
   TOPICS,
   decodeRequestEvent,
   pricingKey,
@@ -27,6 +28,7 @@ import {
 } from '@nanobill/kafka';
 import type { Logger, Registry } from '@nanobill/observability';
 import { ModelPriceBook, type ProviderRegistry } from '@nanobill/providers';
+import { hfInferenceCostNano } from '@nanobill/money';
 import { Enforcer, type Decisions } from './enforcer.js';
 import { LedgerFollower, pricedSums, recentCosts } from './ledger.js';
 import { createEnforcementMetrics, type EnforcementMetrics } from './metrics.js';
@@ -148,6 +150,7 @@ async function startIncarnation(
     tokenPricing: (provider, model, providerModelId) =>
       priceBook.priceFor(provider, model, providerModelId),
     recent,
+    ceiling: (request) => requestCeiling(options.providers, request),
   };
 
   // Start-up: statuses already published, alerts already raised, the ledger's sums up to a
@@ -359,4 +362,18 @@ async function startIncarnation(
       await producer.disconnect();
     },
   };
+}
+
+/** The most pricing would book for a request (its provider's ceiling), as estimates are capped. */
+function requestCeiling(
+  providers: ProviderRegistry,
+  request: { provider: string; hardware?: string },
+): bigint | undefined {
+  if (request.provider !== HF_INFERENCE)
+    return providers.remote.get(request.provider)?.maxCostNanoUsd;
+  const price =
+    request.hardware === undefined ? undefined : providers.hardware.get(request.hardware);
+  return price === undefined
+    ? undefined
+    : hfInferenceCostNano(providers.maxComputeSeconds * 1000, price);
 }
