@@ -107,7 +107,8 @@ async function storedRows(pipeline: Pipeline, prefix: string): Promise<number> {
 
 async function ledgerTotal(pipeline: Pipeline): Promise<{ rows: number; nano: bigint }> {
   const result = await pipeline.reader.query({
-    query: 'SELECT count() AS rows, toString(sum(toInt128(cost_nano_usd))) AS nano FROM billing.ledger',
+    query:
+      'SELECT count() AS rows, toString(sum(toInt128(cost_nano_usd))) AS nano FROM billing.ledger',
     format: 'JSONEachRow',
   });
   const [row] = await result.json<{ rows: string; nano: string }>();

@@ -40,6 +40,7 @@ export function isLoopbackHost(hostname: string): boolean {
  */
 const EndpointUrl = z.url({ protocol: /^https?$/ }).refine(
   (url) => {
+    if (!URL.canParse(url)) return true; // reported by the URL check itself
     const parsed = new URL(url);
     return parsed.protocol === 'https:' || isLoopbackHost(parsed.hostname);
   },
