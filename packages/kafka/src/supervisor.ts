@@ -29,6 +29,8 @@ export interface Life {
   restarting(error: unknown): void;
   /** It stopped for good: the supervisor stops what is left of it and starts a new one. */
   died(error: unknown): void;
+  /** Aborted when the supervisor stops: a start that waits (e.g. for the broker) gives up. */
+  signal: AbortSignal;
 }
 
 export interface Supervised<T> {
@@ -109,11 +111,12 @@ export async function supervise<T extends Stoppable>(options: {
         alive = false;
         die(error);
       },
+      signal: stopping.signal,
     };
     const instance = await options.start(life);
-    let stopping: Promise<void> | undefined;
+    let stopCall: Promise<void> | undefined;
     const stop = () =>
-      (stopping ??= instance.stop().catch((err: unknown) => {
+      (stopCall ??= instance.stop().catch((err: unknown) => {
         logger.warn({ err, component }, 'stopping an incarnation failed');
       }));
     return { instance, death, stop };

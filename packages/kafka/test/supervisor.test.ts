@@ -170,6 +170,34 @@ describe('supervise: a component that stops for good is restarted, reported and 
     expect(health.problems()).toEqual([]);
   });
 
+  it('stop() during a start that waits: the start is told (its signal) and nothing is left', async () => {
+    let starts = 0;
+    let release!: () => void;
+    const stopped: number[] = [];
+    const supervised = await supervise({
+      component: 'c',
+      group: 'g',
+      logger: quietLogger(),
+      supervision: { restartDelayMs: quick },
+      start: async (life) => {
+        const id = ++starts;
+        if (id === 1) {
+          release = () => life.died(new Error('gone'));
+        } else {
+          // e.g. enforcement waiting for a topic view while the broker is away
+          await new Promise((_, reject) =>
+            life.signal.addEventListener('abort', () => reject(new Error('stopped'))),
+          );
+        }
+        return { stop: async () => void stopped.push(id) };
+      },
+    });
+    release();
+    await waitFor('the second start, waiting', async () => (starts === 2 ? true : undefined));
+    await supervised.stop();
+    expect(stopped).toEqual([1]);
+  });
+
   it('a failed first start is the caller’s: thrown, nothing supervised', async () => {
     await expect(
       supervise({

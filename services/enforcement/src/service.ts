@@ -167,8 +167,17 @@ async function startIncarnation(
       if (parsed.success) enforcer.loadPublished(parsed.data);
     },
   });
-  await view.ready;
-  await view.stop();
+  // The view restarts on its own while the broker is away; a stop meanwhile ends the wait.
+  const stopped = new Promise<never>((_, reject) => {
+    const abort = () => reject(new Error('stopped before the status topic was read'));
+    if (life.signal.aborted) abort();
+    else life.signal.addEventListener('abort', abort, { once: true });
+  });
+  try {
+    await Promise.race([view.ready, stopped]);
+  } finally {
+    await view.stop();
+  }
   const month = enforcer.month;
   enforcer.loadAlerted(await alertedThresholds(clickhouse, month));
   const cut = Date.now() - overlapMs;
