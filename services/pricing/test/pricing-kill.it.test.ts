@@ -68,7 +68,9 @@ describe('pricing SIGKILLed in the middle of a round', () => {
           0n,
         );
         expect(
-          BigInt(await queryValue(clickhouse, 'SELECT sum(toInt128(cost_nano_usd)) FROM billing.ledger')),
+          BigInt(
+            await queryValue(clickhouse, 'SELECT sum(toInt128(cost_nano_usd)) FROM billing.ledger'),
+          ),
         ).toBe(total);
         expect(Number(await queryValue(clickhouse, 'SELECT count() FROM billing.ledger'))).toBe(
           events.length,
