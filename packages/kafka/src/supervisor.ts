@@ -131,7 +131,7 @@ export async function supervise<T extends Stoppable>(options: {
       health?.unhealthy(component, `stopped by ${describeError(error)}; restarting`);
       logger.error(
         { err: error, component, group },
-        'consumer stopped for good (kafkajs does not restart it); restarting it',
+        'consumer stopped (kafkajs does not restart it, or its owner restarts it whole); restarting it',
       );
       await life.stop();
       for (let attempt = 1; ; attempt++) {
