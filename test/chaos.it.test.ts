@@ -621,9 +621,11 @@ describe('chaos: crashes, a broker outage and faulty cost endpoints', () => {
     expect(ledgerSum).toBe(truthSum);
     const [viewSum] = await rows<{ s: string }>(
       clickhouse,
-      'SELECT toString(sum(cost_nano_usd)) AS s FROM billing.ledger',
+      'SELECT toString(sum(toInt128(cost_nano_usd))) AS s FROM billing.ledger',
     );
-    expect(BigInt(viewSum!.s), 'SELECT sum(cost_nano_usd) FROM billing.ledger').toBe(ledgerSum);
+    expect(BigInt(viewSum!.s), 'SELECT sum(toInt128(cost_nano_usd)) FROM billing.ledger').toBe(
+      ledgerSum,
+    );
 
     // Every reachable routed request priced or unpriced, never both, never lost; the others never.
     const key = (e: RoutedRequestEvent) => pricingKey(e.provider, e.providerRequestId!);

@@ -1,3 +1,4 @@
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -213,6 +214,7 @@ describe('docker-compose.yml', () => {
         ...CONFIG_ENV,
         ...SIMULATE_ENV,
         'LOG_LEVEL', // @nanobill/observability's logger
+        'NODE_EXTRA_CA_CERTS', // Node itself: the simulator's certificate, trusted
         ...[...providersOf(s).remote.values()].map((p) => p.tokenEnv),
       ]);
       expect(
@@ -243,7 +245,11 @@ describe('docker-compose.yml', () => {
     for (const [name, s] of nanobill) {
       const files = [
         ...Object.entries(env(s))
-          .filter(([k]) => k.endsWith('_FILE') && k !== 'NANOBILL_PROVIDERS_FILE')
+          .filter(
+            ([k]) =>
+              (k.endsWith('_FILE') && k !== 'NANOBILL_PROVIDERS_FILE') ||
+              k === 'NODE_EXTRA_CA_CERTS',
+          )
           .map(([, v]) => v),
         ...[...providersOf(s).remote.values()].flatMap((p) => p.tokenFile ?? []),
       ];
@@ -252,7 +258,7 @@ describe('docker-compose.yml', () => {
         expect(secret, `${name}: ${file} is a compose secret`).toBeDefined();
         // Only the services that read a provider token mount it (ingest and api need the names only).
         const needed =
-          !file.includes('provider-simulator-token') ||
+          !file.includes('provider-simulator-') ||
           ['pricing', 'enforcement', 'provider-simulator'].includes(name);
         if (!needed) continue;
         expect(s.secrets ?? [], name).toContain(secret);
@@ -272,8 +278,18 @@ describe('docker-compose.yml', () => {
     const registry = providersOf(simulator);
     expect(registry.remote.size).toBeGreaterThan(0);
     for (const p of registry.remote.values()) {
-      expect(p.costUrl).toBe(`http://provider-simulator:${port}/${p.name}/cost`);
-      expect(p.modelsUrl).toBe(`http://provider-simulator:${port}/${p.name}/v1/models`);
+      expect(p.costUrl).toBe(`https://provider-simulator:${port}/${p.name}/cost`);
+      expect(p.modelsUrl).toBe(`https://provider-simulator:${port}/${p.name}/v1/models`);
+    }
+    // Over HTTPS, with a certificate for that name that its callers trust.
+    const flag = (f: string) => simulator.command![simulator.command!.indexOf(f) + 1]!;
+    const secretFile = (path: string) =>
+      compose.secrets?.[/^\/run\/secrets\/([\w.-]+)$/.exec(path)![1]!]?.file;
+    const cert = new X509Certificate(read(secretFile(flag('--tls-cert'))!));
+    expect(cert.checkHost('provider-simulator')).toBe('provider-simulator');
+    expect(cert.checkPrivateKey(createPrivateKey(read(secretFile(flag('--tls-key'))!)))).toBe(true);
+    for (const name of ['pricing', 'enforcement', 'provider-simulator']) {
+      expect(env(services[name]!).NODE_EXTRA_CA_CERTS, name).toBe(flag('--tls-cert'));
     }
   });
 

@@ -233,9 +233,11 @@ describe.skipIf(skipReason !== undefined)(
       const truthSum = priced.reduce((sum, e) => sum + trueCost(e), 0n);
       const [total] = await rows<{ s: string }>(
         pipeline.reader,
-        'SELECT toString(sum(cost_nano_usd)) AS s FROM billing.ledger',
+        'SELECT toString(sum(toInt128(cost_nano_usd))) AS s FROM billing.ledger',
       );
-      expect(BigInt(total!.s), 'SELECT sum(cost_nano_usd) FROM billing.ledger').toBe(truthSum);
+      expect(BigInt(total!.s), 'SELECT sum(toInt128(cost_nano_usd)) FROM billing.ledger').toBe(
+        truthSum,
+      );
       const [raw] = await rows<{ n: string; keys: string }>(
         pipeline.reader,
         'SELECT count() AS n, uniqExact(provider, provider_request_id) AS keys FROM billing.ledger_entries',

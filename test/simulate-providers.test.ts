@@ -16,13 +16,13 @@ writeFileSync(join(dir, 'groq-token'), 'groq-secret-from-a-file\n');
 writeFileSync(
   providersFile,
   JSON.stringify({
-    cerebras: { costUrl: 'http://x.invalid/cost', tokenEnv: 'SIM_TEST_TOKEN_CEREBRAS' },
+    cerebras: { costUrl: 'https://x.invalid/cost', tokenEnv: 'SIM_TEST_TOKEN_CEREBRAS' },
     groq: {
-      costUrl: 'http://x.invalid/cost',
+      costUrl: 'https://x.invalid/cost',
       tokenEnv: 'SIM_TEST_TOKEN_GROQ',
       tokenFile: join(dir, 'groq-token'),
     },
-    together: { costUrl: 'http://x.invalid/cost', tokenEnv: 'SIM_TEST_TOKEN_TOGETHER' },
+    together: { costUrl: 'https://x.invalid/cost', tokenEnv: 'SIM_TEST_TOKEN_TOGETHER' },
     'hf-inference': { hardware: { 'cpu-basic': '0.0000083' } },
   }),
 );

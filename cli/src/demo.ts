@@ -60,15 +60,16 @@ export async function demo(args: string[]): Promise<number> {
   process.once('SIGTERM', () => stop.abort());
   let sent = 0;
   const progress = setInterval(() => {
-    void Promise.all([
-      storedRows(pipeline, runPrefix),
-      ledgerTotal(pipeline),
-      alertCount(pipeline),
-    ]).then(([stored, ledger, alerts]) =>
-      console.log(
-        `demo: sent ${sent} events · ${stored} usage rows stored · ledger ${ledger.rows} rows, ${formatUsd(ledger.nano)} (priced every minute) · ${alerts} alerts`,
-      ),
-    );
+    Promise.all([storedRows(pipeline, runPrefix), ledgerTotal(pipeline), alertCount(pipeline)])
+      .then(([stored, ledger, alerts]) =>
+        console.log(
+          `demo: sent ${sent} events · ${stored} usage rows stored · ledger ${ledger.rows} rows, ${formatUsd(ledger.nano)} (priced every minute) · ${alerts} alerts`,
+        ),
+      )
+      // A progress line that cannot be read (ClickHouse busy or restarting) is only skipped.
+      .catch((error: unknown) =>
+        console.error(`demo: no progress line: ${(error as Error).message}`),
+      );
   }, PROGRESS_EVERY_MS);
   try {
     const result = await runRouterSimulator({
@@ -107,7 +108,8 @@ async function storedRows(pipeline: Pipeline, prefix: string): Promise<number> {
 
 async function ledgerTotal(pipeline: Pipeline): Promise<{ rows: number; nano: bigint }> {
   const result = await pipeline.reader.query({
-    query: 'SELECT count() AS rows, sum(cost_nano_usd) AS nano FROM billing.ledger',
+    query:
+      'SELECT count() AS rows, toString(sum(toInt128(cost_nano_usd))) AS nano FROM billing.ledger',
     format: 'JSONEachRow',
   });
   const [row] = await result.json<{ rows: string; nano: string }>();

@@ -10,11 +10,13 @@ import { statements } from './statements-command.js';
 import { tokens } from './tokens-command.js';
 import { webhooks } from './webhooks-command.js';
 import { SERVICES, startPipeline, type ServiceName } from './pipeline.js';
+import { serveUntilStopped } from './lifecycle.js';
 
 const USAGE = `usage: nanobill <command> [options]
 
   run [--only ingest,accounts,pricing,statements,enforcement,alerts,api]
-                              the pipeline services in one process (SIGTERM drains and exits)
+                              the pipeline services in one process (SIGTERM drains and exits;
+                              an unhandled error is logged as fatal, drains and exits 1)
   migrate [--finance-user NAME]
                               apply ClickHouse migrations (run once before services started with --only);
                               on a server, also the read-only finance user (password: NANOBILL_FINANCE_PASSWORD[_FILE])
@@ -75,23 +77,9 @@ async function run(args: string[]): Promise<number> {
     return 2;
   }
   const logger = createLogger();
-  const pipeline = await startPipeline({
-    config: loadConfig(),
+  return serveUntilStopped({
     logger,
-    only: only as ServiceName[],
-  });
-  await untilSignal();
-  logger.info('draining');
-  await pipeline.stop();
-  logger.info('stopped');
-  return 0;
-}
-
-/** Resolves on the first SIGTERM or SIGINT. */
-export function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
+    start: () => startPipeline({ config: loadConfig(), logger, only: only as ServiceName[] }),
   });
 }
 

@@ -23,6 +23,7 @@ import { WebhookSecretStore, type SecretsCipher } from '@nanobill/webhooks';
 import { createKafka, createProducer, ensureTopics, type Kafka } from '@nanobill/kafka';
 import { startBroker } from '@nanobill/kafka-broker';
 import {
+  ComponentHealth,
   createMetricsRegistry,
   startOpsServer,
   type Logger,
@@ -76,6 +77,11 @@ export async function startPipeline(options: {
   only?: readonly ServiceName[];
   /** Default: the providers file of the configuration. */
   providers?: ProviderRegistry;
+  /**
+   * Default: a client for the configured brokers. Tests give their own, e.g. with kafkajs'
+   * `retry.restartOnFailure` answering no, to see what happens when kafkajs gives up.
+   */
+  kafka?: Kafka;
 }): Promise<Pipeline> {
   const { config, logger } = options;
   const providers = options.providers ?? loadProviders(config.providersFile);
@@ -106,13 +112,22 @@ export async function startPipeline(options: {
     const brokers =
       config.kafkaBrokers ??
       (await startBroker({ dataDir: config.dataDir, port: config.localKafkaPort })).brokers;
-    const kafka = createKafka({
-      brokers,
-      clientId: 'nanobill',
-      logger,
-      ...kafkaSecurityOptions(config.kafkaSecurity),
-    });
+    const kafka =
+      options.kafka ??
+      createKafka({
+        brokers,
+        clientId: 'nanobill',
+        logger,
+        ...kafkaSecurityOptions(config.kafkaSecurity),
+      });
     const registry = createMetricsRegistry();
+    // What the services report about their own parts (a consumer being restarted): /readyz.
+    const health = new ComponentHealth();
+    const supervision = {
+      health,
+      metrics: registry,
+      restartDelayMs: config.consumerRestartDelayMs,
+    };
     const admin = clickhouse();
     if (config.clickhouseUrl && options.only) {
       await waitForMigrations(admin, {
@@ -135,6 +150,7 @@ export async function startPipeline(options: {
         clickhouse: clickhouse(),
         logger,
         metrics: registry,
+        supervision,
         topics: { requests: TOPICS.requests, dlq: TOPICS.requestsDlq },
         providers: providers.names,
         eventWindow: config.eventWindow,
@@ -149,6 +165,7 @@ export async function startPipeline(options: {
         clickhouse: clickhouse(),
         logger,
         metrics: registry,
+        supervision,
       });
       stack.push(['accounts', accounts]);
     }
@@ -158,6 +175,7 @@ export async function startPipeline(options: {
         clickhouse: clickhouse(),
         logger,
         metrics: registry,
+        supervision,
         providers,
         eventWindow: config.eventWindow,
         deadlineMs: config.pricing.deadlineMs,
@@ -179,7 +197,7 @@ export async function startPipeline(options: {
     // them, so each takes a lease first (embedded ClickHouse allows one process anyway).
     const singleton = async (name: ServiceName, start: () => Promise<Stoppable>) => {
       const service = config.clickhouseUrl
-        ? await startSingleton({ name, kafka, logger, registry, start })
+        ? await startSingleton({ name, kafka, logger, registry, supervision, start })
         : await start();
       stack.push([name, service]);
     };
@@ -191,6 +209,7 @@ export async function startPipeline(options: {
           clickhouse: client,
           logger,
           metrics: registry,
+          supervision,
           providers,
           eventWindow: config.eventWindow,
         }),
@@ -212,6 +231,7 @@ export async function startPipeline(options: {
           clickhouse: client,
           logger,
           metrics: registry,
+          supervision,
           webhook,
           secrets,
           opsWebhook,
@@ -221,7 +241,12 @@ export async function startPipeline(options: {
 
     let apiPort: number | undefined;
     if (only.has('api')) {
-      const statuses = await startStatusView({ kafka, topic: TOPICS.accountStatus, logger });
+      const statuses = await startStatusView({
+        kafka,
+        topic: TOPICS.accountStatus,
+        logger,
+        supervision,
+      });
       stack.push(['account status view', statuses]);
       const reader = clickhouse();
       const facts = new AccountFactsReader(reader, new AccountHistory());
@@ -259,6 +284,7 @@ export async function startPipeline(options: {
       host: config.ops.host,
       registry,
       logger,
+      components: health,
       readiness: {
         // ping() reports failure in its result, it does not throw.
         clickhouse: async () => {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '@nanobill/config';
 import { TOPICS } from '@nanobill/contract';
@@ -14,6 +15,7 @@ import { publishAccounts, runPrefix, simulatedTraffic } from './simulated-router
 export const SIMULATE_ENV = ['NANOBILL_SIM_FAULTS'] as const;
 
 const USAGE = `usage: nanobill simulate providers [--port P] [--host H] [--faults JSON]
+                                   [--tls-cert FILE --tls-key FILE]
        nanobill simulate router [--rate N] [--for S] [--count N] [--seed N]
                                 [--topic T] [--accounts-topic T] [--no-accounts]
 
@@ -22,7 +24,9 @@ const USAGE = `usage: nanobill simulate providers [--port P] [--host H] [--fault
              127.0.0.1 by default (where infra/providers/local.json points). Each provider
              accepts the token pricing sends (its tokenFile, else $tokenEnv), else
              sim-token-<provider>. --faults (or NANOBILL_SIM_FAULTS): {"<provider>|*": [fault, ...]},
-             the simulator's fault classes, e.g. {"groq": [{"kind": "status", "status": 503}]}
+             the simulator's fault classes, e.g. {"groq": [{"kind": "status", "status": 503}]}.
+             --tls-cert/--tls-key (PEM files): HTTPS, which a providers file requires for any
+             host that is not loopback (the clients trust the certificate, e.g. NODE_EXTRA_CA_CERTS)
   router     router events to KAFKA_BROKERS (TLS/SASL from the KAFKA_* variables) at --rate
              events/s (default 200) until SIGTERM, --for seconds or --count events; first the
              simulated accounts to billing.accounts.v1 (unless --no-accounts)`;
@@ -76,10 +80,19 @@ async function simulateProviders(args: string[]): Promise<number> {
         port: { type: 'string', default: '8787' },
         host: { type: 'string', default: '127.0.0.1' },
         faults: { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
       },
     }),
   );
   const listenPort = number('port', values.port, port)!;
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
+    throw new UsageError('--tls-cert and --tls-key go together');
+  }
+  const tls =
+    values['tls-cert'] === undefined
+      ? undefined
+      : { cert: readFileSync(values['tls-cert']), key: readFileSync(values['tls-key']!) };
   const registry = loadProviders(loadConfig().providersFile);
   if (registry.remote.size === 0) throw new UsageError('the providers file has no remote provider');
   const faults = parseFaults(values.faults ?? process.env.NANOBILL_SIM_FAULTS, [
@@ -96,6 +109,7 @@ async function simulateProviders(args: string[]): Promise<number> {
     token,
     port: listenPort,
     host: values.host,
+    tls,
   });
   for (const [provider, list] of faults) simulator.setFaults(provider, list);
   console.log(

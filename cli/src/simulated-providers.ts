@@ -35,12 +35,18 @@ export const simulatorToken = (provider: string) => `sim-token-${provider}`;
  */
 export function startSimulatedProviders(
   registry: ProviderRegistry,
-  options: { token: (provider: RemoteProvider) => string; port?: number; host?: string },
+  options: {
+    token: (provider: RemoteProvider) => string;
+    port?: number;
+    host?: string;
+    tls?: { cert: Buffer; key: Buffer };
+  },
 ): Promise<ProviderSimulator> {
   const published = publishedModelIds();
   return startProviderSimulator({
     port: options.port,
     host: options.host,
+    tls: options.tls,
     providers: Object.fromEntries(
       [...registry.remote.values()].map((provider) => [
         provider.name,

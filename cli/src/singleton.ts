@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startLease, type Kafka } from '@nanobill/kafka';
+import { startLease, type Kafka, type Supervision } from '@nanobill/kafka';
 import { Gauge, type Logger, type Registry } from '@nanobill/observability';
 
 /** The one-partition topic whose partition is each singleton's lease (one group per singleton). */
@@ -21,6 +21,7 @@ export async function startSingleton(options: {
   kafka: Kafka;
   logger: Logger;
   registry: Registry;
+  supervision?: Supervision;
   start(): Promise<Stoppable>;
   retryStartMs?: number;
 }): Promise<Stoppable> {
@@ -48,6 +49,7 @@ export async function startSingleton(options: {
     topic: LEASE_TOPIC,
     groupId: `nanobill-${name}-lease`,
     logger,
+    supervision: { metrics: registry, ...options.supervision },
     onAcquired: async () => {
       const mine = ++generation;
       // Started in the background: a start that keeps failing must not hold up losing the lease.

@@ -128,7 +128,9 @@ export async function askRunningProcess(
       const { error } = (await response.body.json()) as { error?: string };
       throw new Error(error ?? `${route} failed with HTTP ${response.statusCode}`);
     }
-    response.body.once('close', () => void client.close());
+    response.body.once('close', () => {
+      client.close().catch(() => undefined); // the answer was read; a failed close changes nothing
+    });
     return response.body;
   } catch (error) {
     await client.close();

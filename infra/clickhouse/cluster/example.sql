@@ -157,7 +157,7 @@ CREATE TABLE IF NOT EXISTS billing.usage_hourly_local ON CLUSTER '{cluster}'
     requests       UInt64,
     input_tokens   UInt64,
     output_tokens  UInt64,
-    cost_nano_usd  Int64
+    cost_nano_usd  Int128 COMMENT 'a sum of costs: Int128, which no number of requests overflows'
 )
 ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}',
                                     (requests, input_tokens, output_tokens, cost_nano_usd))
@@ -175,6 +175,6 @@ SELECT billed_account, toStartOfHour(event_time, 'UTC') AS hour, user_id, provid
        count() AS requests,
        sum(ifNull(input_tokens, 0)) AS input_tokens,
        sum(ifNull(output_tokens, 0)) AS output_tokens,
-       sum(cost_nano_usd) AS cost_nano_usd
+       sum(toInt128(cost_nano_usd)) AS cost_nano_usd
 FROM billing.ledger_entries_local
 GROUP BY billed_account, hour, user_id, provider, model, task;

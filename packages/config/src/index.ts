@@ -150,6 +150,10 @@ const Env = z.object({
     .min(0)
     .max(MAX_EVENT_WINDOW_MS)
     .default(DEFAULT_EVENT_WINDOW.maxAheadMs),
+  // Supervision of Kafka consumers: one that kafkajs does not restart after a crash is
+  // restarted after FIRST ms, the wait doubling after each failed attempt up to MAX ms.
+  NANOBILL_CONSUMER_RESTART_FIRST_MS: z.coerce.number().int().min(1).max(600_000).default(1_000),
+  NANOBILL_CONSUMER_RESTART_MAX_MS: z.coerce.number().int().min(1).max(3_600_000).default(60_000),
 });
 
 /** How nanobill reaches a secured Kafka (TLS, SASL); secrets stay in files or the environment. */
@@ -232,6 +236,8 @@ export interface Config {
    * directory.
    */
   chdbServer: { password: string | undefined; passwordFile: string | undefined };
+  /** Waits before restarting a stopped Kafka consumer: the first, doubling up to the max. */
+  consumerRestartDelayMs: { first: number; max: number };
 }
 
 const SecuredEnv = Env.superRefine((e, ctx) => {
@@ -258,6 +264,13 @@ const SecuredEnv = Env.superRefine((e, ctx) => {
       code: 'custom',
       path: ['NANOBILL_FINANCE_PASSWORD'],
       message: 'at most one of NANOBILL_FINANCE_PASSWORD and NANOBILL_FINANCE_PASSWORD_FILE',
+    });
+  }
+  if (e.NANOBILL_CONSUMER_RESTART_FIRST_MS > e.NANOBILL_CONSUMER_RESTART_MAX_MS) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['NANOBILL_CONSUMER_RESTART_FIRST_MS'],
+      message: 'must not exceed NANOBILL_CONSUMER_RESTART_MAX_MS',
     });
   }
   if (e.KAFKA_SASL_MECHANISM === undefined) return;
@@ -351,6 +364,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     chdbServer: {
       password: e.NANOBILL_CHDB_SERVER_PASSWORD,
       passwordFile: e.NANOBILL_CHDB_SERVER_PASSWORD_FILE,
+    },
+    consumerRestartDelayMs: {
+      first: e.NANOBILL_CONSUMER_RESTART_FIRST_MS,
+      max: e.NANOBILL_CONSUMER_RESTART_MAX_MS,
     },
   };
 }

@@ -37,6 +37,11 @@ export interface PriceSources {
     providerModelId?: string,
   ): { pricing: TokenPricing; source: 'models_api' | 'providers_file' } | undefined;
   recent: RecentCosts;
+  /**
+   * The most one request may cost at a provider (the providers file's ceilings): pricing never
+   * books more, so no estimate is above it either. Absent: no ceiling.
+   */
+  ceiling?(request: EstimateRequest): NanoUsd | undefined;
 }
 
 export interface Estimate {
@@ -52,6 +57,16 @@ export interface Estimate {
  * - otherwise 0 ('none'): nothing is known yet, the real cost will tell.
  */
 export function estimateCost(request: EstimateRequest, sources: PriceSources): Estimate {
+  const estimate = uncappedEstimate(request, sources);
+  // Tokens × price of a hostile event (2^53 tokens) would be billions of dollars: an estimate is
+  // at most the request's ceiling, what pricing could ever book for it.
+  const ceiling = sources.ceiling?.(request);
+  return ceiling !== undefined && estimate.nano > ceiling
+    ? { ...estimate, nano: ceiling }
+    : estimate;
+}
+
+function uncappedEstimate(request: EstimateRequest, sources: PriceSources): Estimate {
   if (request.computeTimeMs !== undefined && request.hardware !== undefined) {
     const price = sources.hardwarePrice(request.hardware);
     if (price !== undefined) {

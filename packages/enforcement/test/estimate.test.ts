@@ -109,3 +109,44 @@ describe('RecentCosts', () => {
     expect(() => new RecentCosts().record('', 'm', 1n)).toThrow(/provider/);
   });
 });
+
+describe('estimateCost: never above the request’s ceiling', () => {
+  const ceiling = 100_000_000_000n; // $100
+  const capped = sources({ ceiling: () => ceiling });
+
+  it('2^53 tokens (a hostile event) count as the ceiling, not $13.5 billion', () => {
+    const huge = { inputTokens: Number.MAX_SAFE_INTEGER, outputTokens: Number.MAX_SAFE_INTEGER };
+    expect(estimateCost({ provider: 'groq', model: 'llama', usage: huge }, sources()).nano).toBe(
+      19_815_838_360_430_180_200n,
+    );
+    expect(estimateCost({ provider: 'groq', model: 'llama', usage: huge }, capped)).toEqual({
+      nano: ceiling,
+      source: 'models_api',
+    });
+  });
+
+  it('below the ceiling an estimate is unchanged; no ceiling known, no cap', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+        fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+        (inputTokens, outputTokens) => {
+          const request = {
+            provider: 'groq',
+            model: 'llama',
+            usage: { inputTokens, outputTokens },
+          };
+          const raw = estimateCost(request, sources()).nano;
+          const withCap = estimateCost(request, capped).nano;
+          return withCap === (raw > ceiling ? ceiling : raw);
+        },
+      ),
+    );
+    expect(
+      estimateCost(
+        { provider: 'groq', model: 'llama', usage: { inputTokens: 1, outputTokens: 1 } },
+        sources({ ceiling: () => undefined }),
+      ).nano,
+    ).toBe(2_200n);
+  });
+});

@@ -1,5 +1,12 @@
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import type { Logger } from '@nanobill/observability';
+import {
+  connectAndSubscribe,
+  reportTo,
+  supervise,
+  type Life,
+  type Supervision,
+} from './supervisor.js';
 
 export interface PartitionBatch {
   topic: string;
@@ -25,6 +32,13 @@ export interface BatchConsumerOptions {
   maxBytesPerPartition?: number;
   /** How long a silent member keeps its partitions; a crashed one delays its successor this long. */
   sessionTimeoutMs?: number;
+  /** Health, restart metric and delays of the supervisor that restarts this consumer. */
+  supervision?: Supervision;
+  /**
+   * Given: this consumer does not restart itself. Every crash ends it (reported as `died`) and
+   * the caller restarts what it belongs to: a service whose memory must be rebuilt.
+   */
+  life?: Life;
 }
 
 export interface RunningConsumer {
@@ -62,6 +76,24 @@ async function untilSettled(work: Promise<unknown>, heartbeat: () => Promise<voi
 }
 
 /**
+ * A supervised `startIncarnation` (below): a consumer that kafkajs does not restart after a
+ * crash (e.g. "Failed to find group coordinator" while the broker goes away) is restarted with
+ * backoff, reported in `/readyz` meanwhile and counted (see `supervise`). It resumes from the
+ * committed offsets, so a restart redelivers what was not committed, as any restart does.
+ */
+export async function startBatchConsumer(options: BatchConsumerOptions): Promise<RunningConsumer> {
+  if (options.life) return startIncarnation(options, options.life, 'every crash ends it');
+  const supervised = await supervise({
+    component: `kafka consumer ${options.groupId}`,
+    group: options.groupId,
+    logger: options.logger,
+    supervision: options.supervision,
+    start: (life) => startIncarnation(options, life, 'kafkajs restarts retriable ones'),
+  });
+  return { stop: () => supervised.stop() };
+}
+
+/**
  * At-least-once consumption. A partition's offsets are committed only once `handle` has made the
  * batch durable, in order, one commit chain per partition; the consumer holds each batch until
  * it is stored, so a partition changes owner in a rebalance only after its rows are visible to
@@ -72,7 +104,11 @@ async function untilSettled(work: Promise<unknown>, heartbeat: () => Promise<voi
  * throws so that kafkajs restarts the consumer from the committed offsets (the failed batch is
  * fetched again after a second if nothing else arrives): nothing is skipped.
  */
-export async function startBatchConsumer(options: BatchConsumerOptions): Promise<RunningConsumer> {
+async function startIncarnation(
+  options: BatchConsumerOptions,
+  life: Life,
+  crashes: Parameters<typeof reportTo>[2],
+): Promise<RunningConsumer> {
   const { kafka, groupId, topic, logger, handle, onCommitted } = options;
   const consumer: Consumer = kafka.consumer({
     groupId,
@@ -85,6 +121,8 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
   const commitChains = new Map<number, Promise<void>>();
   let failure: unknown;
   let stopping = false;
+  /** Crashed and not running again (yet): kafkajs left the group and disconnected it. */
+  let crashed = false;
 
   /** Chains the batch after its partition's earlier ones; resolves once it is stored. */
   const storeThenCommit = (
@@ -123,11 +161,18 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
   };
 
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    crashed = false;
     logger.info({ groupId, assignment: payload.memberAssignment }, 'partitions assigned');
     options.onAssigned?.(payload.memberAssignment[topic] ?? []);
   });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
+  consumer.on(consumer.events.CRASH, () => {
+    // kafkajs has left the group (its batches in flight returned first): this member owns no
+    // partition now, whatever happens next. A member that rejoins is told its new assignment.
+    crashed = true;
+    options.onAssigned?.([]);
+  });
+  reportTo(consumer, life, crashes);
+  await connectAndSubscribe(consumer, topic, true);
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
@@ -170,7 +215,12 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
       // Every batch already handed over has its chain registered (that part of eachBatch is
       // synchronous); let them all commit before leaving the group.
       stopping = true;
-      consumer.pause([{ topic }]);
+      if (crashed) {
+        // Nothing of it runs; this also cancels a restart kafkajs may have scheduled.
+        await consumer.disconnect();
+      } else {
+        consumer.pause([{ topic }]);
+      }
       await Promise.allSettled(commitChains.values());
       await consumer.disconnect();
       logger.info({ groupId, topic }, 'consumer stopped');

@@ -9,4 +9,15 @@ export {
 export { sendToDlq, splitValid, DLQ_HEADERS, type Decoding, type Rejection } from './dlq.js';
 export { startLease, type Lease, type LeaseOptions } from './lease.js';
 export { startTopicView, type TopicView, type TopicViewOptions } from './topic-view.js';
+export {
+  supervise,
+  reportTo,
+  restartDelay,
+  describeError,
+  RESTART_FIRST_DELAY_MS,
+  RESTART_MAX_DELAY_MS,
+  type Life,
+  type Supervised,
+  type Supervision,
+} from './supervisor.js';
 export type { KafkaMessage, Producer, SASLOptions } from 'kafkajs';

@@ -1,6 +1,13 @@
 import { AssignerProtocol, type Assigner, type PartitionAssigner } from 'kafkajs';
 import type { Logger } from '@nanobill/observability';
 import type { Kafka } from './client.js';
+import {
+  connectAndSubscribe,
+  reportTo,
+  supervise,
+  type Life,
+  type Supervision,
+} from './supervisor.js';
 
 export interface LeaseOptions {
   kafka: Kafka;
@@ -15,6 +22,7 @@ export interface LeaseOptions {
   onAcquired(): Promise<void>;
   /** Runs when the lease is lost (a rebalance gave it away, or the consumer failed). */
   onLost(): Promise<void>;
+  supervision?: Supervision;
 }
 
 export interface Lease {
@@ -31,9 +39,12 @@ export interface Lease {
  * holder cut off from Kafka loses the lease (its consumer fails and `onLost` runs) while a
  * standby takes it after the session timeout, so the two may overlap for a moment; singletons
  * must tolerate that (idempotent output), as enforcement and alerts do.
+ *
+ * The lease consumer is supervised: one that kafkajs does not restart after a crash is
+ * restarted with backoff (see `supervise`), so a process never stands by for good.
  */
 export async function startLease(options: LeaseOptions): Promise<Lease> {
-  const { kafka, topic, groupId, logger } = options;
+  const { groupId, logger } = options;
   let holding = false;
   let stopped = false;
   let transitions = Promise.resolve();
@@ -54,31 +65,50 @@ export async function startLease(options: LeaseOptions): Promise<Lease> {
     return transitions;
   };
 
+  const assigner = stickyHolder(() => holding);
+  const supervised = await supervise({
+    component: `kafka lease ${groupId}`,
+    group: groupId,
+    logger,
+    supervision: options.supervision,
+    start: (life) => startIncarnation(options, life, assigner, become),
+  });
+  return {
+    holding: () => holding,
+    async stop() {
+      stopped = true;
+      await become(false, 'stopping');
+      await supervised.stop();
+    },
+  };
+}
+
+async function startIncarnation(
+  options: LeaseOptions,
+  life: Life,
+  assigner: PartitionAssigner,
+  become: (hold: boolean, why: string) => Promise<void>,
+): Promise<{ stop(): Promise<void> }> {
+  const { kafka, topic, groupId, logger } = options;
   const consumer = kafka.consumer({
     groupId,
     sessionTimeout: options.sessionTimeoutMs ?? 30_000,
     heartbeatInterval: 3_000,
-    partitionAssigners: [stickyHolder(() => holding)],
+    partitionAssigners: [assigner],
   });
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     const mine = (payload.memberAssignment[topic] ?? []).includes(0);
     void become(mine, mine ? 'assigned' : 'assigned elsewhere');
   });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
-    logger.warn({ err: payload.error, groupId }, 'lease consumer failed; rejoining');
+    // Out of the group: whoever takes the partition now is the holder.
+    logger.warn({ err: payload.error, groupId }, 'lease consumer failed');
     void become(false, 'consumer failed');
   });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: false });
+  reportTo(consumer, life, 'kafkajs restarts retriable ones');
+  await connectAndSubscribe(consumer, topic, false);
   await consumer.run({ eachMessage: async () => {} });
-  return {
-    holding: () => holding,
-    async stop() {
-      stopped = true;
-      await become(false, 'stopping');
-      await consumer.disconnect();
-    },
-  };
+  return { stop: () => consumer.disconnect() };
 }
 
 const PROTOCOL = 'nanobill-sticky-holder';

@@ -1,5 +1,13 @@
 // @nanobill/money: exact nano-USD arithmetic (PRODUCT.md §1). Pure functions, bigint only.
-export { NANO_PER_USD, INT64_MAX, sumNano, nanoToJson, type NanoUsd } from './nano.js';
+export {
+  NANO_PER_USD,
+  INT64_MAX,
+  INT64_MIN,
+  fitsInt64,
+  sumNano,
+  nanoToJson,
+  type NanoUsd,
+} from './nano.js';
 export { parseDecimal, type Decimal } from './decimal.js';
 export { roundHalfUp } from './rounding.js';
 export { usdToNano } from './convert.js';

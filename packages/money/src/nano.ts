@@ -7,6 +7,15 @@ export const NANO_PER_USD = 1_000_000_000n;
 
 /** Largest amount ClickHouse can hold in an Int64 column (and our JSON range check's limit). */
 export const INT64_MAX = 2n ** 63n - 1n;
+export const INT64_MIN = -(2n ** 63n);
+
+/**
+ * Whether an amount can be written into an Int64 column. Check before every write of a computed
+ * figure: ClickHouse does not refuse an integer that does not fit, it silently wraps it.
+ */
+export function fitsInt64(n: NanoUsd): boolean {
+  return n >= INT64_MIN && n <= INT64_MAX;
+}
 
 /** Exact sum; an empty input sums to 0. */
 export function sumNano(values: Iterable<NanoUsd>): NanoUsd {

@@ -1,6 +1,17 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { INT64_MAX, NANO_PER_USD, nanoToJson, parseNanoUsd, sumNano } from '../src/index.js';
+import {
+  INT64_MAX,
+  INT64_MIN,
+  NANO_PER_USD,
+  fitsInt64,
+  hfInferenceCostNano,
+  nanoToJson,
+  parseDecimal,
+  parseNanoUsd,
+  sumNano,
+  tokenCostNano,
+} from '../src/index.js';
 
 describe('constants', () => {
   it('has a billion nano-USD per USD and the Int64 maximum', () => {
@@ -134,6 +145,64 @@ describe('parseNanoUsd', () => {
           expect(result.ok).toBe(false);
         },
       ),
+    );
+  });
+});
+
+describe('fitsInt64: what may be written into an Int64 column (ClickHouse wraps the rest)', () => {
+  it('has the Int64 bounds, inclusive', () => {
+    expect(INT64_MIN).toBe(-9_223_372_036_854_775_808n);
+    expect([INT64_MIN, -1n, 0n, INT64_MAX].map(fitsInt64)).toEqual([true, true, true, true]);
+    expect([INT64_MIN - 1n, INT64_MAX + 1n, 2n ** 127n].map(fitsInt64)).toEqual([
+      false,
+      false,
+      false,
+    ]);
+  });
+  it('agrees with a round trip through a signed 64-bit integer', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }), (n) => {
+        return fitsInt64(n) === (BigInt.asIntN(64, n) === n);
+      }),
+    );
+  });
+});
+
+describe('money multiplication never wraps: any compute time or token count the contract accepts', () => {
+  const price = fc
+    .tuple(fc.bigInt({ min: 0n, max: 10n ** 12n }), fc.integer({ min: 0, max: 12 }))
+    .map(([units, scale]) => (scale === 0 ? String(units) : `${units}e-${scale}`));
+  const count = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
+
+  it('hf-inference: exact (one rounding), never negative, whatever its size', () => {
+    fc.assert(
+      fc.property(count, price, (ms, usdPerSecond) => {
+        const nano = hfInferenceCostNano(ms, usdPerSecond);
+        const { units, scale } = parseDecimal(usdPerSecond);
+        // ms × units × 10^9 / 10^(3 + scale), rounded half-up: |exact - nano| ≤ half a nano-USD.
+        const exact = BigInt(ms) * units * 10n ** 9n;
+        const denominator = 10n ** BigInt(3 + scale);
+        const twice = 2n * (exact - nano * denominator);
+        return nano >= 0n && twice < denominator && twice >= -denominator;
+      }),
+    );
+  });
+
+  it('tokens: exact, never negative, whatever its size', () => {
+    fc.assert(
+      fc.property(count, count, price, price, (input, output, priceIn, priceOut) => {
+        const nano = tokenCostNano(input, output, { input: priceIn, output: priceOut });
+        const a = parseDecimal(priceIn);
+        const b = parseDecimal(priceOut);
+        const scale = Math.max(a.scale, b.scale);
+        const total =
+          BigInt(input) * a.units * 10n ** BigInt(scale - a.scale) +
+          BigInt(output) * b.units * 10n ** BigInt(scale - b.scale);
+        const exact = total * 1000n;
+        const denominator = 10n ** BigInt(scale);
+        const twice = 2n * (exact - nano * denominator);
+        return nano >= 0n && twice < denominator && twice >= -denominator;
+      }),
     );
   });
 });

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import type { Registry } from 'prom-client';
+import type { ComponentHealth } from './health.js';
 import type { Logger } from './logger.js';
 
 export interface OpsServerOptions {
@@ -14,6 +15,8 @@ export interface OpsServerOptions {
   readiness: Record<string, () => Promise<void>>;
   /** A check that has not answered by then counts as failed (clients retry a dead broker long). */
   readinessTimeoutMs?: number;
+  /** What the process's own components report (e.g. a Kafka consumer being restarted). */
+  components?: ComponentHealth;
 }
 
 /**
@@ -55,9 +58,10 @@ export async function startOpsServer(
         }
       }),
     );
-    const ready = checks.every(([, state]) => state === 'ok');
+    const all = [...checks, ...(options.components?.problems() ?? [])];
+    const ready = all.every(([, state]) => state === 'ok');
     reply.code(ready ? 200 : 503);
-    return { status: ready ? 'ready' : 'not ready', checks: Object.fromEntries(checks) };
+    return { status: ready ? 'ready' : 'not ready', checks: Object.fromEntries(all) };
   });
   await app.listen({ port: options.port, host: options.host ?? '127.0.0.1' });
   return { port: (app.server.address() as AddressInfo).port, close: () => app.close() };

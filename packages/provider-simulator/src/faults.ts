@@ -55,6 +55,15 @@ export interface BadCostFault extends Repeat {
   cost: BadCostKind;
   share: number;
 }
+/**
+ * `share` of the ids are answered with this cost instead of their true one: a decimal string of
+ * digits written into the JSON as a number, of any size (e.g. far above what a request costs).
+ */
+export interface FixedCostFault extends Repeat {
+  kind: 'fixed-cost';
+  costNanoUsd: string;
+  share: number;
+}
 /** The JSON answer is cut in half. */
 export interface MalformedJsonFault extends Repeat {
   kind: 'malformed-json';
@@ -82,6 +91,7 @@ export type Fault =
   | DuplicateIdsFault
   | UnknownIdsFault
   | BadCostFault
+  | FixedCostFault
   | MalformedJsonFault
   | WrongContentTypeFault
   | OversizedBodyFault;
@@ -144,6 +154,9 @@ export function validateFault(fault: Fault): void {
     case 'bad-cost':
       check(isShare(fault.share), fault, 'share');
       return check(Object.hasOwn(BAD_COST_TEXT, fault.cost), fault, 'cost');
+    case 'fixed-cost':
+      check(isShare(fault.share), fault, 'share');
+      return check(/^(0|[1-9]\d{0,400})$/.test(fault.costNanoUsd), fault, 'costNanoUsd');
     case 'unknown-ids':
       return check(isCount(fault.count), fault, 'count');
     case 'oversized-body':
@@ -241,10 +254,17 @@ export function renderAnswer(
     const bad = faults.find(
       (f) => f.kind === 'bad-cost' && inShare(provider, id, 'bad-cost', f.share),
     ) as BadCostFault | undefined;
-    const cost = bad ? BAD_COST_TEXT[bad.cost] : trueCostNanoUsd(provider, id).toString();
+    const fixed = bad
+      ? undefined
+      : (faults.find(
+          (f) => f.kind === 'fixed-cost' && inShare(provider, id, 'fixed-cost', f.share),
+        ) as FixedCostFault | undefined);
+    const cost = bad
+      ? BAD_COST_TEXT[bad.cost]
+      : (fixed?.costNanoUsd ?? trueCostNanoUsd(provider, id).toString());
     const entry = `{"requestId":${JSON.stringify(id)},"costNanoUsd":${cost}}`;
     entries.push(entry);
-    if (!bad) answered.push(id);
+    if (!bad && !fixed) answered.push(id);
     const duplicated = faults.some(
       (f) => f.kind === 'duplicate-ids' && inShare(provider, id, 'duplicate-ids', f.share),
     );

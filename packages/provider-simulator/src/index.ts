@@ -10,6 +10,7 @@ export {
   BAD_COST_TEXT,
   validateFault,
   type BadCostFault,
+  type FixedCostFault,
   type BadCostKind,
   type DropIdsFault,
   type DuplicateIdsFault,

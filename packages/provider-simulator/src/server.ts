@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { ProviderFaults, renderAnswer, type Fault, type FaultKind } from './faults.js';
 
@@ -23,6 +24,8 @@ export interface ProviderSimulatorOptions {
   maxIds?: number;
   /** Largest request body read; more → 413. Default 8 MiB. */
   maxBodyBytes?: number;
+  /** Serve HTTPS with this certificate and key (PEM); default plain HTTP. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 /** One call to a cost route, recorded when the simulator decides its answer. */
@@ -234,7 +237,7 @@ export async function startProviderSimulator(
     send(res, 200, answer.body, {}, answer.contentType, answer.chunked);
   }
 
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     res.on('error', () => undefined);
     const target = route(req.url ?? '/');
     const handled = !target
@@ -246,7 +249,8 @@ export async function startProviderSimulator(
       if (!res.headersSent) send(res, 500, error('internal', String(err)));
       else res.destroy();
     });
-  });
+  };
+  const server = options.tls ? createTlsServer(options.tls, handler) : createServer(handler);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -256,7 +260,7 @@ export async function startProviderSimulator(
     });
   });
   const { port } = server.address() as AddressInfo;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const url = `${options.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   const base = (provider: string) => `${url}/${encodeURIComponent(provider)}`;
 
   return {

@@ -1,10 +1,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PROVIDERS } from '@nanobill/contract';
 import { loadProviders, parseProviders, providerToken } from '../src/index.js';
 
+const PROVIDERS_DIR = fileURLToPath(new URL('../../../infra/providers/', import.meta.url));
 const groq = { costUrl: 'https://billing.groq.example/costs', tokenEnv: 'GROQ_TOKEN' };
 
 describe('the providers file', () => {
@@ -39,8 +41,72 @@ describe('the providers file', () => {
     [{ 'Bad Name': groq }, 'Bad Name'],
     [{}, 'no provider'],
     [[], '(file)'],
+    // Cleartext only to this machine: a token and costs never cross a network unencrypted.
+    [
+      { groq: { ...groq, costUrl: 'http://billing.groq.example/costs' } },
+      'groq.costUrl: must be https',
+    ],
+    [{ groq: { ...groq, costUrl: 'http://10.0.0.5/costs' } }, 'groq.costUrl'],
+    [{ groq: { ...groq, costUrl: 'http://localhost.evil.example/costs' } }, 'groq.costUrl'],
+    [{ groq: { ...groq, costUrl: 'http://127.0.0.1.nip.io/costs' } }, 'groq.costUrl'],
+    [{ groq: { ...groq, modelsUrl: 'http://api.groq.example/v1/models' } }, 'groq.modelsUrl'],
+    // Ceilings.
+    [{ groq: { ...groq, maxCostUsd: 0 } }, 'groq.maxCostUsd: must be above 0'],
+    [{ groq: { ...groq, maxCostUsd: '-1' } }, 'groq.maxCostUsd'],
+    [{ groq: { ...groq, maxCostUsd: '0.0000000001' } }, 'groq.maxCostUsd: must be a whole number'],
+    [{ groq: { ...groq, maxCostUsd: '9223372036.854775808' } }, 'groq.maxCostUsd: must be at most'],
+    [{ groq: { ...groq, maxCostUsd: 'lots' } }, 'groq.maxCostUsd'],
+    [
+      { 'hf-inference': { hardware: { a10g: '0.00012' }, maxComputeSeconds: 0 } },
+      'hf-inference.maxComputeSeconds',
+    ],
+    [
+      { 'hf-inference': { hardware: { a10g: '0.00012' }, maxComputeSeconds: 1.5 } },
+      'hf-inference.maxComputeSeconds',
+    ],
+    [
+      { 'hf-inference': { hardware: { huge: '5000000' }, maxComputeSeconds: 2_000_000 } },
+      'hf-inference.maxComputeSeconds: × the price of huge exceeds',
+    ],
   ])('fails with a message that names the field (%#)', (file, field) => {
     expect(() => parseProviders(file)).toThrow(field);
+  });
+
+  it('http to a loopback host is allowed (the local simulator), https anywhere', () => {
+    for (const costUrl of [
+      'http://127.0.0.1:8787/groq/cost',
+      'http://127.1/costs',
+      'http://localhost:8787/costs',
+      'http://[::1]:8787/costs',
+      'https://billing.groq.example/costs',
+    ]) {
+      expect(parseProviders({ groq: { ...groq, costUrl } }).remote.get('groq')?.costUrl).toBe(
+        costUrl,
+      );
+    }
+  });
+
+  it('ceilings: $100 per request and one hour of compute by default, exact decimals', () => {
+    const registry = parseProviders({
+      groq,
+      together: { ...groq, maxCostUsd: '2.5' },
+      cohere: { ...groq, maxCostUsd: 0.000000001 },
+      'hf-inference': { hardware: { a10g: '0.00012' } },
+    });
+    expect(registry.remote.get('groq')?.maxCostNanoUsd).toBe(100_000_000_000n);
+    expect(registry.remote.get('together')?.maxCostNanoUsd).toBe(2_500_000_000n);
+    expect(registry.remote.get('cohere')?.maxCostNanoUsd).toBe(1n);
+    expect(registry.maxComputeSeconds).toBe(3_600);
+    expect(
+      parseProviders({ 'hf-inference': { hardware: { a: '1' }, maxComputeSeconds: 60 } })
+        .maxComputeSeconds,
+    ).toBe(60);
+  });
+
+  it('every providers file of the repository loads', () => {
+    for (const file of ['local.json', 'compose.json', 'production.json']) {
+      expect(() => loadProviders(join(PROVIDERS_DIR, file)), file).not.toThrow();
+    }
   });
 
   it('names the file when it is not JSON', () => {

@@ -15,7 +15,7 @@ export async function monthToDateCost(
   const { start, end } = monthBounds(month);
   const result = await clickhouse.query({
     // Any one dimension holds every request once; tasks are the fewest rows.
-    query: `SELECT sum(cost_nano_usd) FROM billing.usage_by_key_hourly
+    query: `SELECT toString(sum(toInt128(cost_nano_usd))) FROM billing.usage_by_key_hourly
             WHERE billed_account = {account:String} AND dimension = 'task'
               AND hour >= toDateTime({from:UInt32}, 'UTC') AND hour < toDateTime({to:UInt32}, 'UTC')`,
     query_params: { account, from: seconds(start), to: seconds(end) },

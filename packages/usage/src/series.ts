@@ -112,7 +112,7 @@ export function usageSeriesQuery(options: UsageSeriesOptions): UsageQuery {
     // Aliases differ from the column names: an alias named like a column would replace it in WHERE.
     query: `SELECT key AS series_key, toUnixTimestamp(${bucket}) AS bucket_s,
                    sum(requests) AS n, sum(input_tokens) AS input, sum(output_tokens) AS output,
-                   toString(sum(cost_nano_usd)) AS cost
+                   toString(sum(toInt128(cost_nano_usd))) AS cost
             FROM (${rows(
               'billing.usage_by_key_hourly',
               'hour',

@@ -42,7 +42,7 @@ describe('migration 0006 on a ledger priced before it', () => {
   const ledgerTotal = () =>
     queryValue(
       clickhouse,
-      "SELECT (count(), toString(sum(cost_nano_usd))) FROM billing.ledger WHERE billed_account = 'org-a'",
+      "SELECT (count(), toString(sum(toInt128(cost_nano_usd)))) FROM billing.ledger WHERE billed_account = 'org-a'",
     );
 
   afterAll(async () => {

@@ -152,7 +152,7 @@ describe('usageSeries over billing.usage_hourly (real chdb)', () => {
   it('puts the whole window in one account: totals equal the ledger sum', async () => {
     const ledgerTotal = await queryValue(
       clickhouse,
-      "SELECT toString(sum(cost_nano_usd)) FROM billing.ledger WHERE billed_account = 'org-a'",
+      "SELECT toString(sum(toInt128(cost_nano_usd))) FROM billing.ledger WHERE billed_account = 'org-a'",
     );
     const { totals } = await usageSeries(clickhouse, {
       account: 'org-a',

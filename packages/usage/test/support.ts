@@ -165,7 +165,7 @@ export async function ledgerSeries(clickhouse: ClickHouseClient, options: UsageS
     query: `SELECT ${LEDGER_KEY[options.groupBy]} AS k,
                    toUnixTimestamp(${LEDGER_BUCKET[options.granularity]}) AS b,
                    count(), sum(ifNull(input_tokens, 0)), sum(ifNull(output_tokens, 0)),
-                   sum(cost_nano_usd)
+                   sum(toInt128(cost_nano_usd))
             FROM billing.ledger
             WHERE billed_account = {account:String}
               AND event_time >= fromUnixTimestamp64Milli({from:Int64}, 'UTC')

@@ -9,6 +9,7 @@ import {
   type Kafka,
   type PartitionBatch,
   type Rejection,
+  type Supervision,
 } from '@nanobill/kafka';
 import { Counter, type Logger, type Registry } from '@nanobill/observability';
 
@@ -22,6 +23,8 @@ export interface AccountsOptions {
   topics?: { accounts: string; dlq: string };
   groupId?: string;
   sessionTimeoutMs?: number;
+  /** Where a consumer being restarted is reported (the process's `/readyz`), restart delays. */
+  supervision?: Supervision;
 }
 
 /**
@@ -91,6 +94,7 @@ export async function startAccounts(options: AccountsOptions): Promise<{ stop():
     logger,
     handle,
     sessionTimeoutMs: options.sessionTimeoutMs,
+    supervision: { metrics: options.metrics, ...options.supervision },
   });
   return {
     async stop() {

@@ -7,6 +7,7 @@ import {
   startBatchConsumer,
   type Kafka,
   type PartitionBatch,
+  type Supervision,
 } from '@nanobill/kafka';
 import type { Logger, Registry } from '@nanobill/observability';
 import {
@@ -64,6 +65,8 @@ export interface AlertsOptions {
   resumeWindowMs?: number;
   now?: () => Date;
   sessionTimeoutMs?: number;
+  /** Where a consumer being restarted is reported (the process's `/readyz`), restart delays. */
+  supervision?: Supervision;
 }
 
 export const DEFAULT_RETRY: RetryPolicy = {
@@ -189,6 +192,7 @@ export async function startAlerts(options: AlertsOptions): Promise<{ stop(): Pro
     logger,
     handle,
     sessionTimeoutMs: options.sessionTimeoutMs,
+    supervision: { metrics: options.metrics, ...options.supervision },
   });
 
   const sign = async (job: DeliveryJob): Promise<DeliveryOutcome> => {

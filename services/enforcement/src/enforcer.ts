@@ -17,7 +17,16 @@ import {
   type AccountStatus as Decided,
   type CrossingContext,
 } from '@nanobill/enforcement';
-import { nanoToJson, type NanoUsd } from '@nanobill/money';
+import { INT64_MAX, nanoToJson, type NanoUsd } from '@nanobill/money';
+
+/**
+ * An amount as published in an AccountStatus, whose contract caps amounts at the Int64 maximum:
+ * a spend beyond it (about $9.2 billion in a month) is shown as that maximum, still far above
+ * any limit, so the status stays what it is rather than failing to publish.
+ */
+function published(amount: NanoUsd): string {
+  return nanoToJson(amount > INT64_MAX ? INT64_MAX : amount);
+}
 
 /** A request seen but not priced yet, with what it will probably cost. */
 export interface SeenRequest {
@@ -202,9 +211,9 @@ export class Enforcer {
         status: decided.status,
         reason: decided.reason,
         basis: decided.basis,
-        spendNanoUsd: nanoToJson(spend),
-        pricedNanoUsd: nanoToJson(priced),
-        estimatedNanoUsd: nanoToJson(estimated),
+        spendNanoUsd: published(spend),
+        pricedNanoUsd: published(priced),
+        estimatedNanoUsd: published(estimated),
         ...(decided.limit === undefined ? {} : { limitNanoUsd: nanoToJson(decided.limit) }),
         disabledProviders: decided.disabledProviders,
         updatedAt: now.toISOString(),

@@ -86,7 +86,7 @@ export async function pricedSums(
 ): Promise<Map<string, bigint>> {
   const { start, end } = monthBounds(month);
   const result = await clickhouse.query({
-    query: `SELECT billed_account, toString(sum(cost_nano_usd))
+    query: `SELECT billed_account, toString(sum(toInt128(cost_nano_usd)))
             FROM billing.ledger_entries FINAL
             WHERE event_time >= fromUnixTimestamp64Milli({start:Int64})
               AND event_time < fromUnixTimestamp64Milli({end:Int64})

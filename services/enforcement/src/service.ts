@@ -1,5 +1,6 @@
 import {
   AccountStatus,
+  HF_INFERENCE,
   TOPICS,
   pricingKey,
   pricingRoute,
@@ -19,14 +20,18 @@ import {
   createProducer,
   startBatchConsumer,
   startTopicView,
+  supervise,
   type Kafka,
+  type Life,
   type PartitionBatch,
+  type Supervision,
 } from '@nanobill/kafka';
 import type { Logger, Registry } from '@nanobill/observability';
 import { ModelPriceBook, type ProviderRegistry } from '@nanobill/providers';
+import { hfInferenceCostNano } from '@nanobill/money';
 import { Enforcer, type Decisions } from './enforcer.js';
 import { LedgerFollower, pricedSums, recentCosts } from './ledger.js';
-import { createEnforcementMetrics } from './metrics.js';
+import { createEnforcementMetrics, type EnforcementMetrics } from './metrics.js';
 import { alertedThresholds, unpricedUsage } from './startup.js';
 
 export const ENFORCEMENT_GROUP_ID = 'nanobill-enforcement';
@@ -59,6 +64,8 @@ export interface EnforcementOptions {
   ledgerOverlapMs?: number;
   priceBook?: ModelPriceBook;
   sessionTimeoutMs?: number;
+  /** Where enforcement restarting is reported (the process's `/readyz`), restart delays. */
+  supervision?: Supervision;
 }
 
 export interface EnforcementService {
@@ -81,9 +88,38 @@ export interface EnforcementService {
  * One instance: an org's spend comes from all partitions, so the state is not partitioned.
  * A restart rebuilds it from ClickHouse (ledger sums, stored requests not priced yet, alerts
  * raised) and from the status topic.
+ *
+ * Supervised as a whole: when its consumer crashes (for any reason: even when kafkajs would
+ * rejoin, events that waited out the crash may be too old to estimate, see `priceMemoryMs`),
+ * the whole service stops and starts afresh with backoff, rebuilding its state as a process
+ * restart does; `/readyz` names it meanwhile and `nanobill_kafka_consumer_restarts_total`
+ * counts it. Its methods answer from the incarnation running (or the last one).
  */
 export async function startEnforcement(options: EnforcementOptions): Promise<EnforcementService> {
   const logger = options.logger.child({ service: 'enforcement' });
+  const metrics = createEnforcementMetrics(options.metrics);
+  const groupId = options.groupId ?? ENFORCEMENT_GROUP_ID;
+  const supervised = await supervise({
+    component: 'enforcement',
+    group: groupId,
+    logger,
+    supervision: { metrics: options.metrics, ...options.supervision },
+    start: (life) => startIncarnation(options, { logger, metrics, groupId, life }),
+  });
+  return {
+    tick: () => supervised.current().tick(),
+    status: (accountId) => supervised.current().status(accountId),
+    spend: (accountId) => supervised.current().spend(accountId),
+    stop: () => supervised.stop(),
+  };
+}
+
+/** One life of the service: its state rebuilt, its consumer started (reporting to `life`). */
+async function startIncarnation(
+  options: EnforcementOptions,
+  shared: { logger: Logger; metrics: EnforcementMetrics; groupId: string; life: Life },
+): Promise<EnforcementService> {
+  const { logger, metrics, life } = shared;
   const now = options.now ?? (() => new Date());
   const topics = options.topics ?? {
     requests: TOPICS.requests,
@@ -92,7 +128,6 @@ export async function startEnforcement(options: EnforcementOptions): Promise<Enf
   };
   const priceMemoryMs = options.priceMemoryMs ?? 10 * 60_000;
   const overlapMs = options.ledgerOverlapMs ?? 60_000;
-  const metrics = createEnforcementMetrics(options.metrics);
   const decode = requestEventDecoder({
     providers: options.providers.names,
     window: options.eventWindow,
@@ -123,6 +158,7 @@ export async function startEnforcement(options: EnforcementOptions): Promise<Enf
     tokenPricing: (provider, model, providerModelId) =>
       priceBook.priceFor(provider, model, providerModelId),
     recent,
+    ceiling: (request) => requestCeiling(options.providers, request),
   };
 
   // Start-up: statuses already published, alerts already raised, the ledger's sums up to a
@@ -131,14 +167,25 @@ export async function startEnforcement(options: EnforcementOptions): Promise<Enf
     kafka: options.kafka,
     topic: topics.accountStatus,
     logger,
+    name: 'enforcement start-up status view',
+    supervision: { metrics: options.metrics, ...options.supervision },
     onRecord: (_key, value) => {
       if (value === null) return;
       const parsed = AccountStatus.safeParse(JSON.parse(value.toString()));
       if (parsed.success) enforcer.loadPublished(parsed.data);
     },
   });
-  await view.ready;
-  await view.stop();
+  // The view restarts on its own while the broker is away; a stop meanwhile ends the wait.
+  const stopped = new Promise<never>((_, reject) => {
+    const abort = () => reject(new Error('stopped before the status topic was read'));
+    if (life.signal.aborted) abort();
+    else life.signal.addEventListener('abort', abort, { once: true });
+  });
+  try {
+    await Promise.race([view.ready, stopped]);
+  } finally {
+    await view.stop();
+  }
   const month = enforcer.month;
   enforcer.loadAlerted(await alertedThresholds(clickhouse, month));
   const cut = Date.now() - overlapMs;
@@ -222,7 +269,13 @@ export async function startEnforcement(options: EnforcementOptions): Promise<Enf
     publishing = next.catch(() => undefined);
     return next;
   };
-  await publish((enforcer.reviewAll(), enforcer.decide(now())));
+  // A start that fails from here (e.g. the broker went away again) must not leave the
+  // producer connected: the supervisor tries again, maybe many times.
+  const disconnectOnFailure = async (error: unknown): Promise<never> => {
+    await producer.disconnect().catch(() => undefined);
+    throw error;
+  };
+  await publish((enforcer.reviewAll(), enforcer.decide(now()))).catch(disconnectOnFailure);
 
   async function handle(batch: PartitionBatch): Promise<void> {
     const at = now();
@@ -270,12 +323,13 @@ export async function startEnforcement(options: EnforcementOptions): Promise<Enf
 
   const consumer = await startBatchConsumer({
     kafka: options.kafka,
-    groupId: options.groupId ?? ENFORCEMENT_GROUP_ID,
+    groupId: shared.groupId,
     topic: topics.requests,
     logger,
     handle,
     sessionTimeoutMs: options.sessionTimeoutMs,
-  });
+    life,
+  }).catch(disconnectOnFailure);
 
   let ticking: Promise<void> | undefined;
   const tick = () =>
@@ -325,4 +379,18 @@ export async function startEnforcement(options: EnforcementOptions): Promise<Enf
       await producer.disconnect();
     },
   };
+}
+
+/** The most pricing would book for a request (its provider's ceiling), as estimates are capped. */
+function requestCeiling(
+  providers: ProviderRegistry,
+  request: { provider: string; hardware?: string },
+): bigint | undefined {
+  if (request.provider !== HF_INFERENCE)
+    return providers.remote.get(request.provider)?.maxCostNanoUsd;
+  const price =
+    request.hardware === undefined ? undefined : providers.hardware.get(request.hardware);
+  return price === undefined
+    ? undefined
+    : hfInferenceCostNano(providers.maxComputeSeconds * 1000, price);
 }

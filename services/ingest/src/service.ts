@@ -13,6 +13,7 @@ import {
   type Kafka,
   type PartitionBatch,
   type Rejection,
+  type Supervision,
 } from '@nanobill/kafka';
 import type { Logger, Registry } from '@nanobill/observability';
 import { createIngestMetrics } from './metrics.js';
@@ -32,6 +33,8 @@ export interface IngestOptions {
   maxRows?: number;
   maxWaitMs?: number;
   sessionTimeoutMs?: number;
+  /** Where a consumer being restarted is reported (the process's `/readyz`), restart delays. */
+  supervision?: Supervision;
 }
 
 export interface IngestService {
@@ -115,6 +118,7 @@ export async function startIngest(options: IngestOptions): Promise<IngestService
     handle,
     onCommitted: (partition, lag) => metrics.lag.set({ partition: String(partition) }, lag),
     sessionTimeoutMs: options.sessionTimeoutMs,
+    supervision: { metrics: options.metrics, ...options.supervision },
   });
 
   return {

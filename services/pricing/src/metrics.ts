@@ -54,6 +54,12 @@ export function createPricingMetrics(registry: Registry) {
       labelNames: ['provider'] as const,
       registers,
     }),
+    aboveCeiling: new Counter({
+      name: 'nanobill_pricing_above_ceiling_total',
+      help: 'Costs above the ceiling (a provider answer, or hf-inference compute): not booked, unpriced at once, by provider',
+      labelNames: ['provider'] as const,
+      registers,
+    }),
     endpointFailing: new Gauge({
       name: 'nanobill_pricing_endpoint_failing',
       help: "1 while a provider's cost endpoint is failing (from the first round in which no call got a usable answer until one does), else 0",

@@ -13,13 +13,21 @@ import type { EndpointHealth } from './endpoint-health.js';
 import type { PricingMetrics } from './metrics.js';
 import type { PendingRequests } from './pending.js';
 import { fallbackAlerts, type Fallback } from './fallback-alerts.js';
-import { ledgerRow, unpricedRow, type LedgerRow, type UnpricedRow } from './rows.js';
+import {
+  ledgerRow,
+  unpricedRow,
+  type LedgerRow,
+  type PendingRow,
+  type UnpricedRow,
+} from './rows.js';
 import { LEDGER_TABLE, UNPRICED_TABLE } from './writers.js';
 
 export interface RoundDeps {
   pending: PendingRequests;
   clients: ReadonlyMap<string, CostClient>;
   hardwarePrices: ReadonlyMap<string, UsdAmount>;
+  /** hf-inference: the most compute one request may be billed for. */
+  maxComputeSeconds: number;
   accounts: AccountHistory;
   graceMs: number;
   ledger: BatchWriter<LedgerRow>;
@@ -40,6 +48,8 @@ interface CallResult {
   attempts: number;
   ids: number;
   error?: string;
+  /** Ids answered with a cost above the provider's ceiling, and why: unpriced at once. */
+  aboveCeiling?: Map<string, string>;
 }
 
 export interface RoundReport {
@@ -74,6 +84,7 @@ export async function runPricingRound(deps: RoundDeps): Promise<RoundReport> {
         (ids) => askProvider(deps, client, ids, report),
       );
       for (const result of results) report.calls += result.attempts;
+      report.unpriced += await refuseAboveCeiling(deps, provider, results, startedAt);
       await checkEndpoint(deps, provider, results, startedAt);
     } else {
       await priceLocally(deps, provider, report);
@@ -121,7 +132,7 @@ async function askProvider(
     );
     return { attempts: attempts.length, ids: ids.length, error };
   }
-  const answer = readAnswer(last.body, ids);
+  const answer = readAnswer(last.body, ids, client.provider.maxCostNanoUsd);
   if (!answer.ok) {
     for (const id of ids) pending.noteProblem(provider, id, answer.reason);
     metrics.answers.inc({ provider, result: 'invalid_answer' }, ids.length);
@@ -131,7 +142,7 @@ async function askProvider(
     );
     return { attempts: attempts.length, ids: ids.length, error: answer.reason };
   }
-  const { costs, problems, leftOut, unknownIds, duplicates } = answer.report;
+  const { costs, problems, aboveCeiling, leftOut, unknownIds, duplicates } = answer.report;
   await settle(deps, provider, costs, 'provider_api', report);
   for (const [id, problem] of problems) pending.noteProblem(provider, id, problem);
   for (const id of leftOut) pending.noteProblem(provider, id, 'left out of the provider answer');
@@ -140,6 +151,7 @@ async function askProvider(
   metrics.answers.inc({ provider, result: 'rejected_cost' }, problems.size);
   metrics.answers.inc({ provider, result: 'unknown_id' }, unknownIds);
   metrics.answers.inc({ provider, result: 'duplicate' }, duplicates);
+  metrics.answers.inc({ provider, result: 'above_ceiling' }, aboveCeiling.size);
   if (problems.size > 0 || unknownIds > 0) {
     const [example] = problems.values();
     logger.warn(
@@ -149,7 +161,7 @@ async function askProvider(
   }
   // An answer that is well-formed counts as usable even when some of its costs are rejected:
   // the endpoint works, and those ids have their own outcome (asked again, then unpriced).
-  return { attempts: attempts.length, ids: ids.length };
+  return { attempts: attempts.length, ids: ids.length, aboveCeiling };
 }
 
 /**
@@ -226,15 +238,19 @@ function duration(ms: number): string {
 async function priceLocally(deps: RoundDeps, provider: string, report: RoundReport): Promise<void> {
   const costs = new Map<string, NanoUsd>();
   const unpriceable: UnpricedRow[] = [];
+  const aboveCeiling = new Map<string, string>();
   for (const id of deps.pending.ids(provider)) {
     const request = deps.pending.get(provider, id)!;
     const priced = priceComputeTime(
       { computeTimeMs: request.compute_time_ms, hardware: request.hardware },
       deps.hardwarePrices,
+      deps.maxComputeSeconds,
     );
     if (priced.ok) costs.set(id, priced.cost);
+    else if (priced.aboveCeiling) aboveCeiling.set(id, priced.reason);
     else unpriceable.push(unpricedRow(request, priced.reason, deps.now()));
   }
+  report.unpriced += await refuseAboveCeiling(deps, provider, [{ aboveCeiling }], deps.now());
   await settle(deps, provider, costs, 'hf_compute_time', report);
   const { refused } = await deps.unpriced.write(unpriceable);
   const stored = await keepRefusedPending(deps, provider, UNPRICED_TABLE, unpriceable, refused);
@@ -371,20 +387,59 @@ async function alertFallbacks(deps: RoundDeps, fallbacks: Fallback[], now: Date)
  */
 async function declareOverdue(deps: RoundDeps, provider: string, now: Date): Promise<number> {
   const overdue = deps.pending.overdue(provider, now.getTime() - deps.deadlineMs);
-  if (overdue.length === 0) return 0;
+  return unpriceAndAnnounce(
+    deps,
+    provider,
+    overdue.map(({ row, problem }) => ({
+      row,
+      reason: problem ?? 'no valid cost from the provider before the deadline',
+    })),
+    now,
+  );
+}
+
+/**
+ * Costs above the ceiling (PRODUCT §3) are never booked: those requests are unpriced at once
+ * with the reason (`cost $X above the ceiling $Y`), counted, and announced like the overdue
+ * ones. Once unpriced, a request is out of the pending list and the writers refuse a ledger row
+ * for it, so no later answer can book it.
+ */
+async function refuseAboveCeiling(
+  deps: RoundDeps,
+  provider: string,
+  results: ReadonlyArray<Pick<CallResult, 'aboveCeiling'>>,
+  now: Date,
+): Promise<number> {
+  const refusals: Array<{ row: PendingRow; reason: string }> = [];
+  for (const { aboveCeiling } of results) {
+    for (const [id, reason] of aboveCeiling ?? []) {
+      const row = deps.pending.get(provider, id);
+      if (row) refusals.push({ row, reason });
+    }
+  }
+  const unpriced = await unpriceAndAnnounce(deps, provider, refusals, now);
+  deps.metrics.aboveCeiling.inc({ provider }, unpriced);
+  return unpriced;
+}
+
+/**
+ * Unpriced for good, with the reason: the rows name their alert before they are stored, so an
+ * alert lost to a crash between the two is published again at the next start
+ * (`unannouncedUnpricedAlerts`).
+ */
+async function unpriceAndAnnounce(
+  deps: RoundDeps,
+  provider: string,
+  entries: ReadonlyArray<{ row: PendingRow; reason: string }>,
+  now: Date,
+): Promise<number> {
+  if (entries.length === 0) return 0;
   const alertId = unpricedAlertId(
     provider,
     now,
-    overdue.map(({ row }) => row),
+    entries.map(({ row }) => row),
   );
-  const rows = overdue.map(({ row, problem }) =>
-    unpricedRow(
-      row,
-      problem ?? 'no valid cost from the provider before the deadline',
-      now,
-      alertId,
-    ),
-  );
+  const rows = entries.map(({ row, reason }) => unpricedRow(row, reason, now, alertId));
   const { refused } = await deps.unpriced.write(rows);
   const stored = await keepRefusedPending(deps, provider, UNPRICED_TABLE, rows, refused);
   if (stored.length === 0) return 0;
@@ -404,6 +459,8 @@ async function declareOverdue(deps: RoundDeps, provider: string, now: Date): Pro
   return stored.length;
 }
 
+const ABOVE_CEILING = /^cost \$[\d.]+ above the ceiling \$/;
+
 /** The alert announcing one set of unpriced requests: a function of what is stored with them. */
 export function unpricedAlert(set: {
   alertId: string;
@@ -413,13 +470,17 @@ export function unpricedAlert(set: {
   deadlineMs: number;
 }): Alert {
   const count = Object.values(set.reasons).reduce((sum, n) => sum + n, 0);
+  // Worked out from the reasons alone, so a re-published alert is the one first published.
+  const aboveCeiling = Object.keys(set.reasons).every((r) => ABOVE_CEILING.test(r));
   return {
     schemaVersion: 1,
     alertId: set.alertId,
     type: 'unpriced_requests',
     severity: 'warning',
     provider: set.provider,
-    message: `${count} ${set.provider} request(s) passed the pricing deadline without a valid cost`,
+    message: aboveCeiling
+      ? `${count} ${set.provider} request(s) not booked: cost above the ceiling`
+      : `${count} ${set.provider} request(s) passed the pricing deadline without a valid cost`,
     details: { count, deadlineMs: set.deadlineMs, reasons: set.reasons },
     createdAt: set.at.toISOString(),
   };

@@ -15,6 +15,7 @@ import {
   type KafkaMessage,
   type PartitionBatch,
   type Rejection,
+  type Supervision,
 } from '@nanobill/kafka';
 import type { Logger, Registry } from '@nanobill/observability';
 import type { ProviderRegistry } from '@nanobill/providers';
@@ -68,6 +69,8 @@ export interface PricingOptions {
   maxRows?: number;
   maxWaitMs?: number;
   sessionTimeoutMs?: number;
+  /** Where a consumer being restarted is reported (the process's `/readyz`), restart delays. */
+  supervision?: Supervision;
 }
 
 export interface PricingService {
@@ -195,6 +198,7 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
     handle,
     onAssigned,
     sessionTimeoutMs: options.sessionTimeoutMs,
+    supervision: { metrics: options.metrics, ...options.supervision },
   });
 
   // Account facts for attribution: the whole history at start, what is new before each round.
@@ -211,6 +215,7 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
     pending,
     clients,
     hardwarePrices: options.providers.hardware,
+    maxComputeSeconds: options.providers.maxComputeSeconds,
     accounts: accounts.history,
     graceMs: options.graceMs ?? DEFAULT_GRACE_MS,
     ledger,

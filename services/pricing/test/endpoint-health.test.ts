@@ -138,7 +138,7 @@ describe('runPricingRound: cost endpoint failing', () => {
     const alerts: Alert[] = [];
     const pending = new PendingRequests();
     const client = {
-      provider: { name: 'groq', concurrency: 2 },
+      provider: { name: 'groq', concurrency: 2, maxCostNanoUsd: 100_000_000_000n },
       ask: async (ids: readonly string[]) => ask(ids),
     } as unknown as CostClient;
     const discard = { write: async () => ({ refused: new Map() }) };
@@ -147,6 +147,7 @@ describe('runPricingRound: cost endpoint failing', () => {
       pending,
       clients: new Map([['groq', client]]),
       hardwarePrices: new Map(),
+      maxComputeSeconds: 3_600,
       accounts: new AccountHistory(),
       graceMs: 0,
       ledger: discard as unknown as BatchWriter<LedgerRow>,

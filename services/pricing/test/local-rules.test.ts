@@ -1,4 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { formatUsd, hfInferenceCostNano } from '@nanobill/money';
 import type { RoutedRequestEvent } from '@nanobill/contract';
 import { PendingRequests, priceComputeTime } from '../src/index.js';
 import { unpricedAlertId } from '../src/round.js';
@@ -16,12 +18,14 @@ const event: RoutedRequestEvent = {
   status: 200,
 };
 
+const HOUR = 3_600;
+
 describe('priceComputeTime', () => {
   const hardware = new Map([['nvidia-a10g', '0.00012']]);
   const hf = { ...event, provider: 'hf-inference', computeTimeMs: 10_000, hardware: 'nvidia-a10g' };
 
   it('10 s on a $0.00012/s machine costs $0.0012 = 1,200,000 nano-USD (the seed)', () => {
-    expect(priceComputeTime(hf, hardware)).toEqual({ ok: true, cost: 1_200_000n });
+    expect(priceComputeTime(hf, hardware, HOUR)).toEqual({ ok: true, cost: 1_200_000n });
   });
   it('rounds once, half-up, to the nano-USD', () => {
     // 1 ms × 0.0000083 USD/s = 8.3 nano-USD → 8; 5 ms × 0.0000001 USD/s = 0.5 → 1
@@ -29,21 +33,62 @@ describe('priceComputeTime', () => {
       priceComputeTime(
         { ...hf, computeTimeMs: 1, hardware: 'cpu' },
         new Map([['cpu', '0.0000083']]),
+        HOUR,
       ),
     ).toEqual({ ok: true, cost: 8n });
     expect(
       priceComputeTime(
         { ...hf, computeTimeMs: 5, hardware: 'cpu' },
         new Map([['cpu', '0.0000001']]),
+        HOUR,
       ),
     ).toEqual({ ok: true, cost: 1n });
   });
   it('refuses unknown hardware and missing compute time with a reason', () => {
-    expect(priceComputeTime({ ...hf, hardware: 'tpu' }, hardware)).toEqual({
+    expect(priceComputeTime({ ...hf, hardware: 'tpu' }, hardware, HOUR)).toEqual({
       ok: false,
       reason: 'no price configured for hardware "tpu"',
+      aboveCeiling: false,
     });
-    expect(priceComputeTime({}, hardware).ok).toBe(false);
+    expect(priceComputeTime({}, hardware, HOUR).ok).toBe(false);
+  });
+  it('books the ceiling itself, and refuses one millisecond more with the costs in the reason', () => {
+    expect(priceComputeTime({ ...hf, computeTimeMs: 3_600_000 }, hardware, HOUR)).toEqual({
+      ok: true,
+      cost: 432_000_000n, // 3,600 s × $0.00012
+    });
+    expect(priceComputeTime({ ...hf, computeTimeMs: 3_600_001 }, hardware, HOUR)).toEqual({
+      ok: false,
+      aboveCeiling: true,
+      reason:
+        'cost $0.43200012 above the ceiling $0.432 (3600001 ms of nvidia-a10g; at most 3600 s per request)',
+    });
+  });
+  it('any compute time the contract accepts: booked exactly, or refused above the ceiling, never wrapped', () => {
+    const prices = ['0.00012', '0.0000083', '1234.5', '0.000000001'];
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+        fc.constantFrom(...prices),
+        fc.integer({ min: 1, max: 30 * 24 * 3600 }),
+        (computeTimeMs, price, maxSeconds) => {
+          const result = priceComputeTime(
+            { computeTimeMs, hardware: 'h' },
+            new Map([['h', price]]),
+            maxSeconds,
+          );
+          const exact = hfInferenceCostNano(computeTimeMs, price);
+          if (computeTimeMs <= maxSeconds * 1000) {
+            return result.ok && result.cost === exact && exact >= 0n;
+          }
+          return (
+            !result.ok &&
+            result.aboveCeiling &&
+            result.reason.startsWith(`cost ${formatUsd(exact)} above`)
+          );
+        },
+      ),
+    );
   });
 });
 

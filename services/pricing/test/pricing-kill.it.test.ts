@@ -68,7 +68,9 @@ describe('pricing SIGKILLed in the middle of a round', () => {
           0n,
         );
         expect(
-          BigInt(await queryValue(clickhouse, 'SELECT sum(cost_nano_usd) FROM billing.ledger')),
+          BigInt(
+            await queryValue(clickhouse, 'SELECT sum(toInt128(cost_nano_usd)) FROM billing.ledger'),
+          ),
         ).toBe(total);
         expect(Number(await queryValue(clickhouse, 'SELECT count() FROM billing.ledger'))).toBe(
           events.length,
@@ -83,7 +85,7 @@ describe('pricing SIGKILLed in the middle of a round', () => {
         expect(
           await queryValue(
             clickhouse,
-            `SELECT (toString(sum(requests)), toString(sum(input_tokens)), toString(sum(cost_nano_usd)))
+            `SELECT (toString(sum(requests)), toString(sum(input_tokens)), toString(sum(toInt128(cost_nano_usd))))
              FROM billing.usage_hourly`,
           ),
         ).toEqual([String(events.length), String(inputTokens), String(total)]);

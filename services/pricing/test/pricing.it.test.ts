@@ -118,7 +118,9 @@ describe('pricing: pending ids → cost endpoints → billing.ledger', () => {
       0n,
     );
     expect(
-      BigInt(await queryValue(clickhouse, 'SELECT sum(cost_nano_usd) FROM billing.ledger')),
+      BigInt(
+        await queryValue(clickhouse, 'SELECT sum(toInt128(cost_nano_usd)) FROM billing.ledger'),
+      ),
     ).toBe(total);
     expect(pricing.pendingCount()).toBe(0);
 
@@ -149,7 +151,7 @@ describe('pricing: pending ids → cost endpoints → billing.ledger', () => {
     const rollup = await queryValue<[string, string, string, string]>(
       clickhouse,
       `SELECT (toString(sum(requests)), toString(sum(input_tokens)), toString(sum(output_tokens)),
-               toString(sum(cost_nano_usd))) FROM billing.usage_hourly`,
+               toString(sum(toInt128(cost_nano_usd)))) FROM billing.usage_hourly`,
     );
     expect(rollup).toEqual([
       '25003',
@@ -280,7 +282,8 @@ describe('pricing: pending ids → cost endpoints → billing.ledger', () => {
       });
       const raw = "SELECT count() FROM billing.ledger_entries WHERE provider = 'sim-race'";
       expect(Number(await queryValue(clickhouse, raw))).toBe(2);
-      const counted = "SELECT sum(cost_nano_usd) FROM billing.ledger WHERE provider = 'sim-race'";
+      const counted =
+        "SELECT sum(toInt128(cost_nano_usd)) FROM billing.ledger WHERE provider = 'sim-race'";
       expect(await queryValue(clickhouse, counted)).toBe('123456789');
     } finally {
       await clickhouse.command({ query: 'SYSTEM START MERGES billing.ledger_entries' });

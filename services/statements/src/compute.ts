@@ -42,7 +42,7 @@ export async function readMonthActivity(
   const m = yyyymm(month);
   const gross = await sums(
     clickhouse,
-    `SELECT billed_account, toString(sum(cost_nano_usd)) FROM billing.ledger
+    `SELECT billed_account, toString(sum(toInt128(cost_nano_usd))) FROM billing.ledger
      WHERE toYYYYMM(event_time) = {m:UInt32} AND priced_at < fromUnixTimestamp64Milli({before:Int64})
      GROUP BY billed_account`,
     { m, before: options.pricedBeforeMs ?? NEVER_MS },
@@ -50,7 +50,7 @@ export async function readMonthActivity(
   const earlier = [...options.finalized].filter(([other]) => other < month);
   const adjustments = await sums(
     clickhouse,
-    `SELECT billed_account, toString(sum(cost_nano_usd)) FROM billing.ledger
+    `SELECT billed_account, toString(sum(toInt128(cost_nano_usd))) FROM billing.ledger
      WHERE toYYYYMM(priced_at) = {m:UInt32}
        AND has({months:Array(UInt32)}, toYYYYMM(event_time))
        AND priced_at >= fromUnixTimestamp64Milli(

@@ -1,3 +1,9 @@
 export { startStatements, type StatementsOptions } from './service.js';
-export { monthStatements, finalizeIfDue, finalizedMonths, type StoredLine } from './store.js';
+export {
+  monthStatements,
+  finalizeIfDue,
+  finalizedMonths,
+  storableLines,
+  type StoredLine,
+} from './store.js';
 export { statementLines, readMonthActivity, type MonthActivity } from './compute.js';

@@ -4,7 +4,7 @@ import { AccountHistory } from '@nanobill/attribution';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import { monthOf } from '@nanobill/credits';
 import type { Logger } from '@nanobill/observability';
-import { finalizeIfDue, monthStatements, writeLines } from './store.js';
+import { finalizeIfDue, monthStatements, writeLines, type StoredLine } from './store.js';
 
 export interface StatementsOptions {
   clickhouse: ClickHouseClient;
@@ -23,6 +23,12 @@ export async function startStatements(options: StatementsOptions) {
   const logger = options.logger.child({ service: 'statements' });
   const now = options.now ?? (() => new Date());
   const accounts = new AccountFactsReader(options.clickhouse, new AccountHistory());
+  // One account's figure too large to store stops nothing: it is left out, loudly.
+  const onRefused = (line: StoredLine, reason: string) =>
+    logger.error(
+      { month: line.month, account: line.account_id, reason },
+      'statement line not stored: an amount does not fit its column',
+    );
   let running: Promise<void> | undefined;
   const refresh = () =>
     (running ??= (async () => {
@@ -36,13 +42,16 @@ export async function startStatements(options: StatementsOptions) {
             await finalizeIfDue(options.clickhouse, accounts.history, month, {
               now: at,
               deadlineMs: options.deadlineMs,
+              onRefused,
             })
           ) {
             logger.info({ month }, 'statements final');
             continue;
           }
           const lines = await monthStatements(options.clickhouse, accounts.history, month, at);
-          if (lines[0]?.status === 'draft') await writeLines(options.clickhouse, lines, at);
+          if (lines[0]?.status === 'draft') {
+            await writeLines(options.clickhouse, lines, at, onRefused);
+          }
         }
       } finally {
         running = undefined;

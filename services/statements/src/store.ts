@@ -1,6 +1,7 @@
 import type { AccountHistory } from '@nanobill/attribution';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import { monthBounds, type StatementLine, type StatementStatus } from '@nanobill/credits';
+import { fitsInt64, formatUsd } from '@nanobill/money';
 import { readMonthActivity, statementLines } from './compute.js';
 
 /** A statement line with the part of its gross that corrects earlier, final months. */
@@ -62,7 +63,7 @@ export async function finalizeIfDue(
   clickhouse: ClickHouseClient,
   history: AccountHistory,
   month: string,
-  options: { now: Date; deadlineMs: number },
+  options: { now: Date; deadlineMs: number; onRefused?: OnRefused },
 ): Promise<boolean> {
   const finalized = await finalizedMonths(clickhouse);
   if (finalized.has(month)) return false;
@@ -71,7 +72,7 @@ export async function finalizeIfDue(
   if ((await stillPending(clickhouse, month)) > 0) return false;
   const cutoff = options.now.getTime() - SETTLE_MS;
   const lines = await compute(clickhouse, history, month, options.now, finalized, 'final', cutoff);
-  await writeLines(clickhouse, lines, options.now);
+  await writeLines(clickhouse, lines, options.now, options.onRefused);
   await clickhouse.insert({
     table: 'billing.statement_months',
     values: [{ month, finalized_at: new Date(cutoff).toISOString() }],
@@ -80,11 +81,50 @@ export async function finalizeIfDue(
   return true;
 }
 
+/** A line that cannot be stored, and why. */
+export type OnRefused = (line: StoredLine, reason: string) => void;
+
+const AMOUNTS = [
+  'gross',
+  'adjustment',
+  'credits_granted',
+  'credits_applied',
+  'payable',
+  'written_off',
+] as const satisfies ReadonlyArray<keyof StoredLine>;
+
+/**
+ * The lines whose every amount fits the Int64 columns of `billing.statement_lines`, and the
+ * others with the reason: ClickHouse would wrap such a figure silently, so that account's line
+ * is kept out (and reported by the caller) while the others are stored.
+ */
+export function storableLines(lines: readonly StoredLine[]): {
+  storable: StoredLine[];
+  refused: Array<{ line: StoredLine; reason: string }>;
+} {
+  const storable: StoredLine[] = [];
+  const refused: Array<{ line: StoredLine; reason: string }> = [];
+  for (const line of lines) {
+    const field = AMOUNTS.find((name) => !fitsInt64(line[name]));
+    if (field === undefined) storable.push(line);
+    else {
+      refused.push({
+        line,
+        reason: `${field} ${formatUsd(line[field])} does not fit an Int64 column of nano-USD`,
+      });
+    }
+  }
+  return { storable, refused };
+}
+
 export async function writeLines(
   clickhouse: ClickHouseClient,
-  lines: StoredLine[],
+  all: StoredLine[],
   computedAt: Date,
+  onRefused: OnRefused = () => undefined,
 ): Promise<void> {
+  const { storable: lines, refused } = storableLines(all);
+  for (const { line, reason } of refused) onRefused(line, reason);
   if (lines.length === 0) return;
   await clickhouse.insert({
     table: 'billing.statement_lines',
