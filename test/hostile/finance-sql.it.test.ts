@@ -362,6 +362,26 @@ describe('POST /v1/finance/query against hostile SQL (real API, real ClickHouse)
     expect((await post('SELECT 1 AS one -- ; DROP TABLE billing.usage')).body.rowCount).toBe(1);
   });
 
+  it('casts only to plain types: no aggregate states decoded from the caller’s bytes', async () => {
+    for (const [sql, reason] of [
+      ["SELECT CAST('x' AS AggregateFunction(groupBitmap, UInt64))", /type AggregateFunction/],
+      ["SELECT 'x'::SimpleAggregateFunction(max, UInt64)", /type SimpleAggregateFunction/],
+      ["SELECT accurateCastOrNull('x', 'AggregateFunction(uniq, String)')", /type Aggregate/],
+      ['SELECT CAST(1 AS Tuple(a UInt8))', /type a is not allowed/],
+      ["SELECT CAST(1, concat('Str', 'ing'))", /takes a type written as a string literal/],
+      ['SELECT CAST(1, toTypeName(2))', /takes a type written as a string literal/],
+    ] as const) {
+      await expectRefused(sql, reason);
+    }
+    const plain = await post(
+      `SELECT CAST(1 AS Decimal(38, 9)) AS d, 2::Int128 AS i, accurateCastOrNull(300, 'UInt8') AS n,
+              CAST('2026-11-01 00:00:00' AS DateTime64(3, 'UTC')) AS t, CAST([1] AS Array(Nullable(Int64))) AS a,
+              CAST('b' AS Enum8('a' = 1, 'b' = 2)) AS e`,
+    );
+    expect(plain.status, plain.text).toBe(200);
+    expect(plain.body.rowCount).toBe(1);
+  });
+
   it('refuses control characters and lone surrogates before they reach a transport', async () => {
     for (const sql of [
       'SELECT 1\u0000',

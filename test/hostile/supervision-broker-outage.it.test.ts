@@ -100,11 +100,11 @@ describe('supervision: a broker outage that kafkajs gives up on', () => {
         },
       },
     });
-    const opsPort = await freePortPair();
     const config = loadConfig({
       KAFKA_BROKERS: brokers.join(','),
       NANOBILL_DATA_DIR: dataDir,
-      PORT: String(opsPort),
+      PORT: '0',
+      NANOBILL_OPS_PORT: '0',
       NANOBILL_REQUESTS_PARTITIONS: '2',
       NANOBILL_CONSUMER_RESTART_FIRST_MS: '500',
       NANOBILL_CONSUMER_RESTART_MAX_MS: '2000',
@@ -117,23 +117,25 @@ describe('supervision: a broker outage that kafkajs gives up on', () => {
     });
     cleanup.push(() => pipeline.stop());
 
-    const base = `http://127.0.0.1:${opsPort}`;
+    // The API on PORT, /readyz and /metrics on the ops port.
+    const api = `http://127.0.0.1:${pipeline.ports.api}`;
+    const ops = `http://127.0.0.1:${pipeline.ports.ops}`;
     const { token } = await createToken(pipeline.reader, { kind: 'router', label: 'test' });
     const statusOf = async (accountId: string) => {
-      const response = await request(`${base}/v1/accounts/${accountId}/status`, {
+      const response = await request(`${api}/v1/accounts/${accountId}/status`, {
         headers: { authorization: `Bearer ${token}` },
       });
       const body = await response.body.text();
       return response.statusCode === 200 ? (JSON.parse(body) as AccountStatus) : undefined;
     };
     const readiness = async (): Promise<Readiness & { code: number }> => {
-      const response = await request(`${base}/readyz`);
+      const response = await request(`${ops}/readyz`);
       return { code: response.statusCode, ...((await response.body.json()) as Readiness) };
     };
     const usageRows = async () =>
       Number(await queryValue(pipeline.reader, 'SELECT count() FROM billing.usage'));
     const restarts = async () => {
-      const text = await (await request(`${base}/metrics`)).body.text();
+      const text = await (await request(`${ops}/metrics`)).body.text();
       const counts: Record<string, number> = {};
       for (const [, group, value] of text.matchAll(
         /^nanobill_kafka_consumer_restarts_total\{group="([^"]+)",by="supervisor"\} (\d+)$/gm,

@@ -304,6 +304,7 @@ function checkFunction(node: AstNode, parent: AstNode | undefined): void {
     refuse(`table function ${name} is not allowed in finance SQL`);
   }
   if (!isFinanceFunction(name)) refuse(`function ${name} is not allowed in finance SQL`);
+  if (CAST_FUNCTIONS.has(name.toLowerCase())) checkCastType(name, node.children[0]?.children[1]);
   // `x IN billing.api_tokens`: the right-hand side of IN may name a table, or call a table
   // function; only a tuple or an array of values is taken as a call there.
   if (IN_FUNCTIONS.has(name.toLowerCase())) {
@@ -324,4 +325,48 @@ function checkTable(name: string): void {
   refuse(
     `table ${name} is not allowed in finance SQL (it reads billing.${FINANCE_OBJECTS.slice(0, 3).join(', billing.')}, …; never secrets or other databases)`,
   );
+}
+
+/** Functions whose second argument names a type (`CAST(x AS T)` is `CAST(x, 'T')`). */
+const CAST_FUNCTIONS: ReadonlySet<string> = new Set([
+  'cast',
+  '_cast',
+  'accuratecast',
+  'accuratecastornull',
+  'accuratecastordefault',
+]);
+
+/**
+ * The words a cast's target type may use (lower case: ClickHouse's SQL aliases ignore case).
+ * An allowlist: a type such as `AggregateFunction(groupBitmap, UInt64)` would hand the caller's
+ * bytes to the state decoder of a function finance SQL may not call; named tuple elements, being
+ * arbitrary names, are not accepted either.
+ */
+const CAST_TYPE_WORDS: ReadonlySet<string> = new Set([
+  ...['int8', 'int16', 'int32', 'int64', 'int128', 'int256'],
+  ...['uint8', 'uint16', 'uint32', 'uint64', 'uint128', 'uint256'],
+  ...['float32', 'float64', 'bfloat16', 'decimal', 'decimal32', 'decimal64', 'decimal128'],
+  ...['decimal256', 'string', 'fixedstring', 'date', 'date32', 'datetime', 'datetime64'],
+  ...['bool', 'boolean', 'uuid', 'ipv4', 'ipv6', 'nullable', 'lowcardinality', 'array'],
+  ...['tuple', 'map', 'enum', 'enum8', 'enum16'],
+  // SQL-standard aliases ClickHouse accepts in casts.
+  ...['int', 'integer', 'bigint', 'smallint', 'tinyint', 'signed', 'unsigned', 'double'],
+  ...['float', 'real', 'numeric', 'dec', 'text', 'varchar', 'char', 'timestamp'],
+]);
+
+function checkCastType(name: string, type: AstNode | undefined): void {
+  const text = type?.type === 'Literal' ? stringLiteral(type.payload) : undefined;
+  if (text === undefined) {
+    return refuse(`${name} takes a type written as a string literal in finance SQL`);
+  }
+  // Quoted parts (time zones, enum values) are values, not type names.
+  const words = text.replace(/'(?:[^'\\]|\\.)*'/g, "''").match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? [];
+  const unknown = words.find((word) => !CAST_TYPE_WORDS.has(word.toLowerCase()));
+  if (unknown !== undefined) refuse(`type ${unknown} is not allowed in finance SQL casts`);
+}
+
+/** The value of a `'…'` literal as EXPLAIN AST prints it (`\'` and `\\` escaped). */
+function stringLiteral(payload: string): string | undefined {
+  if (payload.length < 2 || !payload.startsWith("'") || !payload.endsWith("'")) return undefined;
+  return payload.slice(1, -1).replace(/\\(.)/g, '$1');
 }
