@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Config } from '@nanobill/config';
+import { readFileSync } from 'node:fs';
+import { localSecret, type Config } from '@nanobill/config';
 import { generateSecretsKey, parseSecretsKey, SecretsCipher } from '@nanobill/webhooks';
 
 /**
@@ -34,33 +33,5 @@ export function secretsCipher(config: Config): SecretsCipher {
   } catch (error) {
     const source = key !== undefined ? 'NANOBILL_SECRETS_KEY' : (file ?? 'the local secrets key');
     throw new Error(`${source}: ${(error as Error).message}`, { cause: error });
-  }
-}
-
-/**
- * A secret kept in a file of the data directory: read when it exists, else created with mode
- * 0600 (readable by the owner only). The file is written whole under a temporary name and then
- * linked into place, which fails if it exists: processes starting together on one data
- * directory all end up with the one file the first of them linked, never a half-written one.
- */
-export function localSecret(dataDir: string, name: string, generate: () => string): string {
-  const file = join(dataDir, name);
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-  mkdirSync(dataDir, { recursive: true });
-  const secret = generate();
-  const draft = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  writeFileSync(draft, `${secret}\n`, { mode: 0o600, flag: 'wx' });
-  try {
-    linkSync(draft, file);
-    return secret;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    return readFileSync(file, 'utf8').trim();
-  } finally {
-    rmSync(draft, { force: true });
   }
 }

@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '@nanobill/config';
+import { loadConfig, localSecret } from '@nanobill/config';
 import { tempDir } from '@nanobill/testkit';
-import { localSecret, opsWebhookSecret, secretsCipher } from '../src/webhook-secret.js';
+import { opsWebhookSecret, secretsCipher } from '../src/webhook-secret.js';
 
 describe('local secrets under the data directory', () => {
   it('are created once, readable by the owner only (0600)', () => {
@@ -14,6 +14,8 @@ describe('local secrets under the data directory', () => {
     for (const name of ['secrets-key', 'ops-webhook-secret']) {
       expect(statSync(join(dataDir, name)).mode & 0o777, name).toBe(0o600);
     }
+    // The data directory they made is private too (in server mode nothing else creates it).
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700);
     // The same ones at the next start.
     expect(secretsCipher(config).keyId).toBe(cipher.keyId);
     expect(opsWebhookSecret(config)).toBe(ops);

@@ -149,6 +149,8 @@ describe('ingest under hostile events', () => {
       withField('usage.inputTokens', -1),
       withField('usage.outputTokens', 0.5),
       withField('usage.outputTokens', 2 ** 53),
+      // 2^32: more than any request's tokens, and sums of them could wrap (UInt64 rollups).
+      withField('usage.inputTokens', 2 ** 32),
       withField('usage.outputTokens', '12'),
       withField('computeTimeMs', 2 ** 53),
       withField('computeTimeMs', -5),
@@ -161,7 +163,7 @@ describe('ingest under hostile events', () => {
       '"status":200',
       '"status":99999999999999999999999',
     );
-    const good = eventAt(t, { usage: { inputTokens: 2 ** 53 - 1, outputTokens: 0 } });
+    const good = eventAt(t, { usage: { inputTokens: 2 ** 32 - 1, outputTokens: 0 } });
     const { stored, dlq } = await run(
       [...bad.map((b) => json(b.event)), { key: huge.requestId, value: hugeText }, json(good)],
       2,

@@ -1,14 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  writeFileSync,
-} from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { localSecret } from '@nanobill/config';
 
 /** A shorter password is a configuration mistake, refused at start. */
 export const MIN_PASSWORD_LENGTH = 16;
@@ -50,7 +43,7 @@ export function serverPassword(options: {
     };
   }
   const file = join(options.dataDir, PASSWORD_FILE_NAME);
-  return { password: checked(generatedPassword(file, options.dataDir), file), from: file, file };
+  return { password: checked(generatedPassword(options.dataDir), file), from: file, file };
 }
 
 function checked(password: string, from: string): string {
@@ -67,43 +60,6 @@ function newPassword(): string {
   return randomBytes(24).toString('base64url');
 }
 
-function generatedPassword(file: string, dataDir: string): string {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const password = newPassword();
-  try {
-    // O_EXCL: never through a link planted at that path, and never over another process's file.
-    writeFileSync(file, `${password}\n`, { mode: 0o600, flag: 'wx' });
-    return password;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  }
-  return readOwnSecret(file);
-}
-
-/** The kept password, if the file is still what the server created: a private file of its own. */
-function readOwnSecret(file: string): string {
-  let fd: number;
-  try {
-    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ELOOP') {
-      throw new Error(`${file} is a symbolic link: remove it, and the server creates a new one`);
-    }
-    throw error;
-  }
-  try {
-    const stat = fstatSync(fd);
-    if (!stat.isFile()) throw new Error(`${file} is not a regular file`);
-    if (process.getuid !== undefined && stat.uid !== process.getuid()) {
-      throw new Error(
-        `${file} belongs to another user: remove it, and the server creates a new one`,
-      );
-    }
-    if ((stat.mode & 0o077) !== 0) {
-      throw new Error(`${file} can be read by other users: chmod 600 it`);
-    }
-    return readFileSync(fd, 'utf8').replace(/\r?\n$/, '');
-  } finally {
-    closeSync(fd);
-  }
+function generatedPassword(dataDir: string): string {
+  return localSecret(dataDir, PASSWORD_FILE_NAME, newPassword);
 }

@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+
+export { localSecret, readPrivateFile } from './local-secret.js';
 import { DEFAULT_EVENT_WINDOW, MAX_EVENT_WINDOW_MS, type EventWindow } from '@nanobill/contract';
 
 const brokerList = z

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { accountId, text, utcInstant } from './bounds.js';
+import { accountId, text, UINT32_MAX, utcInstant } from './bounds.js';
 import { DEFAULT_PROVIDERS } from './providers.js';
 
 /** Larger messages are rejected before parsing: the router never needs more for one request. */
@@ -13,10 +13,16 @@ export const MAX_TAG_LENGTH = 64;
 const id = text(MAX_ID_LENGTH);
 const tag = text(MAX_TAG_LENGTH);
 /**
- * Token counts and compute times: safe integers, which fit `UInt64` (`billing.usage`) and are
- * read back exactly as JS numbers.
+ * Compute times: safe integers, which fit `UInt64` (`billing.usage`) and are read back exactly
+ * as JS numbers (a cost above its ceiling is unpriced, see the providers file).
  */
 const count = z.int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+/**
+ * Token counts of one request: at most 2^32 − 1, thousands of times any model's context. Bounded
+ * so that no sum of them can wrap: the rollups add them in `UInt64` per account, hour and key,
+ * which 2^32 such requests would take to overflow.
+ */
+const tokenCount = z.int().nonnegative().max(UINT32_MAX);
 
 /**
  * `RoutedRequestEvent` v1 exactly as PRODUCT.md §2 lists it. Unknown extra fields are kept
@@ -43,7 +49,7 @@ export function requestEventSchema(providers: readonly string[] = DEFAULT_PROVID
       billingMode: z.enum(['routed', 'custom_key']),
       providerRequestId: id.optional(),
       status: z.int().min(100).max(599),
-      usage: z.object({ inputTokens: count, outputTokens: count }).optional(),
+      usage: z.object({ inputTokens: tokenCount, outputTokens: tokenCount }).optional(),
       computeTimeMs: count.optional(),
       hardware: tag.optional(),
     })

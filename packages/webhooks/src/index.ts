@@ -41,6 +41,8 @@ export {
   DEFAULT_SECRET_CACHE_MS,
   generateSigningSecret,
   MAX_OVERLAP_MS,
+  MAX_ROTATIONS_PER_HOUR,
+  RotationLimitError,
   WebhookSecretStore,
   type AccountSecrets,
 } from './secret-store.js';

@@ -10,6 +10,21 @@ export const DEFAULT_OVERLAP_MS = 24 * 60 * 60_000;
 export const MAX_OVERLAP_MS = 30 * 24 * 60 * 60_000;
 /** Rotations that lose a race to another one at the same version try again this many times. */
 const MAX_ROTATION_TRIES = 5;
+/**
+ * Rotations an account may make in an hour (a window on the server's clock). Each one is a row
+ * kept for good: unbounded, an admin could grow the table without limit.
+ */
+export const MAX_ROTATIONS_PER_HOUR = 10;
+/** Versions an account's lookup reads: the one in force and the one before (the overlap). */
+const VERSIONS_READ = 2;
+
+/** Refused: the account rotated its secret MAX_ROTATIONS_PER_HOUR times in the last hour. */
+export class RotationLimitError extends Error {
+  override readonly name = 'RotationLimitError';
+  constructor() {
+    super(`at most ${MAX_ROTATIONS_PER_HOUR} signing secret rotations an hour; try again later`);
+  }
+}
 /** `nbwhsec_` and 32 random bytes (base64url): the key is the whole string, as UTF-8. */
 const SECRET_PREFIX = 'nbwhsec_';
 const SECRET_BYTES = 32;
@@ -131,6 +146,9 @@ export class WebhookSecretStore {
   ): Promise<{ secret: string; previousValidUntil: Date | null }> {
     if (!Number.isSafeInteger(overlapMs) || overlapMs < 0 || overlapMs > MAX_OVERLAP_MS)
       throw new RangeError(`the overlap must be 0 to ${MAX_OVERLAP_MS} ms, got ${overlapMs}`);
+    if ((await this.#rotationsInLastHour(accountId)) >= MAX_ROTATIONS_PER_HOUR) {
+      throw new RotationLimitError();
+    }
     for (let tries = 0; tries < MAX_ROTATION_TRIES; tries++) {
       const [current] = await this.#winners(accountId);
       const until =
@@ -139,7 +157,7 @@ export class WebhookSecretStore {
       const mine = await this.#insert(accountId, version, until);
       // Won if ours came first at its version, even if a later rotation already followed it
       // (ours is then the previous secret, valid for that rotation's overlap).
-      const winner = (await this.#winners(accountId)).find((v) => v.version === version);
+      const [winner] = await this.#winners(accountId, version);
       if (winner?.secretId === mine.secretId) {
         this.#cache.delete(accountId);
         return { secret: mine.secret, previousValidUntil: until === null ? null : new Date(until) };
@@ -148,16 +166,21 @@ export class WebhookSecretStore {
     throw new Error('the rotation kept losing to concurrent rotations; try again');
   }
 
-  /** The first row of each version, newest version first. */
-  async #winners(accountId: string): Promise<Version[]> {
+  /**
+   * The first row of each version, newest version first: the newest VERSIONS_READ of them, or
+   * exactly `version`'s when given. Bounded, whatever the account's history.
+   */
+  async #winners(accountId: string, version?: number): Promise<Version[]> {
     const result = await this.#clickhouse.query({
       query: `SELECT version, secret_id, sealed,
                      toUnixTimestamp64Milli(previous_valid_until) AS previous_valid_until
               FROM billing.webhook_secrets
               WHERE account_id = {account:String}
+                AND ({version:Nullable(UInt32)} IS NULL OR version = {version:Nullable(UInt32)})
               ORDER BY version DESC, inserted_at ASC, secret_id ASC
-              LIMIT 1 BY version`,
-      query_params: { account: accountId },
+              LIMIT 1 BY version
+              LIMIT {versions:UInt32}`,
+      query_params: { account: accountId, version: version ?? null, versions: VERSIONS_READ },
       format: 'JSONEachRow',
     });
     const rows = await result.json<{
@@ -173,6 +196,17 @@ export class WebhookSecretStore {
       previousValidUntilMs:
         row.previous_valid_until === null ? null : Number(row.previous_valid_until),
     }));
+  }
+
+  async #rotationsInLastHour(accountId: string): Promise<number> {
+    const result = await this.#clickhouse.query({
+      query: `SELECT count() AS n FROM billing.webhook_secrets
+              WHERE account_id = {account:String} AND inserted_at > now64(6) - INTERVAL 1 HOUR`,
+      query_params: { account: accountId },
+      format: 'JSONEachRow',
+    });
+    const [row] = await result.json<{ n: number | string }>();
+    return Number(row?.n ?? 0);
   }
 
   async #insert(

@@ -5,6 +5,8 @@ import {
   generateSecretsKey,
   parseSecretsKey,
   SecretsCipher,
+  MAX_ROTATIONS_PER_HOUR,
+  RotationLimitError,
   SecretUnreadableError,
   WebhookSecretStore,
 } from '../src/index.js';
@@ -85,6 +87,24 @@ describe('WebhookSecretStore (real ClickHouse)', () => {
     expect(current.current.version).toBe(4);
     expect(rotations.map((r) => r.secret)).toContain(current.current.secret);
     expect(new Set(rotations.map((r) => r.secret)).size).toBe(3);
+  });
+
+  it('bounds rotations per account and hour, and reads two versions whatever the history', async () => {
+    const account = 'rotating-org';
+    for (let i = 0; i < MAX_ROTATIONS_PER_HOUR; i++) await store().rotate(account, HOUR_MS);
+    await expect(store().rotate(account, HOUR_MS)).rejects.toThrow(RotationLimitError);
+    // Another account is not held back by this one.
+    await expect(store().rotate('quiet-org', HOUR_MS)).resolves.toBeDefined();
+    // A long history (rows of earlier hours) is never read whole: the newest two versions are.
+    await ch.client.command({
+      query: `INSERT INTO billing.webhook_secrets (account_id, version, secret_id, sealed, created_at, inserted_at)
+              SELECT 'long-history', number + 1, toString(number), 'unreadable', now64(3),
+                     now64(6) - INTERVAL 2 HOUR FROM numbers(50000)`,
+    });
+    const rotated = await store().rotate('long-history', 0);
+    const current = (await store().read('long-history'))!;
+    expect(current.current.version).toBe(50_001);
+    expect(current.current.secret).toBe(rotated.secret);
   });
 
   it('caches per account for cacheMs: a rotation applies within that time', async () => {

@@ -10,6 +10,7 @@ import type { ClickHouseClient } from '@nanobill/clickhouse';
 import {
   DEFAULT_OVERLAP_MS,
   MAX_OVERLAP_MS,
+  RotationLimitError,
   type AddressPolicy,
   type WebhookSecretStore,
 } from '@nanobill/webhooks';
@@ -241,7 +242,16 @@ export function orgRoutes(deps: OrgRoutesDeps): FastifyPluginAsync {
           return reply.code(404).send({ error: 'not found' });
         }
         const overlapMs = Math.round(request.body.overlapHours * HOUR_MS);
-        const rotated = await deps.webhookSecrets.rotate(org, overlapMs);
+        const rotated = await deps.webhookSecrets.rotate(org, overlapMs).catch((error: unknown) => {
+          if (error instanceof RotationLimitError) return undefined;
+          throw error;
+        });
+        if (rotated === undefined) {
+          return reply
+            .code(429)
+            .header('retry-after', '3600')
+            .send({ error: new RotationLimitError().message });
+        }
         request.log.info({ org, overlapMs }, 'webhook secret rotated');
         return {
           secret: rotated.secret,
