@@ -20,7 +20,13 @@ import { AccountFactsReader } from '@nanobill/accounts';
 import { AccountHistory } from '@nanobill/attribution';
 import { loadProviders, type ProviderRegistry } from '@nanobill/providers';
 import { WebhookSecretStore, type SecretsCipher } from '@nanobill/webhooks';
-import { createKafka, createProducer, ensureTopics, type Kafka } from '@nanobill/kafka';
+import {
+  createKafka,
+  createProducer,
+  ensureTopics,
+  topicConfigDrift,
+  type Kafka,
+} from '@nanobill/kafka';
 import { startBroker } from '@nanobill/kafka-broker';
 import {
   ComponentHealth,
@@ -140,7 +146,15 @@ export async function startPipeline(options: {
       if (applied.length > 0)
         logger.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
     }
-    const created = await ensureTopics(kafka, topicSpecs(config.requestsPartitions));
+    const specs = topicSpecs(config.requestsPartitions);
+    const created = await ensureTopics(kafka, specs);
+    for (const drift of await topicConfigDrift(kafka, specs)) {
+      logger.error(
+        drift,
+        `topic ${drift.topic} has ${drift.name}=${drift.actual ?? '(unset)'}, nanobill needs ${drift.wanted}: ` +
+          `kafka-configs.sh --alter --entity-type topics --entity-name ${drift.topic} --add-config ${drift.name}=${drift.wanted}`,
+      );
+    }
     if (created.length > 0) logger.info({ topics: created }, 'topics created');
 
     const only = new Set(options.only ?? SERVICES);

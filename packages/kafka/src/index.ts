@@ -1,5 +1,5 @@
 export { createKafka, createProducer, type Kafka, type KafkaOptions } from './client.js';
-export { ensureTopics, type TopicSpec } from './topics.js';
+export { ensureTopics, topicConfigDrift, type TopicConfigDrift, type TopicSpec } from './topics.js';
 export {
   startBatchConsumer,
   type BatchConsumerOptions,

@@ -1,4 +1,4 @@
-import type { Admin, Kafka } from 'kafkajs';
+import { ConfigResourceTypes, type Admin, type Kafka } from 'kafkajs';
 
 export interface TopicSpec {
   topic: string;
@@ -63,5 +63,57 @@ async function waitForLeaders(admin: Admin, specs: TopicSpec[], timeoutMs: numbe
       throw new Error(`topics without a leader after ${timeoutMs} ms: ${waiting.join(', ')}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** A topic-level config of a spec that an existing topic does not have. */
+export interface TopicConfigDrift {
+  topic: string;
+  name: string;
+  wanted: string;
+  actual: string | undefined;
+}
+
+/**
+ * The configs of `specs` that existing topics lack: `ensureTopics` never changes a topic that
+ * exists (one created by an older nanobill, or by hand), yet some configs carry a guarantee, e.g.
+ * `message.timestamp.type=LogAppendTime` on the requests topic makes the event window use the
+ * broker's clock rather than the router's. The caller reports them.
+ */
+export async function topicConfigDrift(
+  kafka: Kafka,
+  specs: TopicSpec[],
+): Promise<TopicConfigDrift[]> {
+  const wanted = specs.filter((s) => Object.keys(s.configs ?? {}).length > 0);
+  if (wanted.length === 0) return [];
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const described = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: wanted.map((s) => ({
+        type: ConfigResourceTypes.TOPIC,
+        name: s.topic,
+        configNames: Object.keys(s.configs!),
+      })),
+    });
+    const actual = new Map(
+      described.resources.map((r) => [
+        r.resourceName,
+        new Map(r.configEntries.map((e) => [e.configName, e.configValue])),
+      ]),
+    );
+    return wanted.flatMap((s) =>
+      Object.entries(s.configs!)
+        .map(([name, value]) => ({
+          topic: s.topic,
+          name,
+          wanted: value,
+          actual: actual.get(s.topic)?.get(name) ?? undefined,
+        }))
+        .filter((d) => d.actual !== d.wanted),
+    );
+  } finally {
+    await admin.disconnect();
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ensureTopics } from '../src/index.js';
+import { ensureTopics, topicConfigDrift } from '../src/index.js';
 import { testKafka, uniqueName } from '@nanobill/testkit';
 
 describe('ensureTopics (real broker)', () => {
@@ -27,5 +27,24 @@ describe('ensureTopics (real broker)', () => {
       }),
     );
     for (const offsets of starts) expect(offsets.map((o) => o.length)).toEqual([6, 1]);
+  });
+
+  it('reports the configs an existing topic lacks (it is never changed by ensureTopics)', async () => {
+    const kafka = testKafka();
+    const topic = uniqueName('it-topics-old');
+    // Created by hand, or by an older nanobill, without the config nanobill now wants.
+    await ensureTopics(kafka, [{ topic, numPartitions: 1 }]);
+    const spec = {
+      topic,
+      numPartitions: 1,
+      configs: { 'message.timestamp.type': 'LogAppendTime' },
+    };
+    await ensureTopics(kafka, [spec]);
+    expect(await topicConfigDrift(kafka, [spec])).toEqual([
+      { topic, name: 'message.timestamp.type', wanted: 'LogAppendTime', actual: 'CreateTime' },
+    ]);
+    const fresh = { ...spec, topic: uniqueName('it-topics-new') };
+    await ensureTopics(kafka, [fresh]);
+    expect(await topicConfigDrift(kafka, [fresh])).toEqual([]);
   });
 });
