@@ -18,6 +18,8 @@ export interface Received {
   signature: string;
   answered: number;
   body: string;
+  /** The request's path (and query). */
+  path: string;
 }
 
 /**
@@ -58,6 +60,7 @@ export async function startReceiver(secrets: string | readonly string[] = []) {
           secrets: verifyWith,
         }),
         signature: String(req.headers[SIGNATURE_HEADER]),
+        path: req.url ?? '',
         answered: answer,
         body,
       });

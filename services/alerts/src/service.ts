@@ -129,13 +129,23 @@ export async function startAlerts(options: AlertsOptions): Promise<{ stop(): Pro
     });
   };
 
+  /**
+   * Where a logged alert is delivered. The log (which finance can read) keeps an operations
+   * alert's webhook as its origin only: that URL is an operator's credential (a Slack-style hook),
+   * so operations deliveries take the configured URL, now as after a restart.
+   */
+  const deliveryUrl = (type: string, logged: string | null): string | undefined => {
+    if (logged === null) return undefined;
+    return ACCOUNT_ALERT_TYPES.has(type as Alert['type']) ? logged : opsUrl;
+  };
   const enqueue = (row: AlertLogRow) => {
-    if (row.webhook_url === null) return;
+    const url = deliveryUrl(row.type, row.webhook_url);
+    if (url === undefined) return;
     queue.add({
       alertId: row.alert_id,
       accountId: row.account_id,
       type: row.type,
-      url: row.webhook_url,
+      url,
       body: row.body,
       attempt: 1,
       dueAtMs: 0,
@@ -145,7 +155,8 @@ export async function startAlerts(options: AlertsOptions): Promise<{ stop(): Pro
     clickhouse,
     now().getTime() - (options.resumeWindowMs ?? 7 * 24 * 60 * 60_000),
   )) {
-    queue.add(job);
+    const url = deliveryUrl(job.type, job.url);
+    if (url !== undefined) queue.add({ ...job, url });
   }
   if (queue.size > 0) logger.info({ deliveries: queue.size }, 'unfinished deliveries resumed');
 
@@ -171,7 +182,12 @@ export async function startAlerts(options: AlertsOptions): Promise<{ stop(): Pro
         continue;
       }
       const alert = parsed.data;
-      rows.push(alertLogRow(alert, body, destinationOf(alert, facts.history, at, opsUrl)));
+      const destination = destinationOf(alert, facts.history, at, opsUrl);
+      const logged =
+        destination === undefined || ACCOUNT_ALERT_TYPES.has(alert.type)
+          ? destination
+          : webhookOrigin(destination);
+      rows.push(alertLogRow(alert, body, logged));
     }
     const fresh = await log.write(rows);
     const freshIds = new Set(fresh.map((r) => r.alert_id));

@@ -62,6 +62,7 @@ describe('alert delivery to webhooks (real broker, real ClickHouse, HTTPS receiv
   let flaky: Awaited<ReturnType<typeof startReceiver>>;
   let service: { stop(): Promise<void> };
   let onTopic: Awaited<ReturnType<typeof collectTopic>>;
+  let secrets: ReturnType<typeof testWebhookSecrets>;
   const publish = (alerts: Alert[]) =>
     produce(
       kafka,
@@ -86,7 +87,7 @@ describe('alert delivery to webhooks (real broker, real ClickHouse, HTTPS receiv
     ch = await testClickHouse();
     // Each account's secret made as the settings API makes it (the first webhook URL); the
     // operations webhook has its own. The receivers verify with them.
-    const secrets = testWebhookSecrets(ch.client);
+    secrets = testWebhookSecrets(ch.client);
     const of = async (account: string) => (await secrets.ensure(account)).secret;
     receiver = await startReceiver([await of('acme'), await of('initech'), OPS_SECRET]);
     flaky = await startReceiver(await of('umbrella'));
@@ -241,6 +242,14 @@ describe('alert delivery to webhooks (real broker, real ClickHouse, HTTPS receiv
     await waitFor('ops delivery', async () =>
       receiver.delivered(unpriced.alertId) ? true : undefined,
     );
+    // The log, which finance reads, keeps the operations webhook's origin only: its path can be
+    // a credential. The delivery went to the configured URL.
+    expect(
+      await queryValue(
+        ch.client,
+        `SELECT webhook_url FROM billing.alerts WHERE alert_id = '${unpriced.alertId}'`,
+      ),
+    ).toBe(new URL(receiver.url).origin);
 
     await produce(kafka, topics.dlqs[0]!, [{ value: 'not json' }, { value: '{}' }]);
     const growth = await waitFor('dlq_growth alert', async () =>
@@ -250,5 +259,64 @@ describe('alert delivery to webhooks (real broker, real ClickHouse, HTTPS receiv
     await waitFor('dlq alert delivered', async () =>
       receiver.delivered(growth.alertId) ? true : undefined,
     );
+  });
+
+  it('resumes an unfinished operations delivery to the configured URL, the log holding its origin only', async () => {
+    const alertId = `unpriced_requests:groq:${uniqueName('resumed')}`;
+    const alert: Alert = {
+      schemaVersion: 1,
+      alertId,
+      type: 'unpriced_requests',
+      severity: 'critical',
+      provider: 'groq',
+      message: 'logged by a process that died before delivering it',
+      details: { count: 1 },
+      createdAt: new Date().toISOString(),
+    };
+    await ch.client.insert({
+      table: 'billing.alert_log',
+      format: 'JSONEachRow',
+      values: [
+        {
+          alert_id: alertId,
+          type: alert.type,
+          severity: alert.severity,
+          account_id: null,
+          provider: 'groq',
+          message: alert.message,
+          details: '{}',
+          created_at: alert.createdAt,
+          body: JSON.stringify(alert),
+          webhook_url: new URL(receiver.url).origin,
+        },
+      ],
+    });
+    const restartTopic = uniqueName('it-alerts-restart');
+    await ensureTopics(kafka, [{ topic: restartTopic, numPartitions: 1 }]);
+    const restarted = await startAlerts({
+      kafka,
+      clickhouse: ch.client,
+      logger: quietLogger(),
+      metrics: createMetricsRegistry(),
+      webhook: { ca: receiver.ca, timeoutMs: 2_000, allowNetworks: LOCAL_WEBHOOK_NETWORKS },
+      secrets,
+      opsWebhook: { url: `${receiver.url}/ops`, secret: OPS_SECRET },
+      topics: { alerts: restartTopic, dlqs: [] },
+      groupId: uniqueName('alerts'),
+      pollMs: 50,
+      dlqWatch: { intervalMs: 0, threshold: 1, windowMs: 60_000 },
+    });
+    try {
+      await waitFor('the resumed operations delivery', async () =>
+        receiver.delivered(alertId) ? true : undefined,
+      );
+      expect(receiver.received.find((r) => r.alertId === alertId)).toMatchObject({
+        verified: true,
+        body: JSON.stringify(alert),
+        path: new URL(`${receiver.url}/ops`).pathname,
+      });
+    } finally {
+      await restarted.stop();
+    }
   });
 });
