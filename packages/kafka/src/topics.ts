@@ -1,4 +1,7 @@
-import { ConfigResourceTypes, type Admin, type Kafka } from 'kafkajs';
+import kafkajs, { type Admin, type Kafka } from 'kafkajs';
+
+// kafkajs is CommonJS: its enums are read from the default export, as Node's ESM loader sees it.
+const { ConfigResourceTypes } = kafkajs;
 
 export interface TopicSpec {
   topic: string;
