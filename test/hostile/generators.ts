@@ -226,44 +226,54 @@ export function baseAccounts(): Array<{ key: string; value: Buffer }> {
 
 /** A message on `billing.accounts.v1` keyed by its account id, often broken. */
 export function snapshotMessage(): fc.Arbitrary<{ key: string; value: Buffer }> {
+  // Mostly plausible, so that some are stored: each field is hostile now and then.
+  const often = <T>(plausible: fc.Arbitrary<T>, hostile: fc.Arbitrary<T>) =>
+    fc.oneof({ weight: 4, arbitrary: plausible }, { weight: 1, arbitrary: hostile });
   return fc
     .record({
-      id: fc.oneof({ weight: 3, arbitrary: fc.constant('') }, hostileString()),
-      kind: fc.constantFrom('user', 'org', 'team', ''),
+      id: often(fc.constant(''), hostileString()),
+      kind: often(fc.constantFrom('user', 'org'), fc.constantFrom('team', '', 'USER')),
       plan: fc.constantFrom('free', 'pro', 'team', 'enterprise', 'platinum'),
-      seats: fc.constantFrom(1, 0, -1, 1.5, 2 ** 40, '3', undefined),
-      members: fc.oneof(
-        fc.constant(USERS.slice(0, 2)),
-        fc.array(hostileString(), { maxLength: 3 }),
+      seats: often(fc.constantFrom(1, 5), fc.constantFrom(0, -1, 1.5, 2 ** 40, '3')),
+      members: often(fc.constant(USERS.slice(0, 2)), fc.array(hostileString(), { maxLength: 3 })),
+      limit: often(
+        fc.constantFrom(undefined, '1000', 5_000_000_000),
+        fc.constantFrom('-5', '9'.repeat(30), 1.5, 'abc'),
       ),
-      limit: fc.constantFrom(undefined, '1000', '-5', '9'.repeat(30), 1.5, 'abc'),
-      webhook: fc.constantFrom(
-        undefined,
-        'https://hooks.example/x',
-        'http://127.0.0.1/x',
-        'javascript:alert(1)',
-        'https://[::1]/',
+      webhook: often(
+        fc.constantFrom(undefined, 'https://hooks.example/x'),
+        fc.constantFrom('http://127.0.0.1/x', 'javascript:alert(1)', 'https://[::1]/'),
       ),
-      effectiveAt: fc.constantFrom(isoNow(-3_600_000), '0000-01-01T00:00:00Z', 'nope'),
-      broken: fc.boolean(),
+      effectiveAt: often(
+        fc.constant(isoNow(-3_600_000)),
+        fc.constantFrom('0000-01-01T00:00:00Z', 'nope', isoNow(10 * 365 * 86_400_000)),
+      ),
+      broken: fc.integer({ min: 0, max: 9 }).map((n) => n === 0),
     })
     .map((g) => {
       // As Kafka and ClickHouse will hold it: UTF-8 (lone surrogates become U+FFFD).
       const key = Buffer.from(`${g.id}${uniqueKey('hs')}`).toString();
+      // A plan that goes with the kind (a wrong kind keeps any plan: it is refused anyway).
+      const plan =
+        g.kind === 'user'
+          ? g.plan === 'pro'
+            ? 'pro'
+            : 'free'
+          : g.kind === 'org' && g.plan === 'pro'
+            ? 'team'
+            : g.plan;
       const body: Record<string, unknown> = {
         schemaVersion: 1,
         accountId: key,
         kind: g.kind,
-        plan: g.plan,
+        plan,
         effectiveAt: g.effectiveAt,
       };
       if (g.kind === 'org') Object.assign(body, { seats: g.seats, members: g.members });
-      if (g.limit !== undefined) body.spendingLimitNanoUsd = g.limit;
+      if (g.limit !== undefined && g.kind === 'org') body.spendingLimitNanoUsd = g.limit;
       if (g.webhook !== undefined) body.alertWebhookUrl = g.webhook;
-      return {
-        key,
-        value: Buffer.from(g.broken ? JSON.stringify(body).slice(0, 20) : JSON.stringify(body)),
-      };
+      const text = JSON.stringify(body);
+      return { key, value: Buffer.from(g.broken ? text.slice(0, 20) : text) };
     });
 }
 

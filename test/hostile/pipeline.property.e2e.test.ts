@@ -64,7 +64,9 @@ describe(`hostile inputs at a running pipeline (HOSTILE_SEED=${SEED})`, () => {
 
     const providersFile = join(dataDir, 'providers.json');
     writeFileSync(providersFile, JSON.stringify(providers.file));
-    const [port, opsPort] = [await freePortPair(), await freePortPair()];
+    // One free pair: the API on the first port, the ops endpoints on the next.
+    const port = await freePortPair();
+    const opsPort = port + 1;
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       KAFKA_BROKERS: brokers.join(','),
@@ -123,11 +125,18 @@ describe(`hostile inputs at a running pipeline (HOSTILE_SEED=${SEED})`, () => {
       });
     }
 
-    const settings = fc.sample(hostile.settingsBody(), { seed: SEED, numRuns: COUNTS.settings });
+    // Among the generated inputs, ones the API must accept: its refusals are not the only answer.
+    const settings = [
+      JSON.stringify({ spendingLimitNanoUsd: '5000000000', disabledProviders: ['groq'] }),
+      ...fc.sample(hostile.settingsBody(), { seed: SEED, numRuns: COUNTS.settings }),
+    ];
     const settingsAnswers = [];
     for (const body of settings)
       settingsAnswers.push({ kind: 'settings', input: body, ...(await api.putSettings(body)) });
-    const sqls = fc.sample(hostile.financeSql(), { seed: SEED, numRuns: COUNTS.sql });
+    const sqls = [
+      'SELECT provider, count() AS requests, sum(toInt128(cost_nano_usd)) AS cost FROM billing.ledger GROUP BY provider',
+      ...fc.sample(hostile.financeSql(), { seed: SEED, numRuns: COUNTS.sql }),
+    ];
     const sqlAnswers = [];
     for (const sql of sqls)
       sqlAnswers.push({ kind: 'finance SQL', input: sql, ...(await api.financeQuery(sql)) });
