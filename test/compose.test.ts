@@ -93,8 +93,33 @@ const repoPath = (containerPath: string) => {
   expect(containerPath.startsWith('/app/'), containerPath).toBe(true);
   return join(ROOT, containerPath.slice('/app/'.length));
 };
+/** Compose secret name of a `/run/secrets/<name>` path. */
+const secretName = (path: string) => /^\/run\/secrets\/([\w.-]+)$/.exec(path)?.[1];
+/** The checkout's file behind a compose secret. */
+const secretSource = (name: string) => compose.secrets?.[name]?.file;
+/**
+ * A file as the service's container sees it: a `/run/secrets/<name>` file exists only when the
+ * service mounts that secret; `/app/…` is the checkout.
+ */
+function containerFile(s: Service, path: string): Buffer {
+  const secret = secretName(path);
+  if (secret === undefined) return readFileSync(repoPath(path));
+  const source = secretSource(secret);
+  if (!(s.secrets ?? []).includes(secret) || source === undefined) {
+    throw Object.assign(new Error(`${path}: not mounted`), { code: 'ENOENT' });
+  }
+  return readFileSync(join(ROOT, source));
+}
+/** Services whose process loads the providers file: `nanobill run` and the provider simulator. */
+const loadsProviders = (s: Service) =>
+  s.command?.[1] === 'run' || s.command?.slice(1, 3).join(' ') === 'simulate providers';
+/** The providers file a service loads, read as in its container (caFile included). */
 const providersOf = (s: Service): ProviderRegistry =>
-  loadProviders(repoPath(env(s).NANOBILL_PROVIDERS_FILE ?? '/app/infra/providers/local.json'));
+  loadProviders(repoPath(env(s).NANOBILL_PROVIDERS_FILE ?? '/app/infra/providers/local.json'), {
+    readFile: (path) => containerFile(s, path),
+  });
+const remoteProvidersOf = (s: Service) =>
+  loadsProviders(s) ? [...providersOf(s).remote.values()] : [];
 
 describe('docker-compose.yml', () => {
   it('is valid against the Compose Specification schema', () => {
@@ -214,8 +239,7 @@ describe('docker-compose.yml', () => {
         ...CONFIG_ENV,
         ...SIMULATE_ENV,
         'LOG_LEVEL', // @nanobill/observability's logger
-        'NODE_EXTRA_CA_CERTS', // Node itself: the simulator's certificate, trusted
-        ...[...providersOf(s).remote.values()].map((p) => p.tokenEnv),
+        ...remoteProvidersOf(s).map((p) => p.tokenEnv),
       ]);
       expect(
         Object.keys(vars).filter((k) => !allowed.has(k)),
@@ -243,26 +267,25 @@ describe('docker-compose.yml', () => {
       );
     }
     for (const [name, s] of nanobill) {
+      const providers = remoteProvidersOf(s);
+      const tokenFiles = new Set(providers.flatMap((p) => p.tokenFile ?? []));
       const files = [
         ...Object.entries(env(s))
-          .filter(
-            ([k]) =>
-              (k.endsWith('_FILE') && k !== 'NANOBILL_PROVIDERS_FILE') ||
-              k === 'NODE_EXTRA_CA_CERTS',
-          )
+          .filter(([k]) => k.endsWith('_FILE') && k !== 'NANOBILL_PROVIDERS_FILE')
           .map(([, v]) => v),
-        ...[...providersOf(s).remote.values()].flatMap((p) => p.tokenFile ?? []),
+        ...tokenFiles,
+        // Read when the providers file is loaded: every service that loads it mounts them.
+        ...providers.flatMap((p) => p.caFile ?? []),
       ];
       for (const file of new Set(files)) {
-        const secret = /^\/run\/secrets\/([\w.-]+)$/.exec(file)?.[1];
+        const secret = secretName(file);
         expect(secret, `${name}: ${file} is a compose secret`).toBeDefined();
         // Only the services that read a provider token mount it (ingest and api need the names only).
         const needed =
-          !file.includes('provider-simulator-') ||
-          ['pricing', 'enforcement', 'provider-simulator'].includes(name);
+          !tokenFiles.has(file) || ['pricing', 'enforcement', 'provider-simulator'].includes(name);
         if (!needed) continue;
         expect(s.secrets ?? [], name).toContain(secret);
-        const source = compose.secrets?.[secret!]?.file;
+        const source = secretSource(secret!);
         expect(source, secret).toBeDefined();
         expect(existsSync(join(ROOT, source!)), source).toBe(true);
       }
@@ -281,15 +304,39 @@ describe('docker-compose.yml', () => {
       expect(p.costUrl).toBe(`https://provider-simulator:${port}/${p.name}/cost`);
       expect(p.modelsUrl).toBe(`https://provider-simulator:${port}/${p.name}/v1/models`);
     }
-    // Over HTTPS, with a certificate for that name that its callers trust.
+    // Over HTTPS, with a certificate for that name that each provider trusts (its caFile).
     const flag = (f: string) => simulator.command![simulator.command!.indexOf(f) + 1]!;
-    const secretFile = (path: string) =>
-      compose.secrets?.[/^\/run\/secrets\/([\w.-]+)$/.exec(path)![1]!]?.file;
-    const cert = new X509Certificate(read(secretFile(flag('--tls-cert'))!));
+    const secretFile = (path: string) => secretSource(secretName(path)!)!;
+    const cert = new X509Certificate(read(secretFile(flag('--tls-cert'))));
     expect(cert.checkHost('provider-simulator')).toBe('provider-simulator');
-    expect(cert.checkPrivateKey(createPrivateKey(read(secretFile(flag('--tls-key'))!)))).toBe(true);
-    for (const name of ['pricing', 'enforcement', 'provider-simulator']) {
-      expect(env(services[name]!).NODE_EXTRA_CA_CERTS, name).toBe(flag('--tls-cert'));
+    expect(cert.checkPrivateKey(createPrivateKey(read(secretFile(flag('--tls-key')))))).toBe(true);
+    for (const p of registry.remote.values()) {
+      expect(p.caFile, p.name).toBe(flag('--tls-cert'));
+      expect(p.ca, p.name).toEqual([cert.toString().trim()]);
+    }
+    // Its health check trusts that certificate for its own request: nothing in the container
+    // trusts it process-wide.
+    expect(simulator.healthcheck?.test.join(' ')).toContain(
+      `{ ca: require('fs').readFileSync('${flag('--tls-cert')}') }`,
+    );
+  });
+
+  it('trusts the simulator’s certificate per provider only: no service sets NODE_EXTRA_CA_CERTS', () => {
+    // NODE_EXTRA_CA_CERTS makes every connection of the process trust the file, real providers'
+    // hosts included; a providers file's caFile is trusted by that provider's connections only.
+    for (const [name, s] of Object.entries(services)) {
+      expect(Object.keys(env(s)), name).not.toContain('NODE_EXTRA_CA_CERTS');
+    }
+  });
+
+  it('the committed certificates are leaves, not CAs: their committed keys can sign nothing', () => {
+    const simulator = services['provider-simulator']!;
+    const served = simulator.command![simulator.command!.indexOf('--tls-cert') + 1]!;
+    const trusted = remoteProvidersOf(simulator).flatMap((p) => p.caFile ?? []);
+    for (const path of new Set([served, ...trusted])) {
+      const cert = new X509Certificate(read(secretSource(secretName(path)!)!));
+      expect(cert.ca, path).toBe(false);
+      expect(cert.keyUsage, path).toEqual(['1.3.6.1.5.5.7.3.1']); // serverAuth only
     }
   });
 
@@ -298,7 +345,11 @@ describe('docker-compose.yml', () => {
     expect(files).toEqual(
       expect.arrayContaining(['compose.json', 'local.json', 'production.json']),
     );
-    const names = files.map((f) => loadProviders(join(ROOT, 'infra/providers', f)).names.sort());
+    // compose.json names the simulator's certificate as pricing's container sees it.
+    const asPricing = (path: string) => containerFile(services.pricing!, path);
+    const names = files.map((f) =>
+      loadProviders(join(ROOT, 'infra/providers', f), { readFile: asPricing }).names.sort(),
+    );
     for (const list of names) expect(list).toEqual(names[0]);
   });
 });

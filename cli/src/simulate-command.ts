@@ -26,7 +26,7 @@ const USAGE = `usage: nanobill simulate providers [--port P] [--host H] [--fault
              sim-token-<provider>. --faults (or NANOBILL_SIM_FAULTS): {"<provider>|*": [fault, ...]},
              the simulator's fault classes, e.g. {"groq": [{"kind": "status", "status": 503}]}.
              --tls-cert/--tls-key (PEM files): HTTPS, which a providers file requires for any
-             host that is not loopback (the clients trust the certificate, e.g. NODE_EXTRA_CA_CERTS)
+             host that is not loopback (each provider trusts the certificate through its caFile)
   router     router events to KAFKA_BROKERS (TLS/SASL from the KAFKA_* variables) at --rate
              events/s (default 200) until SIGTERM, --for seconds or --count events; first the
              simulated accounts to billing.accounts.v1 (unless --no-accounts)`;

@@ -5,11 +5,13 @@ export {
   DEFAULT_MAX_COST_USD,
   DEFAULT_MAX_COMPUTE_SECONDS,
   isLoopbackHost,
+  type LoadProvidersOptions,
   type ProviderRegistry,
   type RemoteProvider,
   type UsdAmount,
 } from './registry.js';
 export { providerToken } from './token.js';
+export { providerConnectOptions } from './connect.js';
 export {
   fetchModelPrices,
   parseModelPrices,

@@ -1,9 +1,10 @@
-import { request, errors, type Dispatcher } from 'undici';
+import { Agent, request, errors, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import { parseDecimal, type TokenPricing } from '@nanobill/money';
 import type { ProviderRegistry, RemoteProvider } from './registry.js';
 import { providerToken } from './token.js';
 import { readCapped } from './read-capped.js';
+import { providerConnectOptions } from './connect.js';
 
 /** A models list is small; this is far above any real one and bounds what a bad server costs us. */
 export const MAX_MODELS_BODY_BYTES = 8 * 1024 * 1024;
@@ -71,6 +72,10 @@ export interface FetchModelPricesOptions {
   token?: string;
   /** Whole-call deadline (headers and body). Default: the provider's `timeoutMs`. */
   timeoutMs?: number;
+  /**
+   * Replaces the provider's own dispatcher (tests): the global one, or, for a provider with a
+   * `caFile`, an agent of its own that trusts it.
+   */
   dispatcher?: Dispatcher;
   maxBodyBytes?: number;
 }
@@ -104,6 +109,13 @@ export async function fetchModelPrices(
   const fail = (problem: string) =>
     new ModelPricesError(provider.name, redact(`${where}: ${problem}`, token));
   const signal = AbortSignal.timeout(timeoutMs);
+  // A provider's caFile is trusted by an agent of its own, made for this fetch and closed after
+  // it: a price list is fetched every few minutes, so one handshake each time costs nothing.
+  const own =
+    options.dispatcher === undefined && provider.ca !== undefined
+      ? new Agent({ connect: providerConnectOptions(provider) })
+      : undefined;
+  const dispatcher = options.dispatcher ?? own;
   let text: string | undefined;
   try {
     const response = await request(provider.modelsUrl, {
@@ -115,7 +127,7 @@ export async function fetchModelPrices(
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       signal,
-      ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+      ...(dispatcher ? { dispatcher } : {}),
     });
     const { statusCode, headers, body } = response;
     if (statusCode !== 200) {
@@ -141,6 +153,8 @@ export async function fetchModelPrices(
       throw fail(`no answer within ${timeoutMs} ms`);
     }
     throw fail((error as Error).message || String(error));
+  } finally {
+    await own?.destroy();
   }
   let json: unknown;
   try {

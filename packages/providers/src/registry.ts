@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { HF_INFERENCE } from '@nanobill/contract';
 import { INT64_MAX, hfInferenceCostNano, usdToNano } from '@nanobill/money';
+import { readCaFile } from '@nanobill/tls';
 
 /** A USD amount as a config file writes it: a JSON number or a decimal string, never negative. */
 const Usd = z.union([
@@ -88,6 +89,12 @@ const RemoteProvider = z.strictObject({
   retries: z.int().min(0).max(10).default(2),
   /** The most one request may cost (USD); a cost above it is not booked. */
   maxCostUsd: CeilingUsd.default(DEFAULT_MAX_COST_USD),
+  /**
+   * PEM certificates this provider's connections trust besides the default ones (a private CA,
+   * or a self-signed server certificate such as the compose simulator's), read at load. Only
+   * this provider's connections trust them, never the rest of the process.
+   */
+  caFile: z.string().min(1).optional(),
 });
 
 const LocalProvider = z
@@ -131,6 +138,8 @@ export type RemoteProvider = z.infer<typeof RemoteProvider> & {
   name: string;
   /** `maxCostUsd` in nano-USD. */
   maxCostNanoUsd: bigint;
+  /** The certificates of `caFile` (PEM), read at load; see `providerConnectOptions`. */
+  ca?: readonly string[];
 };
 export type UsdAmount = z.infer<typeof Usd>;
 
@@ -149,18 +158,36 @@ export const DEFAULT_PROVIDERS_FILE = fileURLToPath(
   new URL('../../../infra/providers/local.json', import.meta.url),
 );
 
-/** Reads and validates the providers file; a bad one fails with a message naming the field. */
-export function loadProviders(path = DEFAULT_PROVIDERS_FILE): ProviderRegistry {
+export interface LoadProvidersOptions {
+  /**
+   * Reads the files the providers file names at load (`caFile`). Default: the file system;
+   * tests map container paths (`/run/secrets/…`) to the checkout's files.
+   */
+  readFile?: (path: string) => Buffer;
+}
+
+/**
+ * Reads and validates the providers file, and the CA files it names; a bad one fails with a
+ * message naming the field.
+ */
+export function loadProviders(
+  path = DEFAULT_PROVIDERS_FILE,
+  options: LoadProvidersOptions = {},
+): ProviderRegistry {
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
     throw new Error(`providers file ${path}: ${(error as Error).message}`);
   }
-  return parseProviders(json, path);
+  return parseProviders(json, path, options);
 }
 
-export function parseProviders(json: unknown, source = 'providers file'): ProviderRegistry {
+export function parseProviders(
+  json: unknown,
+  source = 'providers file',
+  options: LoadProvidersOptions = {},
+): ProviderRegistry {
   const top = ProvidersFile.safeParse(json);
   if (!top.success) throw new Error(`${source}: ${describe(top.error)}`);
   const registry: ProviderRegistry = {
@@ -180,10 +207,18 @@ export function parseProviders(json: unknown, source = 'providers file'): Provid
     } else {
       const remote = RemoteProvider.safeParse(entry);
       if (!remote.success) throw new Error(`${source}: ${describe(remote.error, name)}`);
+      const { caFile } = remote.data;
+      let ca: string[] | undefined;
+      try {
+        ca = caFile === undefined ? undefined : readCaFile(caFile, options.readFile);
+      } catch (error) {
+        throw new Error(`${source}: ${name}.caFile: ${(error as Error).message}`);
+      }
       registry.remote.set(name, {
         ...remote.data,
         name,
         maxCostNanoUsd: usdToNano(remote.data.maxCostUsd),
+        ...(ca === undefined ? {} : { ca }),
       });
     }
   }

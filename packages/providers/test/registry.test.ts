@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,6 +7,13 @@ import { DEFAULT_PROVIDERS } from '@nanobill/contract';
 import { loadProviders, parseProviders, providerToken } from '../src/index.js';
 
 const PROVIDERS_DIR = fileURLToPath(new URL('../../../infra/providers/', import.meta.url));
+/** compose.json's caFile, a compose secret, is this file of the checkout. */
+const SIMULATOR_CERT = fileURLToPath(
+  new URL('../../../infra/docker/secrets/provider-simulator-tls.crt.dev', import.meta.url),
+);
+const SIMULATOR_KEY = SIMULATOR_CERT.replace('.crt.dev', '.key.dev');
+const composeSecrets = (path: string) =>
+  readFileSync(path === '/run/secrets/provider-simulator-tls-cert' ? SIMULATOR_CERT : path);
 const groq = { costUrl: 'https://billing.groq.example/costs', tokenEnv: 'GROQ_TOKEN' };
 
 describe('the providers file', () => {
@@ -105,7 +112,10 @@ describe('the providers file', () => {
 
   it('every providers file of the repository loads', () => {
     for (const file of ['local.json', 'compose.json', 'production.json']) {
-      expect(() => loadProviders(join(PROVIDERS_DIR, file)), file).not.toThrow();
+      expect(
+        () => loadProviders(join(PROVIDERS_DIR, file), { readFile: composeSecrets }),
+        file,
+      ).not.toThrow();
     }
   });
 
@@ -113,6 +123,64 @@ describe('the providers file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'nanobill-providers-'));
     writeFileSync(join(dir, 'p.json'), '{ nope');
     expect(() => loadProviders(join(dir, 'p.json'))).toThrow(/p\.json/);
+  });
+});
+
+describe('caFile: the certificates one provider is trusted by, besides the default ones', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nanobill-ca-file-'));
+  const file = (name: string, content: string) => {
+    writeFileSync(join(dir, name), content);
+    return join(dir, name);
+  };
+  const load = (caFile: unknown) => () => parseProviders({ groq: { ...groq, caFile } });
+
+  it('is read when the file is loaded, for that provider only', () => {
+    const registry = parseProviders({
+      groq: { ...groq, caFile: SIMULATOR_CERT },
+      together: groq,
+    });
+    expect(registry.remote.get('groq')?.ca).toEqual([readFileSync(SIMULATOR_CERT, 'utf8').trim()]);
+    expect(registry.remote.get('together')?.ca).toBeUndefined();
+  });
+
+  it.each([
+    [
+      'a missing file',
+      () => join(dir, 'missing.pem'),
+      /groq\.caFile: cannot read .*missing\.pem \(ENOENT\)/,
+    ],
+    ['a directory', () => dir, /groq\.caFile: cannot read .* \(EISDIR\)/],
+    ['an empty file', () => file('empty.pem', ''), /groq\.caFile: .*no PEM certificate/],
+    ['text', () => file('text.pem', 'provider-simulator'), /groq\.caFile: .*no PEM certificate/],
+    ['the key instead of the certificate', () => SIMULATOR_KEY, /groq\.caFile: .*private key/],
+    ['an empty path', () => '', /groq\.caFile/],
+    ['a number', () => 42, /groq\.caFile/],
+  ])('refuses %s, naming the field', (_what, caFile, message) => {
+    expect(load(caFile())).toThrow(message);
+  });
+
+  it('never quotes the file: a key given by mistake stays out of the message', () => {
+    const key = readFileSync(SIMULATOR_KEY, 'utf8');
+    const message = (() => {
+      try {
+        load(SIMULATOR_KEY)();
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return '';
+    })();
+    expect(message).toMatch(/groq\.caFile/);
+    for (const line of key.split('\n').filter((l) => l && !l.startsWith('-----')))
+      expect(message).not.toContain(line);
+  });
+
+  it('is read through the given reader (tests map container paths)', () => {
+    const registry = parseProviders(
+      { groq: { ...groq, caFile: '/run/secrets/provider-simulator-tls-cert' } },
+      'compose',
+      { readFile: composeSecrets },
+    );
+    expect(registry.remote.get('groq')?.ca).toHaveLength(1);
   });
 });
 

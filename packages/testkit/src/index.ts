@@ -185,6 +185,7 @@ export function requiredEnv(name: string): string {
 }
 
 export { startReceiver, type Received } from './webhook-receiver.js';
+export { testCa, testCertificate, type TestCertificate } from './certificates.js';
 
 /**
  * Test receivers listen on 127.0.0.1, which webhooks reach only when allowed (the default

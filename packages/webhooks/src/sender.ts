@@ -1,7 +1,7 @@
-import { rootCertificates } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { Agent, errors, request } from 'undici';
 import { isValidAlertId } from '@nanobill/contract';
+import { withDefaultCas } from '@nanobill/tls';
 import { ADDRESS_NOT_PUBLIC, AddressPolicy } from './address-policy.js';
 import { guardedConnector, type Resolve } from './connector.js';
 import {
@@ -135,9 +135,8 @@ export class WebhookSender {
         policy: new AddressPolicy(options.allowNetworks),
         ...(options.resolve === undefined ? {} : { resolve: options.resolve }),
         timeout: timeoutMs,
-        // A `ca` option replaces Node's trust store instead of adding to it, so the public
-        // roots are kept alongside the extra CA.
-        ...(options.ca === undefined ? {} : { ca: [...rootCertificates, options.ca] }),
+        // The extra CA is added to the default ones, never replacing them.
+        ...(options.ca === undefined ? {} : { ca: withDefaultCas(options.ca) }),
       }),
     });
   }

@@ -1,6 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool, errors } from 'undici';
-import { providerToken, readCapped, type RemoteProvider } from '@nanobill/providers';
+import {
+  providerConnectOptions,
+  providerToken,
+  readCapped,
+  type RemoteProvider,
+} from '@nanobill/providers';
 
 /** How one call to a cost endpoint ended. Retryable outcomes are retried with backoff. */
 export type CallOutcome =
@@ -28,7 +33,8 @@ export const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
 /**
  * One provider's cost endpoint over an undici pool bound to its configured origin: requests
  * never go anywhere else, redirects are not followed (undici's `request` does not), and the
- * bearer token is added per call and never appears in errors or logs.
+ * bearer token is added per call and never appears in errors or logs. The pool trusts the
+ * provider's `caFile` besides the default CAs; no other connection does.
  */
 export class CostClient {
   readonly #pool: Pool;
@@ -44,6 +50,7 @@ export class CostClient {
       connections: provider.concurrency,
       headersTimeout: provider.timeoutMs,
       bodyTimeout: provider.timeoutMs,
+      connect: providerConnectOptions(provider),
     });
   }
 
