@@ -146,7 +146,7 @@ class Singleton {
   async #startWithRetries(mine: number, holding: AbortSignal): Promise<StartOutcome> {
     const maxFailures = this.#options.maxFailedStarts ?? MAX_FAILED_STARTS;
     const registry = this.#options.registry;
-    for (let failures = 0; this.#generation === mine; ) {
+    for (let failures = 0; this.#generation === mine;) {
       const before = metricNames(registry);
       try {
         const service = await this.#options.start();
@@ -190,7 +190,10 @@ class Singleton {
       this.#registered = [];
       // A standby is ready; one that left the group after giving the lease up says so itself.
       if (this.#inGroup) this.#health?.healthy(this.#name);
-      this.#logger.info({ service: this.#name }, 'standing by: this process does not hold the lease');
+      this.#logger.info(
+        { service: this.#name },
+        'standing by: this process does not hold the lease',
+      );
     }
   }
 
@@ -240,7 +243,10 @@ class Singleton {
           this.#name,
           `out of the lease group: joining failed: ${describeError(err)}; trying again in ${seconds(delayMs)}`,
         );
-        this.#logger.error({ err, service: this.#name, attempt }, 'could not rejoin the lease group');
+        this.#logger.error(
+          { err, service: this.#name, attempt },
+          'could not rejoin the lease group',
+        );
         await this.#pause(delayMs);
       }
     }
@@ -284,8 +290,7 @@ function heldGauge(registry: Registry): Gauge<'service'> {
 function failedStartsCounter(registry: Registry): Counter<'service'> {
   return (
     (registry.getSingleMetric('nanobill_singleton_failed_starts_total') as
-      | Counter<'service'>
-      | undefined) ??
+      Counter<'service'> | undefined) ??
     new Counter({
       name: 'nanobill_singleton_failed_starts_total',
       help: 'Starts of a singleton service that failed while this process held its lease, per service',
