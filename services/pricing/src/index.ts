@@ -17,6 +17,12 @@ export { intoBatches, mapLimit, MAX_IDS_PER_CALL } from './batches.js';
 export { readAnswer, type AnswerReport } from './answer.js';
 export { priceComputeTime } from './compute-time.js';
 export { PendingRequests } from './pending.js';
+export {
+  PendingLoads,
+  PENDING_LOADS_COMPONENT,
+  RELOAD_FIRST_DELAY_MS,
+  RELOAD_MAX_DELAY_MS,
+} from './pending-loads.js';
 export type { RoundReport } from './round.js';
 export { fallbackAlerts, type Fallback } from './fallback-alerts.js';
 export { unpricedAlertId } from './round.js';

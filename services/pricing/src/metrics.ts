@@ -101,5 +101,10 @@ export function createPricingMetrics(registry: Registry) {
       help: 'Scheduled rounds skipped because the previous one was still running',
       registers,
     }),
+    reloadFailures: new Counter({
+      name: 'nanobill_pricing_pending_reload_failures_total',
+      help: 'Failed loads of the pending requests of assigned partitions (each retried; the partitions are held back until loaded)',
+      registers,
+    }),
   };
 }

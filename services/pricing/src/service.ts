@@ -25,6 +25,7 @@ import { CostClient, type RetryPolicy } from './cost-client.js';
 import { DEFAULT_ENDPOINT_FAILING_AFTER_MS, EndpointHealth } from './endpoint-health.js';
 import { createPricingMetrics } from './metrics.js';
 import { PendingRequests } from './pending.js';
+import { PendingLoads } from './pending-loads.js';
 import { runPricingRound, type RoundReport } from './round.js';
 import { pendingRow, type PendingRow } from './rows.js';
 import {
@@ -69,8 +70,13 @@ export interface PricingOptions {
   maxRows?: number;
   maxWaitMs?: number;
   sessionTimeoutMs?: number;
-  /** Where a consumer being restarted is reported (the process's `/readyz`), restart delays. */
+  /**
+   * Where a consumer being restarted, or a pending reload failing, is reported (the process's
+   * `/readyz`), and the consumer's restart delays.
+   */
   supervision?: Supervision;
+  /** Retries of a failed pending reload: default `RELOAD_FIRST_DELAY_MS` doubling up to `RELOAD_MAX_DELAY_MS`. */
+  reloadDelayMs?: { first: number; max: number };
 }
 
 export interface PricingService {
@@ -124,6 +130,25 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
   const producer = createProducer(options.kafka);
   await producer.connect();
 
+  // Rounds and pending loads take turns: a load never lands in the middle of a round.
+  let turn: Promise<unknown> = Promise.resolve();
+  const inTurn = <T>(work: () => Promise<T>): Promise<T> => {
+    const result = turn.then(work);
+    turn = result.catch(() => undefined);
+    return result;
+  };
+  // Partitions this instance owns: their pending requests are loaded from ClickHouse on
+  // assignment (retried until it works), so a restart or a rebalance loses nothing.
+  const loads = new PendingLoads({
+    pending,
+    load: (partitions) => loadPending(options.clickhouse, partitions),
+    inTurn,
+    health: options.supervision?.health,
+    logger,
+    delayMs: options.reloadDelayMs,
+    onFailure: () => metrics.reloadFailures.inc(),
+  });
+
   async function handle(batch: PartitionBatch): Promise<void> {
     const seenAt = now();
     const waiting: PendingRow[] = [];
@@ -148,7 +173,7 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
     const dead: Rejection[] = [];
     waiting.forEach((row, i) => {
       const refusal = refused.get(row);
-      if (refusal === undefined) pending.add(row);
+      if (refusal === undefined) loads.accept(row);
       else {
         dead.push({
           message: messages[i]!,
@@ -168,35 +193,13 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
     );
   }
 
-  // Partitions this instance owns: their pending requests are loaded from ClickHouse on
-  // assignment, so a restart or a rebalance loses nothing.
-  let owned = new Set<number>();
-  let loading: Promise<void> = Promise.resolve();
-  const load = async (partitions: number[]): Promise<void> => {
-    try {
-      const rows = await loadPending(options.clickhouse, partitions);
-      for (const row of rows) pending.add(row);
-      logger.info({ partitions, pending: rows.length }, 'pending requests loaded');
-    } catch (err) {
-      // Their requests stay in billing.pricing_pending; the next assignment or restart loads them.
-      logger.error({ err, partitions }, 'could not load pending requests');
-    }
-  };
-  const onAssigned = (partitions: number[]) => {
-    const next = new Set(partitions);
-    pending.dropPartitions(new Set([...owned].filter((p) => !next.has(p))));
-    const added = partitions.filter((p) => !owned.has(p));
-    owned = next;
-    loading = loading.then(() => load(added));
-  };
-
   const consumer = await startBatchConsumer({
     kafka: options.kafka,
     groupId: options.groupId ?? PRICING_GROUP_ID,
     topic: topics.requests,
     logger,
     handle,
-    onAssigned,
+    onAssigned: (partitions) => loads.assign(partitions),
     sessionTimeoutMs: options.sessionTimeoutMs,
     supervision: { metrics: options.metrics, ...options.supervision },
   });
@@ -255,10 +258,9 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
 
   let running: Promise<RoundReport> | undefined;
   const priceNow = () => {
-    running ??= (async () => {
+    running ??= inTurn(async () => {
       const stop = metrics.flushSeconds.startTimer();
       try {
-        await loading;
         await refreshAccounts();
         const report = await runPricingRound(roundDeps);
         logger.info(report, 'pricing round done');
@@ -267,7 +269,7 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
         stop();
         running = undefined;
       }
-    })();
+    });
     return running;
   };
   const schedule = options.schedule === undefined ? '* * * * *' : options.schedule;
@@ -288,6 +290,7 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
     async stop() {
       await task?.stop();
       await running?.catch(() => undefined);
+      await loads.stop();
       await consumer.stop();
       await Promise.all([pendingOut.close(), ledger.close(), unpriced.close()]);
       await producer.disconnect();
