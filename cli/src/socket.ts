@@ -1,9 +1,16 @@
 import { chmodSync, existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
 import Fastify from 'fastify';
 import { Client } from 'undici';
-import type { ClickHouseClient, FinanceSql } from '@nanobill/clickhouse';
+import {
+  migrate,
+  openClickHouse,
+  type ClickHouseClient,
+  type FinanceSql,
+} from '@nanobill/clickhouse';
+import type { Config } from '@nanobill/config';
 import type { Logger } from '@nanobill/observability';
 import { QueryRequest, runFinanceQuery } from './query.js';
 import { StatementsRequest, linesToJson, loadStatements } from './statements.js';
@@ -136,5 +143,29 @@ export async function askRunningProcess(
     await client.close();
     if ((error as NodeJS.ErrnoException).code === 'ECONNREFUSED') return undefined;
     throw error;
+  }
+}
+
+/**
+ * The JSON answer of a CLI operation that writes (`tokens`, `webhooks`): from the running
+ * process when it holds the embedded data, else computed here on a connection of its own, the
+ * schema brought up to date first.
+ */
+export async function operationResult(
+  config: Config,
+  route: '/tokens' | '/webhooks',
+  request: unknown,
+  direct: (client: ClickHouseClient) => Promise<unknown>,
+): Promise<unknown> {
+  const viaRunningProcess = config.clickhouseUrl
+    ? undefined
+    : await askRunningProcess(config.dataDir, route, request);
+  if (viaRunningProcess) return JSON.parse(await text(viaRunningProcess));
+  const client = openClickHouse({ url: config.clickhouseUrl, dataDir: config.dataDir });
+  try {
+    await migrate(client);
+    return await direct(client);
+  } finally {
+    await client.close();
   }
 }

@@ -1,9 +1,7 @@
-import { text } from 'node:stream/consumers';
 import { parseArgs } from 'node:util';
 import type { CreatedToken } from '@nanobill/api';
-import { migrate, openClickHouse } from '@nanobill/clickhouse';
 import { loadConfig } from '@nanobill/config';
-import { askRunningProcess } from './socket.js';
+import { operationResult } from './socket.js';
 import { TokensRequest, runTokens } from './tokens.js';
 
 const USAGE = `usage: nanobill tokens create (--org ORG | --finance | --router) [--expires-in DAYS | --no-expiry] [--label TEXT]
@@ -63,21 +61,9 @@ export async function tokens(args: string[]): Promise<number> {
     );
     return 2;
   }
-  const viaRunningProcess = config.clickhouseUrl
-    ? undefined
-    : await askRunningProcess(config.dataDir, '/tokens', request.data);
-  let result: unknown;
-  if (viaRunningProcess) {
-    result = JSON.parse(await text(viaRunningProcess));
-  } else {
-    const client = openClickHouse({ url: config.clickhouseUrl, dataDir: config.dataDir });
-    try {
-      await migrate(client);
-      result = await runTokens(client, request.data);
-    } finally {
-      await client.close();
-    }
-  }
+  const result = await operationResult(config, '/tokens', request.data, (client) =>
+    runTokens(client, request.data),
+  );
   console.log(JSON.stringify(result, null, 2));
   if (request.data.action === 'create') {
     console.error('nanobill: the token is shown once; only its hash is stored.');

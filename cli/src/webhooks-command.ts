@@ -1,9 +1,7 @@
-import { text } from 'node:stream/consumers';
 import { parseArgs } from 'node:util';
-import { migrate, openClickHouse } from '@nanobill/clickhouse';
 import { loadConfig } from '@nanobill/config';
 import { WebhookSecretStore } from '@nanobill/webhooks';
-import { askRunningProcess } from './socket.js';
+import { operationResult } from './socket.js';
 import { secretsCipher } from './webhook-secret.js';
 import { WebhooksRequest, runWebhooks } from './webhooks.js';
 
@@ -43,24 +41,9 @@ export async function webhooks(args: string[]): Promise<number> {
     return 2;
   }
   const config = loadConfig();
-  const viaRunningProcess = config.clickhouseUrl
-    ? undefined
-    : await askRunningProcess(config.dataDir, '/webhooks', request.data);
-  let result: unknown;
-  if (viaRunningProcess) {
-    result = JSON.parse(await text(viaRunningProcess));
-  } else {
-    const client = openClickHouse({ url: config.clickhouseUrl, dataDir: config.dataDir });
-    try {
-      await migrate(client);
-      result = await runWebhooks(
-        new WebhookSecretStore(client, secretsCipher(config)),
-        request.data,
-      );
-    } finally {
-      await client.close();
-    }
-  }
+  const result = await operationResult(config, '/webhooks', request.data, (client) =>
+    runWebhooks(new WebhookSecretStore(client, secretsCipher(config)), request.data),
+  );
   console.log(JSON.stringify(result, null, 2));
   console.error(
     'nanobill: the secret is shown once; configure the receiver with it (and keep the previous one until previousValidUntil).',

@@ -28,6 +28,25 @@ export function splitValid<T>(
   return { valid, rejections };
 }
 
+/**
+ * Valid messages whose rows the store refused (their values, e.g. a constraint): rejections
+ * `storage_refused` with the store's reason, for the DLQ, so that the partition goes on; a replay
+ * once the table accepts them stores them. `refusal(i)` is the reason for `valid[i]`'s row, or
+ * undefined when it was stored.
+ */
+export function storageRefusals(
+  table: string,
+  valid: ReadonlyArray<{ message: KafkaMessage }>,
+  refusal: (index: number) => string | undefined,
+): Rejection[] {
+  return valid.flatMap(({ message }, i) => {
+    const reason = refusal(i);
+    return reason === undefined
+      ? []
+      : [{ message, code: 'storage_refused', reason: `${table} refused the row: ${reason}` }];
+  });
+}
+
 export const DLQ_HEADERS = {
   code: 'nanobill-code',
   reason: 'nanobill-reason',

@@ -5,10 +5,10 @@ import {
   createProducer,
   sendToDlq,
   splitValid,
+  storageRefusals,
   startBatchConsumer,
   type Kafka,
   type PartitionBatch,
-  type Rejection,
   type Supervision,
 } from '@nanobill/kafka';
 import { Counter, type Logger, type Registry } from '@nanobill/observability';
@@ -61,16 +61,9 @@ export async function startAccounts(options: AccountsOptions): Promise<{ stop():
       writer.write(rows),
       sendToDlq(producer, topics.dlq, source, rejections),
     ]);
-    // Valid, but ClickHouse will not store it: to the DLQ with its reason, the partition goes on.
-    const refused: Rejection[] = [];
-    rows.forEach((row, i) => {
-      const refusal = written.refused.get(row);
-      if (refusal === undefined) return;
-      refused.push({
-        message: valid[i]!.message,
-        code: 'storage_refused',
-        reason: `billing.account_snapshots refused the row: ${describeRefusal(refusal)}`,
-      });
+    const refused = storageRefusals('billing.account_snapshots', valid, (i) => {
+      const refusal = written.refused.get(rows[i]!);
+      return refusal && describeRefusal(refusal);
     });
     await sendToDlq(producer, topics.dlq, source, refused);
     snapshots.inc({ result: 'stored' }, rows.length - refused.length);

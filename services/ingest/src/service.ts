@@ -9,10 +9,10 @@ import {
   createProducer,
   sendToDlq,
   splitValid,
+  storageRefusals,
   startBatchConsumer,
   type Kafka,
   type PartitionBatch,
-  type Rejection,
   type Supervision,
 } from '@nanobill/kafka';
 import type { Logger, Registry } from '@nanobill/observability';
@@ -79,17 +79,9 @@ export async function startIngest(options: IngestOptions): Promise<IngestService
       writer.write(rows),
       sendToDlq(producer, topics.dlq, source, rejections),
     ]);
-    // Valid, but ClickHouse will not store them: dead-lettered with its reason, so that the
-    // partition goes on; a replay once the table accepts them stores them.
-    const refused: Rejection[] = [];
-    rows.forEach((row, i) => {
-      const refusal = written.refused.get(row);
-      if (refusal === undefined) return;
-      refused.push({
-        message: valid[i]!.message,
-        code: 'storage_refused',
-        reason: `billing.usage refused the row: ${describeRefusal(refusal)}`,
-      });
+    const refused = storageRefusals('billing.usage', valid, (i) => {
+      const refusal = written.refused.get(rows[i]!);
+      return refusal && describeRefusal(refusal);
     });
     await sendToDlq(producer, topics.dlq, source, refused);
     for (const r of [...rejections, ...refused]) metrics.rejected.inc({ code: r.code });
