@@ -4,9 +4,9 @@ import { openClickHouse } from '@nanobill/clickhouse';
 import { loadConfig } from '@nanobill/config';
 import { STATEMENT_CSV_COLUMNS, toCsv } from '@nanobill/credits';
 import { formatUsd } from '@nanobill/money';
-import type { StoredLine } from '@nanobill/statements';
+import { AMOUNTS, type StoredLine } from '@nanobill/statements';
 import { askRunningProcess } from './socket.js';
-import { AMOUNTS, StatementsRequest, loadStatements } from './statements.js';
+import { StatementsRequest, loadStatements } from './statements.js';
 
 function linesFromJson(json: string): StoredLine[] {
   return (JSON.parse(json) as Array<Record<string, unknown>>).map((line) => {

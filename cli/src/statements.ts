@@ -20,15 +20,6 @@ export async function loadStatements(
   return request.account ? lines.filter((l) => l.account_id === request.account) : lines;
 }
 
-export const AMOUNTS = [
-  'gross',
-  'adjustment',
-  'credits_granted',
-  'credits_applied',
-  'payable',
-  'written_off',
-] as const;
-
 /** Amounts as decimal strings of nano-USD: exact, whatever reads them. */
 export function linesToJson(lines: StoredLine[]): string {
   return JSON.stringify(lines, (_key, value: unknown) =>

@@ -4,6 +4,7 @@ export {
   finalizeIfDue,
   finalizedMonths,
   storableLines,
+  AMOUNTS,
   type StoredLine,
 } from './store.js';
 export { statementLines, readMonthActivity, type MonthActivity } from './compute.js';

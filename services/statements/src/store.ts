@@ -84,7 +84,8 @@ export async function finalizeIfDue(
 /** A line that cannot be stored, and why. */
 export type OnRefused = (line: StoredLine, reason: string) => void;
 
-const AMOUNTS = [
+/** The money fields of a statement line (nano-USD, `bigint`). */
+export const AMOUNTS = [
   'gross',
   'adjustment',
   'credits_granted',
