@@ -1,5 +1,6 @@
 import {
   ADMIN_FIELDS,
+  settingValue,
   type AccountSnapshot,
   type AdminField,
   type OrgSettings,
@@ -113,7 +114,7 @@ export class AccountHistory {
       if (value === undefined) continue;
       const writes = account.settings[field];
       if (writes.some((w) => w.at === at && w.key === key)) continue;
-      insertSorted(writes, { at, key, value: emptyAsNone(value) });
+      insertSorted(writes, { at, key, value: settingValue(value) });
       added = true;
     }
     return added;
@@ -216,13 +217,8 @@ function adminSource(
   if (set !== undefined) return set;
   const legacy = latestAt(account.legacy, t);
   if (legacy === undefined) return undefined;
-  const value = emptyAsNone((legacy.snapshot as Record<string, unknown>)[field]);
+  const value = settingValue((legacy.snapshot as Record<string, unknown>)[field]);
   return { at: legacy.at, value, legacy };
-}
-
-/** `null` (and an empty provider list) remove a setting: held as `undefined`. */
-function emptyAsNone(value: unknown): unknown {
-  return value === null || (Array.isArray(value) && value.length === 0) ? undefined : value;
 }
 
 /** Sorts `all` and splits it by the kind of its first entry. */

@@ -156,6 +156,11 @@ export const OrgSettings = z
   });
 export type OrgSettings = z.infer<typeof OrgSettings>;
 
+/** A setting's value as the facts hold it: `null` and an empty list remove it (`undefined`). */
+export function settingValue(value: unknown): unknown {
+  return value === null || (Array.isArray(value) && value.length === 0) ? undefined : value;
+}
+
 /** The Kafka key of a settings message for one field: never an account id (no ':' in those). */
 export function settingsKey(accountId: string, field: AdminField): string {
   return `${accountId}:${field}`;

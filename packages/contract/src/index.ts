@@ -44,6 +44,7 @@ export {
   AccountSnapshot,
   MAX_ACCOUNT_SNAPSHOT_BYTES,
   OrgSettings,
+  settingValue,
   settingsKey,
   type AdminField,
   ORG_PLANS,
