@@ -167,6 +167,19 @@ describe('AccountHistory: facts have owners', () => {
     expect(at(cleared, 29)).not.toHaveProperty('spendingLimitNanoUsd');
   });
 
+  it('a snapshot stored both before and after the mark (a replay) counts as legacy, either order', () => {
+    const legacy = org(5, ['alice'], { spendingLimitNanoUsd: '300' });
+    const later = org(10, ['alice', 'bob']);
+    for (const order of [
+      [{ snapshot: legacy, origin: 'legacy' as const }, { snapshot: legacy }],
+      [{ snapshot: legacy }, { snapshot: legacy, origin: 'legacy' as const }],
+    ]) {
+      const history = historyOf(...order, { snapshot: later });
+      expect(at(history, 20)?.spendingLimitNanoUsd).toBe('300');
+      expect(history.size).toBe(2);
+    }
+  });
+
   it('without settings or legacy snapshots the hub snapshot in force is answered as it is', () => {
     const v1 = org(0, ['alice'], { spendingLimitNanoUsd: 5 });
     const v2 = org(10, ['alice']);

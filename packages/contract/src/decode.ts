@@ -135,10 +135,7 @@ export function decodeAccountSnapshot(
   maxBytes = MAX_ACCOUNT_SNAPSHOT_BYTES,
 ): Decoded<AccountSnapshot> {
   const json = decodeJson(bytes, maxBytes);
-  if (!json.ok) return json;
-  const parsed = AccountSnapshot.safeParse(json.value);
-  if (parsed.success) return { ok: true, value: parsed.data };
-  return reject('schema_violation', describeIssues(parsed.error.issues, '(snapshot)'));
+  return json.ok ? parseAs(AccountSnapshot, json.value, '(snapshot)') : json;
 }
 
 /** A message of `billing.accounts.v1`: the hub's snapshot, or settings an org admin changed. */
@@ -158,22 +155,28 @@ export function decodeAccountMessage(
   if (!json.ok) return json;
   const value = json.value as { source?: unknown } | null;
   if (value !== null && typeof value === 'object' && value.source === 'admin') {
-    const parsed = OrgSettings.safeParse(value);
-    if (parsed.success) return { ok: true, value: { type: 'settings', settings: parsed.data } };
-    return reject('schema_violation', describeIssues(parsed.error.issues, '(settings)'));
+    const settings = parseAs(OrgSettings, value, '(settings)');
+    return settings.ok
+      ? { ok: true, value: { type: 'settings', settings: settings.value } }
+      : settings;
   }
-  const parsed = AccountSnapshot.safeParse(value);
-  if (parsed.success) return { ok: true, value: { type: 'snapshot', snapshot: parsed.data } };
-  return reject('schema_violation', describeIssues(parsed.error.issues, '(snapshot)'));
+  const snapshot = parseAs(AccountSnapshot, value, '(snapshot)');
+  return snapshot.ok
+    ? { ok: true, value: { type: 'snapshot', snapshot: snapshot.value } }
+    : snapshot;
 }
 
 /** A stored settings message (`billing.account_settings.settings`) → valid settings, or why not. */
 export function decodeOrgSettings(bytes: Buffer | null): Decoded<OrgSettings> {
   const json = decodeJson(bytes, Number.POSITIVE_INFINITY);
-  if (!json.ok) return json;
-  const parsed = OrgSettings.safeParse(json.value);
+  return json.ok ? parseAs(OrgSettings, json.value, '(settings)') : json;
+}
+
+/** `value` checked against `schema`; a `schema_violation` naming each field otherwise. */
+function parseAs<T>(schema: z.ZodType<T>, value: unknown, whole: string): Decoded<T> {
+  const parsed = schema.safeParse(value);
   if (parsed.success) return { ok: true, value: parsed.data };
-  return reject('schema_violation', describeIssues(parsed.error.issues, '(settings)'));
+  return reject('schema_violation', describeIssues(parsed.error.issues, whole));
 }
 
 /**
