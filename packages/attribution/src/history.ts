@@ -80,7 +80,7 @@ export class AccountHistory {
     const at = instant(snapshot.effectiveAt);
     const key = canonicalJson(snapshot);
     const account = this.#account(snapshot.accountId);
-    const held = [...account.kept, ...account.ignored].find((e) => e.at === at && e.key === key);
+    const held = findSorted(account.kept, at, key) ?? findSorted(account.ignored, at, key);
     if (held !== undefined) {
       // The same snapshot stored before and after the `source` mark: legacy wins, either order.
       if (origin === 'hub' || held.origin === 'legacy') return false;
@@ -113,7 +113,7 @@ export class AccountHistory {
       const value = settings[field];
       if (value === undefined) continue;
       const writes = account.settings[field];
-      if (writes.some((w) => w.at === at && w.key === key)) continue;
+      if (findSorted(writes, at, key) !== undefined) continue;
       insertSorted(writes, { at, key, value: settingValue(value) });
       added = true;
     }
@@ -234,10 +234,8 @@ function compare(a: Dated, b: Dated): number {
   return a.at - b.at || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 }
 
-/**
- * Inserts in (at, key) order. The messages arrive mostly in order, so this is usually an append.
- */
-function insertSorted<T extends Dated>(list: T[], item: T): void {
+/** The first index whose (at, key) is ≥ `item`'s (binary search). */
+function lowerBound(list: readonly Dated[], item: Dated): number {
   let lo = 0;
   let hi = list.length;
   while (lo < hi) {
@@ -245,7 +243,20 @@ function insertSorted<T extends Dated>(list: T[], item: T): void {
     if (compare(list[mid]!, item) < 0) lo = mid + 1;
     else hi = mid;
   }
-  list.splice(lo, 0, item);
+  return lo;
+}
+
+/**
+ * Inserts in (at, key) order. The messages arrive mostly in order, so this is usually an append.
+ */
+function insertSorted<T extends Dated>(list: T[], item: T): void {
+  list.splice(lowerBound(list, item), 0, item);
+}
+
+/** The item with exactly this instant and key, if held. */
+function findSorted<T extends Dated>(list: readonly T[], at: number, key: string): T | undefined {
+  const found = list[lowerBound(list, { at, key })];
+  return found !== undefined && found.at === at && found.key === key ? found : undefined;
 }
 
 /** The last item with at ≤ ms: among equal instants the greatest key, the tie winner. */
