@@ -91,26 +91,20 @@ export function settingsRow(settings: OrgSettings): SettingsRow {
   };
 }
 
-export function snapshotWriter(options: {
+/** How a writer of account messages batches its inserts. */
+export interface AccountWriterOptions {
   clickhouse: ClickHouseClient;
   maxRows: number;
   maxWaitMs: number;
   onError(error: unknown, rows: number): void;
-}): BatchWriter<SnapshotRow> {
-  return new BatchWriter<SnapshotRow>({
-    ...options,
-    table: 'billing.account_snapshots',
-    columns: COLUMNS,
-  });
 }
 
-export function settingsWriter(options: {
-  clickhouse: ClickHouseClient;
-  maxRows: number;
-  maxWaitMs: number;
-  onError(error: unknown, rows: number): void;
-}): BatchWriter<SettingsRow> {
-  return new BatchWriter<SettingsRow>({
+export function snapshotWriter(options: AccountWriterOptions): BatchWriter<SnapshotRow> {
+  return new BatchWriter({ ...options, table: 'billing.account_snapshots', columns: COLUMNS });
+}
+
+export function settingsWriter(options: AccountWriterOptions): BatchWriter<SettingsRow> {
+  return new BatchWriter({
     ...options,
     table: 'billing.account_settings',
     columns: SETTINGS_COLUMNS,
