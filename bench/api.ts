@@ -88,7 +88,7 @@ const server = await startApiServer({
     new SecretsCipher(parseSecretsKey(generateSecretsKey())),
   ),
   providers: [],
-  publishSnapshot: async () => undefined,
+  publishSettings: async () => undefined,
   // One client address and 100 tokens: the limits would measure themselves.
   rateLimit: { perAddress: 1_000_000, perToken: 1_000_000 },
 });

@@ -281,11 +281,11 @@ export async function startPipeline(options: {
         webhookSecrets: webhookSecrets(reader),
         webhookAllowNetworks: config.webhooks.allowNetworks,
         providers: providers.names,
-        publishSnapshot: async (snapshot) => {
+        publishSettings: async (messages) => {
           await producer.send({
             topic: TOPICS.accounts,
             acks: -1,
-            messages: [{ key: snapshot.accountId, value: JSON.stringify(snapshot) }],
+            messages: messages.map((m) => ({ key: m.key, value: JSON.stringify(m.settings) })),
           });
         },
       });

@@ -94,7 +94,7 @@ describe('hostile: API authentication, rate limits and tokens (real server, real
       tokens: store ? store(lookups.wrapped) : new TokenStore(lookups.wrapped),
       webhookSecrets: testWebhookSecrets(ch.client),
       providers: [],
-      publishSnapshot: async () => undefined,
+      publishSettings: async () => undefined,
       ...overrides,
     });
     servers.push(server);

@@ -77,7 +77,7 @@ describe('POST /v1/finance/query against hostile SQL (real API, real ClickHouse)
       tokens: new TokenStore(ch.client),
       webhookSecrets: testWebhookSecrets(ch.client),
       providers: ['groq'],
-      publishSnapshot: async () => {},
+      publishSettings: async () => {},
     });
     base = `http://127.0.0.1:${server.port}`;
   }, 120_000);

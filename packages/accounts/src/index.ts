@@ -1,6 +1,13 @@
-import { decodeAccountSnapshot, spendingLimitOf, type AccountSnapshot } from '@nanobill/contract';
+import {
+  ADMIN_FIELDS,
+  decodeAccountSnapshot,
+  decodeOrgSettings,
+  spendingLimitOf,
+  type AccountSnapshot,
+  type OrgSettings,
+} from '@nanobill/contract';
 import { BatchWriter, type ClickHouseClient } from '@nanobill/clickhouse';
-import type { AccountHistory } from '@nanobill/attribution';
+import type { AccountHistory, SnapshotOrigin } from '@nanobill/attribution';
 
 /** One `billing.account_snapshots` row. */
 export interface SnapshotRow {
@@ -14,6 +21,8 @@ export interface SnapshotRow {
   disabled_providers: string[];
   alert_webhook_url: string | null;
   snapshot: string;
+  /** `hub`: stored since facts have owners (migration 0017); `legacy` rows were stored before. */
+  source: SnapshotOrigin;
 }
 
 const COLUMNS = [
@@ -27,6 +36,7 @@ const COLUMNS = [
   'disabled_providers',
   'alert_webhook_url',
   'snapshot',
+  'source',
 ] as const satisfies ReadonlyArray<keyof SnapshotRow>;
 
 export function snapshotRow(snapshot: AccountSnapshot): SnapshotRow {
@@ -42,34 +52,80 @@ export function snapshotRow(snapshot: AccountSnapshot): SnapshotRow {
     disabled_providers: org?.disabledProviders ?? [],
     alert_webhook_url: snapshot.alertWebhookUrl ?? null,
     snapshot: JSON.stringify(snapshot),
+    source: 'hub',
   };
 }
 
-export function snapshotWriter(options: {
+/** One `billing.account_settings` row: an org admin's settings message. */
+export interface SettingsRow {
+  account_id: string;
+  effective_at: string;
+  fields: string[];
+  spending_limit_nano_usd: string | null;
+  disabled_providers: string[];
+  alert_webhook_url: string | null;
+  settings: string;
+}
+
+const SETTINGS_COLUMNS = [
+  'account_id',
+  'effective_at',
+  'fields',
+  'spending_limit_nano_usd',
+  'disabled_providers',
+  'alert_webhook_url',
+  'settings',
+] as const satisfies ReadonlyArray<keyof SettingsRow>;
+
+export function settingsRow(settings: OrgSettings): SettingsRow {
+  const limit = settings.spendingLimitNanoUsd;
+  return {
+    account_id: settings.accountId,
+    effective_at: settings.effectiveAt,
+    fields: ADMIN_FIELDS.filter((field) => settings[field] !== undefined),
+    spending_limit_nano_usd:
+      limit === undefined || limit === null ? null : BigInt(limit).toString(),
+    disabled_providers: settings.disabledProviders ?? [],
+    alert_webhook_url: settings.alertWebhookUrl ?? null,
+    settings: JSON.stringify(settings),
+  };
+}
+
+/** How a writer of account messages batches its inserts. */
+export interface AccountWriterOptions {
   clickhouse: ClickHouseClient;
   maxRows: number;
   maxWaitMs: number;
   onError(error: unknown, rows: number): void;
-}): BatchWriter<SnapshotRow> {
-  return new BatchWriter<SnapshotRow>({
+}
+
+export function snapshotWriter(options: AccountWriterOptions): BatchWriter<SnapshotRow> {
+  return new BatchWriter({ ...options, table: 'billing.account_snapshots', columns: COLUMNS });
+}
+
+export function settingsWriter(options: AccountWriterOptions): BatchWriter<SettingsRow> {
+  return new BatchWriter({
     ...options,
-    table: 'billing.account_snapshots',
-    columns: COLUMNS,
+    table: 'billing.account_settings',
+    columns: SETTINGS_COLUMNS,
   });
 }
 
 /**
- * Keeps an AccountHistory up to date from `billing.account_snapshots`: the first call loads
- * everything, later calls what was stored since (with a minute of overlap, since rows of one
- * insert share no exact time; adding a snapshot twice is harmless).
+ * Keeps an AccountHistory up to date from `billing.account_snapshots` (the hub's snapshots) and
+ * `billing.account_settings` (the admins' settings): the first call loads everything, later calls
+ * what was stored since (with a minute of overlap, since rows of one insert share no exact time;
+ * adding a message twice is harmless). The history merges them by owner.
  *
- * A stored snapshot that the current decoder refuses (stored before its bounds tightened, e.g. an
+ * A stored message that the current decoder refuses (stored before its bounds tightened, e.g. an
  * account id outside the hub's charset, or JSON nested too deep for the history) is skipped and
  * reported through `onInvalid`: one old row must not stop every later snapshot from being read.
+ * So is a snapshot that changes its account's kind (stored before the accounts service refused
+ * those): the history sets it aside, the kind first seen holds.
  */
 export class AccountFactsReader {
-  #since = 0;
-  /** Stored snapshots skipped because the current schema refuses them. */
+  readonly #since = { snapshots: 0, settings: 0 };
+  /** Stored messages skipped because the current schema refuses them, or set aside (kind). */
   skipped = 0;
 
   constructor(
@@ -78,27 +134,51 @@ export class AccountFactsReader {
     private readonly onInvalid: (reason: string) => void = () => undefined,
   ) {}
 
-  /** Reads the snapshots stored since the last call; returns the accounts that got a new one. */
+  /** Reads the messages stored since the last call; returns the accounts that got a new one. */
   async refresh(): Promise<string[]> {
-    const result = await this.clickhouse.query({
-      query: `SELECT snapshot, toUnixTimestamp64Milli(ingested_at) AS stored_ms
-              FROM billing.account_snapshots
-              WHERE ingested_at >= fromUnixTimestamp64Milli({since:Int64})`,
-      query_params: { since: Math.max(0, this.#since - 60_000) },
-      format: 'JSONEachRow',
-    });
     const changed = new Set<string>();
-    for (const row of await result.json<{ snapshot: string; stored_ms: string }>()) {
-      this.#since = Math.max(this.#since, Number(row.stored_ms));
-      const decoded = decodeAccountSnapshot(Buffer.from(row.snapshot), Number.POSITIVE_INFINITY);
-      if (!decoded.ok) {
-        this.skipped++;
-        this.onInvalid(decoded.reason);
-        continue;
+    for (const row of await this.#rows('snapshots', 'snapshot AS json, source')) {
+      const decoded = decodeAccountSnapshot(Buffer.from(row.json), Number.POSITIVE_INFINITY);
+      if (!decoded.ok) this.#skip(decoded.reason);
+      else if (this.history.add(decoded.value, row.source === 'hub' ? 'hub' : 'legacy')) {
+        changed.add(decoded.value.accountId);
       }
-      if (this.history.add(decoded.value)) changed.add(decoded.value.accountId);
+    }
+    for (const row of await this.#rows('settings', 'settings AS json')) {
+      const decoded = decodeOrgSettings(Buffer.from(row.json));
+      if (!decoded.ok) this.#skip(decoded.reason);
+      else if (this.history.addSettings(decoded.value)) changed.add(decoded.value.accountId);
+    }
+    for (const accountId of changed) {
+      for (const snapshot of this.history.ignored(accountId)) {
+        this.#skip(
+          `account '${accountId}': the ${snapshot.kind} snapshot effective ${snapshot.effectiveAt} is ignored, the account is ${snapshot.kind === 'org' ? 'a user' : 'an org'}`,
+        );
+      }
     }
     return [...changed];
+  }
+
+  async #rows(
+    table: 'snapshots' | 'settings',
+    columns: string,
+  ): Promise<Array<{ json: string; source?: string }>> {
+    const result = await this.clickhouse.query({
+      query: `SELECT ${columns}, toUnixTimestamp64Milli(ingested_at) AS stored_ms
+              FROM billing.account_${table}
+              WHERE ingested_at >= fromUnixTimestamp64Milli({since:Int64})`,
+      query_params: { since: Math.max(0, this.#since[table] - 60_000) },
+      format: 'JSONEachRow',
+    });
+    const rows = await result.json<{ json: string; source?: string; stored_ms: string }>();
+    for (const row of rows)
+      this.#since[table] = Math.max(this.#since[table], Number(row.stored_ms));
+    return rows;
+  }
+
+  #skip(reason: string): void {
+    this.skipped++;
+    this.onInvalid(reason);
   }
 }
 

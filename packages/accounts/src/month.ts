@@ -33,7 +33,14 @@ export interface AccountMonth {
   payAsYouGo: boolean;
 }
 
-/** The account in `month`, with the facts in force at `at` (an instant of that month). */
+/**
+ * The account in `month`, with the facts in force at `at` (an instant of that month).
+ *
+ * Before a user's first snapshot takes effect the default facts hold (PRODUCT.md §5: a free
+ * user), also when that first snapshot is dated later in the month or in a later month: a user
+ * always has at least the free grant. An org has no default facts: before its first snapshot no
+ * request is billed to it (attribution needs its snapshot), and it holds no credits.
+ */
 export function accountMonth(
   history: AccountHistory,
   accountId: string,
@@ -44,7 +51,8 @@ export function accountMonth(
   const plans: PlanSnapshot[] = history
     .history(accountId)
     .map((s) => ({ effectiveAt: s.effectiveAt, facts: planFacts(s) }));
-  const options = plans.length === 0 ? { defaultFacts: DEFAULT_FACTS } : {};
+  const isOrg = plans[0]?.facts.kind === 'org';
+  const options = isOrg ? {} : { defaultFacts: DEFAULT_FACTS };
   return {
     facts: snapshot ? planFacts(snapshot) : DEFAULT_FACTS,
     snapshot,

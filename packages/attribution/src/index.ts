@@ -1,5 +1,5 @@
 // @nanobill/attribution: who pays for a request (PRODUCT.md §5). Pure, no I/O.
-export { AccountHistory } from './history.js';
+export { AccountHistory, type SnapshotOrigin } from './history.js';
 export {
   attribute,
   DEFAULT_GRACE_MS,

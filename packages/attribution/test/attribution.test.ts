@@ -361,10 +361,14 @@ describe('attribute, properties', () => {
           for (const [req, delay] of requests) {
             const t = Date.parse(req.timestamp);
             const result = attribute(req, history, { now: new Date(t + delay) });
-            // The snapshots of billTo in force at t: those at the latest effectiveAt ≤ t.
-            const candidates = list.filter(
-              (s) => s.accountId === req.billTo && Date.parse(s.effectiveAt) <= t,
-            );
+            // The snapshots of billTo in force at t: those at the latest effectiveAt ≤ t, of
+            // the kind of its earliest snapshot (the others are set aside).
+            const at = (s: AccountSnapshot) => Date.parse(s.effectiveAt);
+            const all = list.filter((s) => s.accountId === req.billTo);
+            const first = Math.min(...all.map(at));
+            const kinds = new Set(all.filter((s) => at(s) === first).map((s) => s.kind));
+            if (kinds.size > 1) continue; // which kind is first is up to the tie-breaker
+            const candidates = all.filter((s) => kinds.has(s.kind) && at(s) <= t);
             const latest = Math.max(...candidates.map((s) => Date.parse(s.effectiveAt)));
             const inForce = candidates.filter((s) => Date.parse(s.effectiveAt) === latest);
             const pays = (s: AccountSnapshot) =>

@@ -13,6 +13,7 @@ export const FINANCE_OBJECTS: readonly string[] = [
   'unpriced_entries',
   'unpriced',
   'account_snapshots',
+  'account_settings',
   'statement_lines',
   'statements',
   'statement_months',

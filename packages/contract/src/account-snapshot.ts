@@ -111,3 +111,57 @@ export function spendingLimitOf(snapshot: AccountSnapshot): bigint | undefined {
   if (snapshot.kind !== 'org' || snapshot.spendingLimitNanoUsd === undefined) return undefined;
   return BigInt(snapshot.spendingLimitNanoUsd);
 }
+
+/**
+ * The fields the org admin owns (PRODUCT.md §5 "Facts have owners"), set through nanobill's API;
+ * the hub owns `kind`, `plan`, `seats` and `members`.
+ */
+export const ADMIN_FIELDS = [
+  'spendingLimitNanoUsd',
+  'disabledProviders',
+  'alertWebhookUrl',
+] as const;
+export type AdminField = (typeof ADMIN_FIELDS)[number];
+
+/** Rejects a hub-owned field on a settings message. */
+const hubOwned = (field: string) =>
+  z
+    .never({ error: `${field} is the hub's: a settings message carries only admin-owned fields` })
+    .optional();
+
+/**
+ * `OrgSettings` v1: what an org admin changed, on `billing.accounts.v1` next to the hub's
+ * snapshots, told apart by `source: "admin"`. It carries one or more admin-owned fields and none
+ * of the hub's: a field present sets it from `effectiveAt` on (`null`, or `[]` for the disabled
+ * providers, removes it), a field absent leaves it as it was. nanobill's API publishes one
+ * message per field, keyed `<org>:<field>`, so that compaction keeps each field's latest value
+ * and never an account's latest snapshot (key: the account id).
+ */
+export const OrgSettings = z
+  .looseObject({
+    schemaVersion: z.literal(1),
+    source: z.literal('admin'),
+    accountId,
+    effectiveAt: utcInstant,
+    spendingLimitNanoUsd: nanoUsdJson.nullable().optional(),
+    disabledProviders: uniqueList(text(MAX_PROVIDER_NAME_LENGTH), 'disabledProviders').optional(),
+    alertWebhookUrl: httpsUrl.nullable().optional(),
+    kind: hubOwned('kind'),
+    plan: hubOwned('plan'),
+    seats: hubOwned('seats'),
+    members: hubOwned('members'),
+  })
+  .refine((s) => ADMIN_FIELDS.some((field) => s[field] !== undefined), {
+    error: `a settings message sets at least one of ${ADMIN_FIELDS.join(', ')}`,
+  });
+export type OrgSettings = z.infer<typeof OrgSettings>;
+
+/** A setting's value as the facts hold it: `null` and an empty list remove it (`undefined`). */
+export function settingValue(value: unknown): unknown {
+  return value === null || (Array.isArray(value) && value.length === 0) ? undefined : value;
+}
+
+/** The Kafka key of a settings message for one field: never an account id (no ':' in those). */
+export function settingsKey(accountId: string, field: AdminField): string {
+  return `${accountId}:${field}`;
+}

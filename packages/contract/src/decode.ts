@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { AccountSnapshot, MAX_ACCOUNT_SNAPSHOT_BYTES } from './account-snapshot.js';
+import { AccountSnapshot, MAX_ACCOUNT_SNAPSHOT_BYTES, OrgSettings } from './account-snapshot.js';
 import { DEFAULT_PROVIDERS } from './providers.js';
 import { MAX_EVENT_BYTES, RoutedRequestEvent, requestEventSchema } from './request-event.js';
 
@@ -13,7 +13,9 @@ export const REJECTION_CODES = {
   not_json: 'the value is not valid UTF-8 JSON',
   unknown_provider: 'the provider is not a configured provider',
   schema_violation:
-    'the message does not match its schema (RoutedRequestEvent v1, AccountSnapshot v1)',
+    'the message does not match its schema (RoutedRequestEvent v1, AccountSnapshot v1, OrgSettings v1)',
+  kind_change:
+    "the account snapshot changes the account's kind (user ↔ org), which an account id never does",
   out_of_window:
     "the event's timestamp is outside the accepted window around the time the message reached Kafka (default: 35 days back, 5 minutes ahead)",
   storage_refused:
@@ -133,10 +135,48 @@ export function decodeAccountSnapshot(
   maxBytes = MAX_ACCOUNT_SNAPSHOT_BYTES,
 ): Decoded<AccountSnapshot> {
   const json = decodeJson(bytes, maxBytes);
+  return json.ok ? parseAs(AccountSnapshot, json.value, '(snapshot)') : json;
+}
+
+/** A message of `billing.accounts.v1`: the hub's snapshot, or settings an org admin changed. */
+export type AccountMessage =
+  { type: 'snapshot'; snapshot: AccountSnapshot } | { type: 'settings'; settings: OrgSettings };
+
+/**
+ * Bytes from `billing.accounts.v1` → a valid message, or the reason it is not one. A message with
+ * `source: "admin"` is an `OrgSettings`; any other is an `AccountSnapshot` (the hub's messages
+ * carry no source).
+ */
+export function decodeAccountMessage(
+  bytes: Buffer | null,
+  maxBytes = MAX_ACCOUNT_SNAPSHOT_BYTES,
+): Decoded<AccountMessage> {
+  const json = decodeJson(bytes, maxBytes);
   if (!json.ok) return json;
-  const parsed = AccountSnapshot.safeParse(json.value);
+  const value = json.value as { source?: unknown } | null;
+  if (value !== null && typeof value === 'object' && value.source === 'admin') {
+    const settings = parseAs(OrgSettings, value, '(settings)');
+    return settings.ok
+      ? { ok: true, value: { type: 'settings', settings: settings.value } }
+      : settings;
+  }
+  const snapshot = parseAs(AccountSnapshot, value, '(snapshot)');
+  return snapshot.ok
+    ? { ok: true, value: { type: 'snapshot', snapshot: snapshot.value } }
+    : snapshot;
+}
+
+/** A stored settings message (`billing.account_settings.settings`) → valid settings, or why not. */
+export function decodeOrgSettings(bytes: Buffer | null): Decoded<OrgSettings> {
+  const json = decodeJson(bytes, Number.POSITIVE_INFINITY);
+  return json.ok ? parseAs(OrgSettings, json.value, '(settings)') : json;
+}
+
+/** `value` checked against `schema`; a `schema_violation` naming each field otherwise. */
+function parseAs<T>(schema: z.ZodType<T>, value: unknown, whole: string): Decoded<T> {
+  const parsed = schema.safeParse(value);
   if (parsed.success) return { ok: true, value: parsed.data };
-  return reject('schema_violation', describeIssues(parsed.error.issues, '(snapshot)'));
+  return reject('schema_violation', describeIssues(parsed.error.issues, whole));
 }
 
 /**

@@ -9,7 +9,9 @@ export {
   requestEventSchema,
 } from './request-event.js';
 export {
+  decodeAccountMessage,
   decodeAccountSnapshot,
+  decodeOrgSettings,
   decodeRequestEvent,
   requestEventDecoder,
   outsideWindow,
@@ -17,6 +19,7 @@ export {
   MAX_EVENT_WINDOW_MS,
   MAX_JSON_DEPTH,
   REJECTION_CODES,
+  type AccountMessage,
   type Decoded,
   type EventWindow,
   type RejectionCode,
@@ -37,8 +40,13 @@ export { Alert, ALERT_TYPES, type AlertType } from './alert.js';
 export { ALERT_ID_PATTERN, MAX_ALERT_ID_LENGTH, alertIdPart, isValidAlertId } from './alert-id.js';
 export { AccountStatus } from './account-status.js';
 export {
+  ADMIN_FIELDS,
   AccountSnapshot,
   MAX_ACCOUNT_SNAPSHOT_BYTES,
+  OrgSettings,
+  settingValue,
+  settingsKey,
+  type AdminField,
   ORG_PLANS,
   USER_PLANS,
   spendingLimitOf,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AccountSnapshot } from './account-snapshot.js';
+import { AccountSnapshot, OrgSettings } from './account-snapshot.js';
 import { AccountStatus } from './account-status.js';
 import { Alert } from './alert.js';
 import { RoutedRequestEvent } from './request-event.js';
@@ -13,6 +13,8 @@ export const JSON_SCHEMAS: Record<string, () => unknown> = {
     z.toJSONSchema(RoutedRequestEvent, { io: 'input', unrepresentable: 'any' }),
   'account-snapshot.v1.schema.json': () =>
     z.toJSONSchema(AccountSnapshot, { io: 'input', unrepresentable: 'any' }),
+  'org-settings.v1.schema.json': () =>
+    z.toJSONSchema(OrgSettings, { io: 'input', unrepresentable: 'any' }),
   'account-status.v1.schema.json': () =>
     z.toJSONSchema(AccountStatus, { io: 'input', unrepresentable: 'any' }),
   'alert.v1.schema.json': () => z.toJSONSchema(Alert, { io: 'input', unrepresentable: 'any' }),

@@ -28,8 +28,14 @@ export interface MonthGrantOptions {
  * before it; one effective exactly at the next month's start does not count.
  *
  * Empty when there is no snapshot at or before the month's end and no `defaultFacts`.
- * `history` need not be sorted. Throws on an invalid month, instant or facts, and on a history
- * that mixes user and org facts (one account id is never both, PRODUCT.md §5).
+ * `history` need not be sorted. Throws on an invalid month, instant or facts.
+ *
+ * One account id is never both a user and an org (PRODUCT.md §5): the accounts service refuses a
+ * snapshot that changes the kind, but a history stored before that check may mix them. Then the
+ * kind first seen holds: the kind of the earliest snapshot (on a tie, the first of them in
+ * `history` order), or `defaultFacts`' kind for an empty history.
+ * Facts of the other kind, `defaultFacts` included, are ignored (the account history reports
+ * such snapshots when it reads them), so one bad snapshot never stops a month's computation.
  */
 export function monthPlans(
   history: ReadonlyArray<PlanSnapshot>,
@@ -39,24 +45,35 @@ export function monthPlans(
   const { start, end } = monthBounds(month);
   const startMs = start.getTime();
   const endMs = end.getTime();
-  const kinds = new Set<PlanFacts['kind']>();
-  if (options.defaultFacts !== undefined) kinds.add(checkFacts(options.defaultFacts).kind);
+  const defaultFacts = options.defaultFacts && checkFacts(options.defaultFacts);
+  const dated = history.map((s) => ({
+    at: toInstant(s.effectiveAt).getTime(),
+    facts: checkFacts(s.facts),
+  }));
+  const kind = firstKind(dated) ?? defaultFacts?.kind;
 
   let inForceAtStart: { at: number; facts: PlanFacts } | undefined;
   const held: PlanFacts[] = [];
-  for (const snapshot of history) {
-    const at = toInstant(snapshot.effectiveAt).getTime();
-    kinds.add(checkFacts(snapshot.facts).kind);
+  for (const { at, facts } of dated) {
+    if (facts.kind !== kind) continue;
     if (at <= startMs && (inForceAtStart === undefined || at >= inForceAtStart.at)) {
-      inForceAtStart = { at, facts: snapshot.facts };
+      inForceAtStart = { at, facts };
     }
-    if (at >= startMs && at < endMs) held.push(snapshot.facts);
+    if (at >= startMs && at < endMs) held.push(facts);
   }
-  if (kinds.size > 1) throw new RangeError('plan history mixes user and org facts');
 
-  const atStart = inForceAtStart?.facts ?? options.defaultFacts;
+  const atStart = inForceAtStart?.facts ?? (defaultFacts?.kind === kind ? defaultFacts : undefined);
   if (atStart !== undefined) held.push(atStart);
   return held;
+}
+
+/** The kind of the earliest snapshot (the first in order among equal instants), if any. */
+function firstKind(
+  dated: ReadonlyArray<{ at: number; facts: PlanFacts }>,
+): PlanFacts['kind'] | undefined {
+  let first: { at: number; facts: PlanFacts } | undefined;
+  for (const entry of dated) if (first === undefined || entry.at < first.at) first = entry;
+  return first?.facts.kind;
 }
 
 /**

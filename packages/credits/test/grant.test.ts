@@ -4,6 +4,7 @@ import {
   grantAt,
   monthBounds,
   monthGrant,
+  monthPlans,
   type PlanFacts,
   type PlanSnapshot,
 } from '../src/index.js';
@@ -214,25 +215,31 @@ describe('monthGrant: details', () => {
       '2024-03',
       /unknown user plan/,
     ],
-    [
-      'mixed user and org facts',
-      [
-        { effectiveAt: '2024-01-01T00:00:00Z', facts: FREE },
-        { effectiveAt: '2024-02-01T00:00:00Z', facts: team(2) },
-      ],
-      '2024-03',
-      /mixes/,
-    ],
   ])('rejects %s', (_name, history, month, message) => {
     expect(() => monthGrant(history, month)).toThrow(message);
   });
 
-  it('rejects defaultFacts of the other kind', () => {
-    expect(() =>
-      monthGrant([{ effectiveAt: '2024-01-01T00:00:00Z', facts: team(1) }], '2024-03', {
-        defaultFacts: FREE,
-      }),
-    ).toThrow(/mixes/);
+  describe('a history that mixes user and org facts (stored before the kind check)', () => {
+    it('the kind of the earliest snapshot holds; the others are ignored, not thrown on', () => {
+      const history: PlanSnapshot[] = [
+        { effectiveAt: '2024-02-01T00:00:00Z', facts: team(5) },
+        { effectiveAt: '2024-01-01T00:00:00Z', facts: FREE },
+        { effectiveAt: '2024-03-10T00:00:00Z', facts: PRO },
+      ];
+      expect(monthGrant(history, '2024-03')).toBe(usd('2.00'));
+      expect(monthPlans(history, '2024-03')).toEqual([PRO, FREE]);
+      const orgFirst: PlanSnapshot[] = [
+        { effectiveAt: '2024-01-01T00:00:00Z', facts: team(5) },
+        { effectiveAt: '2024-03-10T00:00:00Z', facts: PRO },
+      ];
+      expect(monthGrant(orgFirst, '2024-03')).toBe(usd('10.00'));
+    });
+
+    it('defaultFacts of the other kind are ignored', () => {
+      const orgOnly: PlanSnapshot[] = [{ effectiveAt: '2024-03-15T00:00:00Z', facts: team(1) }];
+      expect(monthPlans(orgOnly, '2024-03', { defaultFacts: FREE })).toEqual([team(1)]);
+      expect(monthGrant([], '2024-03', { defaultFacts: team(2) })).toBe(usd('4.00'));
+    });
   });
 });
 
@@ -337,6 +344,29 @@ describe('monthGrant: properties', () => {
         const beforeStart = history.filter((s) => s.effectiveAt.getTime() <= start.getTime());
         expect(monthGrant(history, MONTH) >= monthGrant(beforeStart, MONTH)).toBe(true);
       }),
+    );
+  });
+
+  it('a mixed history counts only the facts of the kind first seen', () => {
+    fc.assert(
+      fc.property(
+        scenario,
+        fc.array(snapshotOf(fc.constantFrom<PlanFacts>(FREE, PRO, team(3))), { maxLength: 6 }),
+        ({ history, defaultFacts }, others) => {
+          const mixed = [...history, ...others];
+          const first = [...mixed].sort(
+            (a, b) => a.effectiveAt.getTime() - b.effectiveAt.getTime(),
+          )[0];
+          const kind = first?.facts.kind ?? defaultFacts?.kind;
+          const clean = mixed.filter((s) => s.facts.kind === kind);
+          const fallback = defaultFacts?.kind === kind ? defaultFacts : undefined;
+          // Distinct instants: the earliest snapshot is unambiguous.
+          fc.pre(new Set(mixed.map((s) => s.effectiveAt.getTime())).size === mixed.length);
+          expect(monthGrant(mixed, MONTH, { defaultFacts })).toBe(
+            monthGrant(clean, MONTH, { defaultFacts: fallback }),
+          );
+        },
+      ),
     );
   });
 

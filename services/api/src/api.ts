@@ -14,12 +14,12 @@ import {
 } from 'fastify-type-provider-zod';
 import type { AccountFactsReader } from '@nanobill/accounts';
 import type { ClickHouseClient, FinanceSql } from '@nanobill/clickhouse';
-import type { AccountSnapshot } from '@nanobill/contract';
 import { AddressPolicy, type WebhookSecretStore } from '@nanobill/webhooks';
 import { authenticate } from './auth.js';
 import { installErrorHandler } from './errors.js';
 import { financeRoutes } from './routes/finance.js';
 import { orgRoutes } from './routes/orgs.js';
+import { settingsRoutes, type SettingsMessage } from './routes/settings.js';
 import { statusRoutes } from './routes/status.js';
 import type { StatusView } from './status-view.js';
 import { limitedBy } from './rate-limits.js';
@@ -38,7 +38,11 @@ export interface ApiOptions {
   webhookAllowNetworks?: readonly string[];
   /** The configured provider names (valid disabled providers). */
   providers: readonly string[];
-  publishSnapshot(snapshot: AccountSnapshot): Promise<void>;
+  /**
+   * Publishes org admins' settings messages to `billing.accounts.v1` with their keys (facts have
+   * owners: never the hub's fields).
+   */
+  publishSettings(messages: SettingsMessage[]): Promise<void>;
   now?: () => Date;
   /**
    * Requests per window: per client address before authentication (default 1,200 a minute),
@@ -137,15 +141,25 @@ export function apiRoutes(options: ApiOptions): FastifyPluginAsync {
         reply.header('cache-control', 'no-store');
       });
       await v1.register(statusRoutes(options.statuses));
+      const webhookPolicy = new AddressPolicy(options.webhookAllowNetworks);
       await v1.register(
         orgRoutes({
           clickhouse: options.clickhouse,
           statuses: options.statuses,
           facts: options.facts,
           providers: options.providers,
-          publishSnapshot: options.publishSnapshot,
           webhookSecrets: options.webhookSecrets,
-          webhookPolicy: new AddressPolicy(options.webhookAllowNetworks),
+          webhookPolicy,
+          now,
+        }),
+      );
+      await v1.register(
+        settingsRoutes({
+          facts: options.facts,
+          providers: options.providers,
+          publishSettings: options.publishSettings,
+          webhookSecrets: options.webhookSecrets,
+          webhookPolicy,
           now,
         }),
       );

@@ -20,3 +20,4 @@ export {
 } from './token-cache.js';
 export { checkWebhookUrl } from './webhook-url.js';
 export { forecast } from './routes/orgs.js';
+export { type SettingsMessage } from './routes/settings.js';

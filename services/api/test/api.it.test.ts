@@ -78,11 +78,11 @@ describe('the HTTP API (real broker, real ClickHouse)', () => {
       tokens: new TokenStore(ch.client, { now: () => NOW }),
       webhookSecrets,
       providers: PROVIDERS,
-      publishSnapshot: async (snapshot) => {
+      publishSettings: async (messages) => {
         await producer.send({
           topic: topics.accounts,
           acks: -1,
-          messages: [{ key: snapshot.accountId, value: JSON.stringify(snapshot) }],
+          messages: messages.map((m) => ({ key: m.key, value: JSON.stringify(m.settings) })),
         });
       },
       now: () => NOW,
@@ -413,7 +413,7 @@ describe('the HTTP API (real broker, real ClickHouse)', () => {
     expect(response.body.forecastNanoUsd).toBe('5575');
   });
 
-  it('publishes settings as a new account snapshot, and names the field of bad ones', async () => {
+  it('publishes settings as settings messages, one per field, and names the field of bad ones', async () => {
     const ok = await call('/v1/orgs/acme/settings', tokens.acme, {
       method: 'PUT',
       body: { spendingLimitNanoUsd: '1000000000', disabledProviders: ['together', 'groq', 'groq'] },
@@ -429,10 +429,34 @@ describe('the HTTP API (real broker, real ClickHouse)', () => {
     expect(Date.parse(ok.body.snapshot.effectiveAt)).toBeGreaterThan(
       Date.parse('2026-10-01T00:00:00.000Z'),
     );
-    const onTopic = await waitFor('the snapshot on billing.accounts.v1', async () =>
-      published.values<AccountSnapshot>().find((s) => s.accountId === 'acme'),
-    );
-    expect(onTopic).toEqual(ok.body.snapshot);
+    // Only the admin's fields, never a copy of the hub's: one message per field, keyed by it.
+    const onTopic = await waitFor('the settings on billing.accounts.v1', async () => {
+      const acme = published.messages.filter((m) => m.key?.toString().startsWith('acme:'));
+      return acme.length >= 2 ? acme : undefined;
+    });
+    const effectiveAt = ok.body.snapshot.effectiveAt;
+    expect(onTopic.map((m) => [m.key?.toString(), JSON.parse(m.value!.toString())])).toEqual([
+      [
+        'acme:spendingLimitNanoUsd',
+        {
+          schemaVersion: 1,
+          source: 'admin',
+          accountId: 'acme',
+          effectiveAt,
+          spendingLimitNanoUsd: '1000000000',
+        },
+      ],
+      [
+        'acme:disabledProviders',
+        {
+          schemaVersion: 1,
+          source: 'admin',
+          accountId: 'acme',
+          effectiveAt,
+          disabledProviders: ['groq', 'together'],
+        },
+      ],
+    ]);
 
     const cleared = await call('/v1/orgs/acme/settings', tokens.acme, {
       method: 'PUT',

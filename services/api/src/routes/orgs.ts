@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { accountMonth, type AccountFactsReader } from '@nanobill/accounts';
-import { AccountSnapshot, nanoUsdDigits, spendingLimitOf } from '@nanobill/contract';
+import { spendingLimitOf } from '@nanobill/contract';
 import { applyCredits, monthBounds, monthOf } from '@nanobill/credits';
 import { nanoToJson, roundHalfUp } from '@nanobill/money';
 import { monthToDateCost, usageSeries } from '@nanobill/usage';
@@ -17,14 +17,12 @@ import {
 import { requireOrg } from '../auth.js';
 import { BadInput } from '../errors.js';
 import type { StatusView } from '../status-view.js';
-import { checkWebhookUrl } from '../webhook-url.js';
 
 export interface OrgRoutesDeps {
   clickhouse: ClickHouseClient;
   statuses: StatusView;
   facts: AccountFactsReader;
   providers: readonly string[];
-  publishSnapshot(snapshot: AccountSnapshot): Promise<void>;
   webhookSecrets: WebhookSecretStore;
   webhookPolicy: AddressPolicy;
   now: () => Date;
@@ -42,17 +40,6 @@ const UsageQuery = z.object({
   granularity: z.enum(['hour', 'day', 'month']).default('day'),
   groupBy: z.enum(['member', 'provider', 'model', 'task']).default('member'),
 });
-const Settings = z
-  .strictObject({
-    spendingLimitNanoUsd: nanoUsdDigits.nullable().optional(),
-    disabledProviders: z.array(z.string().min(1).max(64)).max(64).optional(),
-    alertWebhookUrl: z
-      .url({ protocol: /^https$/, error: 'must be an https URL' })
-      .max(2048)
-      .nullable()
-      .optional(),
-  })
-  .refine((s) => Object.keys(s).length > 0, 'nothing to change');
 const AlertsQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) });
 const RotateSecret = z
   .strictObject({
@@ -165,63 +152,6 @@ export function orgRoutes(deps: OrgRoutesDeps): FastifyPluginAsync {
                   updatedAt: status.updatedAt,
                 },
         };
-      },
-    );
-
-    app.put(
-      '/v1/orgs/:org/settings',
-      {
-        schema: {
-          summary:
-            'Spending limit, disabled providers, alert webhook: published as a new account snapshot',
-          params: OrgParams,
-          body: Settings,
-        },
-      },
-      async (request, reply) => {
-        const { org } = request.params;
-        const body = request.body;
-        for (const [i, provider] of (body.disabledProviders ?? []).entries()) {
-          if (!deps.providers.includes(provider)) {
-            throw new BadInput(
-              `disabledProviders.${i}`,
-              `unknown provider ${JSON.stringify(provider)}`,
-            );
-          }
-        }
-        if (body.alertWebhookUrl) {
-          const problem = checkWebhookUrl(body.alertWebhookUrl, deps.webhookPolicy);
-          if (problem) throw new BadInput('alertWebhookUrl', problem);
-        }
-        await deps.facts.refresh();
-        const now = deps.now();
-        const current = deps.facts.history.at(org, now);
-        if (current?.kind !== 'org') return reply.code(404).send({ error: 'not found' });
-        // Later than the current snapshot even if clocks disagree: the newest must win.
-        const effectiveAt = new Date(Math.max(now.getTime(), Date.parse(current.effectiveAt) + 1));
-        const next: Record<string, unknown> = {
-          ...current,
-          effectiveAt: effectiveAt.toISOString(),
-        };
-        const set = (field: string, value: unknown) => {
-          if (value === null) delete next[field];
-          else if (value !== undefined) next[field] = value;
-        };
-        set('spendingLimitNanoUsd', body.spendingLimitNanoUsd);
-        set(
-          'disabledProviders',
-          body.disabledProviders && [...new Set(body.disabledProviders)].sort(),
-        );
-        set('alertWebhookUrl', body.alertWebhookUrl);
-        const snapshot = AccountSnapshot.parse(next);
-        // A webhook needs a signing secret: made before the URL is published, so the alerts
-        // service signs with the one shown here. Shown only to the request that created it.
-        const secret = body.alertWebhookUrl
-          ? await deps.webhookSecrets.ensure(org)
-          : { secret: '', created: false };
-        await deps.publishSnapshot(snapshot);
-        request.log.info({ org, fields: Object.keys(body) }, 'org settings published');
-        return secret.created ? { snapshot, webhookSecret: secret.secret } : { snapshot };
       },
     );
 

@@ -1,0 +1,148 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { AccountFactsReader } from '@nanobill/accounts';
+import {
+  ADMIN_FIELDS,
+  OrgSettings,
+  nanoUsdDigits,
+  settingValue,
+  settingsKey,
+  type AccountSnapshot,
+} from '@nanobill/contract';
+import type { AddressPolicy, WebhookSecretStore } from '@nanobill/webhooks';
+import { requireOrg } from '../auth.js';
+import { BadInput } from '../errors.js';
+import { checkWebhookUrl } from '../webhook-url.js';
+
+/** One settings message for `billing.accounts.v1`, with its key. */
+export interface SettingsMessage {
+  key: string;
+  settings: OrgSettings;
+}
+
+export interface SettingsRoutesDeps {
+  facts: AccountFactsReader;
+  providers: readonly string[];
+  /** Publishes the messages to `billing.accounts.v1` (acks from all replicas). */
+  publishSettings(messages: SettingsMessage[]): Promise<void>;
+  webhookSecrets: WebhookSecretStore;
+  webhookPolicy: AddressPolicy;
+  now: () => Date;
+}
+
+const OrgParams = z.object({ org: z.string().min(1).max(256) });
+const Settings = z
+  .strictObject({
+    spendingLimitNanoUsd: nanoUsdDigits.nullable().optional(),
+    disabledProviders: z.array(z.string().min(1).max(64)).max(64).optional(),
+    alertWebhookUrl: z
+      .url({ protocol: /^https$/, error: 'must be an https URL' })
+      .max(2048)
+      .nullable()
+      .optional(),
+  })
+  .refine((s) => Object.keys(s).length > 0, 'nothing to change');
+type Settings = z.infer<typeof Settings>;
+
+/**
+ * `PUT /v1/orgs/{org}/settings` (PRODUCT.md §8): the org admin's fields, and only those. Facts have
+ * owners (PRODUCT.md §5): the route publishes what the admin changed as `OrgSettings` messages, one
+ * per field, never a copy of the hub's fields, so that a save made while the account history is
+ * behind cannot revert a plan or membership change from the hub, and a later hub snapshot cannot
+ * remove what the admin set (every reader merges them by owner).
+ */
+export function settingsRoutes(deps: SettingsRoutesDeps): FastifyPluginAsync {
+  return async (plain) => {
+    const app = plain.withTypeProvider<ZodTypeProvider>();
+    app.addHook('preHandler', requireOrg);
+
+    app.put(
+      '/v1/orgs/:org/settings',
+      {
+        schema: {
+          summary:
+            'Spending limit, disabled providers, alert webhook: published as settings messages (one per field) on billing.accounts.v1',
+          params: OrgParams,
+          body: Settings,
+        },
+      },
+      async (request, reply) => {
+        const { org } = request.params;
+        const body = request.body;
+        checkSettings(body, deps);
+        await deps.facts.refresh();
+        const now = deps.now();
+        const current = deps.facts.history.at(org, now);
+        if (current?.kind !== 'org') return reply.code(404).send({ error: 'not found' });
+        const messages = settingsMessages(org, body, now, deps.facts);
+        // A webhook needs a signing secret: made before the URL is published, so the alerts
+        // service signs with the one shown here. Shown only to the request that created it.
+        const secret = body.alertWebhookUrl
+          ? await deps.webhookSecrets.ensure(org)
+          : { secret: '', created: false };
+        await deps.publishSettings(messages);
+        request.log.info({ org, fields: Object.keys(body) }, 'org settings published');
+        const snapshot = withSettings(current, messages);
+        return secret.created ? { snapshot, webhookSecret: secret.secret } : { snapshot };
+      },
+    );
+  };
+}
+
+/** Refuses unknown providers and webhook URLs that name no public address (400, by field). */
+function checkSettings(body: Settings, deps: SettingsRoutesDeps): void {
+  for (const [i, provider] of (body.disabledProviders ?? []).entries()) {
+    if (!deps.providers.includes(provider)) {
+      throw new BadInput(`disabledProviders.${i}`, `unknown provider ${JSON.stringify(provider)}`);
+    }
+  }
+  if (body.alertWebhookUrl) {
+    const problem = checkWebhookUrl(body.alertWebhookUrl, deps.webhookPolicy);
+    if (problem) throw new BadInput('alertWebhookUrl', problem);
+  }
+}
+
+/**
+ * One message per field changed, keyed `<org>:<field>` (compaction keeps each field's latest),
+ * effective now, or just after the admin's latest setting of that field if clocks disagree: the
+ * newest setting must win.
+ */
+function settingsMessages(
+  org: string,
+  body: Settings,
+  now: Date,
+  facts: AccountFactsReader,
+): SettingsMessage[] {
+  return ADMIN_FIELDS.filter((field) => body[field] !== undefined).map((field) => {
+    const last = facts.history.lastSetAt(org, field) ?? Number.NEGATIVE_INFINITY;
+    const effectiveAt = new Date(Math.max(now.getTime(), last + 1)).toISOString();
+    const value =
+      field === 'disabledProviders' ? [...new Set(body.disabledProviders)].sort() : body[field];
+    const settings = OrgSettings.parse({
+      schemaVersion: 1,
+      source: 'admin',
+      accountId: org,
+      effectiveAt,
+      [field]: value,
+    });
+    return { key: settingsKey(org, field), settings };
+  });
+}
+
+/** The facts as readers will see them once the messages are consumed (the answer's `snapshot`). */
+function withSettings(current: AccountSnapshot, messages: SettingsMessage[]): AccountSnapshot {
+  const next: Record<string, unknown> = { ...current };
+  let effective = Date.parse(current.effectiveAt);
+  for (const { settings } of messages) {
+    for (const field of ADMIN_FIELDS) {
+      if (settings[field] === undefined) continue;
+      const value = settingValue(settings[field]);
+      if (value === undefined) delete next[field];
+      else next[field] = value;
+    }
+    effective = Math.max(effective, Date.parse(settings.effectiveAt));
+  }
+  next.effectiveAt = new Date(effective).toISOString();
+  return next as AccountSnapshot;
+}
