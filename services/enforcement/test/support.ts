@@ -91,3 +91,80 @@ export function user(
 /** The statuses of one account, in publication order. */
 export const statusesOf = (all: AccountStatus[], accountId: string) =>
   all.filter((s) => s.accountId === accountId);
+
+/** Ledger rows for `events`, each costing `cost`; `insertedAt` as if stored then (default: now). */
+export async function insertLedger(
+  client: ClickHouseClient,
+  events: RoutedRequestEvent[],
+  billedAccount: string,
+  cost: bigint,
+  insertedAt?: Date,
+) {
+  await client.insert({
+    table: 'billing.ledger_entries',
+    format: 'JSONEachRow',
+    values: events.map((e) => ({
+      provider: e.provider,
+      provider_request_id: e.providerRequestId,
+      request_id: e.requestId,
+      event_time: e.timestamp,
+      priced_at: e.timestamp,
+      user_id: e.userId,
+      billed_account: billedAccount,
+      attribution: 'org',
+      attribution_reason: '',
+      bill_to: e.billTo ?? null,
+      model: e.model,
+      task: e.task,
+      cost_nano_usd: cost.toString(),
+      cost_source: 'provider_api',
+      ...(insertedAt === undefined ? {} : { inserted_at: insertedAt.toISOString() }),
+    })),
+  });
+}
+
+/** Rows of billing.unpriced_entries for `events`: pricing gave up on them. */
+export async function insertUnpriced(client: ClickHouseClient, events: RoutedRequestEvent[]) {
+  await client.insert({
+    table: 'billing.unpriced_entries',
+    format: 'JSONEachRow',
+    values: events.map((e) => ({
+      provider: e.provider,
+      provider_request_id: e.providerRequestId,
+      request_id: e.requestId,
+      event_time: e.timestamp,
+      user_id: e.userId,
+      bill_to: e.billTo ?? null,
+      model: e.model,
+      task: e.task,
+      first_seen_at: e.timestamp,
+      unpriced_at: new Date().toISOString(),
+      reason: 'no valid cost before the deadline',
+    })),
+  });
+}
+
+/** billing.usage rows for `events`, as ingest stores them (stored now). */
+export async function insertUsage(client: ClickHouseClient, events: RoutedRequestEvent[]) {
+  await client.insert({
+    table: 'billing.usage',
+    format: 'JSONEachRow',
+    values: events.map((e, i) => ({
+      request_id: e.requestId,
+      event_time: e.timestamp,
+      user_id: e.userId,
+      bill_to: e.billTo ?? null,
+      provider: e.provider,
+      model: e.model,
+      task: e.task,
+      billing_mode: e.billingMode,
+      provider_request_id: e.providerRequestId ?? null,
+      status: e.status,
+      input_tokens: e.usage?.inputTokens ?? null,
+      output_tokens: e.usage?.outputTokens ?? null,
+      schema_version: 1,
+      source_partition: 0,
+      source_offset: i,
+    })),
+  });
+}
