@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStatusView } from '@nanobill/api';
 import { AccountHistory } from '@nanobill/attribution';
 import { MAX_EVENT_WINDOW_MS, type AccountSnapshot, type AccountStatus } from '@nanobill/contract';
 import { createProducer, ensureTopics } from '@nanobill/kafka';
@@ -103,5 +104,20 @@ describe('enforcement month turn with 20,000 accounts (real broker)', () => {
     expect(userIds.filter((id) => latest.get(id) !== null)).toEqual([]);
     expect(service.status('user-0')).toBeUndefined();
     expect(service.status('org-0')?.month).toBe('2026-04');
+
+    // The API's view (GET /v1/accounts/{id}/status) reads a tombstone as "no status": 404, ok.
+    const view = await startStatusView({
+      kafka,
+      topic: topics.accountStatus,
+      logger: quietLogger(),
+    });
+    try {
+      await view.ready;
+      expect(view.size).toBe(ORGS);
+      expect(view.get('user-0')).toBeUndefined();
+      expect(view.get('org-0')).toMatchObject({ month: '2026-04', status: 'ok' });
+    } finally {
+      await view.stop();
+    }
   }, 300_000);
 });
