@@ -51,33 +51,8 @@ export class InsertionFollower<Row extends { key: string; insertedAtMs: number }
   }
 }
 
-/** Follows billing.ledger_entries: real costs replacing estimates. */
-export function ledgerFollower(
-  clickhouse: ClickHouseClient,
-  fromMs: number,
-  overlapMs: number,
-): InsertionFollower<LedgerRow> {
-  return new InsertionFollower(
-    (since, month) => ledgerRows(clickhouse, since, month),
-    fromMs,
-    overlapMs,
-  );
-}
-
-/** Follows billing.unpriced_entries: requests pricing gave up on, whose estimates leave. */
-export function unpricedFollower(
-  clickhouse: ClickHouseClient,
-  fromMs: number,
-  overlapMs: number,
-): InsertionFollower<UnpricedRow> {
-  return new InsertionFollower(
-    (since, month) => unpricedRows(clickhouse, since, month),
-    fromMs,
-    overlapMs,
-  );
-}
-
-async function ledgerRows(
+/** Ledger rows stored since `since` (real costs replacing estimates): for an InsertionFollower. */
+export async function ledgerRows(
   clickhouse: ClickHouseClient,
   since: number,
   month: string,
@@ -107,7 +82,8 @@ async function ledgerRows(
   );
 }
 
-async function unpricedRows(
+/** Unpriced rows stored since `since` (estimates that leave): for an InsertionFollower. */
+export async function unpricedRows(
   clickhouse: ClickHouseClient,
   since: number,
   month: string,

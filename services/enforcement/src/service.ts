@@ -33,7 +33,7 @@ import { hfInferenceCostNano } from '@nanobill/money';
 import { waitForAccountHistory, type AccountsFeed } from './catch-up.js';
 import { RECORD_OVERHEAD_BYTES, chunked } from './chunks.js';
 import { Enforcer, type Decisions } from './enforcer.js';
-import { ledgerFollower, pricedSums, recentCosts, unpricedFollower } from './ledger.js';
+import { InsertionFollower, ledgerRows, pricedSums, recentCosts, unpricedRows } from './ledger.js';
 import { createEnforcementMetrics, type EnforcementMetrics } from './metrics.js';
 import { alertedThresholds, unpricedUsage } from './startup.js';
 
@@ -248,8 +248,11 @@ async function startIncarnation(
   for (const [account, sum] of await pricedSums(clickhouse, month, cut)) {
     isolated('startup_sum', account, () => enforcer.pricedSum(account, month, sum));
   }
-  const ledger = ledgerFollower(clickhouse, cut, overlapMs);
-  const unpriced = unpricedFollower(clickhouse, cut, overlapMs);
+  const follow = <Row extends { key: string; insertedAtMs: number }>(
+    read: (client: ClickHouseClient, sinceMs: number, month: string) => Promise<Row[]>,
+  ) => new InsertionFollower((since, m) => read(clickhouse, since, m), cut, overlapMs);
+  const ledger = follow(ledgerRows);
+  const unpriced = follow(unpricedRows);
   for (const row of await recentCosts(clickhouse, Date.now() - 60 * 60_000, 200)) {
     recent.record(row.provider, row.model, row.cost);
   }

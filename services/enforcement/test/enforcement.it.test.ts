@@ -1,27 +1,25 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_EVENT_WINDOW_MS, type AccountStatus, type Alert } from '@nanobill/contract';
-import { ensureTopics } from '@nanobill/kafka';
-import { createMetricsRegistry } from '@nanobill/observability';
+import type { AccountStatus, Alert } from '@nanobill/contract';
 import type { ProviderSimulator } from '@nanobill/provider-simulator';
 import {
   collectTopic,
   produce,
   queryValue,
-  quietLogger,
   testClickHouse,
   testKafka,
-  uniqueName,
   waitFor,
 } from '@nanobill/testkit';
-import { startEnforcement, type EnforcementService } from '../src/index.js';
+import type { EnforcementService } from '../src/index.js';
 import {
   ESTIMATE_PER_REQUEST,
   asMessages,
+  enforcementTopics,
   insertLedger,
   llmEvent,
   org,
   pricedProvider,
+  startTestEnforcement,
   statusesOf,
   storeSnapshots,
   user,
@@ -31,11 +29,7 @@ const LIMIT = 1_000_000_000; // $1.00
 
 describe('enforcement against a real broker and ClickHouse (controllable clock)', () => {
   const kafka = testKafka();
-  const topics = {
-    requests: uniqueName('it-requests'),
-    accountStatus: uniqueName('it-status'),
-    alerts: uniqueName('it-alerts'),
-  };
+  let topics: Awaited<ReturnType<typeof enforcementTopics>>;
   let clock = new Date('2026-03-31T22:00:00.000Z');
   const later = (ms: number) => (clock = new Date(clock.getTime() + ms));
   let ch: Awaited<ReturnType<typeof testClickHouse>>;
@@ -53,11 +47,7 @@ describe('enforcement against a real broker and ClickHouse (controllable clock)'
     statuses.messages.findLast((m) => m.key?.toString() === accountId)?.value;
 
   beforeAll(async () => {
-    await ensureTopics(kafka, [
-      { topic: topics.requests, numPartitions: 3 },
-      { topic: topics.accountStatus, numPartitions: 1, configs: { 'cleanup.policy': 'compact' } },
-      { topic: topics.alerts, numPartitions: 1 },
-    ]);
+    topics = await enforcementTopics(kafka, 'it');
     ch = await testClickHouse();
     const provider = await pricedProvider();
     simulator = provider.simulator;
@@ -68,18 +58,12 @@ describe('enforcement against a real broker and ClickHouse (controllable clock)'
       user('bob', 'pro', '2026-03-01T00:00:00.000Z'),
       user('freebie', 'free', '2026-03-01T00:00:00.000Z'),
     ]);
-    service = await startEnforcement({
+    service = await startTestEnforcement({
       kafka,
       clickhouse: ch.client,
-      logger: quietLogger(),
-      metrics: createMetricsRegistry(),
       providers: provider.registry,
       topics,
-      groupId: uniqueName('enforcement'),
       now: () => clock,
-      // Events are stamped with the test's clock (months ago): the window admits them.
-      eventWindow: { maxAgeMs: MAX_EVENT_WINDOW_MS, maxAheadMs: MAX_EVENT_WINDOW_MS },
-      tickMs: 0, // the test ticks
       ledgerOverlapMs: 1_000,
     });
     statuses = await collectTopic(kafka, topics.accountStatus);

@@ -1,11 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAccounts } from '@nanobill/accounts-service';
-import {
-  MAX_EVENT_WINDOW_MS,
-  type AccountStatus,
-  type Alert,
-  type RoutedRequestEvent,
-} from '@nanobill/contract';
+import type { AccountStatus, Alert, RoutedRequestEvent } from '@nanobill/contract';
 import { ensureTopics } from '@nanobill/kafka';
 import { createMetricsRegistry } from '@nanobill/observability';
 import type { ProviderSimulator } from '@nanobill/provider-simulator';
@@ -18,13 +13,15 @@ import {
   uniqueName,
   waitFor,
 } from '@nanobill/testkit';
-import { startEnforcement, type EnforcementService } from '../src/index.js';
+import type { EnforcementService } from '../src/index.js';
 import {
   ESTIMATE_PER_REQUEST,
   asMessages,
+  enforcementTopics,
   llmEvent,
   org,
   pricedProvider,
+  startTestEnforcement,
   statusesOf,
   user,
 } from './support.js';
@@ -42,11 +39,7 @@ const STARTED_AT = new Date('2026-03-10T12:10:00.000Z');
 
 describe('enforcement waits for the account history before deciding (real broker + ClickHouse)', () => {
   const kafka = testKafka();
-  const topics = {
-    requests: uniqueName('facts-requests'),
-    accountStatus: uniqueName('facts-status'),
-    alerts: uniqueName('facts-alerts'),
-  };
+  let topics: Awaited<ReturnType<typeof enforcementTopics>>;
   const accountsTopics = { accounts: uniqueName('facts-accounts'), dlq: uniqueName('facts-dlq') };
   const accountsGroup = uniqueName('accounts');
   let ch: Awaited<ReturnType<typeof testClickHouse>>;
@@ -57,10 +50,8 @@ describe('enforcement waits for the account history before deciding (real broker
   let alerts: Awaited<ReturnType<typeof collectTopic>>;
 
   beforeAll(async () => {
+    topics = await enforcementTopics(kafka, 'facts');
     await ensureTopics(kafka, [
-      { topic: topics.requests, numPartitions: 3 },
-      { topic: topics.accountStatus, numPartitions: 1, configs: { 'cleanup.policy': 'compact' } },
-      { topic: topics.alerts, numPartitions: 1 },
       {
         topic: accountsTopics.accounts,
         numPartitions: 3,
@@ -92,17 +83,12 @@ describe('enforcement waits for the account history before deciding (real broker
 
     // The pipeline starts: accounts and enforcement at once.
     [service, accounts] = await Promise.all([
-      startEnforcement({
+      startTestEnforcement({
         kafka,
         clickhouse: ch.client,
-        logger: quietLogger(),
-        metrics: createMetricsRegistry(),
         providers: provider.registry,
         topics,
-        groupId: uniqueName('enforcement'),
         now: () => STARTED_AT,
-        eventWindow: { maxAgeMs: MAX_EVENT_WINDOW_MS, maxAheadMs: MAX_EVENT_WINDOW_MS },
-        tickMs: 0,
         accountsFeed: { topic: accountsTopics.accounts, groupId: accountsGroup },
       }),
       startAccounts({

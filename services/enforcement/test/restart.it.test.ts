@@ -1,25 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureTopics } from '@nanobill/kafka';
-import { createMetricsRegistry } from '@nanobill/observability';
 import type { ProviderSimulator } from '@nanobill/provider-simulator';
 import type { ProviderRegistry } from '@nanobill/providers';
-import {
-  produce,
-  quietLogger,
-  testClickHouse,
-  testKafka,
-  uniqueName,
-  waitFor,
-} from '@nanobill/testkit';
-import { startEnforcement, type EnforcementService } from '../src/index.js';
+import { produce, testClickHouse, testKafka, waitFor } from '@nanobill/testkit';
+import type { EnforcementService } from '../src/index.js';
 import {
   ESTIMATE_PER_REQUEST,
   asMessages,
+  enforcementTopics,
   insertLedger,
   insertUnpriced,
   insertUsage,
   llmEvent,
   pricedProvider,
+  startTestEnforcement,
 } from './support.js';
 
 // Restarts against a real broker and ClickHouse, on the real clock (the ledger is followed by
@@ -35,25 +28,13 @@ describe('enforcement restart: the month-to-date spend is rebuilt exactly', () =
   const running: EnforcementService[] = [];
 
   const start = async () => {
-    const topics = {
-      requests: uniqueName('restart-requests'),
-      accountStatus: uniqueName('restart-status'),
-      alerts: uniqueName('restart-alerts'),
-    };
-    await ensureTopics(kafka, [
-      { topic: topics.requests, numPartitions: 3 },
-      { topic: topics.accountStatus, numPartitions: 1, configs: { 'cleanup.policy': 'compact' } },
-      { topic: topics.alerts, numPartitions: 1 },
-    ]);
-    const service = await startEnforcement({
+    const topics = await enforcementTopics(kafka, 'restart');
+    const service = await startTestEnforcement({
       kafka,
       clickhouse: ch.client,
-      logger: quietLogger(),
-      metrics: createMetricsRegistry(),
       providers: registry,
       topics,
-      groupId: uniqueName('enforcement'),
-      tickMs: 0, // the test ticks
+      now: () => new Date(), // the real clock: ClickHouse stamps inserted_at with it
       graceMs: 0, // users without snapshots are free users at once (no facts to wait for)
       // The default overlap of successive ledger reads (a minute), as in production.
     });

@@ -1,13 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStatusView } from '@nanobill/api';
 import { AccountHistory } from '@nanobill/attribution';
-import { MAX_EVENT_WINDOW_MS, type AccountSnapshot, type AccountStatus } from '@nanobill/contract';
-import { createProducer, ensureTopics } from '@nanobill/kafka';
-import { createMetricsRegistry } from '@nanobill/observability';
+import type { AccountSnapshot, AccountStatus } from '@nanobill/contract';
+import { createProducer } from '@nanobill/kafka';
 import type { ProviderSimulator } from '@nanobill/provider-simulator';
-import { quietLogger, readTopic, testClickHouse, testKafka, uniqueName } from '@nanobill/testkit';
-import { Enforcer, startEnforcement, type EnforcementService } from '../src/index.js';
-import { org, pricedProvider, storeSnapshots } from './support.js';
+import { quietLogger, readTopic, testClickHouse, testKafka } from '@nanobill/testkit';
+import { Enforcer, type EnforcementService } from '../src/index.js';
+import {
+  enforcementTopics,
+  org,
+  pricedProvider,
+  startTestEnforcement,
+  storeSnapshots,
+} from './support.js';
 
 // Issue 13: at a month turn every account's status is decided again. 20,000 of them (~8 MB of
 // statuses) in one send exceeded the broker's limit and was retried forever; now they go out in
@@ -20,11 +25,7 @@ const APRIL_START = new Date('2026-04-01T00:00:30.000Z');
 
 describe('enforcement month turn with 20,000 accounts (real broker)', () => {
   const kafka = testKafka();
-  const topics = {
-    requests: uniqueName('turn-requests'),
-    accountStatus: uniqueName('turn-status'),
-    alerts: uniqueName('turn-alerts'),
-  };
+  let topics: Awaited<ReturnType<typeof enforcementTopics>>;
   let clock = MARCH_END;
   let ch: Awaited<ReturnType<typeof testClickHouse>>;
   let simulator: ProviderSimulator;
@@ -33,11 +34,7 @@ describe('enforcement month turn with 20,000 accounts (real broker)', () => {
   const userIds = Array.from({ length: USERS }, (_, i) => `user-${i}`);
 
   beforeAll(async () => {
-    await ensureTopics(kafka, [
-      { topic: topics.requests, numPartitions: 3 },
-      { topic: topics.accountStatus, numPartitions: 3, configs: { 'cleanup.policy': 'compact' } },
-      { topic: topics.alerts, numPartitions: 1 },
-    ]);
+    topics = await enforcementTopics(kafka, 'turn', 3); // 3 partitions, as in production
     ch = await testClickHouse();
     const provider = await pricedProvider();
     simulator = provider.simulator;
@@ -66,17 +63,12 @@ describe('enforcement month turn with 20,000 accounts (real broker)', () => {
     }
     await producer.disconnect();
 
-    service = await startEnforcement({
+    service = await startTestEnforcement({
       kafka,
       clickhouse: ch.client,
-      logger: quietLogger(),
-      metrics: createMetricsRegistry(),
       providers: provider.registry,
       topics,
-      groupId: uniqueName('enforcement'),
       now: () => clock,
-      eventWindow: { maxAgeMs: MAX_EVENT_WINDOW_MS, maxAheadMs: MAX_EVENT_WINDOW_MS },
-      tickMs: 0,
     });
   }, 300_000);
 
