@@ -57,29 +57,23 @@ export async function ledgerRows(
   since: number,
   month: string,
 ): Promise<LedgerRow[]> {
-  const result = await clickhouse.query({
-    query: `SELECT provider, provider_request_id, billed_account, model,
-                   toString(toYYYYMM(event_time)) AS yyyymm, toString(cost_nano_usd),
-                   toUnixTimestamp64Milli(priced_at), toUnixTimestamp64Milli(inserted_at)
-            FROM billing.ledger_entries
-            WHERE inserted_at >= fromUnixTimestamp64Milli({since:Int64})
-              AND event_time >= fromUnixTimestamp64Milli({monthStart:Int64})`,
-    query_params: { since, monthStart: monthBounds(month).start.getTime() },
-    format: 'JSONCompactEachRow',
-  });
   type Raw = [string, string, string, string, string, string, string, string];
-  return (await result.json<Raw>()).map(
-    ([provider, id, account, model, yyyymm, cost, pricedMs, insertedMs]) => ({
-      key: pricingKey(provider, id),
-      provider,
-      model,
-      billedAccount: account,
-      month: monthOfYyyymm(yyyymm),
-      cost: BigInt(cost),
-      pricedAtMs: Number(pricedMs),
-      insertedAtMs: Number(insertedMs),
-    }),
-  );
+  const rows = await storedSince<Raw>(clickhouse, 'billing.ledger_entries', since, month, [
+    'billed_account',
+    'model',
+    'toString(cost_nano_usd)',
+    'toUnixTimestamp64Milli(priced_at)',
+  ]);
+  return rows.map(([provider, id, yyyymm, insertedMs, account, model, cost, pricedMs]) => ({
+    key: pricingKey(provider, id),
+    provider,
+    model,
+    billedAccount: account,
+    month: monthOfYyyymm(yyyymm),
+    cost: BigInt(cost),
+    pricedAtMs: Number(pricedMs),
+    insertedAtMs: Number(insertedMs),
+  }));
 }
 
 /** Unpriced rows stored since `since` (estimates that leave): for an InsertionFollower. */
@@ -88,22 +82,39 @@ export async function unpricedRows(
   since: number,
   month: string,
 ): Promise<UnpricedRow[]> {
-  const result = await clickhouse.query({
-    query: `SELECT provider, provider_request_id, toString(toYYYYMM(event_time)),
-                   toUnixTimestamp64Milli(unpriced_at), toUnixTimestamp64Milli(inserted_at)
-            FROM billing.unpriced_entries
-            WHERE inserted_at >= fromUnixTimestamp64Milli({since:Int64})
-              AND event_time >= fromUnixTimestamp64Milli({monthStart:Int64})`,
-    query_params: { since, monthStart: monthBounds(month).start.getTime() },
-    format: 'JSONCompactEachRow',
-  });
   type Raw = [string, string, string, string, string];
-  return (await result.json<Raw>()).map(([provider, id, yyyymm, unpricedMs, insertedMs]) => ({
+  const rows = await storedSince<Raw>(clickhouse, 'billing.unpriced_entries', since, month, [
+    'toUnixTimestamp64Milli(unpriced_at)',
+  ]);
+  return rows.map(([provider, id, yyyymm, insertedMs, unpricedMs]) => ({
     key: pricingKey(provider, id),
     month: monthOfYyyymm(yyyymm),
     unpricedAtMs: Number(unpricedMs),
     insertedAtMs: Number(insertedMs),
   }));
+}
+
+/**
+ * Rows of `table` (keyed by provider and provider request id, with `inserted_at`) stored since
+ * `since`, of `month` or later: provider, id, YYYYMM, inserted_at (ms), then `columns`.
+ */
+async function storedSince<Raw>(
+  clickhouse: ClickHouseClient,
+  table: 'billing.ledger_entries' | 'billing.unpriced_entries',
+  since: number,
+  month: string,
+  columns: string[],
+): Promise<Raw[]> {
+  const result = await clickhouse.query({
+    query: `SELECT provider, provider_request_id, toString(toYYYYMM(event_time)),
+                   toUnixTimestamp64Milli(inserted_at), ${columns.join(', ')}
+            FROM ${table}
+            WHERE inserted_at >= fromUnixTimestamp64Milli({since:Int64})
+              AND event_time >= fromUnixTimestamp64Milli({monthStart:Int64})`,
+    query_params: { since, monthStart: monthBounds(month).start.getTime() },
+    format: 'JSONCompactEachRow',
+  });
+  return result.json<Raw>();
 }
 
 /** '202603' → '2026-03'. */
