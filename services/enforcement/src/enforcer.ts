@@ -289,7 +289,11 @@ export class Enforcer {
     this.#factsArrived.clear();
     for (const request of due) {
       this.#waiting.delete(request.key);
-      this.seen(request, now); // waits again if still unknown (e.g. the org came, the user not)
+      try {
+        this.seen(request, now); // waits again if still unknown (e.g. the org came, the user not)
+      } catch (error) {
+        this.#onAccountFailure(request.userId, error); // one request, not the others
+      }
     }
   }
 

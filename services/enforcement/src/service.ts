@@ -216,7 +216,8 @@ async function startIncarnation(
   };
 
   // Start-up: statuses already published, alerts already raised, the ledger's sums up to a
-  // cut, the follower from that cut on, and estimates of the stored requests not priced yet.
+  // cut, the followers from that cut on, and estimates of the stored requests neither priced
+  // nor unpriced yet.
   const view = await startTopicView({
     kafka: options.kafka,
     topic: topics.accountStatus,
@@ -224,9 +225,12 @@ async function startIncarnation(
     name: 'enforcement start-up status view',
     supervision: { metrics: options.metrics, ...options.supervision },
     onRecord: (key, value) => {
+      // A tombstone: the account has no status (= ok, see README "Spending limits").
       if (value === null) return enforcer.loadRetired(key);
-      const parsed = AccountStatus.safeParse(JSON.parse(value.toString()));
-      if (parsed.success) enforcer.loadPublished(parsed.data);
+      isolated('status_record', key, () => {
+        const parsed = AccountStatus.safeParse(JSON.parse(value.toString()));
+        if (parsed.success) enforcer.loadPublished(parsed.data);
+      });
     },
   });
   // The view restarts on its own while the broker is away; a stop meanwhile ends the wait.

@@ -73,8 +73,10 @@ describe('enforcement restart: the month-to-date spend is rebuilt exactly', () =
     const pending = llmEvent('uma', new Date(Date.now() - 60_000));
     const priced = llmEvent('uma', new Date(Date.now() - 60_000));
     await insertUsage(ch.client, [unpriced, pending, priced]);
-    await insertUnpriced(ch.client, [unpriced]);
-    await insertLedger(ch.client, [priced], 'uma', 3n);
+    // Stored before the start-up cut: only the rebuild itself can leave it out.
+    const before = new Date(Date.now() - 90_000);
+    await insertUnpriced(ch.client, [unpriced], before);
+    await insertLedger(ch.client, [priced], 'uma', 3n, before);
     const { service } = await start();
     await service.tick();
     expect(service.spend('uma')).toEqual({

@@ -142,8 +142,12 @@ export async function insertLedger(
   });
 }
 
-/** Rows of billing.unpriced_entries for `events`: pricing gave up on them. */
-export async function insertUnpriced(client: ClickHouseClient, events: RoutedRequestEvent[]) {
+/** Rows of billing.unpriced_entries for `events`: pricing gave up on them (stored at `insertedAt`). */
+export async function insertUnpriced(
+  client: ClickHouseClient,
+  events: RoutedRequestEvent[],
+  insertedAt?: Date,
+) {
   await client.insert({
     table: 'billing.unpriced_entries',
     format: 'JSONEachRow',
@@ -152,6 +156,7 @@ export async function insertUnpriced(client: ClickHouseClient, events: RoutedReq
       first_seen_at: e.timestamp,
       unpriced_at: new Date().toISOString(),
       reason: 'no valid cost before the deadline',
+      ...(insertedAt === undefined ? {} : { inserted_at: insertedAt.toISOString() }),
     })),
   });
 }
