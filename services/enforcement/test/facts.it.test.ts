@@ -13,6 +13,7 @@ import {
   uniqueName,
   waitFor,
 } from '@nanobill/testkit';
+import { waitForAccountHistory } from '../src/catch-up.js';
 import type { EnforcementService } from '../src/index.js';
 import {
   ESTIMATE_PER_REQUEST,
@@ -134,4 +135,22 @@ describe('enforcement waits for the account history before deciding (real broker
   }, 180_000);
 
   const published = () => statuses.values<AccountStatus>();
+});
+
+describe('waitForAccountHistory: a bounded wait (real broker)', () => {
+  const kafka = testKafka();
+
+  it('has nothing to wait for on an empty topic, and gives up on a group that never commits', async () => {
+    const topic = uniqueName('facts-feed');
+    await ensureTopics(kafka, [{ topic, numPartitions: 2 }]);
+    const signal = new AbortController().signal;
+    const feed = { topic, groupId: uniqueName('never-runs') };
+    expect(await waitForAccountHistory(kafka, feed, { timeoutMs: 1_000, signal })).toBe(
+      'nothing_to_read',
+    );
+    await produce(kafka, topic, [{ key: 'pat', value: '{}' }]);
+    expect(await waitForAccountHistory(kafka, feed, { timeoutMs: 500, signal, pollMs: 100 })).toBe(
+      'timed_out',
+    );
+  }, 60_000);
 });
