@@ -9,7 +9,7 @@ import {
   waitForMigrations,
   type ClickHouseClient,
 } from '@nanobill/clickhouse';
-import { startAccounts } from '@nanobill/accounts-service';
+import { ACCOUNTS_GROUP_ID, startAccounts } from '@nanobill/accounts-service';
 import { startIngest } from '@nanobill/ingest';
 import { startPricing } from '@nanobill/pricing';
 import { startStatements } from '@nanobill/statements';
@@ -192,6 +192,7 @@ export async function startPipeline(options: {
         supervision,
         providers,
         eventWindow: config.eventWindow,
+        graceMs: config.attributionGraceMs,
         deadlineMs: config.pricing.deadlineMs,
         schedule: config.pricing.schedule,
         endpointFailingAfterMs: config.pricing.endpointFailingAfterMs,
@@ -226,6 +227,9 @@ export async function startPipeline(options: {
           supervision,
           providers,
           eventWindow: config.eventWindow,
+          graceMs: config.attributionGraceMs,
+          // Nothing is decided before the accounts service has stored the snapshots on the topic.
+          accountsFeed: { topic: TOPICS.accounts, groupId: ACCOUNTS_GROUP_ID },
         }),
       );
     }

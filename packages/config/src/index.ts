@@ -76,6 +76,14 @@ const Env = z.object({
     .min(1_000)
     .default(24 * 60 * 60 * 1000),
   NANOBILL_PRICING_SCHEDULE: z.string().min(1).default('* * * * *'),
+  // How long attribution waits for an account's first snapshot (PRODUCT.md §5): pricing and
+  // enforcement both (@nanobill/attribution's DEFAULT_GRACE_MS, 5 minutes, by default).
+  NANOBILL_ATTRIBUTION_GRACE_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(24 * 60 * 60 * 1000)
+    .default(5 * 60 * 1000),
   // Alert webhooks. Account alerts are signed with each account's own secret, stored encrypted
   // under the secrets key; the operations webhook has a secret of its own; deliveries reach
   // public addresses only, plus the networks allowed here (a local receiver in development).
@@ -226,6 +234,8 @@ export interface Config {
   secretsKey: { key: string | undefined; file: string | undefined };
   /** Accepted event timestamps around each message's Kafka time (ingest, pricing, enforcement). */
   eventWindow: EventWindow;
+  /** How long attribution waits for an account's first snapshot (pricing, enforcement). */
+  attributionGraceMs: number;
   pricing: {
     deadlineMs: number;
     schedule: string;
@@ -358,6 +368,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxAgeMs: e.NANOBILL_EVENT_MAX_AGE_MS,
       maxAheadMs: e.NANOBILL_EVENT_MAX_AHEAD_MS,
     },
+    attributionGraceMs: e.NANOBILL_ATTRIBUTION_GRACE_MS,
     pricing: {
       deadlineMs: e.NANOBILL_PRICING_DEADLINE_MS,
       schedule: e.NANOBILL_PRICING_SCHEDULE,

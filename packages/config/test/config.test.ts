@@ -259,3 +259,17 @@ describe('loadConfig: the event window', () => {
     expect(() => loadConfig({ [name]: value })).toThrow(name);
   });
 });
+
+describe('loadConfig: the attribution grace', () => {
+  it('defaults to 5 minutes and reads NANOBILL_ATTRIBUTION_GRACE_MS', () => {
+    expect(loadConfig({}).attributionGraceMs).toBe(300_000);
+    expect(loadConfig({ NANOBILL_ATTRIBUTION_GRACE_MS: '60000' }).attributionGraceMs).toBe(60_000);
+    expect(loadConfig({ NANOBILL_ATTRIBUTION_GRACE_MS: '0' }).attributionGraceMs).toBe(0);
+  });
+
+  it.each(['-1', '1.5', 'soon', '86400001'])('refuses %s, naming the variable', (value) => {
+    expect(() => loadConfig({ NANOBILL_ATTRIBUTION_GRACE_MS: value })).toThrow(
+      'NANOBILL_ATTRIBUTION_GRACE_MS',
+    );
+  });
+});

@@ -25,7 +25,12 @@ export {
   type CrossingKind,
 } from './thresholds.js';
 export { alertKey } from './alert-key.js';
-export { SpendTracker, type SpendBreakdown, type SpendChange } from './tracker.js';
+export {
+  SpendTracker,
+  type AccountBooks,
+  type SpendBreakdown,
+  type SpendChange,
+} from './tracker.js';
 export { RecentCosts } from './recent-costs.js';
 export {
   ESTIMATE_SOURCES,

@@ -21,14 +21,28 @@ export interface SpendBreakdown {
   outstanding: number;
 }
 
-/** What one request currently contributes: its estimate until priced, then its real cost. */
+/**
+ * Where a request stands: estimated (its estimate counts), priced (its real cost counts) or
+ * unpriced (past the pricing deadline without a cost: nothing counts).
+ */
+type RequestState = 'estimated' | 'priced' | 'unpriced';
+
+/** What one request currently contributes: its estimate until settled, then its real cost or 0. */
 interface Contribution {
   accountId: string;
   month: string;
   nano: NanoUsd;
-  priced: boolean;
-  /** When it was priced (epoch ms), for `forgetPriced`. */
-  pricedAtMs: number;
+  state: RequestState;
+  /** When it was priced or unpriced (epoch ms), for `forgetSettled`. */
+  settledAtMs: number;
+}
+
+/** One account's month in the books: what `books` lists. */
+export interface AccountBooks {
+  accountId: string;
+  priced: NanoUsd;
+  estimated: NanoUsd;
+  outstanding: number;
 }
 
 interface Totals {
@@ -48,10 +62,14 @@ interface Totals {
  * - `price` records the real cost and removes the request's estimate, wherever that estimate
  *   was counted (the priced account or month may differ, e.g. after attribution). Only the
  *   first price counts; later ones (redeliveries) do nothing.
+ * - `unpriced` removes the estimate of a request that pricing gave up on (billing.unpriced): it
+ *   then counts nothing. The ledger is the truth for money: a request already priced stays
+ *   priced (its cost counts), and one priced after being unpriced counts its cost.
  * - `addPriced` adds cost known only as a sum (what the ledger held at start-up).
- * - `forgetPriced(beforeMs)` drops the memory of requests priced before that instant, keeping
- *   their amounts: memory stays bounded by the estimates outstanding plus recent prices. The
- *   caller stops estimating requests that old, since a forgotten request would count twice.
+ * - `forgetSettled(beforeMs)` drops the memory of requests priced or unpriced before that
+ *   instant, keeping their amounts: memory stays bounded by the estimates outstanding plus
+ *   recent settlements. The caller stops estimating requests that old, since a forgotten request
+ *   would count twice.
  * - `rollover(month)` forgets every month before `month`; calls for such months are then
  *   ignored, so a late redelivery cannot resurrect a forgotten request.
  *
@@ -67,7 +85,7 @@ export class SpendTracker {
   estimate(requestKey: string, accountId: string, month: string, nano: NanoUsd): SpendChange[] {
     this.#check(requestKey, accountId, month, nano);
     if (this.#ignored(month) || this.#requests.has(requestKey)) return [];
-    return this.#apply(requestKey, { accountId, month, nano, priced: false, pricedAtMs: 0 });
+    return this.#apply(requestKey, { accountId, month, nano, state: 'estimated', settledAtMs: 0 });
   }
 
   /** Counts a request's real cost, replacing its estimate if any (idempotent per requestKey). */
@@ -79,9 +97,37 @@ export class SpendTracker {
     pricedAtMs: number,
   ): SpendChange[] {
     this.#check(requestKey, accountId, month, nano);
-    if (!Number.isFinite(pricedAtMs)) throw new RangeError('pricedAtMs must be an instant');
-    if (this.#ignored(month) || this.#requests.get(requestKey)?.priced === true) return [];
-    return this.#apply(requestKey, { accountId, month, nano, priced: true, pricedAtMs });
+    checkInstant('pricedAtMs', pricedAtMs);
+    if (this.#ignored(month) || this.#requests.get(requestKey)?.state === 'priced') return [];
+    return this.#apply(requestKey, {
+      accountId,
+      month,
+      nano,
+      state: 'priced',
+      settledAtMs: pricedAtMs,
+    });
+  }
+
+  /**
+   * A request pricing gave up on: its estimate, if any, leaves the spend (idempotent per
+   * requestKey). Does nothing to a priced request: the ledger's cost stands. Remembered, so a
+   * later estimate of it (a redelivery) is ignored; a later price still counts.
+   */
+  unpriced(requestKey: string, month: string, unpricedAtMs: number): SpendChange[] {
+    checkNonEmpty('requestKey', requestKey);
+    checkMonth(month);
+    checkInstant('unpricedAtMs', unpricedAtMs);
+    const previous = this.#requests.get(requestKey);
+    if (this.#ignored(month) || (previous !== undefined && previous.state !== 'estimated')) {
+      return [];
+    }
+    return this.#apply(requestKey, {
+      accountId: previous?.accountId ?? '',
+      month: previous?.month ?? month,
+      nano: 0n,
+      state: 'unpriced',
+      settledAtMs: unpricedAtMs,
+    });
   }
 
   /** Adds priced cost known only as a sum, e.g. the ledger's month-to-date at start-up. */
@@ -91,18 +137,18 @@ export class SpendTracker {
     checkAmount('nano', nano);
     if (this.#ignored(month) || nano === 0n) return [];
     const before = this.spend(accountId, month);
-    this.#add({ accountId, month, nano, priced: true, pricedAtMs: 0 }, 1n);
+    this.#add({ accountId, month, nano, state: 'priced', settledAtMs: 0 }, 1n);
     return [{ accountId, month, before, after: this.spend(accountId, month) }];
   }
 
   /**
-   * Forgets which requests were priced before `beforeMs` (their amounts stay counted). Returns
-   * how many were forgotten.
+   * Forgets which requests were priced or unpriced before `beforeMs` (their amounts stay
+   * counted). Returns how many were forgotten.
    */
-  forgetPriced(beforeMs: number): number {
+  forgetSettled(beforeMs: number): number {
     let forgotten = 0;
     for (const [key, c] of this.#requests) {
-      if (c.priced && c.pricedAtMs < beforeMs) {
+      if (c.state !== 'estimated' && c.settledAtMs < beforeMs) {
         this.#requests.delete(key);
         forgotten++;
       }
@@ -110,7 +156,7 @@ export class SpendTracker {
     return forgotten;
   }
 
-  /** Requests remembered: outstanding estimates plus prices not forgotten yet. */
+  /** Requests remembered: outstanding estimates plus settlements not forgotten yet. */
   get remembered(): number {
     return this.#requests.size;
   }
@@ -124,6 +170,12 @@ export class SpendTracker {
     const totals = this.#totals.get(checkMonth(month))?.get(accountId);
     if (totals === undefined) return { priced: 0n, estimated: 0n, spend: 0n, outstanding: 0 };
     return { ...totals, spend: totals.priced + totals.estimated };
+  }
+
+  /** Every account of `month` with its breakdown: the books the audit compares with the ledger. */
+  books(month: string): AccountBooks[] {
+    const accounts = this.#totals.get(checkMonth(month)) ?? new Map<string, Totals>();
+    return [...accounts].map(([accountId, totals]) => ({ accountId, ...totals }));
   }
 
   /** The accounts with anything recorded in `month`. */
@@ -148,8 +200,10 @@ export class SpendTracker {
         touched.push({ accountId, month, before: this.spend(accountId, month) });
       }
     };
-    if (previous !== undefined) touch(previous.accountId, previous.month);
-    touch(next.accountId, next.month);
+    if (previous !== undefined && previous.state !== 'unpriced') {
+      touch(previous.accountId, previous.month);
+    }
+    if (next.state !== 'unpriced') touch(next.accountId, next.month);
 
     if (previous !== undefined) this.#add(previous, -1n);
     this.#add(next, 1n);
@@ -161,13 +215,14 @@ export class SpendTracker {
   }
 
   #add(c: Contribution, sign: 1n | -1n): void {
+    if (c.state === 'unpriced') return; // counts nothing, anywhere
     let accounts = this.#totals.get(c.month);
     if (accounts === undefined) this.#totals.set(c.month, (accounts = new Map()));
     let totals = accounts.get(c.accountId);
     if (totals === undefined) {
       accounts.set(c.accountId, (totals = { priced: 0n, estimated: 0n, outstanding: 0 }));
     }
-    if (c.priced) {
+    if (c.state === 'priced') {
       totals.priced += sign * c.nano;
     } else {
       totals.estimated += sign * c.nano;
@@ -185,4 +240,8 @@ export class SpendTracker {
     checkMonth(month);
     checkAmount('nano', nano);
   }
+}
+
+function checkInstant(name: string, ms: number): void {
+  if (!Number.isFinite(ms)) throw new RangeError(`${name} must be an instant`);
 }

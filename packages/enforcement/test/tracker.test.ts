@@ -170,6 +170,102 @@ describe('SpendTracker: properties', () => {
   });
 });
 
+describe('SpendTracker: unpriced requests (issue 13, item 4)', () => {
+  it("an unpriced request's estimate leaves the spend; a redelivered estimate does not return", () => {
+    const t = new SpendTracker();
+    t.estimate('r1', 'zoe', '2024-03', 70n);
+    t.estimate('r2', 'zoe', '2024-03', 5n);
+    expect(t.unpriced('r1', '2024-03', 1_000)).toEqual([
+      { accountId: 'zoe', month: '2024-03', before: 75n, after: 5n },
+    ]);
+    expect(t.breakdown('zoe', '2024-03')).toEqual({
+      priced: 0n,
+      estimated: 5n,
+      spend: 5n,
+      outstanding: 1,
+    });
+    expect(t.unpriced('r1', '2024-03', 2_000)).toEqual([]); // idempotent
+    expect(t.estimate('r1', 'zoe', '2024-03', 70n)).toEqual([]); // a redelivery
+    expect(t.spend('zoe', '2024-03')).toBe(5n);
+  });
+
+  it('the ledger wins: priced then unpriced keeps the cost; unpriced then priced counts it', () => {
+    const t = new SpendTracker();
+    t.estimate('a', 'zoe', '2024-03', 10n);
+    t.price('a', 'zoe', '2024-03', 12n, 1_000);
+    expect(t.unpriced('a', '2024-03', 2_000)).toEqual([]);
+    expect(t.spend('zoe', '2024-03')).toBe(12n);
+
+    t.estimate('b', 'zoe', '2024-03', 10n);
+    t.unpriced('b', '2024-03', 3_000);
+    expect(t.price('b', 'acme', '2024-03', 30n, 4_000)).toEqual([
+      { accountId: 'acme', month: '2024-03', before: 0n, after: 30n },
+    ]);
+    expect(t.spend('zoe', '2024-03')).toBe(12n);
+    expect(t.price('b', 'acme', '2024-03', 30n, 5_000)).toEqual([]);
+    expect(t.spend('acme', '2024-03')).toBe(30n);
+
+    // Unpriced before it was ever estimated here: remembered, a later estimate is ignored.
+    expect(t.unpriced('c', '2024-03', 6_000)).toEqual([]);
+    expect(t.estimate('c', 'zoe', '2024-03', 99n)).toEqual([]);
+    expect(t.spend('zoe', '2024-03')).toBe(12n);
+  });
+
+  it('forgets unpriced requests like priced ones, by the instant they were settled', () => {
+    const t = new SpendTracker();
+    t.unpriced('old', '2024-03', 1_000);
+    t.unpriced('recent', '2024-03', 9_000);
+    t.estimate('open', 'zoe', '2024-03', 3n);
+    expect(t.forgetSettled(5_000)).toBe(1);
+    expect(t.remembered).toBe(2);
+    expect(t.books('2024-03')).toEqual([
+      { accountId: 'zoe', priced: 0n, estimated: 3n, outstanding: 1 },
+    ]);
+  });
+
+  it('property: in any order, each request counts once: its cost if priced, 0 if only unpriced', () => {
+    const month = '2024-03';
+    type Kind = 'estimate' | 'price' | 'unpriced';
+    const op = fc.record({
+      key: fc.constantFrom('r1', 'r2', 'r3', 'r4'),
+      kind: fc.constantFrom<Kind>('estimate', 'price', 'unpriced'),
+    });
+    const estimate = (key: string) => BigInt(key.charCodeAt(1)) * 7n;
+    const cost = (key: string) => BigInt(key.charCodeAt(1)) * 1_000n;
+    const payer = (key: string) => (key === 'r1' || key === 'r3' ? 'acme' : 'zoe');
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 30 }), (ops) => {
+        const t = new SpendTracker();
+        const state = new Map<string, Kind>();
+        for (const [i, { key, kind }] of ops.entries()) {
+          if (kind === 'estimate') t.estimate(key, 'zoe', month, estimate(key));
+          else if (kind === 'price') t.price(key, payer(key), month, cost(key), i);
+          else t.unpriced(key, month, i);
+          // Model: a price always wins; an unpriced replaces an estimate; else the first stays.
+          const was = state.get(key);
+          if (kind === 'price' || was === undefined || (kind === 'unpriced' && was === 'estimate'))
+            state.set(key, kind);
+        }
+        const expected = new Map<string, bigint>();
+        for (const [key, kind] of state) {
+          const [account, amount] =
+            kind === 'price'
+              ? [payer(key), cost(key)]
+              : kind === 'estimate'
+                ? ['zoe', estimate(key)]
+                : ['zoe', 0n];
+          expected.set(account, (expected.get(account) ?? 0n) + amount);
+        }
+        for (const account of ['acme', 'zoe']) {
+          expect(t.spend(account, month)).toBe(expected.get(account) ?? 0n);
+        }
+        const outstanding = [...state.values()].filter((k) => k === 'estimate').length;
+        expect(t.books(month).reduce((n, b) => n + b.outstanding, 0)).toBe(outstanding);
+      }),
+    );
+  });
+});
+
 describe('SpendTracker memory', () => {
   it('adds priced sums known only in aggregate to the priced part', () => {
     const t = new SpendTracker();
@@ -191,13 +287,13 @@ describe('SpendTracker memory', () => {
     t.price('old', 'acme', '2024-03', 100n, 1_000);
     t.price('recent', 'acme', '2024-03', 200n, 5_000);
     t.estimate('pending', 'acme', '2024-03', 7n);
-    expect(t.forgetPriced(5_000)).toBe(1);
+    expect(t.forgetSettled(5_000)).toBe(1);
     expect(t.remembered).toBe(2);
     expect(t.spend('acme', '2024-03')).toBe(307n);
     // Still remembered: a redelivered price of 'recent' is ignored.
     expect(t.price('recent', 'acme', '2024-03', 200n, 6_000)).toEqual([]);
     // The pending estimate is never forgotten, whatever the instant.
-    expect(t.forgetPriced(Number.MAX_SAFE_INTEGER)).toBe(1);
+    expect(t.forgetSettled(Number.MAX_SAFE_INTEGER)).toBe(1);
     expect(t.breakdown('acme', '2024-03').outstanding).toBe(1);
     expect(t.price('pending', 'acme', '2024-03', 9n, 7_000)).toEqual([
       { accountId: 'acme', month: '2024-03', before: 307n, after: 309n },

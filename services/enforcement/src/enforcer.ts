@@ -3,6 +3,7 @@ import { attribute, type AccountHistory } from '@nanobill/attribution';
 import {
   AccountStatus,
   Alert,
+  alertIdPart,
   spendingLimitOf,
   type AccountStatus as StatusMessage,
 } from '@nanobill/contract';
@@ -14,10 +15,13 @@ import {
   describeCrossing,
   statusChanged,
   thresholdCrossings,
+  type AccountBooks,
   type AccountStatus as Decided,
   type CrossingContext,
+  type SpendBreakdown,
 } from '@nanobill/enforcement';
 import { INT64_MAX, nanoToJson, type NanoUsd } from '@nanobill/money';
+import { WaitingEstimates } from './waiting.js';
 
 /**
  * An amount as published in an AccountStatus, whose contract caps amounts at the Int64 maximum:
@@ -38,6 +42,14 @@ export interface SeenRequest {
   estimate: NanoUsd;
 }
 
+/** A request pricing gave up on (billing.unpriced) as enforcement reads it. */
+export interface UnpricedRequest {
+  key: string;
+  /** The request's month (UTC). */
+  month: string;
+  unpricedAtMs: number;
+}
+
 /** A ledger row as enforcement reads it. */
 export interface PricedRequest {
   key: string;
@@ -47,9 +59,14 @@ export interface PricedRequest {
   pricedAtMs: number;
 }
 
-/** What to publish: status changes (key = account id) and threshold alerts. */
+/**
+ * What to publish: status changes (key = account id), statuses retired (a tombstone for the key:
+ * the account is `ok` with nothing to say, see `retirable`) and alerts.
+ */
 export interface Decisions {
   statuses: StatusMessage[];
+  /** The statuses removed from the topic (the last one published of each account). */
+  retired: StatusMessage[];
   alerts: Alert[];
 }
 
@@ -57,6 +74,12 @@ export interface EnforcerOptions {
   history: AccountHistory;
   /** How long an estimate may wait for account facts before it is charged to the user. */
   graceMs: number;
+  /**
+   * An account whose decision threw (e.g. facts the credit rules refuse): reported here, and
+   * with an `account_decision_failed` operations alert once per account and month; the other
+   * accounts' decisions go on.
+   */
+  onAccountFailure?: (accountId: string, error: unknown) => void;
 }
 
 /**
@@ -69,6 +92,14 @@ export interface EnforcerOptions {
  * status is published when it differs from the last one published (status, basis, limit,
  * disabled providers) or belongs to an earlier month. Each threshold alerts once per account
  * and month: the keys already alerted are loaded at start-up and remembered.
+ *
+ * Facts first (PRODUCT.md §5: within the grace, unknown facts never block anyone): an estimate
+ * whose payer attribution cannot name yet waits aside (`WaitingEstimates`), counted against
+ * nobody, and joins the account that pays when its facts arrive or the grace ends.
+ *
+ * One account's failure never stops the others: each account is decided on its own, a failure
+ * is reported (`onAccountFailure`, an operations alert) and the account is tried again when its
+ * spend or facts move.
  */
 export class Enforcer {
   readonly tracker = new SpendTracker();
@@ -77,11 +108,16 @@ export class Enforcer {
   readonly #published = new Map<string, StatusMessage>();
   readonly #alerted = new Set<string>();
   readonly #dirty = new Set<string>();
+  readonly #waiting = new WaitingEstimates();
+  /** Accounts that got facts since the last `decide`: estimates waiting for them move. */
+  readonly #factsArrived = new Set<string>();
+  readonly #onAccountFailure: (accountId: string, error: unknown) => void;
   #month: string;
 
   constructor(now: Date, options: EnforcerOptions) {
     this.#history = options.history;
     this.#graceMs = options.graceMs;
+    this.#onAccountFailure = options.onAccountFailure ?? (() => undefined);
     this.#month = monthOf(now);
     this.tracker.rollover(this.#month);
   }
@@ -101,23 +137,50 @@ export class Enforcer {
     this.#dirty.add(status.accountId);
   }
 
+  /** A tombstone found on `billing.account-status.v1`: the account has no status (= ok). */
+  loadRetired(accountId: string): void {
+    this.#published.delete(accountId);
+  }
+
+  /** The month's books: every account's priced and estimated spend (the audit reads them). */
+  books(): { month: string; accounts: AccountBooks[] } {
+    return { month: this.#month, accounts: this.tracker.books(this.#month) };
+  }
+
+  /** Estimates waiting for facts (counted against nobody yet). */
+  get waiting(): number {
+    return this.#waiting.size;
+  }
+
   /** Alert ids already raised (e.g. read from billing.alerts at start-up). */
   loadAlerted(alertIds: Iterable<string>): void {
     for (const id of alertIds) this.#alerted.add(id);
   }
 
-  /** Counts a request's estimate against whoever will pay for it, as far as known now. */
+  /**
+   * Counts a request's estimate against whoever pays for it; while attribution waits for facts,
+   * against nobody yet (see `WaitingEstimates`).
+   */
   seen(request: SeenRequest, now: Date): void {
+    if (this.#waiting.has(request.key)) return;
     const who = attribute(request, this.#history, { now, graceMs: this.#graceMs });
-    // Facts still on their way: the user pays for now; the ledger row will say who really does.
-    const accountId = who.decision === 'wait' ? request.userId : who.accountId;
+    if (who.decision === 'wait') {
+      this.#waiting.add(request, who.waitingFor, who.until);
+      return;
+    }
     this.#touch(
-      this.tracker.estimate(request.key, accountId, monthOf(request.timestamp), request.estimate),
+      this.tracker.estimate(
+        request.key,
+        who.accountId,
+        monthOf(request.timestamp),
+        request.estimate,
+      ),
     );
   }
 
   /** Counts a request's real cost, replacing its estimate. */
   priced(request: PricedRequest): void {
+    this.#waiting.delete(request.key);
     this.#touch(
       this.tracker.price(
         request.key,
@@ -129,14 +192,29 @@ export class Enforcer {
     );
   }
 
+  /**
+   * A request pricing gave up on: its estimate leaves the spend (a price, before or after, still
+   * counts: the ledger is the truth for money).
+   */
+  unpriced(request: UnpricedRequest): void {
+    this.#waiting.delete(request.key);
+    this.#touch(this.tracker.unpriced(request.key, request.month, request.unpricedAtMs));
+  }
+
   /** Counts the ledger's priced sum of an account at start-up. */
   pricedSum(accountId: string, month: string, cost: NanoUsd): void {
     this.#touch(this.tracker.addPriced(accountId, month, cost));
   }
 
-  /** New facts (plan, limit, disabled providers): re-evaluated at the next `decide`. */
+  /**
+   * New facts (plan, limit, disabled providers, members): re-evaluated at the next `decide`,
+   * where the estimates that waited for them move to the account that pays.
+   */
   factsChanged(accountIds: Iterable<string>): void {
-    for (const id of accountIds) this.#dirty.add(id);
+    for (const id of accountIds) {
+      this.#dirty.add(id);
+      this.#factsArrived.add(id);
+    }
   }
 
   /** Every account with spend or a published status: re-evaluated at the next `decide`. */
@@ -159,12 +237,26 @@ export class Enforcer {
     return true;
   }
 
-  /** Statuses and alerts for the accounts re-evaluated since the last call. */
+  /**
+   * Statuses and alerts for the accounts re-evaluated since the last call, once the estimates
+   * whose facts arrived (or whose grace ended) have joined the account that pays. Each account
+   * on its own: one that fails is reported and left out, the others are decided.
+   */
   decide(now: Date): Decisions {
-    const decisions: Decisions = { statuses: [], alerts: [] };
+    this.#attributeWaiting(now);
+    const decisions: Decisions = { statuses: [], retired: [], alerts: [] };
     const accounts = [...this.#dirty];
     this.#dirty.clear();
-    for (const accountId of accounts) this.#decideFor(accountId, now, decisions);
+    for (const accountId of accounts) {
+      let decided: AccountDecision;
+      try {
+        decided = this.#decideFor(accountId, now);
+      } catch (error) {
+        this.#failed(accountId, error, now, decisions);
+        continue;
+      }
+      this.#commit(accountId, decided, decisions);
+    }
     return decisions;
   }
 
@@ -173,6 +265,11 @@ export class Enforcer {
     for (const status of decisions.statuses) {
       if (this.#published.get(status.accountId) === status)
         this.#published.delete(status.accountId);
+      this.#dirty.add(status.accountId);
+    }
+    for (const status of decisions.retired) {
+      // Still on the topic: remembered as published again, so that it is retired next time.
+      if (!this.#published.has(status.accountId)) this.#published.set(status.accountId, status);
       this.#dirty.add(status.accountId);
     }
     for (const alert of decisions.alerts) {
@@ -186,12 +283,66 @@ export class Enforcer {
       if (change.month === this.#month) this.#dirty.add(change.accountId);
   }
 
-  #decideFor(accountId: string, now: Date, out: Decisions): void {
+  /** Estimates waiting for facts that arrived, or whose grace ended, join who pays. */
+  #attributeWaiting(now: Date): void {
+    const due = this.#waiting.due(this.#factsArrived, now);
+    this.#factsArrived.clear();
+    for (const request of due) {
+      this.#waiting.delete(request.key);
+      try {
+        this.seen(request, now); // waits again if still unknown (e.g. the org came, the user not)
+      } catch (error) {
+        this.#onAccountFailure(request.userId, error); // one request, not the others
+      }
+    }
+  }
+
+  #failed(accountId: string, error: unknown, now: Date, out: Decisions): void {
+    this.#onAccountFailure(accountId, error);
+    const month = this.#month;
+    const alertId = `account_decision_failed:${month}:${alertIdPart(accountId)}`;
+    if (this.#alerted.has(alertId)) return;
+    this.#alerted.add(alertId);
+    const reason = error instanceof Error ? error.message : String(error);
+    out.alerts.push(
+      Alert.parse({
+        schemaVersion: 1,
+        alertId,
+        type: 'account_decision_failed',
+        severity: 'critical',
+        accountId,
+        message:
+          `enforcement could not decide the status of account ${JSON.stringify(accountId)} ` +
+          `for ${month}: ${reason}; its last status stands, the other accounts are decided`,
+        details: { month, reason },
+        createdAt: now.toISOString(),
+      }),
+    );
+  }
+
+  #commit(accountId: string, decided: AccountDecision, out: Decisions): void {
+    if (decided.status === 'retire') {
+      const previous = this.#published.get(accountId);
+      this.#published.delete(accountId);
+      if (previous !== undefined) out.retired.push(previous);
+    } else if (decided.status !== undefined) {
+      this.#published.set(accountId, decided.status);
+      out.statuses.push(decided.status);
+    }
+    for (const alert of decided.alerts) {
+      this.#alerted.add(alert.alertId);
+      out.alerts.push(alert);
+    }
+  }
+
+  /** The account's status (if it changed) and alerts due, without changing anything yet. */
+  #decideFor(accountId: string, now: Date): AccountDecision {
     const month = this.#month;
     const account = accountMonth(this.#history, accountId, month, now);
     const org = account.snapshot?.kind === 'org' ? account.snapshot : undefined;
     const limit = org ? spendingLimitOf(org) : undefined;
-    const { priced, estimated, spend } = this.tracker.breakdown(accountId, month);
+    const breakdown = this.tracker.breakdown(accountId, month);
+    const { priced, estimated, spend } = breakdown;
     const decided = accountStatus({
       kind: account.facts.kind,
       plan: account.facts.plan,
@@ -201,8 +352,11 @@ export class Enforcer {
       disabledProviders: org?.disabledProviders,
     });
     const previous = this.#published.get(accountId);
-    if (previous === undefined || previous.month !== month || changed(previous, decided)) {
-      const status = AccountStatus.parse({
+    let status: AccountDecision['status'];
+    if (previous !== undefined && previous.month !== month && retirable(decided, breakdown)) {
+      status = 'retire';
+    } else if (previous === undefined || previous.month !== month || changed(previous, decided)) {
+      status = AccountStatus.parse({
         schemaVersion: 1,
         accountId,
         kind: account.facts.kind,
@@ -218,8 +372,6 @@ export class Enforcer {
         disabledProviders: decided.disabledProviders,
         updatedAt: now.toISOString(),
       });
-      this.#published.set(accountId, status);
-      out.statuses.push(status);
     }
 
     const context: CrossingContext = {
@@ -229,14 +381,14 @@ export class Enforcer {
       limit,
       payAsYouGo: account.payAsYouGo,
     };
+    const alerts: Alert[] = [];
     // Every threshold reached so far that has not alerted yet: robust to jumps, restarts and
     // limit changes alike.
     for (const crossing of thresholdCrossings(0n, spend, context)) {
       const alertId = alertKey(accountId, month, crossing.kind);
       if (this.#alerted.has(alertId)) continue;
-      this.#alerted.add(alertId);
       const { severity, message } = describeCrossing(crossing, context);
-      out.alerts.push(
+      alerts.push(
         Alert.parse({
           schemaVersion: 1,
           alertId,
@@ -256,7 +408,30 @@ export class Enforcer {
         }),
       );
     }
+    return { status, alerts };
   }
+}
+
+/** One account's decision: a new status, its retirement, or nothing new; and alerts due. */
+interface AccountDecision {
+  status: StatusMessage | 'retire' | undefined;
+  alerts: Alert[];
+}
+
+/**
+ * Whether an account's status from an earlier month can leave the topic (a tombstone) rather
+ * than be republished for the new month: it is `ok`, carries no disabled providers and the
+ * account has no activity in the month (nothing priced, nothing estimated). Readers take a
+ * missing status for `ok` (README, "Spending limits"), so the tombstone says exactly what the
+ * republished status would, and the topic keeps only accounts with something to say.
+ */
+export function retirable(decided: Decided, month: SpendBreakdown): boolean {
+  return (
+    decided.status === 'ok' &&
+    decided.disabledProviders.length === 0 &&
+    month.spend === 0n &&
+    month.outstanding === 0
+  );
 }
 
 /** statusChanged over a published message and a new decision. */

@@ -4,4 +4,13 @@ export {
   type EnforcementOptions,
   type EnforcementService,
 } from './service.js';
-export { Enforcer, type Decisions, type PricedRequest, type SeenRequest } from './enforcer.js';
+export {
+  Enforcer,
+  retirable,
+  type Decisions,
+  type PricedRequest,
+  type SeenRequest,
+  type UnpricedRequest,
+} from './enforcer.js';
+export { PUBLISH_CHUNK_LIMITS } from './chunks.js';
+export type { AccountsFeed } from './catch-up.js';

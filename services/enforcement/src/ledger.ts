@@ -1,7 +1,7 @@
 import { pricingKey } from '@nanobill/contract';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import { monthBounds } from '@nanobill/credits';
-import type { PricedRequest } from './enforcer.js';
+import type { PricedRequest, UnpricedRequest } from './enforcer.js';
 
 export interface LedgerRow extends PricedRequest {
   provider: string;
@@ -9,64 +9,41 @@ export interface LedgerRow extends PricedRequest {
   insertedAtMs: number;
 }
 
+/** A billing.unpriced_entries row as enforcement reads it: its estimate leaves the spend. */
+export interface UnpricedRow extends UnpricedRequest {
+  insertedAtMs: number;
+}
+
 /**
- * Follows billing.ledger_entries by insertion time (`inserted_at`, set by ClickHouse), so that
- * each call reads only what was stored since the last one rather than the month. Rows of one
- * insert become visible together but an insert may take a while, so each read goes back
- * `overlapMs` and drops the rows it has already returned.
+ * Follows a table by insertion time (`inserted_at`, set by ClickHouse), so that each call reads
+ * only what was stored since the last one rather than the month. Rows of one insert become
+ * visible together but an insert may take a while, so each read goes back `overlapMs` and drops
+ * the rows it has already returned (by `key`).
+ *
+ * The first read starts at `fromMs` exactly: a start-up sum over the rows stored before `fromMs`
+ * and this follower then count every row once, neither twice nor never (see `pricedSums`).
  */
-export class LedgerFollower {
+export class InsertionFollower<Row extends { key: string; insertedAtMs: number }> {
   #watermark: number;
   readonly #returned = new Map<string, number>(); // key → inserted_at, within the overlap
 
   constructor(
-    private readonly clickhouse: ClickHouseClient,
+    /** The rows of `month` or later stored at or after `sinceMs`. */
+    private readonly read: (sinceMs: number, month: string) => Promise<Row[]>,
     fromMs: number,
     private readonly overlapMs = 60_000,
   ) {
-    this.#watermark = fromMs;
+    this.#watermark = fromMs + overlapMs;
   }
 
-  /** Ledger rows of `month` or later stored since the last call, each returned once. */
-  async next(month: string): Promise<LedgerRow[]> {
-    const since = this.#watermark - this.overlapMs;
-    const result = await this.clickhouse.query({
-      query: `SELECT provider, provider_request_id, billed_account, model,
-                     toString(toYYYYMM(event_time)) AS yyyymm, toString(cost_nano_usd),
-                     toUnixTimestamp64Milli(priced_at), toUnixTimestamp64Milli(inserted_at)
-              FROM billing.ledger_entries
-              WHERE inserted_at >= fromUnixTimestamp64Milli({since:Int64})
-                AND event_time >= fromUnixTimestamp64Milli({monthStart:Int64})`,
-      query_params: { since, monthStart: monthBounds(month).start.getTime() },
-      format: 'JSONCompactEachRow',
-    });
-    const rows: LedgerRow[] = [];
-    type Raw = [string, string, string, string, string, string, string, string];
-    for (const [
-      provider,
-      id,
-      account,
-      model,
-      yyyymm,
-      cost,
-      pricedMs,
-      insertedMs,
-    ] of await result.json<Raw>()) {
-      const key = pricingKey(provider, id);
-      const insertedAtMs = Number(insertedMs);
-      if (this.#returned.has(key)) continue;
-      this.#returned.set(key, insertedAtMs);
-      this.#watermark = Math.max(this.#watermark, insertedAtMs);
-      rows.push({
-        key,
-        provider,
-        model,
-        billedAccount: account,
-        month: `${yyyymm.slice(0, 4)}-${yyyymm.slice(4)}`,
-        cost: BigInt(cost),
-        pricedAtMs: Number(pricedMs),
-        insertedAtMs,
-      });
+  /** Rows of `month` or later stored since the last call, each returned once. */
+  async next(month: string): Promise<Row[]> {
+    const rows: Row[] = [];
+    for (const row of await this.read(this.#watermark - this.overlapMs, month)) {
+      if (this.#returned.has(row.key)) continue;
+      this.#returned.set(row.key, row.insertedAtMs);
+      this.#watermark = Math.max(this.#watermark, row.insertedAtMs);
+      rows.push(row);
     }
     const forgetBefore = this.#watermark - 2 * this.overlapMs;
     for (const [key, at] of this.#returned) if (at < forgetBefore) this.#returned.delete(key);
@@ -74,10 +51,84 @@ export class LedgerFollower {
   }
 }
 
+/** Ledger rows stored since `since` (real costs replacing estimates): for an InsertionFollower. */
+export async function ledgerRows(
+  clickhouse: ClickHouseClient,
+  since: number,
+  month: string,
+): Promise<LedgerRow[]> {
+  type Raw = [string, string, string, string, string, string, string, string];
+  const rows = await storedSince<Raw>(clickhouse, 'billing.ledger_entries', since, month, [
+    'billed_account',
+    'model',
+    'toString(cost_nano_usd)',
+    'toUnixTimestamp64Milli(priced_at)',
+  ]);
+  return rows.map(([provider, id, yyyymm, insertedMs, account, model, cost, pricedMs]) => ({
+    key: pricingKey(provider, id),
+    provider,
+    model,
+    billedAccount: account,
+    month: monthOfYyyymm(yyyymm),
+    cost: BigInt(cost),
+    pricedAtMs: Number(pricedMs),
+    insertedAtMs: Number(insertedMs),
+  }));
+}
+
+/** Unpriced rows stored since `since` (estimates that leave): for an InsertionFollower. */
+export async function unpricedRows(
+  clickhouse: ClickHouseClient,
+  since: number,
+  month: string,
+): Promise<UnpricedRow[]> {
+  type Raw = [string, string, string, string, string];
+  const rows = await storedSince<Raw>(clickhouse, 'billing.unpriced_entries', since, month, [
+    'toUnixTimestamp64Milli(unpriced_at)',
+  ]);
+  return rows.map(([provider, id, yyyymm, insertedMs, unpricedMs]) => ({
+    key: pricingKey(provider, id),
+    month: monthOfYyyymm(yyyymm),
+    unpricedAtMs: Number(unpricedMs),
+    insertedAtMs: Number(insertedMs),
+  }));
+}
+
+/**
+ * Rows of `table` (keyed by provider and provider request id, with `inserted_at`) stored since
+ * `since`, of `month` or later: provider, id, YYYYMM, inserted_at (ms), then `columns`.
+ */
+async function storedSince<Raw>(
+  clickhouse: ClickHouseClient,
+  table: 'billing.ledger_entries' | 'billing.unpriced_entries',
+  since: number,
+  month: string,
+  columns: string[],
+): Promise<Raw[]> {
+  const result = await clickhouse.query({
+    query: `SELECT provider, provider_request_id, toString(toYYYYMM(event_time)),
+                   toUnixTimestamp64Milli(inserted_at), ${columns.join(', ')}
+            FROM ${table}
+            WHERE inserted_at >= fromUnixTimestamp64Milli({since:Int64})
+              AND event_time >= fromUnixTimestamp64Milli({monthStart:Int64})`,
+    query_params: { since, monthStart: monthBounds(month).start.getTime() },
+    format: 'JSONCompactEachRow',
+  });
+  return result.json<Raw>();
+}
+
+/** '202603' → '2026-03'. */
+function monthOfYyyymm(yyyymm: string): string {
+  return `${yyyymm.slice(0, 4)}-${yyyymm.slice(4)}`;
+}
+
 /**
  * The month's priced cost per billed account stored before `beforeMs`, read once at start-up
- * (with FINAL: a row written twice by racing instances counts once); the follower takes over
- * from `beforeMs`.
+ * (with FINAL: a row written twice by racing instances counts once); the ledger follower takes
+ * over from `beforeMs` exactly (its first read starts there, not an overlap earlier), so no row
+ * counts twice (issue 13: rows stored in the minute before the cut used to) and none is left out.
+ * FINAL collapses duplicates before the `inserted_at` filter: a key written on both sides of
+ * the cut counts once, on the side of its last copy.
  */
 export async function pricedSums(
   clickhouse: ClickHouseClient,

@@ -24,7 +24,7 @@ export function createEnforcementMetrics(registry: Registry) {
     }),
     statusChanges: new Counter({
       name: 'nanobill_enforcement_status_changes_total',
-      help: 'Account statuses published on billing.account-status.v1, by status',
+      help: 'Account statuses published on billing.account-status.v1, by status (retired: a tombstone for an idle account at a month turn)',
       labelNames: ['status'] as const,
       registers,
     }),
@@ -32,6 +32,22 @@ export function createEnforcementMetrics(registry: Registry) {
       name: 'nanobill_enforcement_threshold_alerts_total',
       help: 'Threshold alerts raised, by threshold',
       labelNames: ['threshold'] as const,
+      registers,
+    }),
+    unpricedRows: new Counter({
+      name: 'nanobill_enforcement_unpriced_rows_total',
+      help: 'Unpriced requests followed (their estimates leave the spend)',
+      registers,
+    }),
+    failures: new Counter({
+      name: 'nanobill_enforcement_account_failures_total',
+      help: 'Accounts, ledger or unpriced rows and events enforcement skipped because processing them threw, by stage (decide, event, ledger_row, unpriced_row, status_record, startup_sum, startup_estimate); the others go on',
+      labelNames: ['stage'] as const,
+      registers,
+    }),
+    waiting: new Gauge({
+      name: 'nanobill_enforcement_estimates_waiting_for_facts',
+      help: 'Estimates whose payer is not known yet (account facts within the attribution grace): counted against nobody until they are',
       registers,
     }),
     publishFailures: new Counter({

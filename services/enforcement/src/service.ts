@@ -1,6 +1,7 @@
 import {
   AccountStatus,
   HF_INFERENCE,
+  type Alert,
   TOPICS,
   pricingKey,
   pricingRoute,
@@ -29,8 +30,10 @@ import {
 import type { Logger, Registry } from '@nanobill/observability';
 import { ModelPriceBook, type ProviderRegistry } from '@nanobill/providers';
 import { hfInferenceCostNano } from '@nanobill/money';
+import { waitForAccountHistory, type AccountsFeed } from './catch-up.js';
+import { RECORD_OVERHEAD_BYTES, chunked } from './chunks.js';
 import { Enforcer, type Decisions } from './enforcer.js';
-import { LedgerFollower, pricedSums, recentCosts } from './ledger.js';
+import { InsertionFollower, ledgerRows, pricedSums, recentCosts, unpricedRows } from './ledger.js';
 import { createEnforcementMetrics, type EnforcementMetrics } from './metrics.js';
 import { alertedThresholds, unpricedUsage } from './startup.js';
 
@@ -51,7 +54,16 @@ export interface EnforcementOptions {
   eventWindow?: EventWindow;
   /** Business time: months, attribution grace. Storage watermarks use the real clock. */
   now?: () => Date;
+  /** How long attribution waits for account facts (NANOBILL_ATTRIBUTION_GRACE_MS). */
   graceMs?: number;
+  /**
+   * The account snapshots' topic and the accounts service's group: at start-up, nothing is
+   * decided before that group has stored what the topic held (bounded by `factsCatchUpMs`,
+   * default a minute; not ready meanwhile). Absent: no wait (tests that store snapshots
+   * themselves).
+   */
+  accountsFeed?: AccountsFeed;
+  factsCatchUpMs?: number;
   /** How often facts, the ledger and the month are checked; 0: only `tick()` (tests). */
   tickMs?: number;
   /** How often the providers' `/v1/models` prices are fetched again. */
@@ -75,6 +87,15 @@ export interface EnforcementService {
   status(accountId: string): AccountStatus | undefined;
   /** The account's month-to-date spend now: priced, estimated, outstanding requests. */
   spend(accountId: string): SpendBreakdown;
+  /**
+   * The month's books as held now: every account with anything recorded this month, its priced
+   * and estimated spend and outstanding requests (estimates still waiting for account facts are
+   * in nobody's books yet, for at most the attribution grace). Read-only; for the audit.
+   */
+  books(): {
+    month: string;
+    accounts: Array<{ accountId: string; priced: bigint; estimated: bigint; outstanding: number }>;
+  };
   stop(): Promise<void>;
 }
 
@@ -110,6 +131,7 @@ export async function startEnforcement(options: EnforcementOptions): Promise<Enf
     tick: () => supervised.current().tick(),
     status: (accountId) => supervised.current().status(accountId),
     spend: (accountId) => supervised.current().spend(accountId),
+    books: () => supervised.current().books(),
     stop: () => supervised.stop(),
   };
 }
@@ -134,11 +156,43 @@ async function startIncarnation(
   });
   const { clickhouse } = options;
 
+  // One bad account, row or event never stops the others: reported, counted, skipped.
+  const isolated = (stage: string, subject: string, work: () => void): void => {
+    try {
+      work();
+    } catch (err) {
+      metrics.failures.inc({ stage });
+      logger.error({ err, stage, subject }, 'enforcement skipped one account, row or event');
+    }
+  };
+
+  // Facts first: the account history must have caught up before anything is decided.
+  // The stop signal ends the wait (and this start).
+  if (options.accountsFeed !== undefined) {
+    life.notReady(
+      `waiting for ${options.accountsFeed.groupId} to store ${options.accountsFeed.topic}`,
+    );
+    const outcome = await waitForAccountHistory(options.kafka, options.accountsFeed, {
+      timeoutMs: options.factsCatchUpMs ?? 60_000,
+      signal: life.signal,
+    });
+    if (life.signal.aborted) throw new Error('stopped while waiting for the account history');
+    if (outcome === 'timed_out') {
+      logger.warn(
+        { feed: options.accountsFeed },
+        'the account history has not caught up with its topic: deciding with the facts stored so far',
+      );
+    }
+  }
   const facts = new AccountFactsReader(clickhouse, new AccountHistory());
   await facts.refresh();
   const enforcer = new Enforcer(now(), {
     history: facts.history,
     graceMs: options.graceMs ?? DEFAULT_GRACE_MS,
+    onAccountFailure: (accountId, err) => {
+      metrics.failures.inc({ stage: 'decide' });
+      logger.error({ err, accountId }, 'account status not decided; the other accounts are');
+    },
   });
   const recent = new RecentCosts();
   const priceBook = options.priceBook ?? new ModelPriceBook(options.providers);
@@ -162,17 +216,21 @@ async function startIncarnation(
   };
 
   // Start-up: statuses already published, alerts already raised, the ledger's sums up to a
-  // cut, the follower from that cut on, and estimates of the stored requests not priced yet.
+  // cut, the followers from that cut on, and estimates of the stored requests neither priced
+  // nor unpriced yet.
   const view = await startTopicView({
     kafka: options.kafka,
     topic: topics.accountStatus,
     logger,
     name: 'enforcement start-up status view',
     supervision: { metrics: options.metrics, ...options.supervision },
-    onRecord: (_key, value) => {
-      if (value === null) return;
-      const parsed = AccountStatus.safeParse(JSON.parse(value.toString()));
-      if (parsed.success) enforcer.loadPublished(parsed.data);
+    onRecord: (key, value) => {
+      // A tombstone: the account has no status (= ok, see README "Spending limits").
+      if (value === null) return enforcer.loadRetired(key);
+      isolated('status_record', key, () => {
+        const parsed = AccountStatus.safeParse(JSON.parse(value.toString()));
+        if (parsed.success) enforcer.loadPublished(parsed.data);
+      });
     },
   });
   // The view restarts on its own while the broker is away; a stop meanwhile ends the wait.
@@ -188,11 +246,17 @@ async function startIncarnation(
   }
   const month = enforcer.month;
   enforcer.loadAlerted(await alertedThresholds(clickhouse, month));
+  // The ledger's sums of rows stored before the cut, the followers from the cut on: every row
+  // counts once (their first read starts at the cut, not an overlap before it).
   const cut = Date.now() - overlapMs;
   for (const [account, sum] of await pricedSums(clickhouse, month, cut)) {
-    enforcer.pricedSum(account, month, sum);
+    isolated('startup_sum', account, () => enforcer.pricedSum(account, month, sum));
   }
-  const ledger = new LedgerFollower(clickhouse, cut, overlapMs);
+  const follow = <Row extends { key: string; insertedAtMs: number }>(
+    read: (client: ClickHouseClient, sinceMs: number, month: string) => Promise<Row[]>,
+  ) => new InsertionFollower((since, m) => read(clickhouse, since, m), cut, overlapMs);
+  const ledger = follow(ledgerRows);
+  const unpriced = follow(unpricedRows);
   for (const row of await recentCosts(clickhouse, Date.now() - 60 * 60_000, 200)) {
     recent.record(row.provider, row.model, row.cost);
   }
@@ -202,15 +266,17 @@ async function startIncarnation(
     Date.now() - (options.estimateWindowMs ?? 2 * 60 * 60_000),
   );
   for (const request of stored) {
-    const estimate = estimateCost(request, sources);
-    enforcer.seen(
-      {
-        ...request,
-        key: pricingKey(request.provider, request.providerRequestId),
-        estimate: estimate.nano,
-      },
-      now(),
-    );
+    isolated('startup_estimate', request.userId, () => {
+      const estimate = estimateCost(request, sources);
+      enforcer.seen(
+        {
+          ...request,
+          key: pricingKey(request.provider, request.providerRequestId),
+          estimate: estimate.nano,
+        },
+        now(),
+      );
+    });
   }
   logger.info(
     { month, accounts: enforcer.tracker.accounts(month).length, estimatesRestored: stored.length },
@@ -220,54 +286,53 @@ async function startIncarnation(
   const producer = createProducer(options.kafka);
   await producer.connect();
   // One send at a time: two statuses of one account must reach the topic in decision order.
+  // Each send is bounded (PUBLISH_CHUNK_LIMITS): a month turn republishes every account.
   let publishing: Promise<void> = Promise.resolve();
   const publish = (decisions: Decisions, causedAt?: number): Promise<void> => {
     const send = async () => {
-      if (decisions.statuses.length === 0 && decisions.alerts.length === 0) return;
-      try {
-        await producer.sendBatch({
-          acks: -1,
-          topicMessages: [
-            {
-              topic: topics.accountStatus,
-              messages: decisions.statuses.map((s) => ({
-                key: s.accountId,
-                value: JSON.stringify(s),
-              })),
-            },
-            {
-              topic: topics.alerts,
-              messages: decisions.alerts.map((a) => ({ key: a.alertId, value: JSON.stringify(a) })),
-            },
-          ].filter((t) => t.messages.length > 0),
-        });
-      } catch (error) {
-        metrics.publishFailures.inc();
-        enforcer.unpublished(decisions);
-        throw error;
+      const outgoing = outgoingOf(decisions, topics);
+      const chunks = chunked(outgoing, messageBytes);
+      for (const [i, chunk] of chunks.entries()) {
+        try {
+          await producer.sendBatch({ acks: -1, topicMessages: byTopic(chunk) });
+        } catch (error) {
+          metrics.publishFailures.inc();
+          // What was sent stays published; the rest is decided again and re-sent.
+          enforcer.unpublished(decisionsOf(chunks.slice(i).flat()));
+          throw error;
+        }
       }
-      for (const s of decisions.statuses) metrics.statusChanges.inc({ status: s.status });
-      for (const a of decisions.alerts) {
-        metrics.alerts.inc({ threshold: String(a.details.threshold) });
-      }
-      if (causedAt !== undefined && decisions.statuses.length > 0) {
-        metrics.decisionSeconds.observe((Date.now() - causedAt) / 1000);
-      }
-      if (decisions.statuses.some((s) => s.status !== 'ok') || decisions.alerts.length > 0) {
-        logger.info(
-          {
-            statuses: decisions.statuses
-              .filter((s) => s.status !== 'ok')
-              .map((s) => [s.accountId, s.status]),
-            alerts: decisions.alerts.map((a) => a.alertId),
-          },
-          'account statuses and alerts published',
-        );
-      }
+      reportPublished(decisions, causedAt);
     };
     const next = publishing.then(send);
     publishing = next.catch(() => undefined);
     return next;
+  };
+  const reportPublished = (decisions: Decisions, causedAt: number | undefined) => {
+    for (const s of decisions.statuses) metrics.statusChanges.inc({ status: s.status });
+    metrics.statusChanges.inc({ status: 'retired' }, decisions.retired.length);
+    for (const a of decisions.alerts) {
+      if (a.type === 'spend_threshold') {
+        metrics.alerts.inc({ threshold: String(a.details.threshold) });
+      }
+    }
+    if (causedAt !== undefined && decisions.statuses.length > 0) {
+      metrics.decisionSeconds.observe((Date.now() - causedAt) / 1000);
+    }
+    if (decisions.statuses.some((s) => s.status !== 'ok') || decisions.alerts.length > 0) {
+      logger.info(
+        {
+          statuses: decisions.statuses
+            .filter((s) => s.status !== 'ok')
+            .map((s) => [s.accountId, s.status]),
+          alerts: decisions.alerts.map((a) => a.alertId),
+        },
+        'account statuses and alerts published',
+      );
+    }
+    if (decisions.retired.length > 0) {
+      logger.info({ retired: decisions.retired.length }, "idle accounts' statuses retired");
+    }
   };
   // A start that fails from here (e.g. the broker went away again) must not leave the
   // producer connected: the supervisor tries again, maybe many times.
@@ -301,20 +366,22 @@ async function startIncarnation(
         count(outcomes, 'too_old');
         continue;
       }
-      const estimate = estimateCost(event, sources);
-      count(bySource, estimate.source);
-      count(outcomes, 'estimated');
-      firstAppended ??= Number(message.timestamp);
-      enforcer.seen(
-        {
-          key: pricingKey(event.provider, event.providerRequestId!),
-          userId: event.userId,
-          billTo: event.billTo,
-          timestamp: event.timestamp,
-          estimate: estimate.nano,
-        },
-        at,
-      );
+      isolated('event', event.userId, () => {
+        const estimate = estimateCost(event, sources);
+        enforcer.seen(
+          {
+            key: pricingKey(event.provider, event.providerRequestId!),
+            userId: event.userId,
+            billTo: event.billTo,
+            timestamp: event.timestamp,
+            estimate: estimate.nano,
+          },
+          at,
+        );
+        count(bySource, estimate.source);
+        count(outcomes, 'estimated');
+        firstAppended ??= Number(message.timestamp);
+      });
     }
     for (const [outcome, n] of outcomes) metrics.events.inc({ outcome }, n);
     for (const [source, n] of bySource) metrics.estimates.inc({ source }, n);
@@ -340,13 +407,23 @@ async function startIncarnation(
         enforcer.factsChanged(await facts.refresh());
         const rows = await ledger.next(enforcer.month);
         for (const row of rows) {
-          recent.record(row.provider, row.model, row.cost);
-          // Remembered by storage time, the clock the follower works in.
-          enforcer.priced({ ...row, pricedAtMs: row.insertedAtMs });
+          isolated('ledger_row', row.billedAccount, () => {
+            recent.record(row.provider, row.model, row.cost);
+            // Remembered by storage time, the clock the follower works in.
+            enforcer.priced({ ...row, pricedAtMs: row.insertedAtMs });
+          });
         }
         metrics.ledgerRows.inc(rows.length);
-        enforcer.tracker.forgetPriced(Date.now() - priceMemoryMs);
+        const gaveUp = await unpriced.next(enforcer.month);
+        for (const row of gaveUp) {
+          isolated('unpriced_row', row.key, () =>
+            enforcer.unpriced({ ...row, unpricedAtMs: row.insertedAtMs }),
+          );
+        }
+        metrics.unpricedRows.inc(gaveUp.length);
+        enforcer.tracker.forgetSettled(Date.now() - priceMemoryMs);
         metrics.outstanding.set(enforcer.tracker.remembered);
+        metrics.waiting.set(enforcer.waiting);
         await publish(enforcer.decide(at));
       } finally {
         ticking = undefined;
@@ -370,6 +447,7 @@ async function startIncarnation(
     tick,
     status: (accountId) => enforcer.published(accountId),
     spend: (accountId) => enforcer.tracker.breakdown(accountId, enforcer.month),
+    books: () => enforcer.books(),
     async stop() {
       clearInterval(ticker);
       clearInterval(pricesTimer);
@@ -393,4 +471,71 @@ function requestCeiling(
   return price === undefined
     ? undefined
     : hfInferenceCostNano(providers.maxComputeSeconds * 1000, price);
+}
+
+interface Outgoing {
+  topic: string;
+  key: string;
+  /** null: a tombstone (a retired status). */
+  value: string | null;
+  /** What it publishes, handed back to the enforcer if it could not be sent. */
+  source:
+    | { kind: 'status'; status: AccountStatus }
+    | { kind: 'retired'; status: AccountStatus }
+    | { kind: 'alert'; alert: Alert };
+}
+
+/** Every message of `decisions`, statuses and tombstones first, in decision order. */
+function outgoingOf(
+  decisions: Decisions,
+  topics: { accountStatus: string; alerts: string },
+): Outgoing[] {
+  return [
+    ...decisions.statuses.map((s) => ({
+      topic: topics.accountStatus,
+      key: s.accountId,
+      value: JSON.stringify(s),
+      source: { kind: 'status' as const, status: s },
+    })),
+    ...decisions.retired.map((s) => ({
+      topic: topics.accountStatus,
+      key: s.accountId,
+      value: null,
+      source: { kind: 'retired' as const, status: s },
+    })),
+    ...decisions.alerts.map((a) => ({
+      topic: topics.alerts,
+      key: a.alertId,
+      value: JSON.stringify(a),
+      source: { kind: 'alert' as const, alert: a },
+    })),
+  ];
+}
+
+function messageBytes(m: Outgoing): number {
+  return (
+    Buffer.byteLength(m.key) +
+    (m.value === null ? 0 : Buffer.byteLength(m.value)) +
+    RECORD_OVERHEAD_BYTES
+  );
+}
+
+function byTopic(chunk: Outgoing[]) {
+  const topics = new Map<string, Array<{ key: string; value: string | null }>>();
+  for (const m of chunk) {
+    let messages = topics.get(m.topic);
+    if (messages === undefined) topics.set(m.topic, (messages = []));
+    messages.push({ key: m.key, value: m.value });
+  }
+  return [...topics].map(([topic, messages]) => ({ topic, messages }));
+}
+
+function decisionsOf(messages: Outgoing[]): Decisions {
+  const decisions: Decisions = { statuses: [], retired: [], alerts: [] };
+  for (const { source } of messages) {
+    if (source.kind === 'status') decisions.statuses.push(source.status);
+    else if (source.kind === 'retired') decisions.retired.push(source.status);
+    else decisions.alerts.push(source.alert);
+  }
+  return decisions;
 }

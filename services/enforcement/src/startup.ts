@@ -11,9 +11,10 @@ export interface UnpricedUsage extends EstimateRequest {
 }
 
 /**
- * Requests of `month` that billing.usage stored since `sinceMs` and the ledger has not priced:
- * the estimates a restart must not lose (their Kafka offsets were committed before it). Read
- * once at start-up; the ledger side is bounded to the same days.
+ * Requests of `month` that billing.usage stored since `sinceMs`, neither priced (ledger) nor
+ * given up on (unpriced): the estimates a restart must not lose (their Kafka offsets were
+ * committed before it). Read once at start-up; the ledger and unpriced sides are bounded to the
+ * same days.
  */
 export async function unpricedUsage(
   clickhouse: ClickHouseClient,
@@ -30,6 +31,9 @@ export async function unpricedUsage(
               AND billing_mode = 'routed' AND provider_request_id IS NOT NULL
               AND (provider, id) NOT IN (
                 SELECT provider, provider_request_id FROM billing.ledger_entries
+                WHERE event_time >= fromUnixTimestamp64Milli({since:Int64}) - INTERVAL 1 DAY)
+              AND (provider, id) NOT IN (
+                SELECT provider, provider_request_id FROM billing.unpriced_entries
                 WHERE event_time >= fromUnixTimestamp64Milli({since:Int64}) - INTERVAL 1 DAY)`,
     query_params: { since: sinceMs, monthStart: monthBounds(month).start.getTime() },
     format: 'JSONCompactEachRow',

@@ -78,7 +78,7 @@ function see(
 
 const ids = (d: Decisions) => d.alerts.map((a) => a.alertId);
 const byAccount = (d: Decisions) => new Map(d.statuses.map((s) => [s.accountId, s]));
-const NONE: Decisions = { statuses: [], alerts: [] };
+const NONE: Decisions = { statuses: [], retired: [], alerts: [] };
 
 describe('Enforcer: a free user is limited by the month credits', () => {
   it.each([
@@ -109,6 +109,7 @@ describe('Enforcer: a free user is limited by the month credits', () => {
           updatedAt: iso(20),
         },
       ],
+      retired: [],
       alerts: [],
     });
 
@@ -175,14 +176,69 @@ describe('Enforcer: a free user is limited by the month credits', () => {
     expect(e.tracker.spend('zoe', MARCH)).toBe(105_000_000n);
   });
 
-  it('a request still in its grace period is charged to the user already', () => {
-    const e = enforcerAt(time(0));
-    // Seen 1 minute after it finished: no snapshot yet, attribution waits; the user pays for now.
-    e.seen({ key: 'r1', userId: 'newbie', timestamp: iso(0), estimate: 7n }, time(1));
-    expect(e.tracker.spend('newbie', MARCH)).toBe(7n);
-    expect(e.decide(time(1)).statuses.map((s) => [s.accountId, s.status, s.spendNanoUsd])).toEqual([
-      ['newbie', 'ok', '7'],
+  it('within the grace, an unknown user is never blocked; their snapshot decides (issue 13)', () => {
+    const history = new AccountHistory();
+    const e = enforcerAt(time(0), history);
+    // $0.20 by a user without any snapshot, seen a minute after: twice a free user's credits.
+    e.seen({ key: 'r1', userId: 'newbie', timestamp: iso(0), estimate: 200_000_000n }, time(1));
+    expect(e.decide(time(1))).toEqual(NONE);
+    expect(e.tracker.spend('newbie', MARCH)).toBe(0n);
+    expect(e.waiting).toBe(1);
+    // Their snapshot arrives: a PRO user. The estimate is theirs; no block, no credits alert.
+    history.add(userSnapshot('newbie', 'pro'));
+    e.factsChanged(['newbie']);
+    const d = e.decide(time(2));
+    expect(d.statuses.map((s) => [s.accountId, s.plan, s.status, s.spendNanoUsd])).toEqual([
+      ['newbie', 'pro', 'ok', '200000000'],
     ]);
+    expect(d.alerts).toEqual([]);
+    expect(e.waiting).toBe(0);
+  });
+
+  it('a user whose snapshot never comes is a free user once the grace is over', () => {
+    const e = enforcerAt(time(0));
+    e.seen({ key: 'r1', userId: 'newbie', timestamp: iso(0), estimate: 200_000_000n }, time(1));
+    expect(e.decide(time(4))).toEqual(NONE); // 4 minutes: still within the grace
+    const d = e.decide(time(5)); // the grace (5 minutes) has ended
+    expect(d.statuses.map((s) => [s.accountId, s.plan, s.status])).toEqual([
+      ['newbie', 'free', 'blocked'],
+    ]);
+    expect(ids(d)).toEqual(['threshold:2024-03:newbie:credits_exhausted']);
+  });
+
+  it("an unknown org's requests wait for it, then move to it: its limit blocks, not the member", () => {
+    const history = historyOf(userSnapshot('alice', 'free'));
+    const e = enforcerAt(time(0), history);
+    for (let i = 0; i < 30; i++) {
+      // $3.00 of traffic naming an org whose snapshot is still on its way.
+      e.seen(
+        {
+          key: `r${i}`,
+          userId: 'alice',
+          billTo: 'acme',
+          timestamp: iso(0),
+          estimate: 100_000_000n,
+        },
+        time(1),
+      );
+    }
+    // Alice is a free user: charging her the org's requests would block her.
+    expect(e.decide(time(1))).toEqual(NONE);
+    history.add(
+      orgSnapshot('acme', { members: ['alice'], limit: 1_000_000_000, effectiveAt: iso(-60) }),
+    );
+    e.factsChanged(['acme']);
+    const d = e.decide(time(2));
+    expect(d.statuses.map((s) => [s.accountId, s.status, s.spendNanoUsd])).toEqual([
+      ['acme', 'blocked', '3000000000'],
+    ]);
+    expect(ids(d)).toEqual([
+      'threshold:2024-03:acme:limit_50',
+      'threshold:2024-03:acme:limit_80',
+      'threshold:2024-03:acme:limit_100',
+      'threshold:2024-03:acme:credits_exhausted',
+    ]);
+    expect(e.tracker.spend('alice', MARCH)).toBe(0n);
   });
 
   it('the month rollover lifts the block; late estimates of the old month do not count', () => {
@@ -202,27 +258,10 @@ describe('Enforcer: a free user is limited by the month credits', () => {
     expect(e.month).toBe(APRIL);
     expect(e.rollover(april1)).toBe(false);
 
-    expect(e.decide(april1)).toEqual({
-      statuses: [
-        {
-          schemaVersion: 1,
-          accountId: 'zoe',
-          kind: 'user',
-          plan: 'free',
-          month: APRIL,
-          status: 'ok',
-          reason: "ok: month-to-date spend $0.00 is below 80% of the month's credits of $0.10",
-          basis: 'credits',
-          spendNanoUsd: '0',
-          pricedNanoUsd: '0',
-          estimatedNanoUsd: '0',
-          limitNanoUsd: '100000000',
-          disabledProviders: [],
-          updatedAt: april1.toISOString(),
-        },
-      ],
-      alerts: [],
-    });
+    // Idle in April and ok: March's status leaves the topic (a tombstone, which readers take
+    // for ok) rather than being republished; nothing is alerted.
+    expect(e.decide(april1)).toEqual({ statuses: [], retired: [march.statuses[0]], alerts: [] });
+    expect(e.published('zoe')).toBeUndefined();
 
     // A March request seen and priced in April: forgotten month, ignored.
     const april2 = new Date('2024-04-02T00:00:00.000Z');
@@ -330,6 +369,7 @@ describe('Enforcer: an org spending limit', () => {
           updatedAt: iso(20),
         },
       ],
+      retired: [],
       alerts: [],
     });
     // The member pays nothing.
@@ -528,14 +568,18 @@ describe('Enforcer: attribution', () => {
   it('a non-member naming the org is charged to the user, never the org', () => {
     const e = enforcerAt(time(0), history());
     see(e, 'r1', 'mallory', 60_000_000n, 1, 'acme');
-    // Young request of a user never seen: attribution waits, the user still pays for now.
+    // Young request of a user never seen: attribution waits, and nobody pays until it answers.
     e.seen(
       { key: 'r2', userId: 'mallory', billTo: 'acme', timestamp: iso(2), estimate: 20_000_000n },
       time(3),
     );
     expect(e.tracker.spend('acme', MARCH)).toBe(0n);
-    expect(e.tracker.spend('mallory', MARCH)).toBe(80_000_000n);
+    expect(e.tracker.spend('mallory', MARCH)).toBe(60_000_000n);
+    expect(e.waiting).toBe(1);
+    // The grace is over by minute 20: the user pays (still never the org).
     const d = e.decide(time(20));
+    expect(e.waiting).toBe(0);
+    expect(e.tracker.spend('mallory', MARCH)).toBe(80_000_000n);
     expect(d.statuses.map((s) => [s.accountId, s.kind, s.status, s.spendNanoUsd])).toEqual([
       ['mallory', 'user', 'warning', '80000000'],
     ]);
@@ -785,9 +829,10 @@ describe('Enforcer: unpublished decisions', () => {
     const e = enforcerAt(time(0));
     see(e, 'r1', 'zoe', 100_000_000n, 1);
     const d1 = e.decide(time(20));
-    e.unpublished({ statuses: [], alerts: d1.alerts });
+    e.unpublished({ statuses: [], retired: [], alerts: d1.alerts });
     expect(e.decide(time(21))).toEqual({
       statuses: [],
+      retired: [],
       alerts: [{ ...d1.alerts[0], createdAt: iso(21) }],
     });
   });
@@ -815,6 +860,7 @@ describe('Enforcer: accounts that pay as they go are never blocked', () => {
           updatedAt: iso(20),
         },
       ],
+      retired: [],
       alerts: [],
     });
 
@@ -1089,6 +1135,8 @@ describe('Enforcer: property', () => {
             );
           }
           for (const s of d.statuses) lastPublished.set(s.accountId, s);
+          // A retired status is a tombstone: the account has none (ok) from then on.
+          for (const s of d.retired) lastPublished.delete(s.accountId);
         };
 
         for (const op of ops) {
@@ -1174,7 +1222,7 @@ describe('Enforcer: property', () => {
           // What the enforcer remembers is what was really published last.
           expect(published).toEqual(lastPublished.get(id));
           if (published === undefined) {
-            // Never published: an account that never spent (a status would be ok anyway).
+            // Never published, or retired: no spend this month (a status would be ok anyway).
             expect(spend).toBe(0n);
             expect(expected.status).toBe('ok');
           } else {
@@ -1213,5 +1261,71 @@ describe('Enforcer: property', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('Enforcer: one bad account never stops the others (issue 13)', () => {
+  it('an account whose decision throws is reported once; the others are decided', () => {
+    // Facts that cannot be read for one account (any rule that throws: a corrupt history, a
+    // credits rule refusing it): the other accounts must not notice.
+    class CorruptFor extends AccountHistory {
+      override at(accountId: string, t: Date | number) {
+        if (accountId === 'flip') throw new RangeError('corrupt facts for flip');
+        return super.at(accountId, t);
+      }
+    }
+    const failures: string[] = [];
+    const e = new Enforcer(time(0), {
+      history: new CorruptFor(),
+      graceMs: GRACE_MS,
+      onAccountFailure: (accountId, error) =>
+        failures.push(`${accountId}: ${(error as Error).message}`),
+    });
+    e.pricedSum('flip', MARCH, 5n);
+    see(e, 'r1', 'zoe', 100_000_000n, 1);
+    const d = e.decide(time(20));
+    expect(d.statuses.map((s) => [s.accountId, s.status])).toEqual([['zoe', 'blocked']]);
+    expect(d.alerts.map((a) => [a.alertId, a.type, a.accountId])).toEqual([
+      ['account_decision_failed:2024-03:flip', 'account_decision_failed', 'flip'],
+      ['threshold:2024-03:zoe:credits_exhausted', 'spend_threshold', 'zoe'],
+    ]);
+    expect(failures).toEqual(['flip: corrupt facts for flip']);
+    // Tried again when its spend moves; reported again, alerted once per month.
+    e.pricedSum('flip', MARCH, 5n);
+    expect(e.decide(time(21))).toEqual(NONE);
+    expect(failures).toHaveLength(2);
+  });
+});
+
+describe('Enforcer: statuses of idle accounts retire at the month turn (issue 13)', () => {
+  it('ok and idle: a tombstone; disabled providers or April activity: republished', () => {
+    const history = historyOf(
+      orgSnapshot('beta', { members: ['bob'], disabledProviders: ['groq'] }),
+      userSnapshot('zoe', 'free'),
+      userSnapshot('amy', 'free'),
+    );
+    const e = enforcerAt(time(0), history);
+    see(e, 'z1', 'zoe', 1n, 1);
+    see(e, 'a1', 'amy', 1n, 1);
+    e.factsChanged(['beta']);
+    const march = byAccount(e.decide(time(20)));
+    expect([...march.keys()].sort()).toEqual(['amy', 'beta', 'zoe']);
+    // amy's first April request is seen just before the turn is noticed.
+    e.seen(
+      { key: 'a2', userId: 'amy', timestamp: '2024-04-01T00:00:00.000Z', estimate: 2n },
+      new Date('2024-04-01T00:10:00.000Z'),
+    );
+    e.rollover(new Date('2024-04-01T00:10:00.000Z'));
+    const april = e.decide(new Date('2024-04-01T00:10:00.000Z'));
+    expect(april.retired).toEqual([march.get('zoe')]);
+    const republished = april.statuses.map((s) => [s.accountId, s.month, s.status, s.spendNanoUsd]);
+    expect(republished.sort()).toEqual([
+      ['amy', APRIL, 'ok', '2'],
+      ['beta', APRIL, 'ok', '0'],
+    ]);
+    expect(e.published('zoe')).toBeUndefined();
+    // Handed back unsent: retired again at the next decide.
+    e.unpublished(april);
+    expect(e.decide(new Date('2024-04-01T00:11:00.000Z')).retired).toEqual([march.get('zoe')]);
   });
 });

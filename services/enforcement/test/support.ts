@@ -1,9 +1,21 @@
-import type { AccountSnapshot, AccountStatus, RoutedRequestEvent } from '@nanobill/contract';
+import {
+  MAX_EVENT_WINDOW_MS,
+  type AccountSnapshot,
+  type AccountStatus,
+  type RoutedRequestEvent,
+} from '@nanobill/contract';
 import { snapshotRow } from '@nanobill/accounts';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import { parseProviders } from '@nanobill/providers';
 import { startProviderSimulator } from '@nanobill/provider-simulator';
-import { uniqueName } from '@nanobill/testkit';
+import { ensureTopics, type Kafka } from '@nanobill/kafka';
+import { createMetricsRegistry } from '@nanobill/observability';
+import { quietLogger, uniqueName } from '@nanobill/testkit';
+import {
+  startEnforcement,
+  type EnforcementOptions,
+  type EnforcementService,
+} from '../src/index.js';
 
 /** Published price of the one simulated model: $0.50 / $1.50 per million tokens. */
 export const MODEL = 'meta-llama/Llama-3.3-70B-Instruct';
@@ -91,3 +103,116 @@ export function user(
 /** The statuses of one account, in publication order. */
 export const statusesOf = (all: AccountStatus[], accountId: string) =>
   all.filter((s) => s.accountId === accountId);
+
+/** The columns every table about one routed request shares. */
+function requestColumns(e: RoutedRequestEvent) {
+  return {
+    provider: e.provider,
+    provider_request_id: e.providerRequestId,
+    request_id: e.requestId,
+    event_time: e.timestamp,
+    user_id: e.userId,
+    bill_to: e.billTo ?? null,
+    model: e.model,
+    task: e.task,
+  };
+}
+
+/** Ledger rows for `events`, each costing `cost`; `insertedAt` as if stored then (default: now). */
+export async function insertLedger(
+  client: ClickHouseClient,
+  events: RoutedRequestEvent[],
+  billedAccount: string,
+  cost: bigint,
+  insertedAt?: Date,
+) {
+  await client.insert({
+    table: 'billing.ledger_entries',
+    format: 'JSONEachRow',
+    values: events.map((e) => ({
+      ...requestColumns(e),
+      priced_at: e.timestamp,
+      billed_account: billedAccount,
+      attribution: 'org',
+      attribution_reason: '',
+      cost_nano_usd: cost.toString(),
+      cost_source: 'provider_api',
+      ...(insertedAt === undefined ? {} : { inserted_at: insertedAt.toISOString() }),
+    })),
+  });
+}
+
+/** Rows of billing.unpriced_entries for `events`: pricing gave up on them (stored at `insertedAt`). */
+export async function insertUnpriced(
+  client: ClickHouseClient,
+  events: RoutedRequestEvent[],
+  insertedAt?: Date,
+) {
+  await client.insert({
+    table: 'billing.unpriced_entries',
+    format: 'JSONEachRow',
+    values: events.map((e) => ({
+      ...requestColumns(e),
+      first_seen_at: e.timestamp,
+      unpriced_at: new Date().toISOString(),
+      reason: 'no valid cost before the deadline',
+      ...(insertedAt === undefined ? {} : { inserted_at: insertedAt.toISOString() }),
+    })),
+  });
+}
+
+/** billing.usage rows for `events`, as ingest stores them (stored now). */
+export async function insertUsage(client: ClickHouseClient, events: RoutedRequestEvent[]) {
+  await client.insert({
+    table: 'billing.usage',
+    format: 'JSONEachRow',
+    values: events.map((e, i) => ({
+      ...requestColumns(e),
+      provider_request_id: e.providerRequestId ?? null,
+      billing_mode: e.billingMode,
+      status: e.status,
+      input_tokens: e.usage?.inputTokens ?? null,
+      output_tokens: e.usage?.outputTokens ?? null,
+      schema_version: 1,
+      source_partition: 0,
+      source_offset: i,
+    })),
+  });
+}
+
+/** Enforcement's three topics, of this test's own, created (the status topic compacted). */
+export async function enforcementTopics(kafka: Kafka, prefix: string, statusPartitions = 1) {
+  const topics = {
+    requests: uniqueName(`${prefix}-requests`),
+    accountStatus: uniqueName(`${prefix}-status`),
+    alerts: uniqueName(`${prefix}-alerts`),
+  };
+  await ensureTopics(kafka, [
+    { topic: topics.requests, numPartitions: 3 },
+    {
+      topic: topics.accountStatus,
+      numPartitions: statusPartitions,
+      configs: { 'cleanup.policy': 'compact' },
+    },
+    { topic: topics.alerts, numPartitions: 1 },
+  ]);
+  return topics;
+}
+
+/**
+ * The enforcement service as the tests run it: quiet, a group of its own, every event timestamp
+ * accepted (test clocks run months ago), ticked by the test; `options` for the rest.
+ */
+export function startTestEnforcement(
+  options: Pick<EnforcementOptions, 'kafka' | 'clickhouse' | 'providers' | 'topics'> &
+    Partial<EnforcementOptions>,
+): Promise<EnforcementService> {
+  return startEnforcement({
+    logger: quietLogger(),
+    metrics: createMetricsRegistry(),
+    groupId: uniqueName('enforcement'),
+    eventWindow: { maxAgeMs: MAX_EVENT_WINDOW_MS, maxAheadMs: MAX_EVENT_WINDOW_MS },
+    tickMs: 0,
+    ...options,
+  });
+}
