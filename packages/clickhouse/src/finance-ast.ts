@@ -16,6 +16,8 @@ export const FINANCE_OBJECTS: readonly string[] = [
   'statement_lines',
   'statements',
   'statement_months',
+  'statement_drafts',
+  'statement_claims',
   'alert_log',
   'alerts',
   'alert_deliveries',

@@ -102,33 +102,52 @@ async function customKeyCounts(
   return counts;
 }
 
-/** One line per account with any activity in the month; pure given the activity and history. */
+/** An account whose line could not be computed, and why. */
+export interface FailedAccount {
+  accountId: string;
+  error: unknown;
+}
+
+/**
+ * One line per account with any activity in the month; pure given the activity and history.
+ * Each account is computed on its own: one whose history cannot be read (e.g. a plan history that
+ * mixes user and org facts) is returned in `failed` and never stops the others' lines.
+ */
 export function statementLines(
   month: string,
   activity: MonthActivity,
   history: AccountHistory,
   status: StatementStatus,
-): StatementLine[] {
+): { lines: StatementLine[]; failed: FailedAccount[] } {
   const accounts = new Set([
     ...activity.gross.keys(),
     ...activity.adjustments.keys(),
     ...activity.customKeyRequests.keys(),
   ]);
   const { end } = monthBounds(month);
-  return [...accounts].sort().map((accountId) => {
-    const account = accountMonth(history, accountId, month, end.getTime() - 1);
-    const { facts } = account;
-    return statementLine({
-      month,
-      accountId,
-      accountKind: facts.kind,
-      plan: facts.plan,
-      gross: activity.gross.get(accountId) ?? 0n,
-      adjustment: activity.adjustments.get(accountId) ?? 0n,
-      grant: account.grant,
-      payAsYouGo: account.payAsYouGo,
-      customKeyRequests: activity.customKeyRequests.get(accountId) ?? 0,
-      status,
-    });
-  });
+  const lines: StatementLine[] = [];
+  const failed: FailedAccount[] = [];
+  for (const accountId of [...accounts].sort()) {
+    try {
+      const account = accountMonth(history, accountId, month, end.getTime() - 1);
+      const { facts } = account;
+      lines.push(
+        statementLine({
+          month,
+          accountId,
+          accountKind: facts.kind,
+          plan: facts.plan,
+          gross: activity.gross.get(accountId) ?? 0n,
+          adjustment: activity.adjustments.get(accountId) ?? 0n,
+          grant: account.grant,
+          payAsYouGo: account.payAsYouGo,
+          customKeyRequests: activity.customKeyRequests.get(accountId) ?? 0,
+          status,
+        }),
+      );
+    } catch (error) {
+      failed.push({ accountId, error });
+    }
+  }
+  return { lines, failed };
 }

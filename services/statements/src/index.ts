@@ -3,8 +3,17 @@ export {
   monthStatements,
   finalizeIfDue,
   finalizedMonths,
+  monthsWithWork,
+  refreshMonth,
   storableLines,
   AMOUNTS,
+  CLAIM_SETTLE_MS,
+  type MonthOutcome,
   type StoredLine,
 } from './store.js';
-export { statementLines, readMonthActivity, type MonthActivity } from './compute.js';
+export {
+  statementLines,
+  readMonthActivity,
+  type FailedAccount,
+  type MonthActivity,
+} from './compute.js';
