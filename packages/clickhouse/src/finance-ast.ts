@@ -28,6 +28,7 @@ export const FINANCE_OBJECTS: readonly string[] = [
   'usage_by_key_hourly_mv',
   'usage_by_key_daily_mv',
   'schema_migrations',
+  'migration_lock',
 ];
 
 /** Secrets: token hashes and webhook signing secrets. */
