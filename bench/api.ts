@@ -71,6 +71,8 @@ for (const org of orgIds)
 const noStatuses: StatusView = {
   get: () => undefined,
   size: 0,
+  caughtUp: true,
+  lag: 0,
   ready: Promise.resolve(),
   stop: async () => undefined,
 };

@@ -68,6 +68,8 @@ class LookupCounter {
 const noStatuses: StatusView = {
   get: () => undefined,
   size: 0,
+  caughtUp: true,
+  lag: 0,
   ready: Promise.resolve(),
   stop: async () => undefined,
 };
