@@ -29,6 +29,13 @@ export const FINANCE_OBJECTS: readonly string[] = [
   'usage_by_key_daily_mv',
   'schema_migrations',
   'migration_lock',
+  'ledger_inserts',
+  'ledger_inserts_mv',
+  'rollup_corrections',
+  'rollup_corrections_hourly_mv',
+  'rollup_corrections_by_key_hourly_mv',
+  'rollup_corrections_by_key_daily_mv',
+  'rollup_checks',
 ];
 
 /** Secrets: token hashes and webhook signing secrets. */

@@ -32,20 +32,25 @@ async function sums(clickhouse: ClickHouseClient, query: string, params: Record<
   );
 }
 
-/** What a month's statements are made of, read from the ledger and billing.usage. */
-export async function readMonthActivity(
+/**
+ * Routed cost per billed account of the month: its own requests priced before `pricedBeforeMs`
+ * (gross), and the late costs of earlier final months priced during it (adjustments). One
+ * account's only when `account` is given (the spend page's month to date).
+ */
+export async function routedCosts(
   clickhouse: ClickHouseClient,
-  history: AccountHistory,
   month: string,
-  options: { pricedBeforeMs?: number; finalized: ReadonlyMap<string, number>; now: Date },
-): Promise<MonthActivity> {
+  options: { pricedBeforeMs?: number; finalized: ReadonlyMap<string, number>; account?: string },
+): Promise<Pick<MonthActivity, 'gross' | 'adjustments'>> {
   const m = yyyymm(month);
+  const only = options.account === undefined ? '' : 'AND billed_account = {account:String}';
+  const account = options.account ?? '';
   const gross = await sums(
     clickhouse,
     `SELECT billed_account, toString(sum(toInt128(cost_nano_usd))) FROM billing.ledger
-     WHERE toYYYYMM(event_time) = {m:UInt32} AND priced_at < fromUnixTimestamp64Milli({before:Int64})
+     WHERE toYYYYMM(event_time) = {m:UInt32} AND priced_at < fromUnixTimestamp64Milli({before:Int64}) ${only}
      GROUP BY billed_account`,
-    { m, before: options.pricedBeforeMs ?? NEVER_MS },
+    { m, before: options.pricedBeforeMs ?? NEVER_MS, account },
   );
   const earlier = [...options.finalized].filter(([other]) => other < month);
   const adjustments = await sums(
@@ -55,17 +60,28 @@ export async function readMonthActivity(
        AND has({months:Array(UInt32)}, toYYYYMM(event_time))
        AND priced_at >= fromUnixTimestamp64Milli(
              arrayElement({finalizedAt:Array(Int64)}, indexOf({months:Array(UInt32)}, toYYYYMM(event_time))))
+       ${only}
      GROUP BY billed_account`,
     {
       m,
       months: earlier.map(([other]) => yyyymm(other)),
       finalizedAt: earlier.map(([, at]) => at),
+      account,
     },
   );
+  return { gross, adjustments };
+}
+
+/** What a month's statements are made of, read from the ledger and billing.usage. */
+export async function readMonthActivity(
+  clickhouse: ClickHouseClient,
+  history: AccountHistory,
+  month: string,
+  options: { pricedBeforeMs?: number; finalized: ReadonlyMap<string, number>; now: Date },
+): Promise<MonthActivity> {
   return {
-    gross,
-    adjustments,
-    customKeyRequests: await customKeyCounts(clickhouse, history, m, options.now),
+    ...(await routedCosts(clickhouse, month, options)),
+    customKeyRequests: await customKeyCounts(clickhouse, history, yyyymm(month), options.now),
   };
 }
 

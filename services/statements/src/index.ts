@@ -4,6 +4,7 @@ export {
   finalizeIfDue,
   finalizedMonths,
   monthsWithWork,
+  monthToDateGross,
   refreshMonth,
   storableLines,
   AMOUNTS,
@@ -14,6 +15,7 @@ export {
 export {
   statementLines,
   readMonthActivity,
+  routedCosts,
   type FailedAccount,
   type MonthActivity,
 } from './compute.js';

@@ -3,6 +3,7 @@ import { AccountFactsReader } from '@nanobill/accounts';
 import { AccountHistory } from '@nanobill/attribution';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import { Counter, Gauge, type Logger, type Registry } from '@nanobill/observability';
+import { correctRollups } from '@nanobill/usage';
 import type { FailedAccount } from './compute.js';
 import { monthsWithWork, refreshMonth, type StoredLine } from './store.js';
 
@@ -17,6 +18,11 @@ export interface StatementsOptions {
   now?: () => Date;
   /** See `CLAIM_SETTLE_MS`. */
   claimSettleMs?: number;
+  /**
+   * How often the usage rollups are corrected for requests inserted into the ledger twice
+   * (`correctRollups`); also at every refresh. `null`: only at refreshes. Default 30 s.
+   */
+  correctionsEveryMs?: number | null;
 }
 
 function statementsMetrics(registry: Registry | undefined) {
@@ -24,8 +30,13 @@ function statementsMetrics(registry: Registry | undefined) {
   return {
     failures: new Counter({
       name: 'nanobill_statement_failures_total',
-      help: 'Statement computations that failed and were left for the next refresh: account (one account of a month) or month (a whole month)',
+      help: 'Computations that failed and were left for the next pass: account (one account of a month), month (a whole month), rollups (a pass of the rollup corrections)',
       labelNames: ['scope'] as const,
+      registers,
+    }),
+    corrections: new Counter({
+      name: 'nanobill_rollup_corrections_total',
+      help: 'Correction rows written to the usage rollups for requests inserted into the ledger more than once',
       registers,
     }),
     failing: new Gauge({
@@ -41,6 +52,8 @@ function statementsMetrics(registry: Registry | undefined) {
  * a month not final yet, and always the previous and the current month) is recomputed on a
  * schedule, and turns final once its pricing deadline has passed and nothing of it is pending.
  * Runs once across processes (a singleton lease); finalization is idempotent even so.
+ *
+ * It also keeps the usage rollups equal to the ledger (`correctRollups`, every 30 s by default).
  *
  * One account whose line cannot be computed, or one month that fails, is reported (log, metric)
  * and never stops the other accounts or months: they are written, and it is tried again next time.
@@ -65,7 +78,27 @@ export async function startStatements(options: StatementsOptions) {
       );
     }
   };
+  let correcting: Promise<void> | undefined;
+  const correct = () =>
+    (correcting ??= (async () => {
+      try {
+        const rows = await correctRollups(options.clickhouse);
+        if (rows > 0) {
+          metrics.corrections.inc(rows);
+          logger.warn(
+            { rows },
+            'usage rollups corrected for requests inserted into the ledger twice',
+          );
+        }
+      } catch (err) {
+        metrics.failures.inc({ scope: 'rollups' });
+        logger.error({ err }, 'usage rollups not corrected; tried again at the next pass');
+      } finally {
+        correcting = undefined;
+      }
+    })());
   const refreshOnce = async () => {
+    await correct();
     await accounts.refresh();
     const at = now();
     let failing = 0;
@@ -95,6 +128,10 @@ export async function startStatements(options: StatementsOptions) {
     (running ??= refreshOnce().finally(() => {
       running = undefined;
     }));
+  const correctionsEveryMs =
+    options.correctionsEveryMs === undefined ? 30_000 : options.correctionsEveryMs;
+  const corrections =
+    correctionsEveryMs === null ? undefined : setInterval(() => void correct(), correctionsEveryMs);
   const schedule = options.schedule === undefined ? '*/10 * * * *' : options.schedule;
   const task =
     schedule === null
@@ -105,8 +142,10 @@ export async function startStatements(options: StatementsOptions) {
   return {
     refresh,
     async stop() {
+      clearInterval(corrections);
       await task?.stop();
       await running?.catch(() => undefined);
+      await correcting;
     },
   };
 }

@@ -4,7 +4,7 @@ import type { AccountHistory } from '@nanobill/attribution';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import { monthBounds, monthOf, type StatementLine, type StatementStatus } from '@nanobill/credits';
 import { fitsInt64, formatUsd } from '@nanobill/money';
-import { readMonthActivity, statementLines, type FailedAccount } from './compute.js';
+import { readMonthActivity, routedCosts, statementLines, type FailedAccount } from './compute.js';
 
 /** A statement line with the part of its gross that corrects earlier, final months. */
 export type StoredLine = StatementLine & { adjustment: bigint };
@@ -30,6 +30,23 @@ export async function finalizedMonths(clickhouse: ClickHouseClient): Promise<Map
     format: 'JSONCompactEachRow',
   });
   return new Map((await result.json<[string, string]>()).map(([month, at]) => [month, Number(at)]));
+}
+
+/**
+ * What the account's statement of `month` says so far: its routed cost, adjustments of earlier
+ * final months included (the spend page shows this figure, so it equals the statement's draft).
+ */
+export async function monthToDateGross(
+  clickhouse: ClickHouseClient,
+  account: string,
+  month: string,
+): Promise<bigint> {
+  const finalized = await finalizedMonths(clickhouse);
+  const { gross, adjustments } = await routedCosts(clickhouse, month, {
+    finalized: new Map([...finalized].filter(([other]) => other !== month)),
+    account,
+  });
+  return (gross.get(account) ?? 0n) + (adjustments.get(account) ?? 0n);
 }
 
 /** Final months whose every account's final line is stored (`billing.statement_months`). */
