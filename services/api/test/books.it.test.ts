@@ -4,7 +4,7 @@ import { AccountHistory } from '@nanobill/attribution';
 import { openFinanceSql, type ClickHouseClient } from '@nanobill/clickhouse';
 import { startStatements } from '@nanobill/statements';
 import { quietLogger, testClickHouse, testWebhookSecrets } from '@nanobill/testkit';
-import { createToken, startApiServer, TokenStore, type StatusView } from '../src/index.js';
+import { createToken, startApiServer, TokenStore, NO_STATUSES } from '../src/index.js';
 import { insertSnapshots } from './support.js';
 
 const NOW = new Date('2026-10-20T12:00:00.000Z');
@@ -50,15 +50,6 @@ async function rows(client: ClickHouseClient, query: string): Promise<unknown[]>
   const result = await client.query({ query, format: 'JSONCompactEachRow' });
   return result.json();
 }
-
-const noStatuses: StatusView = {
-  get: () => undefined,
-  size: 0,
-  caughtUp: true,
-  lag: 0,
-  ready: Promise.resolve(),
-  stop: async () => undefined,
-};
 
 // Real (embedded) ClickHouse: the books an org admin sees agree with the ledger and statements.
 describe('rollups and the spend page against the ledger and the statement', () => {
@@ -157,7 +148,7 @@ describe('rollups and the spend page against the ledger and the statement', () =
       logger: quietLogger(),
       clickhouse: ch.client,
       financeSql,
-      statuses: noStatuses,
+      statuses: NO_STATUSES,
       facts: new AccountFactsReader(ch.client, new AccountHistory()),
       tokens: new TokenStore(ch.client, { now: () => NOW }),
       webhookSecrets: testWebhookSecrets(ch.client, { now: () => NOW }),

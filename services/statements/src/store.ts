@@ -138,34 +138,19 @@ export async function refreshMonth(
     finalized = await finalizedMonths(clickhouse);
   }
   const cutoff = finalized.get(month);
-  if (cutoff === undefined) {
-    const { lines, failed } = await compute(
-      clickhouse,
-      history,
-      month,
-      options.now,
-      finalized,
-      'draft',
-    );
-    await writeLines(clickhouse, 'billing.statement_drafts', lines, options.now, options.onRefused);
-    return { kind: 'draft', failed };
-  }
+  const final = cutoff !== undefined;
   const { lines, failed } = await compute(
     clickhouse,
     history,
     month,
     options.now,
     finalized,
-    'final',
+    final ? 'final' : 'draft',
     cutoff,
   );
-  const refused = await writeLines(
-    clickhouse,
-    'billing.statement_lines',
-    lines,
-    options.now,
-    options.onRefused,
-  );
+  const table = final ? 'billing.statement_lines' : 'billing.statement_drafts';
+  const refused = await writeLines(clickhouse, table, lines, options.now, options.onRefused);
+  if (!final) return { kind: 'draft', failed };
   // Complete once every account has its final line; until then each pass computes the missing
   // ones again at the same cut-off (the others are rewritten with the same figures).
   if (failed.length > 0 || refused > 0) return { kind: 'finalizing', failed };
