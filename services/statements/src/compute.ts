@@ -53,6 +53,7 @@ export async function routedCosts(
     { m, before: options.pricedBeforeMs ?? NEVER_MS, account },
   );
   const earlier = [...options.finalized].filter(([other]) => other < month);
+  if (earlier.length === 0) return { gross, adjustments: new Map() };
   const adjustments = await sums(
     clickhouse,
     `SELECT billed_account, toString(sum(toInt128(cost_nano_usd))) FROM billing.ledger
