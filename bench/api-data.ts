@@ -11,6 +11,7 @@ import { migrate, openClickHouse, type ClickHouseClient } from '@nanobill/clickh
 import { loadConfig } from '@nanobill/config';
 import { DEFAULT_PROVIDERS } from '@nanobill/contract';
 import { tempDir } from '@nanobill/testkit';
+import { monthToDateGross } from '@nanobill/statements';
 import { monthToDateCost, usageSeries, usageSeriesQuery } from '@nanobill/usage';
 
 export interface FillLedgerOptions {
@@ -195,10 +196,17 @@ async function main() {
             `${result.series.reduce((n, s) => n + s.points.length, 0)} points`,
         );
       }
-      const t = performance.now();
-      const cost = await monthToDateCost(clickhouse, account, end.toISOString().slice(0, 7));
+      const month = end.toISOString().slice(0, 7);
+      let t = performance.now();
+      const cost = await monthToDateCost(clickhouse, account, month);
       console.log(
-        `    month to date: ${cost} nano-USD in ${(performance.now() - t).toFixed(0)} ms`,
+        `    month to date (rollup): ${cost} nano-USD in ${(performance.now() - t).toFixed(0)} ms`,
+      );
+      // The spend page's figure: the statement's, read from the ledger (adjustments included).
+      t = performance.now();
+      const statement = await monthToDateGross(clickhouse, account, month);
+      console.log(
+        `    month to date (statement, /spend): ${statement} nano-USD in ${(performance.now() - t).toFixed(0)} ms`,
       );
     }
   };

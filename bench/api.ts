@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { AccountFactsReader } from '@nanobill/accounts';
-import { createToken, startApiServer, TokenStore, type StatusView } from '@nanobill/api';
+import { createToken, startApiServer, TokenStore, NO_STATUSES } from '@nanobill/api';
 import { AccountHistory } from '@nanobill/attribution';
 import { migrate, openClickHouse, openFinanceSql } from '@nanobill/clickhouse';
 import { createLogger } from '@nanobill/observability';
@@ -67,20 +67,14 @@ const orgIds = Array.from({ length: ORGS }, (_, i) => `org-${String(i).padStart(
 const tokens = new Map<string, string>();
 for (const org of orgIds)
   tokens.set(org, (await createToken(clickhouse, { kind: 'org', org })).token);
-// The usage route does not read statuses; the bench needs no broker.
-const noStatuses: StatusView = {
-  get: () => undefined,
-  size: 0,
-  ready: Promise.resolve(),
-  stop: async () => undefined,
-};
 const port = await freePortPair();
 const server = await startApiServer({
   port,
   logger: createLogger({ level: 'warn' }),
   clickhouse,
   financeSql: openFinanceSql({ dataDir }),
-  statuses: noStatuses,
+  // The usage route does not read statuses; the bench needs no broker.
+  statuses: NO_STATUSES,
   facts: new AccountFactsReader(clickhouse, new AccountHistory()),
   tokens: new TokenStore(clickhouse),
   webhookSecrets: new WebhookSecretStore(

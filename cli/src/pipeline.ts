@@ -199,15 +199,6 @@ export async function startPipeline(options: {
       });
       stack.push(['pricing', pricing]);
     }
-    if (only.has('statements')) {
-      const statements = await startStatements({
-        clickhouse: clickhouse(),
-        logger,
-        deadlineMs: config.pricing.deadlineMs,
-      });
-      stack.push(['statements', statements]);
-    }
-
     // One active instance across processes: with a ClickHouse server several processes may run
     // them, so each takes a lease first (embedded ClickHouse allows one process anyway).
     const singleton = async (name: ServiceName, start: () => Promise<Stoppable>) => {
@@ -216,6 +207,17 @@ export async function startPipeline(options: {
         : await start();
       stack.push([name, service]);
     };
+    if (only.has('statements')) {
+      const client = clickhouse();
+      await singleton('statements', () =>
+        startStatements({
+          clickhouse: client,
+          logger,
+          metrics: registry,
+          deadlineMs: config.pricing.deadlineMs,
+        }),
+      );
+    }
     if (only.has('enforcement')) {
       const client = clickhouse();
       await singleton('enforcement', () =>

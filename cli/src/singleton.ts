@@ -44,7 +44,7 @@ export interface SingletonOptions {
 }
 
 /**
- * A service that must run once across all processes (enforcement, alerts) runs only while this
+ * A service that must run once across all processes (enforcement, alerts, statements) runs only while this
  * process holds its lease; other processes stand by (ready: that is their normal state) and take
  * over when the holder goes away. Each time the lease is taken the service starts afresh (it
  * rebuilds its state from Kafka and ClickHouse), and its metrics are registered again.

@@ -11,7 +11,7 @@ import {
   UnknownTokenId,
   type ApiServerOptions,
   type CreatedToken,
-  type StatusView,
+  NO_STATUSES,
 } from '@nanobill/api';
 import { quietLogger, testClickHouse, waitFor, testWebhookSecrets } from '@nanobill/testkit';
 
@@ -65,13 +65,6 @@ class LookupCounter {
   }
 }
 
-const noStatuses: StatusView = {
-  get: () => undefined,
-  size: 0,
-  ready: Promise.resolve(),
-  stop: async () => undefined,
-};
-
 describe('hostile: API authentication, rate limits and tokens (real server, real ClickHouse)', () => {
   let ch: Awaited<ReturnType<typeof testClickHouse>>;
   let router: CreatedToken;
@@ -89,7 +82,7 @@ describe('hostile: API authentication, rate limits and tokens (real server, real
       logger: quietLogger(),
       clickhouse: ch.client,
       financeSql: openFinanceSql({ dataDir: ch.dataDir }),
-      statuses: noStatuses,
+      statuses: NO_STATUSES,
       facts: new AccountFactsReader(ch.client, new AccountHistory()),
       tokens: store ? store(lookups.wrapped) : new TokenStore(lookups.wrapped),
       webhookSecrets: testWebhookSecrets(ch.client),

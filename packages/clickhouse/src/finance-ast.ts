@@ -17,6 +17,8 @@ export const FINANCE_OBJECTS: readonly string[] = [
   'statement_lines',
   'statements',
   'statement_months',
+  'statement_drafts',
+  'statement_claims',
   'alert_log',
   'alerts',
   'alert_deliveries',
@@ -27,6 +29,14 @@ export const FINANCE_OBJECTS: readonly string[] = [
   'usage_by_key_hourly_mv',
   'usage_by_key_daily_mv',
   'schema_migrations',
+  'migration_lock',
+  'ledger_inserts',
+  'ledger_inserts_mv',
+  'rollup_corrections',
+  'rollup_corrections_hourly_mv',
+  'rollup_corrections_by_key_hourly_mv',
+  'rollup_corrections_by_key_daily_mv',
+  'rollup_checks',
 ];
 
 /** Secrets: token hashes and webhook signing secrets. */

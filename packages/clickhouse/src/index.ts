@@ -12,6 +12,8 @@ export {
   migrate,
   pendingMigrations,
   waitForMigrations,
+  withMigrationLock,
+  MIGRATION_LOCK_TTL_MS,
   readMigrations,
   splitStatements,
   MIGRATIONS_DIR,

@@ -1,6 +1,7 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { FINANCE_SCOPE_DATABASE } from './finance-sql.js';
@@ -45,10 +46,21 @@ export function splitStatements(sql: string): string[] {
     .filter(Boolean);
 }
 
+/** A migrator's hold on the lock lapses this long after its last renewal (a crashed one). */
+export const MIGRATION_LOCK_TTL_MS = 120_000;
+/** The holder renews its hold this often while it migrates. */
+const LOCK_RENEW_MS = 20_000;
 /**
- * Applies each migration once and records it in `billing.schema_migrations`. DDL statements are
- * idempotent (`IF NOT EXISTS`) but backfills are not, so one process migrates a shared server:
- * `nanobill migrate` in production, the single `nanobill run` process on embedded ClickHouse.
+ * A claim is read back this long after it was stored, so that two migrators that claimed at the
+ * same moment (one with the earlier server clock committed a little later) agree on the winner.
+ */
+const LOCK_SETTLE_MS = 500;
+
+/**
+ * Applies each migration once and records it in `billing.schema_migrations`, holding the
+ * migration lock (`billing.migration_lock`): two `nanobill migrate` runs (or a migrate and a
+ * `nanobill run` on the same server) take turns, and the second finds nothing left to apply, so
+ * the backfills (guarded by "table is empty", which two at once would both pass) run once.
  * An applied migration whose file has changed is an error: migrations are append-only.
  */
 export async function migrate(
@@ -63,16 +75,84 @@ export async function migrate(
       version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
     ) ENGINE = MergeTree ORDER BY version`,
   });
-  const pending = await pendingMigrations(client, migrations);
-  for (const m of pending) {
-    for (const query of m.statements) await client.command({ query });
-    await client.insert({
-      table: 'billing.schema_migrations',
-      values: [{ version: m.version, name: m.name, checksum: m.checksum }],
+  return withMigrationLock(client, async () => {
+    const pending = await pendingMigrations(client, migrations);
+    for (const m of pending) {
+      for (const query of m.statements) await client.command({ query });
+      await client.insert({
+        table: 'billing.schema_migrations',
+        values: [{ version: m.version, name: m.name, checksum: m.checksum }],
+        format: 'JSONEachRow',
+      });
+    }
+    return pending;
+  });
+}
+
+/**
+ * Runs `work` while this process holds the migration lock, a ClickHouse table that works the same
+ * on embedded chdb and on a server (no Keeper needed): each migrator inserts a claim, and the
+ * holder is the earliest claim (server clock, then the random holder id) not released and not
+ * lapsed (`MIGRATION_LOCK_TTL_MS` after its last renewal: a crashed migrator does not block the
+ * next one for ever). The others wait their turn, renewing their own claims.
+ */
+export async function withMigrationLock<T>(
+  client: ClickHouseClient,
+  work: () => Promise<T>,
+  options: { pollMs?: number } = {},
+): Promise<T> {
+  await client.command({
+    query: `CREATE TABLE IF NOT EXISTS billing.migration_lock (
+      holder     String,
+      claimed_at DateTime64(6, 'UTC') DEFAULT now64(6),
+      expires_at DateTime64(3, 'UTC'),
+      released   UInt8 DEFAULT 0
+    ) ENGINE = MergeTree ORDER BY (claimed_at, holder) TTL toDateTime(claimed_at) + INTERVAL 7 DAY`,
+  });
+  const holder = randomUUID();
+  const claim = (released: 0 | 1) =>
+    client.insert({
+      table: 'billing.migration_lock',
+      values: [
+        {
+          holder,
+          expires_at: new Date(Date.now() + MIGRATION_LOCK_TTL_MS).toISOString(),
+          released,
+        },
+      ],
       format: 'JSONEachRow',
     });
+  await claim(0);
+  let renewing = Promise.resolve();
+  const renewal = setInterval(() => {
+    renewing = renewing
+      .then(() => claim(0))
+      .then(
+        () => undefined,
+        () => undefined,
+      );
+  }, LOCK_RENEW_MS);
+  try {
+    await sleep(LOCK_SETTLE_MS);
+    while ((await lockHolder(client)) !== holder) await sleep(options.pollMs ?? 1000);
+    return await work();
+  } finally {
+    clearInterval(renewal);
+    await renewing;
+    await claim(1);
   }
-  return pending;
+}
+
+async function lockHolder(client: ClickHouseClient): Promise<string | undefined> {
+  const result = await client.query({
+    query: `SELECT holder FROM billing.migration_lock
+            GROUP BY holder
+            HAVING max(released) = 0 AND max(expires_at) > now64(3)
+            ORDER BY min(claimed_at), holder
+            LIMIT 1`,
+    format: 'JSONCompactEachRow',
+  });
+  return (await result.json<[string]>())[0]?.[0];
 }
 
 function migrationFile(m: Migration): string {

@@ -25,6 +25,11 @@ export interface TopicViewOptions {
   onReread?(): void;
   /** Called each time the view has read what was on the topic when it (re)started. */
   onCaughtUp?(): void;
+  /**
+   * How many messages the view is behind the partitions' ends (as of its last fetch; compacted
+   * gaps count until read past): at each (re)start, then after every batch.
+   */
+  onLag?(messages: number): void;
 }
 
 export interface TopicView {
@@ -72,6 +77,8 @@ async function startIncarnation(
   const admin = kafka.admin();
   await admin.connect();
   let ends: Map<number, bigint>;
+  // Messages behind each partition's end: all of it at start, then as of each batch.
+  const behind = new Map<number, bigint>();
   try {
     const offsets = await admin.fetchTopicOffsets(topic);
     ends = new Map(
@@ -79,9 +86,12 @@ async function startIncarnation(
         .filter((o) => BigInt(o.high) > BigInt(o.low))
         .map((o) => [o.partition, BigInt(o.high)]),
     );
+    for (const o of offsets) behind.set(o.partition, BigInt(o.high) - BigInt(o.low));
   } finally {
     await admin.disconnect();
   }
+  const lag = () => Number([...behind.values()].reduce((sum, n) => sum + n, 0n));
+  options.onLag?.(lag());
   let caughtUpOnce = false;
   const caughtUp = (partition: number, nextOffset: bigint) => {
     const end = ends.get(partition);
@@ -115,6 +125,11 @@ async function startIncarnation(
       // Compaction leaves gaps: the partition's high watermark, not the last key, says "all".
       const last = batch.messages.at(-1);
       const next = last === undefined ? BigInt(batch.highWatermark) : BigInt(last.offset) + 1n;
+      const remaining = BigInt(batch.highWatermark) - next;
+      behind.set(batch.partition, remaining > 0n ? remaining : 0n);
+      options.onLag?.(lag());
+      if (!caughtUpOnce)
+        life.notReady(`reading ${topic} (not caught up yet: ${lag()} messages behind)`);
       caughtUp(batch.partition, next);
     },
   });

@@ -15,3 +15,4 @@ export {
   type UsageTotals,
 } from './series.js';
 export { monthToDateCost } from './month.js';
+export { correctRollups, CORRECTION_OVERLAP_MS } from './corrections.js';

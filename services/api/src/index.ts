@@ -1,6 +1,6 @@
 export { DEFAULT_RATE_LIMITS, type ApiOptions, type RateLimits } from './api.js';
 export { startApiServer, type ApiServerOptions } from './server.js';
-export { startStatusView, type StatusView } from './status-view.js';
+export { startStatusView, type StatusView, NO_STATUSES } from './status-view.js';
 export {
   createToken,
   DEFAULT_TOKEN_CACHE_TTL_MS,

@@ -32,22 +32,28 @@ async function sums(clickhouse: ClickHouseClient, query: string, params: Record<
   );
 }
 
-/** What a month's statements are made of, read from the ledger and billing.usage. */
-export async function readMonthActivity(
+/**
+ * Routed cost per billed account of the month: its own requests priced before `pricedBeforeMs`
+ * (gross), and the late costs of earlier final months priced during it (adjustments). One
+ * account's only when `account` is given (the spend page's month to date).
+ */
+export async function routedCosts(
   clickhouse: ClickHouseClient,
-  history: AccountHistory,
   month: string,
-  options: { pricedBeforeMs?: number; finalized: ReadonlyMap<string, number>; now: Date },
-): Promise<MonthActivity> {
+  options: { pricedBeforeMs?: number; finalized: ReadonlyMap<string, number>; account?: string },
+): Promise<Pick<MonthActivity, 'gross' | 'adjustments'>> {
   const m = yyyymm(month);
+  const only = options.account === undefined ? '' : 'AND billed_account = {account:String}';
+  const account = options.account ?? '';
   const gross = await sums(
     clickhouse,
     `SELECT billed_account, toString(sum(toInt128(cost_nano_usd))) FROM billing.ledger
-     WHERE toYYYYMM(event_time) = {m:UInt32} AND priced_at < fromUnixTimestamp64Milli({before:Int64})
+     WHERE toYYYYMM(event_time) = {m:UInt32} AND priced_at < fromUnixTimestamp64Milli({before:Int64}) ${only}
      GROUP BY billed_account`,
-    { m, before: options.pricedBeforeMs ?? NEVER_MS },
+    { m, before: options.pricedBeforeMs ?? NEVER_MS, account },
   );
   const earlier = [...options.finalized].filter(([other]) => other < month);
+  if (earlier.length === 0) return { gross, adjustments: new Map() };
   const adjustments = await sums(
     clickhouse,
     `SELECT billed_account, toString(sum(toInt128(cost_nano_usd))) FROM billing.ledger
@@ -55,17 +61,28 @@ export async function readMonthActivity(
        AND has({months:Array(UInt32)}, toYYYYMM(event_time))
        AND priced_at >= fromUnixTimestamp64Milli(
              arrayElement({finalizedAt:Array(Int64)}, indexOf({months:Array(UInt32)}, toYYYYMM(event_time))))
+       ${only}
      GROUP BY billed_account`,
     {
       m,
       months: earlier.map(([other]) => yyyymm(other)),
       finalizedAt: earlier.map(([, at]) => at),
+      account,
     },
   );
+  return { gross, adjustments };
+}
+
+/** What a month's statements are made of, read from the ledger and billing.usage. */
+export async function readMonthActivity(
+  clickhouse: ClickHouseClient,
+  history: AccountHistory,
+  month: string,
+  options: { pricedBeforeMs?: number; finalized: ReadonlyMap<string, number>; now: Date },
+): Promise<MonthActivity> {
   return {
-    gross,
-    adjustments,
-    customKeyRequests: await customKeyCounts(clickhouse, history, m, options.now),
+    ...(await routedCosts(clickhouse, month, options)),
+    customKeyRequests: await customKeyCounts(clickhouse, history, yyyymm(month), options.now),
   };
 }
 
@@ -102,33 +119,52 @@ async function customKeyCounts(
   return counts;
 }
 
-/** One line per account with any activity in the month; pure given the activity and history. */
+/** An account whose line could not be computed, and why. */
+export interface FailedAccount {
+  accountId: string;
+  error: unknown;
+}
+
+/**
+ * One line per account with any activity in the month; pure given the activity and history.
+ * Each account is computed on its own: one whose history cannot be read (e.g. a plan history that
+ * mixes user and org facts) is returned in `failed` and never stops the others' lines.
+ */
 export function statementLines(
   month: string,
   activity: MonthActivity,
   history: AccountHistory,
   status: StatementStatus,
-): StatementLine[] {
+): { lines: StatementLine[]; failed: FailedAccount[] } {
   const accounts = new Set([
     ...activity.gross.keys(),
     ...activity.adjustments.keys(),
     ...activity.customKeyRequests.keys(),
   ]);
   const { end } = monthBounds(month);
-  return [...accounts].sort().map((accountId) => {
-    const account = accountMonth(history, accountId, month, end.getTime() - 1);
-    const { facts } = account;
-    return statementLine({
-      month,
-      accountId,
-      accountKind: facts.kind,
-      plan: facts.plan,
-      gross: activity.gross.get(accountId) ?? 0n,
-      adjustment: activity.adjustments.get(accountId) ?? 0n,
-      grant: account.grant,
-      payAsYouGo: account.payAsYouGo,
-      customKeyRequests: activity.customKeyRequests.get(accountId) ?? 0,
-      status,
-    });
-  });
+  const lines: StatementLine[] = [];
+  const failed: FailedAccount[] = [];
+  for (const accountId of [...accounts].sort()) {
+    try {
+      const account = accountMonth(history, accountId, month, end.getTime() - 1);
+      const { facts } = account;
+      lines.push(
+        statementLine({
+          month,
+          accountId,
+          accountKind: facts.kind,
+          plan: facts.plan,
+          gross: activity.gross.get(accountId) ?? 0n,
+          adjustment: activity.adjustments.get(accountId) ?? 0n,
+          grant: account.grant,
+          payAsYouGo: account.payAsYouGo,
+          customKeyRequests: activity.customKeyRequests.get(accountId) ?? 0,
+          status,
+        }),
+      );
+    } catch (error) {
+      failed.push({ accountId, error });
+    }
+  }
+  return { lines, failed };
 }

@@ -3,8 +3,19 @@ export {
   monthStatements,
   finalizeIfDue,
   finalizedMonths,
+  monthsWithWork,
+  monthToDateGross,
+  refreshMonth,
   storableLines,
   AMOUNTS,
+  CLAIM_SETTLE_MS,
+  type MonthOutcome,
   type StoredLine,
 } from './store.js';
-export { statementLines, readMonthActivity, type MonthActivity } from './compute.js';
+export {
+  statementLines,
+  readMonthActivity,
+  routedCosts,
+  type FailedAccount,
+  type MonthActivity,
+} from './compute.js';

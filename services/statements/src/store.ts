@@ -1,27 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AccountHistory } from '@nanobill/attribution';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
-import { monthBounds, type StatementLine, type StatementStatus } from '@nanobill/credits';
+import { monthBounds, monthOf, type StatementLine, type StatementStatus } from '@nanobill/credits';
 import { fitsInt64, formatUsd } from '@nanobill/money';
-import { readMonthActivity, statementLines } from './compute.js';
+import { readMonthActivity, routedCosts, statementLines, type FailedAccount } from './compute.js';
 
 /** A statement line with the part of its gross that corrects earlier, final months. */
 export type StoredLine = StatementLine & { adjustment: bigint };
 
 /** Rows still in flight when a month is closed are given this long to be stored. */
 const SETTLE_MS = 5 * 60 * 1000;
+/**
+ * A claim is read back this long after it was stored, so that a claim another instance stored
+ * at the same moment (an earlier server clock, committed a little later) is seen by both.
+ */
+export const CLAIM_SETTLE_MS = 1_000;
 
+/**
+ * The cut-off of every month that turned final (epoch ms): the winning claim's, the first stored
+ * (server clock, then claim id). A final statement of month M covers the ledger rows of M with
+ * `priced_at` before M's cut-off, and the rows of earlier final months E priced during M at or
+ * after E's cut-off.
+ */
 export async function finalizedMonths(clickhouse: ClickHouseClient): Promise<Map<string, number>> {
   const result = await clickhouse.query({
-    query:
-      'SELECT month, toUnixTimestamp64Milli(min(finalized_at)) FROM billing.statement_months GROUP BY month',
+    query: `SELECT month, toUnixTimestamp64Milli(argMin(cutoff, (claimed_at, claim_id)))
+            FROM billing.statement_claims GROUP BY month`,
     format: 'JSONCompactEachRow',
   });
   return new Map((await result.json<[string, string]>()).map(([month, at]) => [month, Number(at)]));
 }
 
 /**
- * The month's statements: the stored final lines once the month is final, otherwise a draft
- * computed now from the ledger, billing.usage and the account history.
+ * What the account's statement of `month` says so far: its routed cost, adjustments of earlier
+ * final months included (the spend page shows this figure, so it equals the statement's draft).
+ */
+export async function monthToDateGross(
+  clickhouse: ClickHouseClient,
+  account: string,
+  month: string,
+): Promise<bigint> {
+  const finalized = await finalizedMonths(clickhouse);
+  const { gross, adjustments } = await routedCosts(clickhouse, month, {
+    finalized: new Map([...finalized].filter(([other]) => other !== month)),
+    account,
+  });
+  return (gross.get(account) ?? 0n) + (adjustments.get(account) ?? 0n);
+}
+
+/** Final months whose every account's final line is stored (`billing.statement_months`). */
+async function completedMonths(clickhouse: ClickHouseClient): Promise<Set<string>> {
+  const result = await clickhouse.query({
+    query: 'SELECT DISTINCT month FROM billing.statement_months',
+    format: 'JSONCompactEachRow',
+  });
+  return new Set((await result.json<[string]>()).map(([month]) => month));
+}
+
+/**
+ * The month's statements: the stored lines once the month is final and complete; for a final
+ * month not complete yet, its final lines computed at its cut-off; otherwise a draft computed now
+ * from the ledger, billing.usage and the account history.
  */
 export async function monthStatements(
   clickhouse: ClickHouseClient,
@@ -30,8 +70,10 @@ export async function monthStatements(
   now: Date,
 ): Promise<StoredLine[]> {
   const finalized = await finalizedMonths(clickhouse);
-  if (finalized.has(month)) return readStored(clickhouse, month);
-  return compute(clickhouse, history, month, now, finalized, 'draft');
+  if ((await completedMonths(clickhouse)).has(month)) return readStored(clickhouse, month);
+  const cutoff = finalized.get(month);
+  const status = cutoff === undefined ? 'draft' : 'final';
+  return (await compute(clickhouse, history, month, now, finalized, status, cutoff)).lines;
 }
 
 async function compute(
@@ -42,43 +84,135 @@ async function compute(
   finalized: ReadonlyMap<string, number>,
   status: StatementStatus,
   pricedBeforeMs?: number,
-): Promise<StoredLine[]> {
+): Promise<{ lines: StoredLine[]; failed: FailedAccount[] }> {
   const activity = await readMonthActivity(clickhouse, history, month, {
     pricedBeforeMs,
-    finalized,
+    // Adjustments come from earlier final months only.
+    finalized: new Map([...finalized].filter(([other]) => other !== month)),
     now,
   });
-  return statementLines(month, activity, history, status).map((line) => ({
-    ...line,
-    adjustment: activity.adjustments.get(line.account_id) ?? 0n,
-  }));
+  const { lines, failed } = statementLines(month, activity, history, status);
+  return {
+    lines: lines.map((line) => ({
+      ...line,
+      adjustment: activity.adjustments.get(line.account_id) ?? 0n,
+    })),
+    failed,
+  };
+}
+
+/** What one pass over a month did. */
+export type MonthOutcome =
+  | { kind: 'final' | 'finalizing' | 'draft'; failed: FailedAccount[] }
+  | { kind: 'complete'; failed: [] };
+
+export interface MonthOptions {
+  now: Date;
+  deadlineMs: number;
+  onRefused?: OnRefused;
+  /** Default `CLAIM_SETTLE_MS`. */
+  claimSettleMs?: number;
 }
 
 /**
- * Turns a month final once the pricing deadline has passed for all its requests: its end plus
- * the deadline is behind us and none of its requests is still pending. The lines and the month's
- * finalization instant share one cutoff, so every ledger row is in exactly one statement.
+ * Brings one month's statements up to date: a month already final and complete is left alone;
+ * a month due (its end plus the pricing deadline is behind us and none of its requests is still
+ * pending) is claimed; a claimed month gets its final lines, computed at the winning claim's
+ * cut-off, and is complete once every account's line is stored; any other month gets drafts.
+ *
+ * Idempotent and safe beside another instance: every instance finalizing a month uses the one
+ * cut-off of the first claim, so the final lines are the same whoever writes them, and they live
+ * apart from drafts (billing.statement_drafts), so no draft ever replaces one.
  */
-export async function finalizeIfDue(
+export async function refreshMonth(
   clickhouse: ClickHouseClient,
   history: AccountHistory,
   month: string,
-  options: { now: Date; deadlineMs: number; onRefused?: OnRefused },
-): Promise<boolean> {
-  const finalized = await finalizedMonths(clickhouse);
-  if (finalized.has(month)) return false;
-  const { end } = monthBounds(month);
-  if (options.now.getTime() < end.getTime() + options.deadlineMs + SETTLE_MS) return false;
-  if ((await stillPending(clickhouse, month)) > 0) return false;
-  const cutoff = options.now.getTime() - SETTLE_MS;
-  const lines = await compute(clickhouse, history, month, options.now, finalized, 'final', cutoff);
-  await writeLines(clickhouse, lines, options.now, options.onRefused);
+  options: MonthOptions,
+): Promise<MonthOutcome> {
+  if ((await completedMonths(clickhouse)).has(month)) return { kind: 'complete', failed: [] };
+  let finalized = await finalizedMonths(clickhouse);
+  if (!finalized.has(month) && (await isDue(clickhouse, month, options))) {
+    await claim(clickhouse, month, options.now.getTime() - SETTLE_MS);
+    await sleep(options.claimSettleMs ?? CLAIM_SETTLE_MS);
+    finalized = await finalizedMonths(clickhouse);
+  }
+  const cutoff = finalized.get(month);
+  const final = cutoff !== undefined;
+  const { lines, failed } = await compute(
+    clickhouse,
+    history,
+    month,
+    options.now,
+    finalized,
+    final ? 'final' : 'draft',
+    cutoff,
+  );
+  const table = final ? 'billing.statement_lines' : 'billing.statement_drafts';
+  const refused = await writeLines(clickhouse, table, lines, options.now, options.onRefused);
+  if (!final) return { kind: 'draft', failed };
+  // Complete once every account has its final line; until then each pass computes the missing
+  // ones again at the same cut-off (the others are rewritten with the same figures).
+  if (failed.length > 0 || refused > 0) return { kind: 'finalizing', failed };
   await clickhouse.insert({
     table: 'billing.statement_months',
     values: [{ month, finalized_at: new Date(cutoff).toISOString() }],
     format: 'JSONEachRow',
   });
-  return true;
+  return { kind: 'final', failed };
+}
+
+async function isDue(
+  clickhouse: ClickHouseClient,
+  month: string,
+  options: { now: Date; deadlineMs: number },
+): Promise<boolean> {
+  const { end } = monthBounds(month);
+  if (options.now.getTime() < end.getTime() + options.deadlineMs + SETTLE_MS) return false;
+  return (await stillPending(clickhouse, month)) === 0;
+}
+
+async function claim(clickhouse: ClickHouseClient, month: string, cutoffMs: number) {
+  await clickhouse.insert({
+    table: 'billing.statement_claims',
+    values: [{ month, cutoff: new Date(cutoffMs).toISOString(), claim_id: randomUUID() }],
+    format: 'JSONEachRow',
+  });
+}
+
+/**
+ * Turns a month final once it is due (see `refreshMonth`); true when this call completed it.
+ */
+export async function finalizeIfDue(
+  clickhouse: ClickHouseClient,
+  history: AccountHistory,
+  month: string,
+  options: MonthOptions,
+): Promise<boolean> {
+  return (await refreshMonth(clickhouse, history, month, options)).kind === 'final';
+}
+
+/**
+ * The months with work left, oldest first: every month with requests (billing.usage) or priced
+ * rows (the ledger) that is not final and complete, any month with requests still pending, and
+ * always the previous and the current month (late adjustments land there).
+ */
+export async function monthsWithWork(clickhouse: ClickHouseClient, now: Date): Promise<string[]> {
+  const result = await clickhouse.query({
+    query: `SELECT DISTINCT partition FROM system.parts
+            WHERE database = 'billing' AND table IN ('usage', 'ledger_entries') AND active
+            UNION DISTINCT
+            SELECT DISTINCT toString(toYYYYMM(event_time)) FROM billing.pricing_pending`,
+    format: 'JSONCompactEachRow',
+  });
+  const months = new Set(
+    (await result.json<[string]>()).map(([p]) => `${p.slice(0, 4)}-${p.slice(4, 6)}`),
+  );
+  const current = monthOf(now);
+  months.add(current);
+  months.add(monthOf(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1))));
+  const complete = await completedMonths(clickhouse);
+  return [...months].filter((m) => !complete.has(m) && m <= current).sort();
 }
 
 /** A line that cannot be stored, and why. */
@@ -118,17 +252,19 @@ export function storableLines(lines: readonly StoredLine[]): {
   return { storable, refused };
 }
 
+/** Stores the lines that fit their columns; returns how many were refused. */
 export async function writeLines(
   clickhouse: ClickHouseClient,
+  table: 'billing.statement_lines' | 'billing.statement_drafts',
   all: StoredLine[],
   computedAt: Date,
   onRefused: OnRefused = () => undefined,
-): Promise<void> {
+): Promise<number> {
   const { storable: lines, refused } = storableLines(all);
   for (const { line, reason } of refused) onRefused(line, reason);
-  if (lines.length === 0) return;
+  if (lines.length === 0) return refused.length;
   await clickhouse.insert({
-    table: 'billing.statement_lines',
+    table,
     format: 'JSONEachRow',
     values: lines.map((l) => ({
       month: l.month,
@@ -146,6 +282,7 @@ export async function writeLines(
       computed_at: computedAt.toISOString(),
     })),
   });
+  return refused.length;
 }
 
 async function readStored(clickhouse: ClickHouseClient, month: string): Promise<StoredLine[]> {

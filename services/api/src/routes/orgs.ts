@@ -5,7 +5,8 @@ import { accountMonth, type AccountFactsReader } from '@nanobill/accounts';
 import { spendingLimitOf } from '@nanobill/contract';
 import { applyCredits, monthBounds, monthOf } from '@nanobill/credits';
 import { nanoToJson, roundHalfUp } from '@nanobill/money';
-import { monthToDateCost, usageSeries } from '@nanobill/usage';
+import { monthToDateGross } from '@nanobill/statements';
+import { usageSeries } from '@nanobill/usage';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import {
   DEFAULT_OVERLAP_MS,
@@ -118,7 +119,8 @@ export function orgRoutes(deps: OrgRoutesDeps): FastifyPluginAsync {
         const month = monthOf(now);
         await deps.facts.refresh();
         const account = accountMonth(deps.facts.history, org, month, now);
-        const gross = await monthToDateCost(deps.clickhouse, org, month);
+        // The statement's own figure (late adjustments of earlier final months included).
+        const gross = await monthToDateGross(deps.clickhouse, org, month);
         const credits = applyCredits({
           gross,
           grant: account.grant,

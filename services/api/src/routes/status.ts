@@ -3,6 +3,9 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { StatusView } from '../status-view.js';
 
+/** Seconds a caller waits before asking again while the view catches up. */
+const RETRY_AFTER_S = 5;
+
 const Params = z.object({ id: z.string().min(1).max(256) });
 
 /**
@@ -10,6 +13,10 @@ const Params = z.object({ id: z.string().min(1).max(256) });
  * published on `billing.account-status.v1`, amounts as decimal strings. 404 when none was
  * published (the account has had no spend yet, which the router treats as `ok`), or when an org
  * token asks about another account. Router and finance tokens see every account.
+ *
+ * 503 with Retry-After until the view has read the topic up to where it was when the API started:
+ * before that, a missing status may only mean "not read yet", and a 404 would let a blocked
+ * account through (README "Org admins: API and dashboard").
  */
 export function statusRoutes(view: StatusView): FastifyPluginAsync {
   return async (plain) => {
@@ -24,6 +31,15 @@ export function statusRoutes(view: StatusView): FastifyPluginAsync {
       },
       async (request, reply) => {
         const { id } = request.params;
+        if (!view.caughtUp) {
+          return reply
+            .code(503)
+            .header('retry-after', String(RETRY_AFTER_S))
+            .send({
+              error: `account statuses not loaded yet (${view.lag} messages behind): try again`,
+              status: null,
+            });
+        }
         const principal = request.principal!;
         const status = principal.kind === 'org' && principal.org !== id ? undefined : view.get(id);
         if (status === undefined) {
