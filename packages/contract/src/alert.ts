@@ -4,8 +4,9 @@ import { ALERT_ID_PATTERN } from './alert-id.js';
 /**
  * Alert types, one registry (PRODUCT.md §7). `spend_threshold` carries the crossing (50/80/100 %
  * of a limit, credits exhausted, pay-as-you-go started, $10/$100/$1,000) in `details.threshold`;
- * the last three are for on-call: webhooks that keep failing, dead-letter topics that grow, and
- * rows ClickHouse refuses to store (the pricing service keeps those requests pending meanwhile).
+ * the last four are for on-call: webhooks that keep failing, dead-letter topics that grow, rows
+ * ClickHouse refuses to store (the pricing service keeps those requests pending meanwhile), and
+ * the audit finding the books out of balance (README "Audit: the books checked").
  */
 export const ALERT_TYPES = [
   'spend_threshold',
@@ -15,6 +16,7 @@ export const ALERT_TYPES = [
   'webhook_delivery_failing',
   'dlq_growth',
   'storage_refused',
+  'books_out_of_balance',
 ] as const;
 export type AlertType = (typeof ALERT_TYPES)[number];
 

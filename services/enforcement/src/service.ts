@@ -75,6 +75,11 @@ export interface EnforcementService {
   status(accountId: string): AccountStatus | undefined;
   /** The account's month-to-date spend now: priced, estimated, outstanding requests. */
   spend(accountId: string): SpendBreakdown;
+  /** What it holds for its month, per account: what `nanobill audit` compares with the ledger. */
+  books(): {
+    month: string;
+    accounts: Array<{ accountId: string; priced: bigint; estimated: bigint; outstanding: number }>;
+  };
   stop(): Promise<void>;
 }
 
@@ -110,6 +115,7 @@ export async function startEnforcement(options: EnforcementOptions): Promise<Enf
     tick: () => supervised.current().tick(),
     status: (accountId) => supervised.current().status(accountId),
     spend: (accountId) => supervised.current().spend(accountId),
+    books: () => supervised.current().books(),
     stop: () => supervised.stop(),
   };
 }
@@ -370,6 +376,14 @@ async function startIncarnation(
     tick,
     status: (accountId) => enforcer.published(accountId),
     spend: (accountId) => enforcer.tracker.breakdown(accountId, enforcer.month),
+    books: () => {
+      const month = enforcer.month;
+      const accounts = enforcer.tracker.accounts(month).map((accountId) => {
+        const { priced, estimated, outstanding } = enforcer.tracker.breakdown(accountId, month);
+        return { accountId, priced, estimated, outstanding };
+      });
+      return { month, accounts };
+    },
     async stop() {
       clearInterval(ticker);
       clearInterval(pricesTimer);
