@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { TOPICS } from '@nanobill/contract';
+import { TOPICS, type Alert } from '@nanobill/contract';
 import type { Config } from '@nanobill/config';
 import {
   migrate,
@@ -13,7 +13,8 @@ import { startAccounts } from '@nanobill/accounts-service';
 import { startIngest } from '@nanobill/ingest';
 import { startPricing } from '@nanobill/pricing';
 import { startStatements } from '@nanobill/statements';
-import { startEnforcement } from '@nanobill/enforcement-service';
+import { startEnforcement, type EnforcementService } from '@nanobill/enforcement-service';
+import { readPublishedStatuses, startScheduledAudit } from '@nanobill/audit';
 import { startAlerts } from '@nanobill/alerts';
 import { startApiServer, startStatusView, TokenStore } from '@nanobill/api';
 import { AccountFactsReader } from '@nanobill/accounts';
@@ -36,6 +37,7 @@ import {
   type Registry,
 } from '@nanobill/observability';
 import { startQueryServer } from './socket.js';
+import { auditBooks } from './audit.js';
 import { topicSpecs } from './topics.js';
 import { kafkaSecurityOptions } from './kafka-security.js';
 import { startSingleton } from './singleton.js';
@@ -215,10 +217,12 @@ export async function startPipeline(options: {
         : await start();
       stack.push([name, service]);
     };
+    // The books are audited where enforcement runs (under its lease): its check needs it.
+    let enforcement: EnforcementService | undefined;
     if (only.has('enforcement')) {
       const client = clickhouse();
-      await singleton('enforcement', () =>
-        startEnforcement({
+      await singleton('enforcement', async () => {
+        const service = await startEnforcement({
           kafka,
           clickhouse: client,
           logger,
@@ -226,8 +230,26 @@ export async function startPipeline(options: {
           supervision,
           providers,
           eventWindow: config.eventWindow,
-        }),
-      );
+        });
+        const audit = startScheduledAudit({
+          clickhouse: client,
+          logger,
+          metrics: registry,
+          intervalMs: config.audit.intervalMs,
+          deadlineMs: config.pricing.deadlineMs,
+          enforcement: service,
+          publishedStatuses: () => readPublishedStatuses(kafka, TOPICS.accountStatus, logger),
+          raise: (alert) => publishAlert(kafka, alert),
+        });
+        enforcement = service;
+        return {
+          stop: async () => {
+            enforcement = undefined;
+            await audit.stop();
+            await service.stop();
+          },
+        };
+      });
     }
     if (only.has('alerts')) {
       const { caFile, opsUrl, allowNetworks } = config.webhooks;
@@ -321,6 +343,13 @@ export async function startPipeline(options: {
         finance: financeSql(undefined),
         writer: admin,
         webhookSecrets: () => webhookSecrets(admin),
+        audit: (request) =>
+          auditBooks(admin, request, {
+            deadlineMs: config.pricing.deadlineMs,
+            enforcement,
+            kafka,
+            logger,
+          }),
         logger,
       });
       stack.push(['query socket', { stop: socket.close }]);
@@ -331,5 +360,20 @@ export async function startPipeline(options: {
   } catch (error) {
     await stop();
     throw error;
+  }
+}
+
+/** An operations alert on billing.alerts.v1 (rare: a producer of its own each time). */
+async function publishAlert(kafka: Kafka, alert: Alert): Promise<void> {
+  const producer = createProducer(kafka);
+  await producer.connect();
+  try {
+    await producer.send({
+      topic: TOPICS.alerts,
+      acks: -1,
+      messages: [{ key: alert.alertId, value: JSON.stringify(alert) }],
+    });
+  } finally {
+    await producer.disconnect();
   }
 }
