@@ -4,7 +4,7 @@ import { monthOf } from '@nanobill/credits';
 import { Gauge, type Logger, type Registry } from '@nanobill/observability';
 import { runAudit, type AuditReport } from './audit.js';
 import type { AuditedEnforcement } from './enforcement.js';
-import { CHECKS, type CheckResult } from './result.js';
+import { CHECKS, type CheckResult, type Confirmation } from './result.js';
 
 export interface ScheduledAuditOptions {
   clickhouse: ClickHouseClient;
@@ -18,6 +18,8 @@ export interface ScheduledAuditOptions {
   /** Publishes an operations alert on billing.alerts.v1. */
   raise(alert: Alert): Promise<void>;
   now?: () => Date;
+  /** Default `LIVE`. */
+  confirmation?: Confirmation;
 }
 
 /**
@@ -63,6 +65,7 @@ export function startScheduledAudit(options: ScheduledAuditOptions) {
               deadlineMs: options.deadlineMs,
               enforcement: options.enforcement,
               publishedStatuses: options.publishedStatuses,
+              confirmation: options.confirmation,
             }),
           );
         }

@@ -5,6 +5,7 @@ import type { AccountSnapshot, RoutedRequestEvent } from '@nanobill/contract';
 import { monthOf } from '@nanobill/credits';
 import { startEnforcement, type EnforcementService } from '@nanobill/enforcement-service';
 import { createMetricsRegistry } from '@nanobill/observability';
+import type { Alert } from '@nanobill/contract';
 import { parseProviders } from '@nanobill/providers';
 import { finalizeIfDue, startStatements } from '@nanobill/statements';
 import { AccountHistory } from '@nanobill/attribution';
@@ -14,6 +15,7 @@ import { ensureTopics } from '@nanobill/kafka';
 import {
   AT_ONCE,
   readPublishedStatuses,
+  startScheduledAudit,
   runAudit,
   type AuditOptions,
   type AuditedEnforcement,
@@ -347,6 +349,41 @@ describe('nanobill audit on real ClickHouse: each planted violation is found', (
         rows: 2,
       }),
     ]);
+  });
+});
+
+describe('the audit run by the pipeline', () => {
+  it('sets nanobill_audit_violations per check and raises books_out_of_balance once per check and month', async () => {
+    // In August 2025 it audits July (a ledger key with two different copies) and August.
+    const twice = request('bob', new Date('2025-07-10T10:00:00Z'));
+    await priced(twice, 1_000n);
+    await insert('billing.ledger_entries', [ledgerRow(twice, 2_000n)]);
+    const metrics = createMetricsRegistry();
+    const raised: Alert[] = [];
+    const audit = startScheduledAudit({
+      clickhouse: ch.client,
+      logger: quietLogger(),
+      metrics,
+      intervalMs: 0,
+      deadlineMs: DEADLINE_MS,
+      raise: async (alert) => void raised.push(alert),
+      now: () => new Date('2025-08-15T00:00:00Z'),
+      confirmation: AT_ONCE,
+    });
+    try {
+      const reports = await audit.run();
+      expect(reports.map((r) => r.month)).toEqual(['2025-07', '2025-08']);
+      const gauge = await metrics.getSingleMetric('nanobill_audit_violations')!.get();
+      const violations = new Map(gauge.values.map((v) => [v.labels.check, v.value]));
+      expect(violations.get('duplicates')).toBeGreaterThan(0);
+      expect(violations.get('usage')).toBe(0);
+      expect(raised.map((a) => a.alertId)).toEqual(['books_out_of_balance:duplicates:2025-07']);
+      expect(raised[0]).toMatchObject({ type: 'books_out_of_balance', severity: 'critical' });
+      await audit.run();
+      expect(raised).toHaveLength(1);
+    } finally {
+      await audit.stop();
+    }
   });
 });
 
