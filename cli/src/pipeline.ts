@@ -14,7 +14,7 @@ import { startIngest } from '@nanobill/ingest';
 import { startPricing } from '@nanobill/pricing';
 import { startStatements } from '@nanobill/statements';
 import { startEnforcement, type EnforcementService } from '@nanobill/enforcement-service';
-import { readPublishedStatuses, startScheduledAudit } from '@nanobill/audit';
+import { readPublishedStatuses, startScheduledAudit, type AuditReport } from '@nanobill/audit';
 import { startAlerts } from '@nanobill/alerts';
 import { startApiServer, startStatusView, TokenStore } from '@nanobill/api';
 import { AccountFactsReader } from '@nanobill/accounts';
@@ -37,7 +37,7 @@ import {
   type Registry,
 } from '@nanobill/observability';
 import { startQueryServer } from './socket.js';
-import { auditBooks } from './audit.js';
+import { auditBooks, type AuditRequest } from './audit.js';
 import { topicSpecs } from './topics.js';
 import { kafkaSecurityOptions } from './kafka-security.js';
 import { startSingleton } from './singleton.js';
@@ -70,6 +70,8 @@ export interface Pipeline {
   reader: ClickHouseClient;
   /** The ports listened on: `api` only when the api service runs (PORT 0 picks a free one). */
   ports: { ops: number; api: number | undefined };
+  /** `nanobill audit` here, with this process's enforcement service when it runs it. */
+  audit(request: AuditRequest): Promise<AuditReport>;
   stop(): Promise<void>;
 }
 
@@ -336,6 +338,13 @@ export async function startPipeline(options: {
     });
     stack.push(['ops server', { stop: () => ops.close() }]);
 
+    const audit = (request: AuditRequest) =>
+      auditBooks(admin, request, {
+        deadlineMs: config.pricing.deadlineMs,
+        enforcement,
+        kafka,
+        logger,
+      });
     if (!config.clickhouseUrl) {
       const socket = await startQueryServer({
         dataDir: config.dataDir,
@@ -343,20 +352,14 @@ export async function startPipeline(options: {
         finance: financeSql(undefined),
         writer: admin,
         webhookSecrets: () => webhookSecrets(admin),
-        audit: (request) =>
-          auditBooks(admin, request, {
-            deadlineMs: config.pricing.deadlineMs,
-            enforcement,
-            kafka,
-            logger,
-          }),
+        audit,
         logger,
       });
       stack.push(['query socket', { stop: socket.close }]);
     }
     const ports = { ops: ops.port, api: apiPort };
     logger.info({ services: [...only], brokers, ports }, 'pipeline running');
-    return { brokers, kafka, registry, reader: clickhouse(), ports, stop };
+    return { brokers, kafka, registry, reader: clickhouse(), ports, audit, stop };
   } catch (error) {
     await stop();
     throw error;
