@@ -11,6 +11,22 @@ const ROLLUP_MEASURES = `sum(requests) AS requests, sum(input_tokens) AS input_t
 const DIMENSIONS = `[('member', user_id), ('provider', toString(provider)),
                      ('model', toString(model)), ('task', toString(task))] AS d`;
 
+/** A per-dimension rollup (one row per billed account, dimension, key and hour or day). */
+function byKey(name: string, bucket: 'hour' | 'day', bucketOfEvent: string) {
+  return {
+    name,
+    key: ['billed_account', 'dimension', 'key', bucket],
+    ledger: `SELECT billed_account, d.1 AS dimension, d.2 AS key, ${bucketOfEvent} AS ${bucket},
+                    ${MEASURES}
+             FROM billing.ledger ARRAY JOIN ${DIMENSIONS}
+             WHERE toYYYYMM(event_time) = {m:UInt32}
+             GROUP BY billed_account, dimension, key, ${bucket}`,
+    rollup: `SELECT billed_account, toString(dimension) AS dimension, key, ${bucket}, ${ROLLUP_MEASURES}
+             FROM ${name} WHERE toYYYYMM(${bucket}) = {m:UInt32}
+             GROUP BY billed_account, dimension, key, ${bucket}`,
+  };
+}
+
 /**
  * Each rollup against the ledger grouped the same way: the rollup's key, the ledger's GROUP BY
  * and the rollup's table. Summed on both sides, so merges (or the lack of them) change nothing.
@@ -29,31 +45,13 @@ export const ROLLUPS = [
              FROM billing.usage_hourly WHERE toYYYYMM(hour) = {m:UInt32}
              GROUP BY billed_account, hour, user_id, provider, model, task`,
   },
-  {
-    name: 'billing.usage_by_key_hourly',
-    key: ['billed_account', 'dimension', 'key', 'hour'],
-    ledger: `SELECT billed_account, d.1 AS dimension, d.2 AS key,
-                    toDateTime(toStartOfHour(event_time, 'UTC'), 'UTC') AS hour, ${MEASURES}
-             FROM billing.ledger ARRAY JOIN ${DIMENSIONS}
-             WHERE toYYYYMM(event_time) = {m:UInt32}
-             GROUP BY billed_account, dimension, key, hour`,
-    rollup: `SELECT billed_account, toString(dimension) AS dimension, key, hour, ${ROLLUP_MEASURES}
-             FROM billing.usage_by_key_hourly WHERE toYYYYMM(hour) = {m:UInt32}
-             GROUP BY billed_account, dimension, key, hour`,
-  },
-  {
-    name: 'billing.usage_by_key_daily',
-    key: ['billed_account', 'dimension', 'key', 'day'],
-    ledger: `SELECT billed_account, d.1 AS dimension, d.2 AS key,
-                    toDate(event_time, 'UTC') AS day, ${MEASURES}
-             FROM billing.ledger ARRAY JOIN ${DIMENSIONS}
-             WHERE toYYYYMM(event_time) = {m:UInt32}
-             GROUP BY billed_account, dimension, key, day`,
-    rollup: `SELECT billed_account, toString(dimension) AS dimension, key, day, ${ROLLUP_MEASURES}
-             FROM billing.usage_by_key_daily WHERE toYYYYMM(day) = {m:UInt32}
-             GROUP BY billed_account, dimension, key, day`,
-  },
-] as const;
+  byKey(
+    'billing.usage_by_key_hourly',
+    'hour',
+    "toDateTime(toStartOfHour(event_time, 'UTC'), 'UTC')",
+  ),
+  byKey('billing.usage_by_key_daily', 'day', "toDate(event_time, 'UTC')"),
+];
 
 /**
  * The duplicates check (README "Audit: the books checked", 2): no raw duplicate survives where
