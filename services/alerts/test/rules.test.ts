@@ -489,6 +489,7 @@ describe('destinationOf', () => {
     const now = new Date('2024-03-10T00:00:00Z');
     const ops = ALERT_TYPES.filter((t) => !ACCOUNT_ALERT_TYPES.has(t));
     expect([...ops].sort()).toEqual([
+      'books_out_of_balance',
       'cost_endpoint_failing',
       'dlq_growth',
       'storage_refused',
