@@ -473,6 +473,37 @@ describe('nanobill audit with the running enforcement service (real broker)', ()
     }
     expect(report.violations).toBe(0);
     expect(report.results.every((r) => r.ok)).toBe(true);
+    // Each check looked at something: the drafts were compared, the requests and spend too.
+    const summary = (check: CheckName) => report.results.find((r) => r.check === check)!.summary;
+    expect(summary('statements')).toMatch(/^draft month: 2 stored lines, 2 recomputed$/);
+    expect(summary('usage')).toMatch(
+      /4 routed requests reached a provider: 2 in the ledger, 1 unpriced, 1 pending/,
+    );
+    expect(summary('enforcement')).toBe('3 accounts compared with the ledger; 1 open requests');
+  });
+
+  it('a draft statement line edited by hand differs from its recomputation', async () => {
+    const [line] = await (
+      await ch.client.query({
+        query: `SELECT * FROM billing.statements WHERE month = '${CURRENT}' AND account_id = 'acme'`,
+        format: 'JSONEachRow',
+      })
+    ).json<Record<string, unknown>>();
+    await insert('billing.statement_lines', [
+      {
+        ...line,
+        gross_nano_usd: String(BigInt(line!.gross_nano_usd as string) - 1n),
+        computed_at: new Date().toISOString(),
+      },
+    ]);
+    const edited = await only(CURRENT, 'statements');
+    expect(edited.examples).toEqual([
+      expect.objectContaining({
+        problem: 'draft statement differs from its recomputation',
+        account_id: 'acme',
+        field: 'gross',
+      }),
+    ]);
   });
 
   it('an enforcement spend off by one nano-USD is reported with both figures', async () => {
