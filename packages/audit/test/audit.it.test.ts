@@ -167,6 +167,21 @@ const snapshots: AccountSnapshot[] = [
   },
 ];
 
+/** A statement line changed by hand: `delta` added to one amount, stored as a newer version. */
+async function editLine(month: string, account: string, column: string, delta: bigint, at: Date) {
+  const [line] = await (
+    await ch.client.query({
+      query:
+        'SELECT * FROM billing.statements WHERE month = {month:String} AND account_id = {account:String}',
+      query_params: { month, account },
+      format: 'JSONEachRow',
+    })
+  ).json<Record<string, string>>();
+  await insert('billing.statement_lines', [
+    { ...line, [column]: String(BigInt(line![column]!) + delta), computed_at: iso(at) },
+  ]);
+}
+
 function audit(month: string, checks: CheckName[], extra: Partial<AuditOptions> = {}) {
   return runAudit({
     clickhouse: ch.client,
@@ -261,19 +276,7 @@ describe('nanobill audit on real ClickHouse: each planted violation is found', (
     expect(clean.violations).toBe(0);
 
     // Someone edits alice's final line: +1 nano-USD payable.
-    const [line] = await (
-      await ch.client.query({
-        query: `SELECT * FROM billing.statements WHERE month = '${month}' AND account_id = 'alice'`,
-        format: 'JSONEachRow',
-      })
-    ).json<Record<string, unknown>>();
-    await insert('billing.statement_lines', [
-      {
-        ...line,
-        payable_nano_usd: String(BigInt(line!.payable_nano_usd as string) + 1n),
-        computed_at: '2025-06-02T00:00:00.000Z',
-      },
-    ]);
+    await editLine(month, 'alice', 'payable_nano_usd', 1n, new Date('2025-06-02T00:00:00Z'));
     const edited = await only(month, 'statements');
     expect(edited.violations).toBe(1);
     expect(edited.examples[0]).toMatchObject({
@@ -483,19 +486,7 @@ describe('nanobill audit with the running enforcement service (real broker)', ()
   });
 
   it('a draft statement line edited by hand differs from its recomputation', async () => {
-    const [line] = await (
-      await ch.client.query({
-        query: `SELECT * FROM billing.statements WHERE month = '${CURRENT}' AND account_id = 'acme'`,
-        format: 'JSONEachRow',
-      })
-    ).json<Record<string, unknown>>();
-    await insert('billing.statement_lines', [
-      {
-        ...line,
-        gross_nano_usd: String(BigInt(line!.gross_nano_usd as string) - 1n),
-        computed_at: new Date().toISOString(),
-      },
-    ]);
+    await editLine(CURRENT, 'acme', 'gross_nano_usd', -1n, new Date());
     const edited = await only(CURRENT, 'statements');
     expect(edited.examples).toEqual([
       expect.objectContaining({
