@@ -80,7 +80,8 @@ export async function checkStatements(
       : await movedSince(
           clickhouse,
           month,
-          Math.min(...stored.map((l) => l.computedAtMs)) - (options.settleMs ?? 60_000),
+          stored.reduce((min, l) => Math.min(min, l.computedAtMs), Infinity) -
+            (options.settleMs ?? 60_000),
         );
   const examples = differences(stored, recomputed, moved, status);
   const compared = new Set([...stored, ...recomputed].map((l) => l.account_id));
