@@ -11,7 +11,9 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
+import { renderAudit } from '@nanobill/audit';
 import { loadConfig } from '@nanobill/config';
+import { monthOf } from '@nanobill/credits';
 import { TOPICS } from '@nanobill/contract';
 import { stopBroker } from '@nanobill/kafka-broker';
 import { createLogger } from '@nanobill/observability';
@@ -177,12 +179,20 @@ const lines = [
   '![throughput and lag](./' + `pipeline-${result.date.slice(0, 19).replace(/[:T]/g, '-')}.png)`,
   '',
 ];
+// The run ends with the audit of its books (README "Audit: the books checked").
+const audit = await pipeline.audit({ month: monthOf(new Date()) });
+console.log(renderAudit(audit));
+lines.splice(
+  lines.indexOf(`| priced | ${result.priced} ledger rows |`) + 1,
+  0,
+  `| audit | ${audit.results.map((r) => `${r.check} ${r.skipped ? 'skipped' : r.ok ? 'ok' : `${r.violations} violations`}`).join(', ')} |`,
+);
 const stem = `pipeline-${result.date.slice(0, 19).replace(/[:T]/g, '-')}`;
 const results = new URL('./results/', import.meta.url).pathname;
 writeFileSync(join(results, `${stem}.md`), lines.join('\n'));
 writeFileSync(
   join(results, `${stem}.json`),
-  `${JSON.stringify({ ...result, samples }, null, 2)}\n`,
+  `${JSON.stringify({ ...result, audit, samples }, null, 2)}\n`,
 );
 await chart(join(results, `${stem}.png`), samples);
 console.log(lines.slice(4, -3).join('\n'));

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { AuditReport } from '@nanobill/audit';
 import { stopBroker } from '@nanobill/kafka-broker';
 import { freePortPair, spawnTs, tempDir, waitFor } from '@nanobill/testkit';
 
@@ -89,6 +90,18 @@ describe('nanobill demo, then nanobill query (from an empty data directory)', ()
     const statements = await nanobill(['statements', '--month', month, '--format', 'json']).exited;
     expect(statements.code, statements.stderr).toBe(0);
     expect(Array.isArray(JSON.parse(statements.stdout))).toBe(true);
+
+    // The audit asks the running process, which holds the enforcement service: every check runs.
+    const audited = await nanobill(['audit', '--month', month, '--format', 'json']).exited;
+    const report = JSON.parse(audited.stdout) as AuditReport;
+    expect(report.results.map((r) => [r.check, r.skipped, r.error])).toEqual(
+      ['usage', 'duplicates', 'statements', 'enforcement', 'alerts'].map((c) => [
+        c,
+        undefined,
+        undefined,
+      ]),
+    );
+    expect(audited.code, audited.stdout).toBe(report.violations > 0 ? 1 : 0);
 
     const dropped = await nanobill(['query', 'DROP TABLE billing.usage']).exited;
     expect(dropped.code).toBe(1);

@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { AuditReport } from '@nanobill/audit';
 import { openClickHouse, type ClickHouseClient } from '@nanobill/clickhouse';
 import { TOPICS } from '@nanobill/contract';
 import { createKafka, createProducer, type Kafka, type Producer } from '@nanobill/kafka';
@@ -174,6 +175,20 @@ describe('each service alone: nanobill run --only <service> on a ClickHouse serv
     console.log(
       `processes: ${SERVICES.length} services, ${EVENTS} events, ${ledger.length} priced, Σ ${total} nano-USD = truth`,
     );
+
+    // And the books agree with themselves: `nanobill audit` on the same server, here without the
+    // enforcement service (it runs in a process of its own), which it says.
+    const month = new Date(start).toISOString().slice(0, 7);
+    const audited = await nanobill(['audit', '--month', month, '--format', 'json']).exited;
+    const report = JSON.parse(audited.stdout) as AuditReport;
+    expect(
+      report.results.filter((r) => !r.ok && r.check !== 'enforcement'),
+      audited.stdout,
+    ).toEqual([]);
+    expect(report.results.find((r) => r.check === 'enforcement')?.skipped).toBe(
+      'enforcement not running here',
+    );
+    expect(audited.code, audited.stderr).toBe(0);
   });
 
   it('each service exposes its own metrics on its ops port, the API alone listens on PORT, with a token from nanobill tokens', async () => {

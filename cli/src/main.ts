@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '@nanobill/config';
 import { createLogger } from '@nanobill/observability';
+import { audit } from './audit-command.js';
 import { demo } from './demo.js';
 import { dlq } from './dlq-command.js';
 import { migrate } from './migrate-command.js';
@@ -24,6 +25,9 @@ const USAGE = `usage: nanobill <command> [options]
   query "<SQL>" [--format F]  finance SQL: one SELECT on billing data, read-only (F: a ClickHouse format)
   statements --month YYYY-MM [--account ID] [--format csv|json|table]
                               monthly statements, money in exact USD
+  audit [--month YYYY-MM] [--format table|json]
+                              the books checked (usage, duplicates, statements, enforcement,
+                              alerts); exit code 1 on any violation
   tokens create (--org ORG | --finance | --router) [--expires-in DAYS | --no-expiry]
                               an API token, shown once, 90 days by default (tokens revoke ID revokes one)
   webhooks rotate-secret --account ID [--overlap-hours H]
@@ -47,6 +51,8 @@ async function main(argv: string[]): Promise<number> {
       return query(rest);
     case 'statements':
       return statements(rest);
+    case 'audit':
+      return audit(rest);
     case 'tokens':
       return tokens(rest);
     case 'webhooks':

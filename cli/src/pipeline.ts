@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { TOPICS } from '@nanobill/contract';
+import { TOPICS, type Alert } from '@nanobill/contract';
 import type { Config } from '@nanobill/config';
 import {
   migrate,
@@ -13,7 +13,8 @@ import { ACCOUNTS_GROUP_ID, startAccounts } from '@nanobill/accounts-service';
 import { startIngest } from '@nanobill/ingest';
 import { startPricing } from '@nanobill/pricing';
 import { startStatements } from '@nanobill/statements';
-import { startEnforcement } from '@nanobill/enforcement-service';
+import { startEnforcement, type EnforcementService } from '@nanobill/enforcement-service';
+import { readPublishedStatuses, startScheduledAudit, type AuditReport } from '@nanobill/audit';
 import { startAlerts } from '@nanobill/alerts';
 import { startApiServer, startStatusView, TokenStore } from '@nanobill/api';
 import { AccountFactsReader } from '@nanobill/accounts';
@@ -36,6 +37,7 @@ import {
   type Registry,
 } from '@nanobill/observability';
 import { startQueryServer } from './socket.js';
+import { auditBooks, type AuditRequest } from './audit.js';
 import { topicSpecs } from './topics.js';
 import { kafkaSecurityOptions } from './kafka-security.js';
 import { startSingleton } from './singleton.js';
@@ -68,6 +70,8 @@ export interface Pipeline {
   reader: ClickHouseClient;
   /** The ports listened on: `api` only when the api service runs (PORT 0 picks a free one). */
   ports: { ops: number; api: number | undefined };
+  /** `nanobill audit` here, with this process's enforcement service when it runs it. */
+  audit(request: AuditRequest): Promise<AuditReport>;
   stop(): Promise<void>;
 }
 
@@ -218,10 +222,12 @@ export async function startPipeline(options: {
         }),
       );
     }
+    // The books are audited where enforcement runs (under its lease): its check needs it.
+    let enforcement: EnforcementService | undefined;
     if (only.has('enforcement')) {
       const client = clickhouse();
-      await singleton('enforcement', () =>
-        startEnforcement({
+      await singleton('enforcement', async () => {
+        const service = await startEnforcement({
           kafka,
           clickhouse: client,
           logger,
@@ -232,8 +238,26 @@ export async function startPipeline(options: {
           graceMs: config.attributionGraceMs,
           // Nothing is decided before the accounts service has stored the snapshots on the topic.
           accountsFeed: { topic: TOPICS.accounts, groupId: ACCOUNTS_GROUP_ID },
-        }),
-      );
+        });
+        const audit = startScheduledAudit({
+          clickhouse: client,
+          logger,
+          metrics: registry,
+          intervalMs: config.audit.intervalMs,
+          deadlineMs: config.pricing.deadlineMs,
+          enforcement: service,
+          publishedStatuses: () => readPublishedStatuses(kafka, TOPICS.accountStatus, logger),
+          raise: (alert) => publishAlert(kafka, alert),
+        });
+        enforcement = service;
+        return {
+          stop: async () => {
+            enforcement = undefined;
+            await audit.stop();
+            await service.stop();
+          },
+        };
+      });
     }
     if (only.has('alerts')) {
       const { caFile, opsUrl, allowNetworks } = config.webhooks;
@@ -320,6 +344,13 @@ export async function startPipeline(options: {
     });
     stack.push(['ops server', { stop: () => ops.close() }]);
 
+    const audit = (request: AuditRequest) =>
+      auditBooks(admin, request, {
+        deadlineMs: config.pricing.deadlineMs,
+        enforcement,
+        kafka,
+        logger,
+      });
     if (!config.clickhouseUrl) {
       const socket = await startQueryServer({
         dataDir: config.dataDir,
@@ -327,15 +358,31 @@ export async function startPipeline(options: {
         finance: financeSql(undefined),
         writer: admin,
         webhookSecrets: () => webhookSecrets(admin),
+        audit,
         logger,
       });
       stack.push(['query socket', { stop: socket.close }]);
     }
     const ports = { ops: ops.port, api: apiPort };
     logger.info({ services: [...only], brokers, ports }, 'pipeline running');
-    return { brokers, kafka, registry, reader: clickhouse(), ports, stop };
+    return { brokers, kafka, registry, reader: clickhouse(), ports, audit, stop };
   } catch (error) {
     await stop();
     throw error;
+  }
+}
+
+/** An operations alert on billing.alerts.v1 (rare: a producer of its own each time). */
+async function publishAlert(kafka: Kafka, alert: Alert): Promise<void> {
+  const producer = createProducer(kafka);
+  await producer.connect();
+  try {
+    await producer.send({
+      topic: TOPICS.alerts,
+      acks: -1,
+      messages: [{ key: alert.alertId, value: JSON.stringify(alert) }],
+    });
+  } finally {
+    await producer.disconnect();
   }
 }

@@ -18,6 +18,8 @@ import { UnknownTokenId } from '@nanobill/api';
 import { TokensRequest, runTokens } from './tokens.js';
 import type { WebhookSecretStore } from '@nanobill/webhooks';
 import { WebhooksRequest, runWebhooks } from './webhooks.js';
+import { AuditRequest } from './audit.js';
+import type { AuditReport } from '@nanobill/audit';
 
 /**
  * Embedded ClickHouse belongs to one process. While `nanobill run`/`demo` holds it, `nanobill
@@ -34,7 +36,8 @@ const SOCKET_MODE = 0o600;
 /**
  * Serves the CLI's operations on the socket: finance SQL (`/query`) on `finance`, checked here
  * as everywhere; statements on `client`, a connection of its own (readonly sticks to it); token
- * management (`/tokens`) on `writer`; webhook secret rotation (`/webhooks`).
+ * management (`/tokens`) on `writer`; webhook secret rotation (`/webhooks`); the audit of the
+ * books (`/audit`), by the process, which holds the enforcement service.
  */
 export async function startQueryServer(options: {
   dataDir: string;
@@ -43,6 +46,8 @@ export async function startQueryServer(options: {
   writer: ClickHouseClient;
   /** The secrets store (made when first asked: it needs the secrets key). */
   webhookSecrets: () => WebhookSecretStore;
+  /** The audit of the books (`nanobill audit`); absent: not served. */
+  audit?: (request: AuditRequest) => Promise<AuditReport>;
   logger: Logger;
 }): Promise<{ close(): Promise<void> }> {
   const path = querySocketPath(options.dataDir);
@@ -86,6 +91,18 @@ export async function startQueryServer(options: {
       return reply.code(400).send({ error: (error as Error).message });
     }
   });
+  const { audit } = options;
+  if (audit) {
+    app.post('/audit', async (request, reply) => {
+      const body = AuditRequest.safeParse(request.body);
+      if (!body.success) return reply.code(400).send({ error: body.error.issues[0]?.message });
+      try {
+        return await audit(body.data);
+      } catch (error) {
+        return reply.code(400).send({ error: (error as Error).message });
+      }
+    });
+  }
   await listenPrivately(app, path);
   return {
     close: async () => {
@@ -118,7 +135,7 @@ async function listenPrivately(
 /** Asks a running process; `undefined` when none listens on the socket. */
 export async function askRunningProcess(
   dataDir: string,
-  route: '/query' | '/statements' | '/tokens' | '/webhooks',
+  route: '/query' | '/statements' | '/tokens' | '/webhooks' | '/audit',
   request: unknown,
 ): Promise<Readable | undefined> {
   const socketPath = querySocketPath(dataDir);

@@ -164,6 +164,13 @@ const Env = z.object({
   // restarted after FIRST ms, the wait doubling after each failed attempt up to MAX ms.
   NANOBILL_CONSUMER_RESTART_FIRST_MS: z.coerce.number().int().min(1).max(600_000).default(1_000),
   NANOBILL_CONSUMER_RESTART_MAX_MS: z.coerce.number().int().min(1).max(3_600_000).default(60_000),
+  // How often the running pipeline audits its books (README "Audit: the books checked"); 0: never
+  // (`nanobill audit` still does on demand).
+  NANOBILL_AUDIT_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(60 * 60_000),
 });
 
 /** How nanobill reaches a secured Kafka (TLS, SASL); secrets stay in files or the environment. */
@@ -250,6 +257,8 @@ export interface Config {
   chdbServer: { password: string | undefined; passwordFile: string | undefined };
   /** Waits before restarting a stopped Kafka consumer: the first, doubling up to the max. */
   consumerRestartDelayMs: { first: number; max: number };
+  /** Between two audits of the books by the pipeline; 0: none. */
+  audit: { intervalMs: number };
 }
 
 const SecuredEnv = Env.superRefine((e, ctx) => {
@@ -382,5 +391,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       first: e.NANOBILL_CONSUMER_RESTART_FIRST_MS,
       max: e.NANOBILL_CONSUMER_RESTART_MAX_MS,
     },
+    audit: { intervalMs: e.NANOBILL_AUDIT_INTERVAL_MS },
   };
 }

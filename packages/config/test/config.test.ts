@@ -273,3 +273,19 @@ describe('loadConfig: the attribution grace', () => {
     );
   });
 });
+
+describe('loadConfig: the audit of the books', () => {
+  it('audits every hour by default, at the interval given, or never (0)', () => {
+    expect(loadConfig({}).audit).toEqual({ intervalMs: 60 * 60_000 });
+    expect(loadConfig({ NANOBILL_AUDIT_INTERVAL_MS: '600000' }).audit).toEqual({
+      intervalMs: 600_000,
+    });
+    expect(loadConfig({ NANOBILL_AUDIT_INTERVAL_MS: '0' }).audit).toEqual({ intervalMs: 0 });
+  });
+
+  it.each(['-1', 'hourly', '1.5'])('names NANOBILL_AUDIT_INTERVAL_MS when it is %s', (value) => {
+    expect(() => loadConfig({ NANOBILL_AUDIT_INTERVAL_MS: value })).toThrow(
+      'NANOBILL_AUDIT_INTERVAL_MS',
+    );
+  });
+});

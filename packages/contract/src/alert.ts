@@ -5,8 +5,9 @@ import { ALERT_ID_PATTERN } from './alert-id.js';
  * Alert types, one registry (PRODUCT.md §7). `spend_threshold` carries the crossing (50/80/100 %
  * of a limit, credits exhausted, pay-as-you-go started, $10/$100/$1,000) in `details.threshold`;
  * the last four are for on-call: webhooks that keep failing, dead-letter topics that grow, rows
- * ClickHouse refuses to store (the pricing service keeps those requests pending meanwhile), and an
- * account whose status enforcement could not decide (the others are decided).
+ * ClickHouse refuses to store (the pricing service keeps those requests pending meanwhile), an
+ * account whose status enforcement could not decide (the others are decided), and the audit
+ * finding the books out of balance (README "Audit: the books checked").
  */
 export const ALERT_TYPES = [
   'spend_threshold',
@@ -17,6 +18,7 @@ export const ALERT_TYPES = [
   'dlq_growth',
   'storage_refused',
   'account_decision_failed',
+  'books_out_of_balance',
 ] as const;
 export type AlertType = (typeof ALERT_TYPES)[number];
 

@@ -490,6 +490,7 @@ describe('destinationOf', () => {
     const ops = ALERT_TYPES.filter((t) => !ACCOUNT_ALERT_TYPES.has(t));
     expect([...ops].sort()).toEqual([
       'account_decision_failed',
+      'books_out_of_balance',
       'cost_endpoint_failing',
       'dlq_growth',
       'storage_refused',
