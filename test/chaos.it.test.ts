@@ -29,7 +29,13 @@ import {
 } from '@nanobill/testkit';
 import { publishAccounts } from '../cli/src/simulated-router.js';
 import { ClickHouseServer, keepLog } from './fixtures/chdb-server.js';
-import { providersWithTruth, REMOTE_PROVIDERS, trueCost } from './fixtures/ground-truth.js';
+import {
+  independentPayer,
+  independentStatements,
+  providersWithTruth,
+  REMOTE_PROVIDERS,
+  trueCost,
+} from './fixtures/ground-truth.js';
 
 // Chaos reconciliation (issue 7): a day of router traffic through a real broker of the test's own
 // into the pipeline, each service (ingest, accounts, pricing, statements, enforcement, alerts) a
@@ -771,61 +777,3 @@ describe('chaos: crashes, a broker outage and faulty cost endpoints', () => {
 });
 
 const big = (_: string, v: unknown) => (typeof v === 'bigint' ? v.toString() : v);
-
-/** Who pays (PRODUCT.md §5), from the snapshots, written again for the test. */
-function independentPayer(snapshots: AccountSnapshot[]) {
-  const latest = new Map<string, AccountSnapshot>();
-  for (const s of snapshots) latest.set(s.accountId, s); // one snapshot per account, in force all month
-  return (e: RoutedRequestEvent): string => {
-    if (!e.billTo) return e.userId;
-    const org = latest.get(e.billTo);
-    const paying = org?.kind === 'org' && (org.plan === 'team' || org.plan === 'enterprise');
-    return paying && org.kind === 'org' && org.members.includes(e.userId) ? e.billTo : e.userId;
-  };
-}
-
-/** The month's statements from the priced (and custom-key) requests: PRODUCT.md §5. */
-function independentStatements(
-  events: RoutedRequestEvent[],
-  snapshots: AccountSnapshot[],
-  payer: (e: RoutedRequestEvent) => string,
-  truth: (e: RoutedRequestEvent) => bigint,
-  monthStart: number,
-) {
-  const snapshot = new Map(
-    snapshots.filter((s) => Date.parse(s.effectiveAt) <= monthStart).map((s) => [s.accountId, s]),
-  );
-  const gross = new Map<string, bigint>();
-  const customKey = new Map<string, number>();
-  for (const e of events) {
-    const account = payer(e);
-    if (e.billingMode === 'custom_key') customKey.set(account, (customKey.get(account) ?? 0) + 1);
-    else gross.set(account, (gross.get(account) ?? 0n) + truth(e));
-  }
-  const result = new Map<string, object>();
-  for (const account of new Set([...gross.keys(), ...customKey.keys()])) {
-    const s = snapshot.get(account);
-    const grant = !s
-      ? 100_000_000n
-      : s.kind === 'user'
-        ? s.plan === 'pro'
-          ? 2_000_000_000n
-          : 100_000_000n
-        : s.plan === 'free'
-          ? 0n
-          : 2_000_000_000n * BigInt(s.seats);
-    const paysAsItGoes =
-      s !== undefined && (s.kind === 'org' ? s.plan !== 'free' : s.plan === 'pro');
-    const g = gross.get(account) ?? 0n;
-    const applied = g < grant ? g : grant;
-    result.set(account, {
-      gross: g,
-      grant,
-      applied,
-      payable: paysAsItGoes ? g - applied : 0n,
-      writtenOff: paysAsItGoes ? 0n : g - applied,
-      customKey: customKey.get(account) ?? 0,
-    });
-  }
-  return result;
-}
