@@ -5,13 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { AccountFactsReader } from '@nanobill/accounts';
 import { AccountHistory } from '@nanobill/attribution';
 import { migrate, openClickHouse, type ClickHouseClient } from '@nanobill/clickhouse';
-import {
-  HF_INFERENCE,
-  pricingKey,
-  type AccountSnapshot,
-  type Alert,
-  type RoutedRequestEvent,
-} from '@nanobill/contract';
+import { HF_INFERENCE, pricingKey, type Alert, type RoutedRequestEvent } from '@nanobill/contract';
 import { createKafka, createProducer, ensureTopics, type Kafka } from '@nanobill/kafka';
 import { startBroker, stopBroker } from '@nanobill/kafka-broker';
 import type { Fault, FaultKind } from '@nanobill/provider-simulator';
