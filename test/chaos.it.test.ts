@@ -6,7 +6,7 @@ import { AccountFactsReader } from '@nanobill/accounts';
 import { AccountHistory } from '@nanobill/attribution';
 import { migrate, openClickHouse, type ClickHouseClient } from '@nanobill/clickhouse';
 import { HF_INFERENCE, pricingKey, type Alert, type RoutedRequestEvent } from '@nanobill/contract';
-import { createKafka, createProducer, ensureTopics, type Kafka } from '@nanobill/kafka';
+import { createKafka, createProducer, type Kafka } from '@nanobill/kafka';
 import { startBroker, stopBroker } from '@nanobill/kafka-broker';
 import type { Fault, FaultKind } from '@nanobill/provider-simulator';
 import { accountSnapshots, createEventGenerator } from '@nanobill/router-simulator';
@@ -23,11 +23,13 @@ import {
 } from '@nanobill/testkit';
 import { publishAccounts } from '../cli/src/simulated-router.js';
 import { ClickHouseServer, keepLog } from './fixtures/chdb-server.js';
+import { ensurePipelineTopics } from './fixtures/pipeline-topics.js';
 import {
   independentPayer,
   independentStatements,
   providersWithTruth,
   REMOTE_PROVIDERS,
+  statementFigures,
   trueCost,
 } from './fixtures/ground-truth.js';
 
@@ -263,14 +265,7 @@ describe('chaos: crashes, a broker outage and faulty cost endpoints', () => {
       TOPIC_ALERTS: 'billing.alerts.v1',
       TOPIC_STATUS: 'billing.account-status.v1',
     };
-    await ensureTopics(kafka, [
-      { topic: topics.TOPIC_REQUESTS, numPartitions: 6 },
-      { topic: topics.TOPIC_REQUESTS_DLQ, numPartitions: 1 },
-      { topic: topics.TOPIC_ACCOUNTS, numPartitions: 3, configs: { 'cleanup.policy': 'compact' } },
-      { topic: topics.TOPIC_ACCOUNTS_DLQ, numPartitions: 1 },
-      { topic: topics.TOPIC_ALERTS, numPartitions: 2 },
-      { topic: topics.TOPIC_STATUS, numPartitions: 2, configs: { 'cleanup.policy': 'compact' } },
-    ]);
+    await ensurePipelineTopics(kafka, topics);
 
     // The cost endpoints, in this process, and the providers file that points at them.
     const { simulator, providersFile } = await providersWithTruth(dataDir, { timeoutMs: 1_500 });
@@ -668,14 +663,7 @@ describe('chaos: crashes, a broker outage and faulty cost endpoints', () => {
     );
     const statementErrors: string[] = [];
     for (const line of lines) {
-      const got = {
-        gross: line.gross,
-        grant: line.credits_granted,
-        applied: line.credits_applied,
-        payable: line.payable,
-        writtenOff: line.written_off,
-        customKey: line.custom_key_requests,
-      };
+      const got = statementFigures(line);
       const want = expected.get(line.account_id);
       if (JSON.stringify(got, big) !== JSON.stringify(want, big))
         statementErrors.push(

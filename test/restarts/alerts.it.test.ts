@@ -19,9 +19,7 @@ describe('restarts: alerts', () => {
   it('killed after logging and between delivery and its record: each alert logged and delivered once', async () => {
     receiver = await startReceiver();
     world = await startWorld({ name: 'alerts', webhook: { url: receiver.url, ca: receiver.ca } });
-    await world.publishSnapshots();
-    await world.spawnOthers(['alerts']);
-    const enforcement = await world.startEnforcement();
+    const enforcement = await world.runAllBut(['alerts']);
 
     const afterLogging = world.spawn(['alerts'], { crash: 'after:billing.alert_log' });
     await afterLogging.ready();

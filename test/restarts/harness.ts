@@ -11,7 +11,6 @@ import { expect } from 'vitest';
 import { migrate, openClickHouse, type ClickHouseClient } from '@nanobill/clickhouse';
 import { pricingKey, type AccountSnapshot, type RoutedRequestEvent } from '@nanobill/contract';
 import { startEnforcement, type EnforcementService } from '@nanobill/enforcement-service';
-import { ensureTopics } from '@nanobill/kafka';
 import { createMetricsRegistry } from '@nanobill/observability';
 import { loadProviders } from '@nanobill/providers';
 import { accountSnapshots, createEventGenerator } from '@nanobill/router-simulator';
@@ -32,10 +31,12 @@ import {
 } from '@nanobill/testkit';
 import { publishAccounts } from '../../cli/src/simulated-router.js';
 import { ClickHouseServer, keepLog } from '../fixtures/chdb-server.js';
+import { ensurePipelineTopics, type PipelineTopics } from '../fixtures/pipeline-topics.js';
 import {
   independentPayer,
   independentStatements,
   providersWithTruth,
+  statementFigures,
   trueCost,
 } from '../fixtures/ground-truth.js';
 
@@ -155,23 +156,8 @@ export async function startWorld(options: WorldOptions) {
         `TOPIC_${t}`,
         uniqueName(`restarts-${options.name}-${t.toLowerCase()}`),
       ]),
-    ) as Record<
-      | 'TOPIC_REQUESTS'
-      | 'TOPIC_REQUESTS_DLQ'
-      | 'TOPIC_ACCOUNTS'
-      | 'TOPIC_ACCOUNTS_DLQ'
-      | 'TOPIC_ALERTS'
-      | 'TOPIC_STATUS',
-      string
-    >;
-    await ensureTopics(kafka, [
-      { topic: topics.TOPIC_REQUESTS, numPartitions: 3 },
-      { topic: topics.TOPIC_REQUESTS_DLQ, numPartitions: 1 },
-      { topic: topics.TOPIC_ACCOUNTS, numPartitions: 2, configs: { 'cleanup.policy': 'compact' } },
-      { topic: topics.TOPIC_ACCOUNTS_DLQ, numPartitions: 1 },
-      { topic: topics.TOPIC_ALERTS, numPartitions: 2 },
-      { topic: topics.TOPIC_STATUS, numPartitions: 2, configs: { 'cleanup.policy': 'compact' } },
-    ]);
+    ) as PipelineTopics;
+    await ensurePipelineTopics(kafka, topics);
 
     const { simulator, providersFile } = await providersWithTruth(dataDir, { timeoutMs: 1_500 });
     cleanup.push(() => simulator.close());
@@ -258,6 +244,15 @@ export async function startWorld(options: WorldOptions) {
         const child = this.spawn(CHILD_SERVICES.filter((s) => !except.includes(s)));
         await child.ready();
         return child;
+      },
+      /**
+       * The usual opening: snapshots sent, every child service but `except` running in one
+       * child, enforcement in this process (returned).
+       */
+      async runAllBut(except: readonly ChildService[]): Promise<EnforcementService> {
+        await this.publishSnapshots();
+        await this.spawnOthers(except);
+        return this.startEnforcement();
       },
       /**
        * The enforcement service in this process, on the world's topics, once the snapshots are
@@ -507,17 +502,7 @@ export async function expectGroundTruth(
   const differ = lines
     .map((line) => ({
       account: line.account_id,
-      got: JSON.stringify(
-        {
-          gross: line.gross,
-          grant: line.credits_granted,
-          applied: line.credits_applied,
-          payable: line.payable,
-          writtenOff: line.written_off,
-          customKey: line.custom_key_requests,
-        },
-        big,
-      ),
+      got: JSON.stringify(statementFigures(line), big),
       want: JSON.stringify(expected.get(line.account_id), big),
     }))
     .filter((d) => d.got !== d.want)

@@ -10,9 +10,7 @@ describe('restarts: ingest', () => {
 
   it('killed between its insert and its offset commit: each request stored once, money exact', async () => {
     world = await startWorld({ name: 'ingest' });
-    await world.publishSnapshots();
-    await world.spawnOthers(['ingest']);
-    const enforcement = await world.startEnforcement();
+    const enforcement = await world.runAllBut(['ingest']);
 
     const crashing = world.spawn(['ingest'], { crash: 'after:billing.usage' });
     await crashing.ready();

@@ -11,9 +11,7 @@ describe('restarts: pricing', () => {
 
   it('killed after a ledger insert and after an unpriced insert: every request once, every unpriced one announced', async () => {
     world = await startWorld({ name: 'pricing', failing: ['nscale'] });
-    await world.publishSnapshots();
-    await world.spawnOthers(['pricing']);
-    const enforcement = await world.startEnforcement();
+    const enforcement = await world.runAllBut(['pricing']);
 
     const midRound = world.spawn(['pricing'], { crash: 'after:billing.ledger_entries' });
     await midRound.ready();

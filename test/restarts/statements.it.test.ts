@@ -13,9 +13,7 @@ describe('restarts: statements', () => {
 
   it('killed mid-finalization: the final statements equal the ledger, once', async () => {
     world = await startWorld({ name: 'statements' });
-    await world.publishSnapshots();
-    await world.spawnOthers(['statements']);
-    const enforcement = await world.startEnforcement();
+    const enforcement = await world.runAllBut(['statements']);
     await world.send();
     await world.settled(enforcement, { statements: false });
 
