@@ -186,7 +186,12 @@ export async function expectBooksBalanced(
       (line) =>
         `${line.account_id}: stored ${storedFigures.get(line.account_id) ?? 'none'}; recomputed ${figures(line)}`,
     );
-  expect.soft(statementErrors.slice(0, 10), `${month} statements vs a recomputation`).toEqual([]);
+  expect
+    .soft(
+      statementErrors.slice(0, 10),
+      `${month} statements vs a recomputation (${statementErrors.length} off)`,
+    )
+    .toEqual([]);
   expect.soft(storedFigures.size, `${month} statement lines`).toBe(recomputed.length);
   const rewritten = await rows(
     clickhouse,
@@ -249,7 +254,12 @@ export async function expectBooksBalanced(
       if (published !== expected)
         spendErrors.push(`${account}: published ${published}, its spend says ${expected}`);
     }
-    expect.soft(spendErrors.slice(0, 10), 'enforcement spend = ledger + estimates').toEqual([]);
+    expect
+      .soft(
+        spendErrors.slice(0, 10),
+        `enforcement spend = ledger + estimates (${spendErrors.length} off)`,
+      )
+      .toEqual([]);
     expect
       .soft(outstanding, 'estimates outstanding = requests pending')
       .toBeLessThanOrEqual(pending.length);
@@ -274,7 +284,9 @@ export async function expectBooksBalanced(
       if (t.threshold <= spend && !logged.has(id)) missing.push(`${id} (spend ${spend})`);
     }
   }
-  expect.soft(missing.slice(0, 10), 'threshold alerts due and never raised').toEqual([]);
+  expect
+    .soft(missing.slice(0, 10), `threshold alerts due and never raised (${missing.length})`)
+    .toEqual([]);
   // Every unpriced request announced, by an alert logged once.
   const [unannounced] = await rows(
     clickhouse,

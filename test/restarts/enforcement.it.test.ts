@@ -13,9 +13,9 @@ import { expectBooksBalanced, startWorld, type World } from './harness.js';
 // Requests of a failing provider are unpriced by then too: their estimates must be gone.
 
 /** The service's ledger overlap, small so that the window is reached in seconds. */
-const OVERLAP_MS = 8_000;
+const OVERLAP_MS = 10_000;
 /** A lease handover (a rebalance of the lease group, then a start) takes longer than a restart. */
-const TAKEOVER_OVERLAP_MS = 15_000;
+const TAKEOVER_OVERLAP_MS = 20_000;
 
 describe('restarts: enforcement', () => {
   let world: World | undefined;
