@@ -3,10 +3,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createToken } from '@nanobill/api';
 import { loadConfig } from '@nanobill/config';
 import type { AccountStatus } from '@nanobill/contract';
-import { ensureTopics } from '@nanobill/kafka';
+import { createProducer, ensureTopics } from '@nanobill/kafka';
 import {
   freePortPair,
-  produce,
   quietLogger,
   tempDir,
   testBrokers,
@@ -90,9 +89,12 @@ describe('restarts: api', () => {
       { key: account, value: JSON.stringify(blocked) },
       ...others.slice(OTHER_ACCOUNTS / 2),
     ];
+    const producer = createProducer(kafka);
+    await producer.connect();
     for (let i = 0; i < messages.length; i += 1_000) {
-      await produce(kafka, topic, messages.slice(i, i + 1_000));
+      await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 1_000) });
     }
+    await producer.disconnect();
     const ask = async () => {
       const response = await fetch(
         `http://127.0.0.1:${ports.api}/v1/accounts/${encodeURIComponent(account)}/status`,
