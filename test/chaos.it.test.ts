@@ -6,14 +6,8 @@ import { AccountFactsReader } from '@nanobill/accounts';
 import { AccountHistory } from '@nanobill/attribution';
 import { AT_ONCE, renderAudit, runAudit } from '@nanobill/audit';
 import { migrate, openClickHouse, type ClickHouseClient } from '@nanobill/clickhouse';
-import {
-  HF_INFERENCE,
-  pricingKey,
-  type AccountSnapshot,
-  type Alert,
-  type RoutedRequestEvent,
-} from '@nanobill/contract';
-import { createKafka, createProducer, ensureTopics, type Kafka } from '@nanobill/kafka';
+import { HF_INFERENCE, pricingKey, type Alert, type RoutedRequestEvent } from '@nanobill/contract';
+import { createKafka, createProducer, type Kafka } from '@nanobill/kafka';
 import { startBroker, stopBroker } from '@nanobill/kafka-broker';
 import type { Fault, FaultKind } from '@nanobill/provider-simulator';
 import { accountSnapshots, createEventGenerator } from '@nanobill/router-simulator';
@@ -30,7 +24,15 @@ import {
 } from '@nanobill/testkit';
 import { publishAccounts } from '../cli/src/simulated-router.js';
 import { ClickHouseServer, keepLog } from './fixtures/chdb-server.js';
-import { providersWithTruth, REMOTE_PROVIDERS, trueCost } from './fixtures/ground-truth.js';
+import { ensurePipelineTopics } from './fixtures/pipeline-topics.js';
+import {
+  independentPayer,
+  independentStatements,
+  providersWithTruth,
+  REMOTE_PROVIDERS,
+  statementFigures,
+  trueCost,
+} from './fixtures/ground-truth.js';
 
 // Chaos reconciliation (issue 7): a day of router traffic through a real broker of the test's own
 // into the pipeline, each service (ingest, accounts, pricing, statements, enforcement, alerts) a
@@ -264,14 +266,7 @@ describe('chaos: crashes, a broker outage and faulty cost endpoints', () => {
       TOPIC_ALERTS: 'billing.alerts.v1',
       TOPIC_STATUS: 'billing.account-status.v1',
     };
-    await ensureTopics(kafka, [
-      { topic: topics.TOPIC_REQUESTS, numPartitions: 6 },
-      { topic: topics.TOPIC_REQUESTS_DLQ, numPartitions: 1 },
-      { topic: topics.TOPIC_ACCOUNTS, numPartitions: 3, configs: { 'cleanup.policy': 'compact' } },
-      { topic: topics.TOPIC_ACCOUNTS_DLQ, numPartitions: 1 },
-      { topic: topics.TOPIC_ALERTS, numPartitions: 2 },
-      { topic: topics.TOPIC_STATUS, numPartitions: 2, configs: { 'cleanup.policy': 'compact' } },
-    ]);
+    await ensurePipelineTopics(kafka, topics);
 
     // The cost endpoints, in this process, and the providers file that points at them.
     const { simulator, providersFile } = await providersWithTruth(dataDir, { timeoutMs: 1_500 });
@@ -666,14 +661,7 @@ describe('chaos: crashes, a broker outage and faulty cost endpoints', () => {
     );
     const statementErrors: string[] = [];
     for (const line of lines) {
-      const got = {
-        gross: line.gross,
-        grant: line.credits_granted,
-        applied: line.credits_applied,
-        payable: line.payable,
-        writtenOff: line.written_off,
-        customKey: line.custom_key_requests,
-      };
+      const got = statementFigures(line);
       const want = expected.get(line.account_id);
       if (JSON.stringify(got, big) !== JSON.stringify(want, big))
         statementErrors.push(
@@ -782,61 +770,3 @@ describe('chaos: crashes, a broker outage and faulty cost endpoints', () => {
 });
 
 const big = (_: string, v: unknown) => (typeof v === 'bigint' ? v.toString() : v);
-
-/** Who pays (PRODUCT.md §5), from the snapshots, written again for the test. */
-function independentPayer(snapshots: AccountSnapshot[]) {
-  const latest = new Map<string, AccountSnapshot>();
-  for (const s of snapshots) latest.set(s.accountId, s); // one snapshot per account, in force all month
-  return (e: RoutedRequestEvent): string => {
-    if (!e.billTo) return e.userId;
-    const org = latest.get(e.billTo);
-    const paying = org?.kind === 'org' && (org.plan === 'team' || org.plan === 'enterprise');
-    return paying && org.kind === 'org' && org.members.includes(e.userId) ? e.billTo : e.userId;
-  };
-}
-
-/** The month's statements from the priced (and custom-key) requests: PRODUCT.md §5. */
-function independentStatements(
-  events: RoutedRequestEvent[],
-  snapshots: AccountSnapshot[],
-  payer: (e: RoutedRequestEvent) => string,
-  truth: (e: RoutedRequestEvent) => bigint,
-  monthStart: number,
-) {
-  const snapshot = new Map(
-    snapshots.filter((s) => Date.parse(s.effectiveAt) <= monthStart).map((s) => [s.accountId, s]),
-  );
-  const gross = new Map<string, bigint>();
-  const customKey = new Map<string, number>();
-  for (const e of events) {
-    const account = payer(e);
-    if (e.billingMode === 'custom_key') customKey.set(account, (customKey.get(account) ?? 0) + 1);
-    else gross.set(account, (gross.get(account) ?? 0n) + truth(e));
-  }
-  const result = new Map<string, object>();
-  for (const account of new Set([...gross.keys(), ...customKey.keys()])) {
-    const s = snapshot.get(account);
-    const grant = !s
-      ? 100_000_000n
-      : s.kind === 'user'
-        ? s.plan === 'pro'
-          ? 2_000_000_000n
-          : 100_000_000n
-        : s.plan === 'free'
-          ? 0n
-          : 2_000_000_000n * BigInt(s.seats);
-    const paysAsItGoes =
-      s !== undefined && (s.kind === 'org' ? s.plan !== 'free' : s.plan === 'pro');
-    const g = gross.get(account) ?? 0n;
-    const applied = g < grant ? g : grant;
-    result.set(account, {
-      gross: g,
-      grant,
-      applied,
-      payable: paysAsItGoes ? g - applied : 0n,
-      writtenOff: paysAsItGoes ? 0n : g - applied,
-      customKey: customKey.get(account) ?? 0,
-    });
-  }
-  return result;
-}

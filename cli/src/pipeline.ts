@@ -92,6 +92,8 @@ export async function startPipeline(options: {
    * `retry.restartOnFailure` answering no, to see what happens when kafkajs gives up.
    */
   kafka?: Kafka;
+  /** Default `billing.account-status.v1`. Tests on a shared broker read one of their own. */
+  accountStatusTopic?: string;
 }): Promise<Pipeline> {
   const { config, logger } = options;
   const providers = options.providers ?? loadProviders(config.providersFile);
@@ -287,7 +289,7 @@ export async function startPipeline(options: {
     if (only.has('api')) {
       const statuses = await startStatusView({
         kafka,
-        topic: TOPICS.accountStatus,
+        topic: options.accountStatusTopic ?? TOPICS.accountStatus,
         logger,
         supervision,
       });
