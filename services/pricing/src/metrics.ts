@@ -107,6 +107,11 @@ export function createPricingMetrics(registry: Registry) {
       help: 'Scheduled rounds skipped because the previous one was still running',
       registers,
     }),
+    heldRequests: new Gauge({
+      name: 'nanobill_pricing_held_requests',
+      help: 'Requests consumed and stored for partitions whose pending requests are not loaded yet (held back from rounds until the reload works)',
+      registers,
+    }),
     reloadFailures: new Counter({
       name: 'nanobill_pricing_pending_reload_failures_total',
       help: 'Failed loads of the pending requests of assigned partitions (each retried; the partitions are held back until loaded)',

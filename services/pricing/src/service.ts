@@ -169,6 +169,7 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
     logger,
     delayMs: options.reloadDelayMs,
     onFailure: () => metrics.reloadFailures.inc(),
+    onHeld: (held) => metrics.heldRequests.set(held),
   });
 
   async function handle(batch: PartitionBatch): Promise<void> {
