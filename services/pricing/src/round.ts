@@ -23,13 +23,7 @@ import {
   type PendingRow,
   type UnpricedRow,
 } from './rows.js';
-import {
-  DUPLICATES_TABLE,
-  LEDGER_TABLE,
-  UNPRICED_TABLE,
-  type WriteOnceResult,
-  type WriteOnceWriter,
-} from './writers.js';
+import { LEDGER_TABLE, type WriteOnceWriter } from './writers.js';
 
 export interface RoundDeps {
   pending: PendingRequests;
@@ -315,6 +309,9 @@ async function keepRefusedPending<Row extends { provider_request_id: string; req
 ): Promise<Row[]> {
   if (refused.size === 0) return [...rows];
   for (const [row, refusal] of refused) {
+    // Only on that request: a reuse set aside is not the pending request holding its id.
+    if (deps.pending.get(provider, row.provider_request_id)?.request_id !== row.request_id)
+      continue;
     deps.pending.noteProblem(
       provider,
       row.provider_request_id,
@@ -395,13 +392,7 @@ async function settle(
     if (billed.decision === 'user_fallback') fallbacks.push({ row, cause: billed.cause });
   }
   for (const [decision, count] of decisions) deps.metrics.attribution.inc({ decision }, count);
-  const written = await writeOnce(
-    deps,
-    provider,
-    LEDGER_TABLE,
-    rows,
-    await deps.ledger.write(rows),
-  );
+  const written = await writeOnce(deps, provider, deps.ledger, rows);
   report.priced += written.length;
   await quarantineReuses(deps, written.reuses, now, report);
   // Only what this write stored is announced: a refused row is still pending, a taken one was
@@ -493,13 +484,7 @@ async function unpriceAndAnnounce(
     entries.map(({ row }) => row),
   );
   const rows = entries.map(({ row, reason }) => unpricedRow(row, reason, now, alertId));
-  const written = await writeOnce(
-    deps,
-    provider,
-    UNPRICED_TABLE,
-    rows,
-    await deps.unpriced.write(rows),
-  );
+  const written = await writeOnce(deps, provider, deps.unpriced, rows);
   await quarantineReuses(deps, written.reuses, now, report);
   if (written.length === 0) return 0;
   deps.metrics.unpriced.inc({ provider }, written.length);
@@ -516,11 +501,11 @@ async function unpriceAndAnnounce(
 async function writeOnce<Row extends LedgerRow | UnpricedRow>(
   deps: RoundDeps,
   provider: string,
-  table: string,
+  writer: WriteOnceWriter<Row>,
   rows: readonly Row[],
-  { refused, taken }: WriteOnceResult<Row>,
 ): Promise<Row[] & { reuses: Reuse[] }> {
-  const stored = await keepRefusedPending(deps, provider, table, rows, refused);
+  const { refused, taken } = await writer.write(rows);
+  const stored = await keepRefusedPending(deps, provider, writer.table, rows, refused);
   const written: Row[] = [];
   const reuses: Reuse[] = [];
   for (const row of stored) {
@@ -562,7 +547,7 @@ async function quarantineReuses(
       duplicateRow(row, keptRequestId, now, alertId),
     );
     const { refused, taken } = await deps.duplicates.write(rows);
-    const stored = await keepRefusedPending(deps, provider, DUPLICATES_TABLE, rows, refused);
+    const stored = await keepRefusedPending(deps, provider, deps.duplicates.table, rows, refused);
     // Refused: quarantined by a later round once the table accepts it (set aside again, unless
     // still in the pending set, where the next write finds it again).
     const inPending = (row: PendingRow) =>

@@ -60,7 +60,7 @@ export class WriteOnceWriter<Row extends { request_id: string }> {
 
   constructor(
     settings: WriterSettings,
-    table: string,
+    readonly table: string,
     columns: ReadonlyArray<keyof Row & string>,
     once: WriteOnce<Row>,
     onInserted: (rows: Row[]) => void = () => undefined,
