@@ -60,6 +60,12 @@ export function createPricingMetrics(registry: Registry) {
       labelNames: ['provider'] as const,
       registers,
     }),
+    duplicates: new Counter({
+      name: 'nanobill_pricing_duplicate_requests_total',
+      help: "Requests that reused another request's provider request id (same provider): quarantined in billing.pricing_duplicates, never booked, by provider",
+      labelNames: ['provider'] as const,
+      registers,
+    }),
     endpointFailing: new Gauge({
       name: 'nanobill_pricing_endpoint_failing',
       help: "1 while a provider's cost endpoint is failing (from the first round in which no call got a usable answer until one does), else 0",
@@ -99,6 +105,11 @@ export function createPricingMetrics(registry: Registry) {
     skippedRounds: new Counter({
       name: 'nanobill_pricing_skipped_rounds_total',
       help: 'Scheduled rounds skipped because the previous one was still running',
+      registers,
+    }),
+    heldRequests: new Gauge({
+      name: 'nanobill_pricing_held_requests',
+      help: 'Requests consumed and stored for partitions whose pending requests are not loaded yet (held back from rounds until the reload works)',
       registers,
     }),
     reloadFailures: new Counter({

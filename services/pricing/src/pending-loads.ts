@@ -29,6 +29,11 @@ export interface PendingLoadsOptions {
   delayMs?: { first: number; max: number };
   /** Each failed load (a metric). */
   onFailure?(): void;
+  /**
+   * How many consumed requests wait for their partition's load, at each change (a gauge: while
+   * a load fails, these are stored but in no pending gauge).
+   */
+  onHeld?(held: number): void;
 }
 
 /**
@@ -63,14 +68,30 @@ export class PendingLoads {
     for (const p of revoked) this.#unloaded.delete(p);
     for (const p of added) this.#unloaded.set(p, { held: [] });
     this.#owned = next;
+    this.#reportHeld();
     this.#startLoading();
+  }
+
+  /** Consumed requests waiting for their partition's load. */
+  held(): number {
+    let held = 0;
+    for (const { held: rows } of this.#unloaded.values()) held += rows.length;
+    return held;
+  }
+
+  #reportHeld(): void {
+    this.#options.onHeld?.(this.held());
   }
 
   /** A consumed request, stored as pending: priced with its partition once that is loaded. */
   accept(row: PendingRow): void {
     const unloaded = this.#unloaded.get(row.source_partition);
-    if (unloaded) unloaded.held.push(row);
-    else this.#options.pending.add(row);
+    if (!unloaded) {
+      this.#options.pending.add(row);
+      return;
+    }
+    unloaded.held.push(row);
+    this.#reportHeld();
   }
 
   async stop(): Promise<void> {
@@ -145,6 +166,7 @@ export class PendingLoads {
       held += this.#unloaded.get(p)!.held.length;
       this.#unloaded.delete(p);
     }
+    this.#reportHeld();
     logger.info({ partitions: [...current], pending: loaded, held }, 'pending requests loaded');
   }
 }

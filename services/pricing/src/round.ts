@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { attribute, type AccountHistory } from '@nanobill/attribution';
 import { HF_INFERENCE, alertIdPart, type Alert } from '@nanobill/contract';
-import { describeRefusal, type BatchWriter, type Refusal } from '@nanobill/clickhouse';
+import { describeRefusal, type Refusal } from '@nanobill/clickhouse';
 import type { NanoUsd } from '@nanobill/money';
 import type { Logger } from '@nanobill/observability';
 import type { UsdAmount } from '@nanobill/providers';
@@ -11,16 +11,19 @@ import { priceComputeTime } from './compute-time.js';
 import { askWithRetries, type CostClient, type RetryPolicy } from './cost-client.js';
 import type { EndpointHealth } from './endpoint-health.js';
 import type { PricingMetrics } from './metrics.js';
-import type { PendingRequests } from './pending.js';
+import type { PendingRequests, Reuse } from './pending.js';
 import { fallbackAlerts, type Fallback } from './fallback-alerts.js';
 import {
+  DUPLICATE_REASON,
+  duplicateRow,
   ledgerRow,
   unpricedRow,
+  type DuplicateRow,
   type LedgerRow,
   type PendingRow,
   type UnpricedRow,
 } from './rows.js';
-import { LEDGER_TABLE, UNPRICED_TABLE } from './writers.js';
+import { LEDGER_TABLE, type WriteOnceWriter } from './writers.js';
 
 export interface RoundDeps {
   pending: PendingRequests;
@@ -30,13 +33,16 @@ export interface RoundDeps {
   maxComputeSeconds: number;
   accounts: AccountHistory;
   graceMs: number;
-  ledger: BatchWriter<LedgerRow>;
-  unpriced: BatchWriter<UnpricedRow>;
+  ledger: WriteOnceWriter<LedgerRow>;
+  unpriced: WriteOnceWriter<UnpricedRow>;
+  /** The quarantine of requests that reused another's provider request id. */
+  duplicates: WriteOnceWriter<DuplicateRow>;
   metrics: PricingMetrics;
   logger: Logger;
   now(): Date;
   deadlineMs: number;
-  retry: RetryPolicy;
+  /** Backoff of a cost call's retries; their number is the provider's `retries` unless set here. */
+  retry: Omit<RetryPolicy, 'retries'> & { retries?: number };
   /** One send for many alerts: a round can produce thousands of fallback alerts. */
   publishAlerts(alerts: Alert[]): Promise<void>;
   /** Outlives the round: an outage spans many rounds. */
@@ -57,6 +63,8 @@ export interface RoundReport {
   priced: number;
   waiting: number;
   unpriced: number;
+  /** Requests quarantined for reusing another request's provider request id. */
+  quarantined: number;
   stillPending: number;
 }
 
@@ -71,11 +79,17 @@ const PROVIDERS_AT_ONCE = 6;
  */
 export async function runPricingRound(deps: RoundDeps): Promise<RoundReport> {
   const startedAt = deps.now();
-  const report: RoundReport = { calls: 0, priced: 0, waiting: 0, unpriced: 0, stillPending: 0 };
-  const providers = deps.pending
-    .providers()
-    .filter((p) => p === HF_INFERENCE || deps.clients.has(p));
-  await mapLimit(providers, PROVIDERS_AT_ONCE, async (provider) => {
+  const report: RoundReport = {
+    calls: 0,
+    priced: 0,
+    waiting: 0,
+    unpriced: 0,
+    quarantined: 0,
+    stillPending: 0,
+  };
+  await quarantineReuses(deps, deps.pending.takeReuses(), startedAt, report);
+  // Every provider with pending requests, configured or not: each request reaches the deadline.
+  await mapLimit(deps.pending.providers(), PROVIDERS_AT_ONCE, async (provider) => {
     const client = deps.clients.get(provider);
     if (client) {
       const results = await mapLimit(
@@ -84,12 +98,14 @@ export async function runPricingRound(deps: RoundDeps): Promise<RoundReport> {
         (ids) => askProvider(deps, client, ids, report),
       );
       for (const result of results) report.calls += result.attempts;
-      report.unpriced += await refuseAboveCeiling(deps, provider, results, startedAt);
+      report.unpriced += await refuseAboveCeiling(deps, provider, results, startedAt, report);
       await checkEndpoint(deps, provider, results, startedAt);
-    } else {
+    } else if (provider === HF_INFERENCE && deps.hardwarePrices.size > 0) {
       await priceLocally(deps, provider, report);
+    } else {
+      notConfigured(deps, provider);
     }
-    const unpriced = await declareOverdue(deps, provider, startedAt);
+    const unpriced = await declareOverdue(deps, provider, startedAt, report);
     report.unpriced += unpriced;
     updateGauges(deps, provider);
   });
@@ -115,7 +131,10 @@ async function askProvider(
       return result;
     },
   };
-  const attempts = await askWithRetries(timed, ids, deps.retry);
+  const attempts = await askWithRetries(timed, ids, {
+    ...deps.retry,
+    retries: deps.retry.retries ?? client.provider.retries,
+  });
   const last = attempts.at(-1)!;
   if (last.outcome !== 'ok') {
     const error = `cost endpoint ${last.outcome}: ${last.detail}`;
@@ -234,10 +253,13 @@ function duration(ms: number): string {
   return `${(ms / (60 * 60_000)).toFixed(1)} h`;
 }
 
-/** hf-inference: compute time × hardware price; a request that cannot be priced so is unpriced at once. */
+/**
+ * hf-inference: compute time × hardware price. A request that cannot be priced so (no compute
+ * time, a hardware without a price) waits with the reason, like any request without a cost: a
+ * price added to the providers file before the deadline prices it (README "The providers file").
+ */
 async function priceLocally(deps: RoundDeps, provider: string, report: RoundReport): Promise<void> {
   const costs = new Map<string, NanoUsd>();
-  const unpriceable: UnpricedRow[] = [];
   const aboveCeiling = new Map<string, string>();
   for (const id of deps.pending.ids(provider)) {
     const request = deps.pending.get(provider, id)!;
@@ -248,15 +270,26 @@ async function priceLocally(deps: RoundDeps, provider: string, report: RoundRepo
     );
     if (priced.ok) costs.set(id, priced.cost);
     else if (priced.aboveCeiling) aboveCeiling.set(id, priced.reason);
-    else unpriceable.push(unpricedRow(request, priced.reason, deps.now()));
+    else deps.pending.noteProblem(provider, id, priced.reason);
   }
-  report.unpriced += await refuseAboveCeiling(deps, provider, [{ aboveCeiling }], deps.now());
+  report.unpriced += await refuseAboveCeiling(
+    deps,
+    provider,
+    [{ aboveCeiling }],
+    deps.now(),
+    report,
+  );
   await settle(deps, provider, costs, 'hf_compute_time', report);
-  const { refused } = await deps.unpriced.write(unpriceable);
-  const stored = await keepRefusedPending(deps, provider, UNPRICED_TABLE, unpriceable, refused);
-  for (const row of stored) deps.pending.resolve(provider, row.provider_request_id);
-  deps.metrics.unpriced.inc({ provider }, stored.length);
-  report.unpriced += stored.length;
+}
+
+/**
+ * A provider the providers file no longer names (removed while requests were pending): nothing
+ * can price them, so they wait for the deadline with this reason, and are unpriced and alerted
+ * then, like any other (README "The providers file").
+ */
+function notConfigured(deps: RoundDeps, provider: string): void {
+  const reason = `provider_not_configured: ${JSON.stringify(provider)} is not in the providers file`;
+  for (const id of deps.pending.ids(provider)) deps.pending.noteProblem(provider, id, reason);
 }
 
 /**
@@ -276,6 +309,9 @@ async function keepRefusedPending<Row extends { provider_request_id: string; req
 ): Promise<Row[]> {
   if (refused.size === 0) return [...rows];
   for (const [row, refusal] of refused) {
+    // Only on that request: a reuse set aside is not the pending request holding its id.
+    if (deps.pending.get(provider, row.provider_request_id)?.request_id !== row.request_id)
+      continue;
     deps.pending.noteProblem(
       provider,
       row.provider_request_id,
@@ -356,12 +392,12 @@ async function settle(
     if (billed.decision === 'user_fallback') fallbacks.push({ row, cause: billed.cause });
   }
   for (const [decision, count] of decisions) deps.metrics.attribution.inc({ decision }, count);
-  const { refused } = await deps.ledger.write(rows);
-  const stored = await keepRefusedPending(deps, provider, LEDGER_TABLE, rows, refused);
-  for (const row of stored) deps.pending.resolve(provider, row.provider_request_id);
-  report.priced += stored.length;
-  // Only what the ledger holds is announced: a refused row is still pending.
-  const kept = new Set(stored);
+  const written = await writeOnce(deps, provider, deps.ledger, rows);
+  report.priced += written.length;
+  await quarantineReuses(deps, written.reuses, now, report);
+  // Only what this write stored is announced: a refused row is still pending, a taken one was
+  // booked before (a replay) or is another request's (quarantined).
+  const kept = new Set(written);
   await alertFallbacks(
     deps,
     fallbacks.filter((f) => kept.has(f.row)),
@@ -385,7 +421,12 @@ async function alertFallbacks(deps: RoundDeps, fallbacks: Fallback[], now: Date)
  * The rows name their alert before they are stored, so an alert lost to a crash between the two
  * is published again at the next start (`unannouncedUnpricedAlerts`).
  */
-async function declareOverdue(deps: RoundDeps, provider: string, now: Date): Promise<number> {
+async function declareOverdue(
+  deps: RoundDeps,
+  provider: string,
+  now: Date,
+  report: RoundReport,
+): Promise<number> {
   const overdue = deps.pending.overdue(provider, now.getTime() - deps.deadlineMs);
   return unpriceAndAnnounce(
     deps,
@@ -395,6 +436,7 @@ async function declareOverdue(deps: RoundDeps, provider: string, now: Date): Pro
       reason: problem ?? 'no valid cost from the provider before the deadline',
     })),
     now,
+    report,
   );
 }
 
@@ -409,6 +451,7 @@ async function refuseAboveCeiling(
   provider: string,
   results: ReadonlyArray<Pick<CallResult, 'aboveCeiling'>>,
   now: Date,
+  report: RoundReport,
 ): Promise<number> {
   const refusals: Array<{ row: PendingRow; reason: string }> = [];
   for (const { aboveCeiling } of results) {
@@ -417,7 +460,7 @@ async function refuseAboveCeiling(
       if (row) refusals.push({ row, reason });
     }
   }
-  const unpriced = await unpriceAndAnnounce(deps, provider, refusals, now);
+  const unpriced = await unpriceAndAnnounce(deps, provider, refusals, now, report);
   deps.metrics.aboveCeiling.inc({ provider }, unpriced);
   return unpriced;
 }
@@ -432,6 +475,7 @@ async function unpriceAndAnnounce(
   provider: string,
   entries: ReadonlyArray<{ row: PendingRow; reason: string }>,
   now: Date,
+  report: RoundReport,
 ): Promise<number> {
   if (entries.length === 0) return 0;
   const alertId = unpricedAlertId(
@@ -440,12 +484,96 @@ async function unpriceAndAnnounce(
     entries.map(({ row }) => row),
   );
   const rows = entries.map(({ row, reason }) => unpricedRow(row, reason, now, alertId));
-  const { refused } = await deps.unpriced.write(rows);
-  const stored = await keepRefusedPending(deps, provider, UNPRICED_TABLE, rows, refused);
-  if (stored.length === 0) return 0;
-  for (const row of stored) deps.pending.resolve(provider, row.provider_request_id);
-  deps.metrics.unpriced.inc({ provider }, stored.length);
-  // The alert announces what is stored under its id (what a restart would publish again).
+  const written = await writeOnce(deps, provider, deps.unpriced, rows);
+  await quarantineReuses(deps, written.reuses, now, report);
+  if (written.length === 0) return 0;
+  deps.metrics.unpriced.inc({ provider }, written.length);
+  await announce(deps, provider, alertId, written, now);
+  return written.length;
+}
+
+/**
+ * The rows a write stored, out of the pending set. Rows ClickHouse refused stay pending
+ * (`keepRefusedPending`); rows whose provider request id was taken are not stored by this
+ * write: taken by the same request, it was stored before (a replay) and leaves the pending set
+ * silently; taken by another request, this one reused its id and is returned in `reuses`.
+ */
+async function writeOnce<Row extends LedgerRow | UnpricedRow>(
+  deps: RoundDeps,
+  provider: string,
+  writer: WriteOnceWriter<Row>,
+  rows: readonly Row[],
+): Promise<Row[] & { reuses: Reuse[] }> {
+  const { refused, taken } = await writer.write(rows);
+  const stored = await keepRefusedPending(deps, provider, writer.table, rows, refused);
+  const written: Row[] = [];
+  const reuses: Reuse[] = [];
+  for (const row of stored) {
+    const holder = taken.get(row);
+    if (holder !== undefined && holder !== row.request_id) {
+      const request = deps.pending.get(provider, row.provider_request_id);
+      if (request?.request_id === row.request_id)
+        reuses.push({ row: request, keptRequestId: holder });
+      continue;
+    }
+    deps.pending.resolve(row);
+    if (holder === undefined) written.push(row);
+  }
+  return Object.assign(written, { reuses });
+}
+
+/**
+ * Requests that reused another request's provider request id (same provider): the provider's
+ * cost for that id is the first request's, so they are never booked. Quarantined in
+ * `billing.pricing_duplicates` with the reason and the request that keeps the id, counted, and
+ * announced by an `unpriced_requests` alert per provider (what a restart would publish again).
+ */
+async function quarantineReuses(
+  deps: RoundDeps,
+  reuses: readonly Reuse[],
+  now: Date,
+  report: RoundReport,
+): Promise<void> {
+  const byProvider = Map.groupBy(reuses, ({ row }) => row.provider);
+  for (const [provider, group] of byProvider) {
+    // Named by the requests, not the shared id: the request keeping the id may be unpriced in
+    // the same minute, and its alert must keep an id of its own.
+    const alertId = unpricedAlertId(
+      provider,
+      now,
+      group.map(({ row }) => ({ provider_request_id: `${DUPLICATE_REASON}:${row.request_id}` })),
+    );
+    const rows = group.map(({ row, keptRequestId }) =>
+      duplicateRow(row, keptRequestId, now, alertId),
+    );
+    const { refused, taken } = await deps.duplicates.write(rows);
+    const stored = await keepRefusedPending(deps, provider, deps.duplicates.table, rows, refused);
+    // Refused: quarantined by a later round once the table accepts it (set aside again, unless
+    // still in the pending set, where the next write finds it again).
+    const inPending = (row: PendingRow) =>
+      deps.pending.get(provider, row.provider_request_id)?.request_id === row.request_id;
+    deps.pending.setAside(group.filter((r, i) => refused.has(rows[i]!) && !inPending(r.row)));
+    for (const row of stored) deps.pending.resolve(row);
+    const written = stored.filter((row) => !taken.has(row));
+    if (written.length === 0) continue;
+    deps.metrics.duplicates.inc({ provider }, written.length);
+    report.quarantined += written.length;
+    deps.logger.error(
+      { provider, requests: written.length, example: written[0]!.request_id },
+      'requests reused a provider request id: quarantined, not booked',
+    );
+    await announce(deps, provider, alertId, written, now);
+  }
+}
+
+/** The unpriced_requests alert of the rows stored under `alertId`: exactly what they hold. */
+async function announce(
+  deps: RoundDeps,
+  provider: string,
+  alertId: string,
+  stored: ReadonlyArray<{ reason: string }>,
+  now: Date,
+): Promise<void> {
   const reasons: Record<string, number> = {};
   for (const row of stored) reasons[row.reason] = (reasons[row.reason] ?? 0) + 1;
   await deps
@@ -456,7 +584,6 @@ async function unpriceAndAnnounce(
       deps.logger.error({ err, provider }, 'could not publish the unpriced alert'),
     );
   deps.logger.warn({ provider, unpriced: stored.length, reasons }, 'requests became unpriced');
-  return stored.length;
 }
 
 const ABOVE_CEILING = /^cost \$[\d.]+ above the ceiling \$/;
@@ -471,16 +598,18 @@ export function unpricedAlert(set: {
 }): Alert {
   const count = Object.values(set.reasons).reduce((sum, n) => sum + n, 0);
   // Worked out from the reasons alone, so a re-published alert is the one first published.
-  const aboveCeiling = Object.keys(set.reasons).every((r) => ABOVE_CEILING.test(r));
+  const all = (rule: (reason: string) => boolean) => Object.keys(set.reasons).every(rule);
   return {
     schemaVersion: 1,
     alertId: set.alertId,
     type: 'unpriced_requests',
     severity: 'warning',
     provider: set.provider,
-    message: aboveCeiling
+    message: all((r) => ABOVE_CEILING.test(r))
       ? `${count} ${set.provider} request(s) not booked: cost above the ceiling`
-      : `${count} ${set.provider} request(s) passed the pricing deadline without a valid cost`,
+      : all((r) => r === DUPLICATE_REASON)
+        ? `${count} ${set.provider} request(s) not booked: their provider request id is another request's (quarantined in billing.pricing_duplicates)`
+        : `${count} ${set.provider} request(s) passed the pricing deadline without a valid cost`,
     details: { count, deadlineMs: set.deadlineMs, reasons: set.reasons },
     createdAt: set.at.toISOString(),
   };

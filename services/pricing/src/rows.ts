@@ -94,6 +94,31 @@ export const UNPRICED_COLUMNS = [
   'alert_id',
 ] as const satisfies ReadonlyArray<keyof UnpricedRow>;
 
+/** The reason of every `billing.pricing_duplicates` row. */
+export const DUPLICATE_REASON = 'duplicate_provider_request_id';
+
+/**
+ * A request that reused another request's provider request id: quarantined in
+ * `billing.pricing_duplicates`, never in the ledger (README "How pricing stays exact").
+ */
+export interface DuplicateRow extends RequestFacts {
+  first_seen_at: string;
+  quarantined_at: string;
+  reason: typeof DUPLICATE_REASON;
+  /** The request that keeps the provider request id. */
+  kept_request_id: string;
+  alert_id: string;
+}
+
+export const DUPLICATE_COLUMNS = [
+  ...REQUEST_COLUMNS,
+  'first_seen_at',
+  'quarantined_at',
+  'reason',
+  'kept_request_id',
+  'alert_id',
+] as const satisfies ReadonlyArray<keyof DuplicateRow>;
+
 export function pendingRow(
   event: RoutedRequestEvent,
   firstSeenAt: Date,
@@ -152,6 +177,32 @@ export function unpricedRow(
   alertId = '',
 ): UnpricedRow {
   return {
+    ...requestFacts(request),
+    first_seen_at: request.first_seen_at,
+    unpriced_at: at.toISOString(),
+    reason,
+    alert_id: alertId,
+  };
+}
+
+export function duplicateRow(
+  request: PendingRow,
+  keptRequestId: string,
+  at: Date,
+  alertId: string,
+): DuplicateRow {
+  return {
+    ...requestFacts(request),
+    first_seen_at: request.first_seen_at,
+    quarantined_at: at.toISOString(),
+    reason: DUPLICATE_REASON,
+    kept_request_id: keptRequestId,
+    alert_id: alertId,
+  };
+}
+
+function requestFacts(request: PendingRow): RequestFacts {
+  return {
     provider: request.provider,
     provider_request_id: request.provider_request_id,
     request_id: request.request_id,
@@ -160,10 +211,6 @@ export function unpricedRow(
     bill_to: request.bill_to,
     model: request.model,
     task: request.task,
-    first_seen_at: request.first_seen_at,
-    unpriced_at: at.toISOString(),
-    reason,
-    alert_id: alertId,
   };
 }
 

@@ -30,6 +30,7 @@ import { runPricingRound, type RoundReport } from './round.js';
 import { pendingRow, type PendingRow } from './rows.js';
 import {
   PENDING_TABLE,
+  duplicatesWriter,
   ledgerWriter,
   loadPending,
   pendingWriter,
@@ -39,6 +40,17 @@ import { unannouncedUnpricedAlerts } from './unannounced.js';
 
 export const PRICING_GROUP_ID = 'nanobill-pricing';
 export const DEFAULT_DEADLINE_MS = 24 * 60 * 60 * 1000;
+/**
+ * How far past the deadline a reload still looks for pending requests: a request is unpriced at
+ * its deadline by the round that follows, so an older pending row is resolved unless pricing was
+ * stopped for longer than this (`nanobill audit` names any such request).
+ */
+export const RELOAD_SLACK_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** The pending rows a reload reads: first seen within the deadline and its slack. */
+export function reloadWindowMs(deadlineMs: number): number {
+  return deadlineMs + RELOAD_SLACK_MS;
+}
 
 export interface PricingOptions {
   kafka: Kafka;
@@ -66,7 +78,11 @@ export interface PricingOptions {
   /** node-cron expression of the pricing round; `null`: only `priceNow()` (tests). */
   schedule?: string | null;
   now?: () => Date;
-  retry?: RetryPolicy;
+  /**
+   * Backoff of cost-call retries (default 500 ms doubling, at most 10 s); their number is each
+   * provider's `retries` in the providers file unless `retries` is set here (tests).
+   */
+  retry?: Omit<RetryPolicy, 'retries'> & { retries?: number };
   maxRows?: number;
   maxWaitMs?: number;
   sessionTimeoutMs?: number;
@@ -102,6 +118,7 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
     window: options.eventWindow,
   });
   const metrics = createPricingMetrics(options.metrics);
+  const deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
   const pending = new PendingRequests();
   const writerSettings = {
     clickhouse: options.clickhouse,
@@ -117,7 +134,8 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
     metrics.ledgerRows.inc({ source: 'provider_api' }, fromApi);
     metrics.ledgerRows.inc({ source: 'hf_compute_time' }, rows.length - fromApi);
   });
-  const unpriced = unpricedWriter(writerSettings, () => undefined);
+  const unpriced = unpricedWriter(writerSettings);
+  const duplicates = duplicatesWriter(writerSettings);
   const clients = new Map(
     [...options.providers.remote].map(([name, p]) => [name, new CostClient(p)]),
   );
@@ -141,12 +159,17 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
   // assignment (retried until it works), so a restart or a rebalance loses nothing.
   const loads = new PendingLoads({
     pending,
-    load: (partitions) => loadPending(options.clickhouse, partitions),
+    // Bounded by the deadline (README "How pricing stays exact"): older requests were unpriced.
+    load: (partitions) =>
+      loadPending(options.clickhouse, partitions, {
+        since: new Date(now().getTime() - reloadWindowMs(deadlineMs)),
+      }),
     inTurn,
     health: options.supervision?.health,
     logger,
     delayMs: options.reloadDelayMs,
     onFailure: () => metrics.reloadFailures.inc(),
+    onHeld: (held) => metrics.heldRequests.set(held),
   });
 
   async function handle(batch: PartitionBatch): Promise<void> {
@@ -223,11 +246,12 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
     graceMs: options.graceMs ?? DEFAULT_GRACE_MS,
     ledger,
     unpriced,
+    duplicates,
     metrics,
     logger,
     now,
-    deadlineMs: options.deadlineMs ?? DEFAULT_DEADLINE_MS,
-    retry: options.retry ?? { retries: 2, baseDelayMs: 500, maxDelayMs: 10_000 },
+    deadlineMs,
+    retry: options.retry ?? { baseDelayMs: 500, maxDelayMs: 10_000 },
     endpointHealth,
     publishAlerts: async (alerts: Alert[]) => {
       // Slices well under the broker's 1 MiB record-batch limit.
@@ -292,7 +316,7 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
       await running?.catch(() => undefined);
       await loads.stop();
       await consumer.stop();
-      await Promise.all([pendingOut.close(), ledger.close(), unpriced.close()]);
+      await Promise.all([pendingOut.close(), ledger.close(), unpriced.close(), duplicates.close()]);
       await producer.disconnect();
       await Promise.all([...clients.values()].map((c) => c.close()));
     },

@@ -1,6 +1,7 @@
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import type { Alert } from '@nanobill/contract';
 import { unpricedAlert } from './round.js';
+import { DUPLICATES_TABLE, UNPRICED_TABLE, clickhouseTime } from './writers.js';
 
 /** How far back a restart looks for unpriced requests whose alert never reached the log. */
 const LOOK_BACK_MS = 24 * 60 * 60_000;
@@ -16,14 +17,19 @@ export async function unannouncedUnpricedAlerts(
   options: { now: Date; deadlineMs: number },
 ): Promise<Alert[]> {
   const since = new Date(options.now.getTime() - LOOK_BACK_MS);
+  // The quarantined reuses of a provider request id are announced the same way.
+  const announced = (table: string, at: string) =>
+    `SELECT alert_id, provider, ${at} AS at, reason
+     FROM ${table} FINAL
+     WHERE alert_id != '' AND ${at} >= {since:DateTime64(3, 'UTC')}
+       AND alert_id NOT IN (SELECT alert_id FROM billing.alert_log)`;
   const result = await clickhouse.query({
-    query: `SELECT alert_id, provider, toString(min(unpriced_at)) AS at, reason, count() AS n
-            FROM billing.unpriced_entries FINAL
-            WHERE alert_id != '' AND unpriced_at >= {since:DateTime64(3, 'UTC')}
-              AND alert_id NOT IN (SELECT alert_id FROM billing.alert_log)
-            GROUP BY alert_id, provider, reason
+    query: `SELECT alert_id, any(provider) AS provider, toString(min(at)) AS at, reason, count() AS n
+            FROM (${announced(UNPRICED_TABLE, 'unpriced_at')}
+                  UNION ALL ${announced(DUPLICATES_TABLE, 'quarantined_at')})
+            GROUP BY alert_id, reason
             ORDER BY alert_id, reason`,
-    query_params: { since: since.toISOString().replace('T', ' ').replace('Z', '') },
+    query_params: { since: clickhouseTime(since) },
     format: 'JSONEachRow',
   });
   const rows = await result.json<{

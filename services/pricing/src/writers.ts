@@ -1,10 +1,12 @@
 import { pricingKey } from '@nanobill/contract';
-import { BatchWriter, firstPerKey, type ClickHouseClient } from '@nanobill/clickhouse';
+import { BatchWriter, type ClickHouseClient, type Refusal } from '@nanobill/clickhouse';
 import {
+  DUPLICATE_COLUMNS,
   LEDGER_COLUMNS,
   PENDING_COLUMNS,
   UNPRICED_COLUMNS,
   rowKey,
+  type DuplicateRow,
   type LedgerRow,
   type PendingRow,
   type UnpricedRow,
@@ -28,46 +30,131 @@ export function pendingWriter(settings: WriterSettings): BatchWriter<PendingRow>
 export const PENDING_TABLE = 'billing.pricing_pending';
 export const LEDGER_TABLE = 'billing.ledger_entries';
 export const UNPRICED_TABLE = 'billing.unpriced_entries';
+export const DUPLICATES_TABLE = 'billing.pricing_duplicates';
+
+/** What one write of the ledger or unpriced writer did with its rows, besides storing them. */
+export interface WriteOnceResult<Row> {
+  /** Rows ClickHouse refused for their values (see `BatchWriter`): in neither table. */
+  refused: ReadonlyMap<Row, Refusal>;
+  /**
+   * Rows not written because their (provider, provider request id) already has a ledger or an
+   * unpriced row (or an earlier row of the same flush), with the request id that holds it: the
+   * row's own request id for a replay (resolved already), another one for a reused provider
+   * request id (a duplicate, quarantined by the round).
+   */
+  taken: ReadonlyMap<Row, string>;
+}
 
 /**
  * Ledger and unpriced rows are written once, and a request is in one or the other: what already
  * has a row in either is dropped before the insert (a redelivered event, a provider answering
- * twice, a restart). A row ClickHouse refuses for its values comes back in the write's
- * `refused`: it is in neither table, and the round keeps the request pending.
+ * twice, a restart) and reported in the write's `taken`, so the round announces only what was
+ * written and tells a replay from a reused provider request id. A row ClickHouse refuses for its
+ * values comes back in `refused`: it is in neither table, and the round keeps the request pending.
  */
-function writeOnce<Row extends LedgerRow | UnpricedRow>(
-  settings: WriterSettings,
-  table: string,
-  columns: ReadonlyArray<keyof Row & string>,
-  onInserted: (rows: Row[]) => void,
-): BatchWriter<Row> {
-  return new BatchWriter<Row>({
-    ...settings,
-    table,
-    columns,
-    beforeInsert: (rows) => withoutResolved(settings.clickhouse, firstPerKey(rows, rowKey)),
-    onInserted,
-  });
+export class WriteOnceWriter<Row extends { request_id: string }> {
+  readonly #writer: BatchWriter<Row>;
+  readonly #once: WriteOnce<Row>;
+  /** Filled inside the flush (`beforeInsert`), read by the write that offered the row. */
+  readonly #taken = new WeakMap<Row, string>();
+
+  constructor(
+    settings: WriterSettings,
+    readonly table: string,
+    columns: ReadonlyArray<keyof Row & string>,
+    once: WriteOnce<Row>,
+    onInserted: (rows: Row[]) => void = () => undefined,
+  ) {
+    this.#once = once;
+    this.#writer = new BatchWriter<Row>({
+      ...settings,
+      table,
+      columns,
+      beforeInsert: (rows) => this.#fresh(settings.clickhouse, rows),
+      onInserted,
+    });
+  }
+
+  async write(rows: readonly Row[]): Promise<WriteOnceResult<Row>> {
+    const { refused } = await this.#writer.write(rows);
+    const taken = new Map<Row, string>();
+    for (const row of rows) {
+      const holder = this.#taken.get(row);
+      if (holder !== undefined) taken.set(row, holder);
+    }
+    return { refused, taken };
+  }
+
+  close(): Promise<void> {
+    return this.#writer.close();
+  }
+
+  async #fresh(clickhouse: ClickHouseClient, rows: Row[]): Promise<Row[]> {
+    const { keyOf, holders } = this.#once;
+    const first = new Map<string, Row>();
+    for (const row of rows) {
+      const kept = first.get(keyOf(row));
+      if (kept === undefined) first.set(keyOf(row), row);
+      else this.#taken.set(row, kept.request_id);
+    }
+    const stored = await holders(clickhouse, [...first.values()]);
+    return [...first.values()].filter((row) => {
+      const holder = stored.get(keyOf(row));
+      if (holder !== undefined) this.#taken.set(row, holder);
+      return holder === undefined;
+    });
+  }
 }
+
+/** A table's write-once rule: its key, and the request holding each key already stored. */
+interface WriteOnce<Row> {
+  keyOf(row: Row): string;
+  holders(clickhouse: ClickHouseClient, rows: Row[]): Promise<Map<string, string>>;
+}
+
+/** Ledger and unpriced: one row per (provider, provider request id) across both tables. */
+const ONE_PER_PROVIDER_REQUEST: WriteOnce<LedgerRow | UnpricedRow> = {
+  keyOf: rowKey,
+  holders: storedHolders,
+};
 
 export function ledgerWriter(settings: WriterSettings, onInserted: (rows: LedgerRow[]) => void) {
-  return writeOnce<LedgerRow>(settings, LEDGER_TABLE, LEDGER_COLUMNS, onInserted);
+  return new WriteOnceWriter<LedgerRow>(
+    settings,
+    LEDGER_TABLE,
+    LEDGER_COLUMNS,
+    ONE_PER_PROVIDER_REQUEST,
+    onInserted,
+  );
 }
 
-export function unpricedWriter(
-  settings: WriterSettings,
-  onInserted: (rows: UnpricedRow[]) => void,
-) {
-  return writeOnce<UnpricedRow>(settings, UNPRICED_TABLE, UNPRICED_COLUMNS, onInserted);
+export function unpricedWriter(settings: WriterSettings) {
+  return new WriteOnceWriter<UnpricedRow>(
+    settings,
+    UNPRICED_TABLE,
+    UNPRICED_COLUMNS,
+    ONE_PER_PROVIDER_REQUEST,
+  );
+}
+
+/**
+ * The quarantine of reused provider request ids: one row per request, so a request quarantined
+ * again (after a replay) is neither written nor announced twice (it comes back in `taken`).
+ */
+export function duplicatesWriter(settings: WriterSettings) {
+  return new WriteOnceWriter<DuplicateRow>(settings, DUPLICATES_TABLE, DUPLICATE_COLUMNS, {
+    keyOf: requestKey,
+    holders: quarantined,
+  });
 }
 
 const LOOKUP_CHUNK = 10_000;
 
-/** Drops the requests that already have a ledger or an unpriced row (same months only: key = event). */
-async function withoutResolved<
+/** The keys of `rows` that already have a ledger or an unpriced row, with its request id (same months only: key = event). */
+async function storedHolders<
   Row extends { provider: string; provider_request_id: string; event_time: string },
->(clickhouse: ClickHouseClient, rows: Row[]): Promise<Row[]> {
-  const resolved = new Set<string>();
+>(clickhouse: ClickHouseClient, rows: Row[]): Promise<Map<string, string>> {
+  const holders = new Map<string, string>();
   for (let i = 0; i < rows.length; i += LOOKUP_CHUNK) {
     const chunk = rows.slice(i, i + LOOKUP_CHUNK);
     const params = {
@@ -77,44 +164,91 @@ async function withoutResolved<
     };
     const keys = `(provider, provider_request_id) IN (SELECT arrayJoin(arrayZip({providers:Array(String)}, {ids:Array(String)})))`;
     const result = await clickhouse.query({
-      query: `SELECT provider, provider_request_id FROM billing.ledger_entries
+      query: `SELECT provider, provider_request_id, request_id FROM billing.ledger_entries
               WHERE toYYYYMM(event_time) IN {months:Array(UInt32)} AND ${keys}
               UNION ALL
-              SELECT provider, provider_request_id FROM billing.unpriced_entries
+              SELECT provider, provider_request_id, request_id FROM billing.unpriced_entries
               WHERE toYYYYMM(event_time) IN {months:Array(UInt32)} AND ${keys}`,
       query_params: params,
       format: 'JSONCompactEachRow',
     });
-    for (const [provider, id] of await result.json<[string, string]>()) {
-      resolved.add(pricingKey(provider, id));
+    for (const [provider, id, requestId] of await result.json<[string, string, string]>()) {
+      holders.set(pricingKey(provider, id), requestId);
     }
   }
-  return rows.filter((r) => !resolved.has(rowKey(r)));
+  return holders;
+}
+
+/** The requests of `rows` already in the quarantine (each holds its own key). */
+async function quarantined(
+  clickhouse: ClickHouseClient,
+  rows: DuplicateRow[],
+): Promise<Map<string, string>> {
+  const stored = new Map<string, string>();
+  for (let i = 0; i < rows.length; i += LOOKUP_CHUNK) {
+    const chunk = rows.slice(i, i + LOOKUP_CHUNK);
+    const result = await clickhouse.query({
+      query: `SELECT provider, provider_request_id, request_id FROM ${DUPLICATES_TABLE}
+              WHERE (provider, provider_request_id, request_id) IN
+                    (SELECT arrayJoin(arrayZip({providers:Array(String)}, {ids:Array(String)}, {rids:Array(String)})))`,
+      query_params: {
+        providers: chunk.map((r) => r.provider),
+        ids: chunk.map((r) => r.provider_request_id),
+        rids: chunk.map((r) => r.request_id),
+      },
+      format: 'JSONCompactEachRow',
+    });
+    for (const [provider, id, requestId] of await result.json<[string, string, string]>()) {
+      stored.set(
+        requestKey({ provider, provider_request_id: id, request_id: requestId }),
+        requestId,
+      );
+    }
+  }
+  return stored;
+}
+
+function requestKey(row: Pick<DuplicateRow, 'provider' | 'provider_request_id' | 'request_id'>) {
+  return [row.provider, row.provider_request_id, row.request_id].join('\u0000');
 }
 
 /**
- * The pending requests of some partitions that have neither a ledger nor an unpriced row: what
- * an instance must price after it is assigned those partitions (or restarts).
+ * The pending requests of some partitions first seen since `since` that are neither in the
+ * ledger, unpriced, nor quarantined as a reused provider request id: what an instance must price
+ * after it is assigned those partitions (or restarts). One row per request: a request id that
+ * reuses another's provider request id is loaded beside it, for the round to quarantine.
+ *
+ * Bounded by time on every table it reads (each is partitioned by time), never all history:
+ * pending rows from `since` (the caller's deadline window), and ledger, unpriced and
+ * quarantine rows from the oldest event among them.
  */
 export async function loadPending(
   clickhouse: ClickHouseClient,
   partitions: number[],
+  window: { since: Date },
 ): Promise<PendingRow[]> {
   if (partitions.length === 0) return [];
+  const inWindow = `source_partition IN {partitions:Array(UInt32)}
+                    AND first_seen_at >= {since:DateTime64(3, 'UTC')}`;
+  const resolved = (table: string) =>
+    `SELECT provider, provider_request_id, request_id FROM ${table}
+     WHERE event_time >= (SELECT min(event_time) FROM billing.pricing_pending WHERE ${inWindow})`;
   // Aliases differ from the column names: an alias named like a column would replace it in WHERE.
   const result = await clickhouse.query({
-    query: `SELECT provider AS p, provider_request_id AS id, any(request_id) AS rid,
+    query: `SELECT provider AS p, provider_request_id AS id, request_id AS rid,
                    toUnixTimestamp64Milli(any(event_time)) AS event_ms, any(user_id) AS uid,
                    any(bill_to) AS billed_to, any(model) AS m, any(task) AS t,
                    toUnixTimestamp64Milli(min(first_seen_at)) AS first_seen_ms, any(source_partition) AS part,
                    any(compute_time_ms) AS compute_ms, any(hardware) AS hw,
                    any(input_tokens) AS in_tokens, any(output_tokens) AS out_tokens
             FROM billing.pricing_pending
-            WHERE source_partition IN {partitions:Array(UInt32)}
-            GROUP BY provider, provider_request_id
-            HAVING (p, id) NOT IN (SELECT provider, provider_request_id FROM billing.ledger_entries)
-               AND (p, id) NOT IN (SELECT provider, provider_request_id FROM billing.unpriced_entries)`,
-    query_params: { partitions },
+            WHERE ${inWindow}
+            GROUP BY provider, provider_request_id, request_id
+            HAVING (p, id, rid) NOT IN (${resolved(LEDGER_TABLE)})
+               AND (p, id, rid) NOT IN (${resolved(UNPRICED_TABLE)})
+               AND (p, id, rid) NOT IN (${resolved(DUPLICATES_TABLE)})
+            ORDER BY first_seen_ms, rid`,
+    query_params: { partitions, since: clickhouseTime(window.since) },
     format: 'JSONEachRow',
   });
   type Stored = {
@@ -149,4 +283,9 @@ export async function loadPending(
     input_tokens: r.in_tokens === null ? null : Number(r.in_tokens),
     output_tokens: r.out_tokens === null ? null : Number(r.out_tokens),
   }));
+}
+
+/** A time as a `DateTime64(3, 'UTC')` query parameter. */
+export function clickhouseTime(date: Date): string {
+  return date.toISOString().replace('T', ' ').replace('Z', '');
 }

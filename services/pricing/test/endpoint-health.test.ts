@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { AccountHistory } from '@nanobill/attribution';
-import type { BatchWriter } from '@nanobill/clickhouse';
 import type { Alert } from '@nanobill/contract';
 import { createMetricsRegistry } from '@nanobill/observability';
 import { quietLogger } from '@nanobill/testkit';
@@ -9,7 +8,8 @@ import { EndpointHealth } from '../src/endpoint-health.js';
 import { PendingRequests } from '../src/index.js';
 import { createPricingMetrics } from '../src/metrics.js';
 import { runPricingRound, type RoundDeps } from '../src/round.js';
-import type { LedgerRow, PendingRow, UnpricedRow } from '../src/rows.js';
+import type { DuplicateRow, LedgerRow, PendingRow, UnpricedRow } from '../src/rows.js';
+import type { WriteOnceWriter } from '../src/writers.js';
 
 const MINUTE = 60_000;
 const T0 = new Date('2026-11-25T10:00:00.000Z');
@@ -141,7 +141,7 @@ describe('runPricingRound: cost endpoint failing', () => {
       provider: { name: 'groq', concurrency: 2, maxCostNanoUsd: 100_000_000_000n },
       ask: async (ids: readonly string[]) => ask(ids),
     } as unknown as CostClient;
-    const discard = { write: async () => ({ refused: new Map() }) };
+    const discard = { write: async () => ({ refused: new Map(), taken: new Map() }) };
     const registry = createMetricsRegistry();
     const deps: RoundDeps = {
       pending,
@@ -150,8 +150,9 @@ describe('runPricingRound: cost endpoint failing', () => {
       maxComputeSeconds: 3_600,
       accounts: new AccountHistory(),
       graceMs: 0,
-      ledger: discard as unknown as BatchWriter<LedgerRow>,
-      unpriced: discard as unknown as BatchWriter<UnpricedRow>,
+      ledger: discard as unknown as WriteOnceWriter<LedgerRow>,
+      unpriced: discard as unknown as WriteOnceWriter<UnpricedRow>,
+      duplicates: discard as unknown as WriteOnceWriter<DuplicateRow>,
       metrics: createPricingMetrics(registry),
       logger: quietLogger(),
       now: () => now,

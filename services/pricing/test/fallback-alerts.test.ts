@@ -40,5 +40,10 @@ describe('attribution fallback alerts', () => {
     for (const alert of alerts) expect(Alert.safeParse(alert).success, alert.alertId).toBe(true);
     // The user's alert is the same whatever the cause: it reveals nothing about the org.
     expect(alerts[0]!.message).not.toMatch(/plan|member|precise/);
+    // The org learns who named it (the user id) and why, nothing else of the request.
+    const toOrg = JSON.stringify(alerts[1] ?? {});
+    for (const secret of ['r-1', 'p-1', 'groq', 'conversational', '1000', 'precise']) {
+      expect(toOrg).not.toContain(secret);
+    }
   });
 });

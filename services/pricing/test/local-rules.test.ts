@@ -129,7 +129,7 @@ describe('PendingRequests', () => {
     ]);
     pending.dropPartitions(new Set([1]));
     expect(pending.ids('groq')).toEqual(['a']);
-    pending.resolve('groq', 'a');
+    pending.resolve(row('a', '2026-11-25T12:00:00.000Z', 0));
     expect(pending.size()).toBe(0);
     expect(pending.providers()).toEqual([]);
   });

@@ -49,6 +49,7 @@ function setup(inTurn = inOrder()) {
   const pending = new PendingRequests();
   const health = new ComponentHealth();
   const loads = controlledLoads();
+  const gauge = { held: 0 };
   const partitions = new PendingLoads({
     pending,
     load: loads.load,
@@ -56,9 +57,10 @@ function setup(inTurn = inOrder()) {
     health,
     logger: quietLogger(),
     delayMs: { first: 1, max: 4 },
+    onHeld: (held) => (gauge.held = held),
   });
   const ids = () => pending.ids('groq').sort();
-  return { pending, health, loads, partitions, ids };
+  return { pending, health, loads, partitions, ids, gauge };
 }
 
 describe('PendingLoads', () => {
@@ -90,8 +92,12 @@ describe('PendingLoads', () => {
   });
 
   it('a failed load: /readyz names the partitions and the error, it is retried, healthy once loaded', async () => {
-    const { loads, partitions, health, ids } = setup();
+    const { loads, partitions, health, ids, gauge } = setup();
     partitions.assign([2, 0]);
+    partitions.accept(row('held-0', 0));
+    partitions.accept(row('held-2', 2));
+    // Stored, in no pending gauge yet: the held gauge shows them.
+    expect(gauge.held).toBe(2);
     (await loads.next(1)).fail(new Error('connect ECONNREFUSED'));
     await waitFor('the problem reported', async () =>
       health.problems().length ? true : undefined,
@@ -108,9 +114,11 @@ describe('PendingLoads', () => {
     const third = await loads.next(3);
     expect(health.problems()[0]?.[1]).toMatch(/attempt 2 failed/);
     expect(third.partitions).toEqual([0, 2]);
+    expect(gauge.held).toBe(2);
     third.answer([row('a', 0)]);
     await waitFor('healthy', async () => (health.problems().length === 0 ? true : undefined));
-    expect(ids()).toEqual(['a']);
+    expect(ids()).toEqual(['a', 'held-0', 'held-2']);
+    expect(gauge.held).toBe(0);
     await partitions.stop();
   });
 
