@@ -1,5 +1,5 @@
 import { afterAll, describe, it } from 'vitest';
-import { expectBooksBalanced, startWorld, type World } from './harness.js';
+import { DEADLINE_MS, expectBooksBalanced, startWorld, type World } from './harness.js';
 
 // Restarts (issue 13): the accounts service killed between storing a batch of snapshots and
 // committing it: the snapshots come again and are stored a second time. Attribution, credits,
@@ -23,6 +23,6 @@ describe('restarts: accounts', () => {
     await world.send();
     await world.settled(enforcement);
     await world.expectGroundTruth();
-    await expectBooksBalanced(world.clickhouse, world.traffic.month, enforcement);
+    await expectBooksBalanced(world, world.traffic.month, DEADLINE_MS, enforcement);
   });
 });

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { alertKey, LIMIT_PERCENTS } from '@nanobill/enforcement';
 import { startReceiver, waitFor } from '@nanobill/testkit';
-import { expectBooksBalanced, startWorld, type World } from './harness.js';
+import { DEADLINE_MS, expectBooksBalanced, startWorld, type World } from './harness.js';
 
 // Restarts (issue 13): the alerts service killed after logging alerts and before committing
 // them (they come again), then between a webhook's 2xx and the record of that delivery (the
@@ -52,7 +52,7 @@ describe('restarts: alerts', () => {
     expect(recorded.map((r) => r.alert_id)).toEqual(expect.arrayContaining(ids));
 
     await world.expectGroundTruth();
-    await expectBooksBalanced(world.clickhouse, month, enforcement);
+    await expectBooksBalanced(world, month, DEADLINE_MS, enforcement);
   });
 });
 

@@ -4,7 +4,7 @@ import type { EnforcementService } from '@nanobill/enforcement-service';
 import { createMetricsRegistry } from '@nanobill/observability';
 import { queryValue, quietLogger, uniqueName, waitFor } from '@nanobill/testkit';
 import { startSingleton } from '../../cli/src/singleton.js';
-import { expectBooksBalanced, startWorld, type World } from './harness.js';
+import { DEADLINE_MS, expectBooksBalanced, startWorld, type World } from './harness.js';
 
 // Restarts (issue 13): the enforcement service rebuilds its live spend from ClickHouse at every
 // start (a restart, or a standby taking the lease over). Its worst moment: just after pricing
@@ -62,7 +62,7 @@ describe('restarts: enforcement', () => {
     expectInTheWindow(newest, OVERLAP_MS, startedAt, Date.now());
     await w.settled(restarted);
     await w.expectGroundTruth();
-    await expectBooksBalanced(w.clickhouse, w.traffic.month, restarted);
+    await expectBooksBalanced(w, w.traffic.month, DEADLINE_MS, restarted);
   });
 
   it('a standby taking the lease over just after pricing stored rows: live spend = ledger + estimates', async () => {
@@ -99,7 +99,7 @@ describe('restarts: enforcement', () => {
       expectInTheWindow(newest, TAKEOVER_OVERLAP_MS, handedOverAt, Date.now());
       await w.settled(takenOver);
       await w.expectGroundTruth();
-      await expectBooksBalanced(w.clickhouse, w.traffic.month, takenOver);
+      await expectBooksBalanced(w, w.traffic.month, DEADLINE_MS, takenOver);
     } finally {
       await standby.stop();
     }

@@ -205,8 +205,9 @@ export async function startWorld(options: WorldOptions) {
     const statementsFresh = async () =>
       (await queryValue<number>(
         clickhouse,
-        `SELECT (SELECT max(computed_at) FROM billing.statement_lines) >=
-                (SELECT max(inserted_at) FROM billing.ledger_entries)`,
+        // Lines (drafts included) and the rollup corrections, both past the newest ledger row.
+        `SELECT (SELECT max(computed_at) FROM billing.statements) >= (SELECT max(inserted_at) FROM billing.ledger_entries)
+            AND (SELECT max(checked_until) FROM billing.rollup_checks) >= (SELECT max(inserted_at) FROM billing.ledger_entries)`,
       ))
         ? true
         : undefined;
@@ -302,8 +303,8 @@ export async function startWorld(options: WorldOptions) {
       },
       /**
        * Until everything is done: every request `sent` (default: all the traffic) stored and
-       * resolved, the statements refreshed since the last ledger row (unless `statements` is
-       * false), `enforcement` ticked past it, every alert logged.
+       * resolved, the statements refreshed and the rollups corrected since the last ledger row
+       * (unless `statements` is false), `enforcement` ticked past it, every alert logged.
        */
       async settled(
         enforcement?: EnforcementService,

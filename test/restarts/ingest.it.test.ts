@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { expectBooksBalanced, startWorld, type World } from './harness.js';
+import { DEADLINE_MS, expectBooksBalanced, startWorld, type World } from './harness.js';
 
 // Restarts (issue 13): ingest killed at its worst moment, between the ClickHouse insert of a
 // batch and the commit of its offsets: the whole batch comes again after the restart.
@@ -27,6 +27,6 @@ describe('restarts: ingest', () => {
     await world.spawn(['ingest']).ready();
     await world.settled(enforcement);
     await world.expectGroundTruth();
-    await expectBooksBalanced(world.clickhouse, world.traffic.month, enforcement);
+    await expectBooksBalanced(world, world.traffic.month, DEADLINE_MS, enforcement);
   });
 });

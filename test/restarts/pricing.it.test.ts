@@ -1,5 +1,5 @@
 import { afterAll, describe, it } from 'vitest';
-import { expectBooksBalanced, startWorld, type World } from './harness.js';
+import { DEADLINE_MS, expectBooksBalanced, startWorld, type World } from './harness.js';
 
 // Restarts (issue 13): pricing killed in the middle of a round, right after its first ledger
 // insert (the rest of the round and the offsets not done), then again right after storing the
@@ -24,6 +24,6 @@ describe('restarts: pricing', () => {
 
     await world.settled(enforcement);
     await world.expectGroundTruth();
-    await expectBooksBalanced(world.clickhouse, world.traffic.month, enforcement);
+    await expectBooksBalanced(world, world.traffic.month, DEADLINE_MS, enforcement);
   });
 });

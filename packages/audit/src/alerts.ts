@@ -17,19 +17,23 @@ import { rows, yyyymm } from './sql.js';
  *   each have their alert (`alertKey`) in billing.alerts. For a past month, the ledger rows
  *   stored before the month ended: enforcement follows the current month only.
  * Alerts raised on estimates that the real costs did not reach are not violations.
+ * - each unpriced request was announced: its `unpriced_requests` alert (billing.unpriced's
+ *   alert_id) is in billing.alert_log, for rows stored more than `settleMs` ago (pricing
+ *   publishes the alert right after storing the rows; the alerts service logs it).
  */
 export async function checkAlerts(
   clickhouse: ClickHouseClient,
-  options: { month: string; now: Date; history?: AccountHistory },
+  options: { month: string; now: Date; history?: AccountHistory; settleMs?: number },
 ): Promise<CheckResult> {
   const { month, now } = options;
   const history = options.history ?? (await readHistory(clickhouse));
-  const [repeated, raised, spend] = await Promise.all([
+  const [repeated, raised, spend, unannounced] = await Promise.all([
     raisedMoreThanOnce(clickhouse, month),
     raisedIds(clickhouse, month),
     ledgerSpendSeenByEnforcement(clickhouse, month),
+    unannouncedUnpriced(clickhouse, month, now.getTime() - (options.settleMs ?? 5 * 60_000)),
   ]);
-  const examples: Example[] = [...repeated];
+  const examples: Example[] = [...repeated, ...unannounced];
   const { end } = monthBounds(month);
   const at = Math.min(now.getTime(), end.getTime() - 1);
   let due = 0;
@@ -98,6 +102,32 @@ async function raisedIds(clickhouse: ClickHouseClient, month: string): Promise<S
     { prefix: `threshold:${month}:` },
   );
   return new Set(found.map((r) => r.alert_id));
+}
+
+/** The README's SQL: unpriced requests whose announcing alert was never logged, per alert id. */
+export const UNANNOUNCED_UNPRICED_SQL = `
+SELECT alert_id, toString(count()) AS requests, any(provider_request_id) AS example
+FROM billing.unpriced_entries FINAL
+WHERE toYYYYMM(event_time) = {m:UInt32}
+  AND inserted_at < fromUnixTimestamp64Milli({settled:Int64})
+  AND (alert_id = '' OR alert_id NOT IN (SELECT alert_id FROM billing.alert_log))
+GROUP BY alert_id ORDER BY alert_id LIMIT 10`;
+
+async function unannouncedUnpriced(clickhouse: ClickHouseClient, month: string, settled: number) {
+  const found = await rows<{ alert_id: string; requests: string; example: string }>(
+    clickhouse,
+    UNANNOUNCED_UNPRICED_SQL,
+    { m: yyyymm(month), settled },
+  );
+  return found.map((r): Example => ({
+    problem:
+      r.alert_id === ''
+        ? 'unpriced requests without an announcing alert'
+        : 'unpriced requests whose alert was never logged',
+    alert_id: r.alert_id,
+    requests: Number(r.requests),
+    provider_request_id: r.example,
+  }));
 }
 
 /** The ledger month-to-date per billed account, as stored before the month ended. */

@@ -85,7 +85,8 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
         freshMs: options.freshMs,
         confirmation,
       }),
-    alerts: () => checkAlerts(clickhouse, { month, now: now(), history }),
+    alerts: () =>
+      checkAlerts(clickhouse, { month, now: now(), history, settleMs: options.settleMs }),
   };
   const results: CheckResult[] = [];
   for (const check of CHECKS) {

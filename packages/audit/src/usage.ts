@@ -20,7 +20,16 @@ export interface UsageCheckOptions {
 }
 
 /** Where a routed request that reached a provider stands; the last three are violations. */
-const STATES = ['priced', 'unpriced', 'pending', 'in_flight', 'overdue', 'lost', 'both'] as const;
+const STATES = [
+  'priced',
+  'unpriced',
+  'quarantined',
+  'pending',
+  'in_flight',
+  'overdue',
+  'lost',
+  'both',
+] as const;
 type State = (typeof STATES)[number];
 const VIOLATIONS: ReadonlySet<State> = new Set(['overdue', 'lost', 'both']);
 
@@ -29,9 +38,9 @@ const VIOLATIONS: ReadonlySet<State> = new Set(['overdue', 'lost', 'both']);
  * time):
  * - each request id is in billing.usage once;
  * - each routed request that reached a provider (provider_request_id not NULL) is in exactly one
- *   of billing.ledger, billing.unpriced, or pending (billing.pricing_pending, resolved by
- *   neither): `both` when in ledger and unpriced, `lost` when in none once `settleMs` has passed
- *   since ingest stored it;
+ *   of billing.ledger, billing.unpriced, billing.pricing_duplicates (a reused provider request id,
+ *   quarantined) or pending (billing.pricing_pending, resolved by none): `both` when in more than
+ *   one of the first three, `lost` when in none once `settleMs` has passed since ingest stored it;
  * - none is pending longer than the deadline (plus the slack of a pricing round): `overdue`;
  * - each ledger and unpriced row is a request of billing.usage (matched by request id).
  */
@@ -83,15 +92,16 @@ export async function checkUsage(
     total,
     summary:
       `${STATES.reduce((n, s) => n + count(s), 0)} routed requests reached a provider: ` +
-      `${count('priced')} in the ledger, ${count('unpriced')} unpriced, ${pending} pending${age}, ` +
+      `${count('priced')} in the ledger, ${count('unpriced')} unpriced, ` +
+      `${count('quarantined')} quarantined, ${pending} pending${age}, ` +
       `${count('in_flight')} on their way to pricing`,
   });
 }
 
 const PROBLEMS = {
   overdue: 'pending past the pricing deadline',
-  lost: 'in none of ledger, unpriced and pending',
-  both: 'in the ledger and unpriced',
+  lost: 'in none of ledger, unpriced, quarantine and pending',
+  both: 'in more than one of ledger, unpriced and quarantine',
 } as const;
 
 type Params = {
@@ -124,18 +134,20 @@ async function usageDuplicates(clickhouse: ClickHouseClient, params: Params) {
 /** The README's SQL: every routed request that reached a provider, with where it stands. */
 export const REQUEST_STATES_SQL = `
 SELECT u.request_id AS request_id, u.provider AS provider,
-       u.provider_request_id AS provider_request_id, u.ingested_at AS ingested_at,
+       u.reached_id AS provider_request_id, u.ingested_at AS ingested_at,
        l.request_id != '' AS in_ledger, x.request_id != '' AS in_unpriced,
+       q.request_id != '' AS in_quarantine,
        p.request_id != '' AS in_pending, p.first_seen_at AS first_seen_at,
-       multiIf(in_ledger AND in_unpriced, 'both',
+       multiIf(toUInt8(in_ledger) + toUInt8(in_unpriced) + toUInt8(in_quarantine) > 1, 'both',
                in_ledger, 'priced',
                in_unpriced, 'unpriced',
+               in_quarantine, 'quarantined',
                in_pending AND first_seen_at < fromUnixTimestamp64Milli({now:Int64} - {overdueMs:Int64}), 'overdue',
                in_pending, 'pending',
                ingested_at < fromUnixTimestamp64Milli({now:Int64} - {settleMs:Int64}), 'lost',
                'in_flight') AS state
 FROM (SELECT request_id, toString(provider) AS provider,
-             assumeNotNull(provider_request_id) AS provider_request_id, ingested_at
+             assumeNotNull(provider_request_id) AS reached_id, ingested_at
       FROM billing.usage
       WHERE toYYYYMM(event_time) = {m:UInt32} AND billing_mode = 'routed'
         AND provider_request_id IS NOT NULL) AS u
@@ -143,6 +155,8 @@ LEFT JOIN (SELECT DISTINCT request_id FROM billing.ledger_entries
            WHERE toYYYYMM(event_time) = {m:UInt32}) AS l ON l.request_id = u.request_id
 LEFT JOIN (SELECT DISTINCT request_id FROM billing.unpriced_entries
            WHERE toYYYYMM(event_time) = {m:UInt32}) AS x ON x.request_id = u.request_id
+LEFT JOIN (SELECT DISTINCT request_id FROM billing.pricing_duplicates
+           WHERE toYYYYMM(event_time) = {m:UInt32}) AS q ON q.request_id = u.request_id
 LEFT JOIN (SELECT request_id, min(first_seen_at) AS first_seen_at FROM billing.pricing_pending
            WHERE toYYYYMM(event_time) = {m:UInt32} GROUP BY request_id) AS p
        ON p.request_id = u.request_id`;

@@ -114,7 +114,25 @@ function unpricedRow(r: Request) {
     ...pendingRow(r, r.at),
     unpriced_at: iso(r.at),
     reason: 'no answer before the deadline',
+    alert_id: `unpriced:${r.requestId}`,
   };
+}
+
+/** A request unpriced at its deadline, and the `unpriced_requests` alert that announced it. */
+async function unpriced(r: Request, { announced = true } = {}) {
+  await insert('billing.unpriced_entries', [unpricedRow(r)]);
+  if (!announced) return;
+  await insert('billing.alert_log', [
+    {
+      alert_id: `unpriced:${r.requestId}`,
+      type: 'unpriced_requests',
+      severity: 'warning',
+      message: 'm',
+      details: JSON.stringify({ count: 1 }),
+      created_at: iso(r.at),
+      body: '{}',
+    },
+  ]);
 }
 
 /** A request priced at `cost`: in usage, pending (as pricing stores it), and the ledger. */
@@ -326,14 +344,37 @@ describe('nanobill audit on real ClickHouse: each planted violation is found', (
     const lost = request('bob', new Date('2025-05-04T10:00:00Z'));
     await insert('billing.usage', [usageRow(lost)]);
     expect(problems(await only(month, 'usage'))).toContain(
-      'in none of ledger, unpriced and pending',
+      'in none of ledger, unpriced, quarantine and pending',
     );
 
-    await insert('billing.unpriced_entries', [unpricedRow(stuck)]);
+    // Unpriced at last, but its alert never logged: the alerts check says so.
+    await unpriced(stuck, { announced: false });
+    expect((await only(month, 'alerts')).examples).toContainEqual(
+      expect.objectContaining({
+        problem: 'unpriced requests whose alert was never logged',
+        alert_id: `unpriced:${stuck.requestId}`,
+      }),
+    );
+    await unpriced(stuck);
+    expect((await only(month, 'alerts')).violations).toBe(0);
     await insert('billing.pricing_pending', [pendingRow(lost, new Date())]);
+    // A request that reused the stuck one's provider request id: quarantined by pricing.
+    const reused = request('bob', new Date('2025-05-05T10:00:00Z'));
+    reused.providerRequestId = stuck.providerRequestId;
+    await insert('billing.usage', [usageRow(reused)]);
+    const { source_partition: _partition, ...columns } = pendingRow(reused, reused.at);
+    await insert('billing.pricing_duplicates', [
+      {
+        ...columns,
+        quarantined_at: iso(reused.at),
+        reason: 'duplicate_provider_request_id',
+        kept_request_id: stuck.requestId,
+        alert_id: `duplicate:${reused.requestId}`,
+      },
+    ]);
     const settled = await only(month, 'usage');
     expect(settled.violations).toBe(0);
-    expect(settled.summary).toMatch(/1 unpriced, 1 pending/);
+    expect(settled.summary).toMatch(/1 unpriced, 1 quarantined, 1 pending/);
   });
 
   it('a threshold reached by the ledger without its alert is reported, once raised it is not', async () => {
@@ -458,7 +499,7 @@ describe('nanobill audit with the running enforcement service (real broker)', ()
       pendingRow(gone, gone.at),
       pendingRow(open, new Date()),
     ]);
-    await insert('billing.unpriced_entries', [unpricedRow(gone)]);
+    await unpriced(gone);
     const statements = await startStatements({
       clickhouse: ch.client,
       logger: quietLogger(),
@@ -499,7 +540,7 @@ describe('nanobill audit with the running enforcement service (real broker)', ()
     const summary = (check: CheckName) => report.results.find((r) => r.check === check)!.summary;
     expect(summary('statements')).toMatch(/^draft month: 2 stored lines, 2 recomputed$/);
     expect(summary('usage')).toMatch(
-      /4 routed requests reached a provider: 2 in the ledger, 1 unpriced, 1 pending/,
+      /4 routed requests reached a provider: 2 in the ledger, 1 unpriced, 0 quarantined, 1 pending/,
     );
     expect(summary('enforcement')).toBe('3 accounts compared with the ledger; 1 open requests');
   });
