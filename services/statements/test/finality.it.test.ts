@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { snapshotRow } from '@nanobill/accounts';
+import type * as Accounts from '@nanobill/accounts';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import { AccountSnapshot } from '@nanobill/contract';
 import { createMetricsRegistry } from '@nanobill/observability';
@@ -9,7 +10,7 @@ import { startStatements } from '../src/index.js';
 /** An account whose facts cannot be read: any rule that throws for one account stands for it. */
 const BROKEN = 'broken-d';
 vi.mock('@nanobill/accounts', async (importOriginal) => {
-  const original = await importOriginal<typeof import('@nanobill/accounts')>();
+  const original = await importOriginal<typeof Accounts>();
   return {
     ...original,
     accountMonth: (...args: Parameters<typeof original.accountMonth>) => {
