@@ -43,9 +43,6 @@ interface Account {
   settings: Record<AdminField, Write[]>;
 }
 
-/** Admin-owned fields only an org carries. */
-const ORG_ONLY: ReadonlySet<AdminField> = new Set(['spendingLimitNanoUsd', 'disabledProviders']);
-
 /**
  * What was true about each account, and when (PRODUCT.md §5): every message consumed, whatever
  * the order it arrives in. Pure and in memory; the caller feeds it from the messages stored in
@@ -184,12 +181,16 @@ export class AccountHistory {
   }
 }
 
-/** The hub snapshot `entry` with the admin-owned fields in force at `t` (≥ its instant). */
+/**
+ * The hub snapshot `entry` with the admin-owned fields in force at `t` (≥ its instant). Only an
+ * org has an admin (the settings route is an org's): every field of a user, its alert webhook
+ * included, is the hub's, so a user's snapshot in force says it all, legacy or not.
+ */
 function merged(account: Account, entry: Entry, t: number): AccountSnapshot {
+  if (entry.snapshot.kind !== 'org') return entry.snapshot;
   let result: Record<string, unknown> | undefined;
   let effective = entry.at;
   for (const field of ADMIN_FIELDS) {
-    if (entry.snapshot.kind !== 'org' && ORG_ONLY.has(field)) continue;
     const source = adminSource(account, field, t);
     // Neither the admin nor a legacy snapshot other than this one set it: this snapshot says it.
     if (source === undefined || source.legacy === entry) continue;

@@ -167,6 +167,25 @@ describe('AccountHistory: facts have owners', () => {
     expect(at(cleared, 29)).not.toHaveProperty('spendingLimitNanoUsd');
   });
 
+  it("a user's alert webhook is the hub's: a legacy row never freezes it", () => {
+    const withHook = (minutes: number, url?: string) =>
+      ({
+        ...user(minutes),
+        ...(url === undefined ? {} : { alertWebhookUrl: url }),
+      }) as AccountSnapshot;
+    const changed = historyOf(
+      { snapshot: withHook(0, 'https://old.example.com/hook'), origin: 'legacy' },
+      { snapshot: withHook(10, 'https://new.example.com/hook') },
+    );
+    expect(at(changed, 20)?.alertWebhookUrl).toBe('https://new.example.com/hook');
+    expect(at(changed, 5)?.alertWebhookUrl).toBe('https://old.example.com/hook');
+    const removed = historyOf(
+      { snapshot: withHook(0, 'https://old.example.com/hook'), origin: 'legacy' },
+      { snapshot: withHook(10) },
+    );
+    expect(at(removed, 20)).not.toHaveProperty('alertWebhookUrl');
+  });
+
   it('a snapshot stored both before and after the mark (a replay) counts as legacy, either order', () => {
     const legacy = org(5, ['alice'], { spendingLimitNanoUsd: '300' });
     const later = org(10, ['alice', 'bob']);
