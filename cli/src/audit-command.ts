@@ -38,7 +38,10 @@ export async function audit(args: string[]): Promise<number> {
   } else {
     const client = openClickHouse({ url: config.clickhouseUrl, dataDir: config.dataDir });
     try {
-      report = await auditBooks(client, request.data, { deadlineMs: config.pricing.deadlineMs });
+      report = await auditBooks(client, request.data, {
+        deadlineMs: config.pricing.deadlineMs,
+        graceMs: config.attributionGraceMs,
+      });
     } finally {
       await client.close();
     }

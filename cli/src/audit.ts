@@ -19,6 +19,8 @@ export function auditBooks(
   request: AuditRequest,
   options: {
     deadlineMs: number;
+    /** The attribution grace the services run with (NANOBILL_ATTRIBUTION_GRACE_MS). */
+    graceMs: number;
     enforcement?: AuditedEnforcement;
     kafka?: Kafka;
     logger?: Logger;
@@ -29,6 +31,7 @@ export function auditBooks(
     clickhouse,
     month: request.month,
     deadlineMs: options.deadlineMs,
+    graceMs: options.graceMs,
     enforcement,
     publishedStatuses:
       enforcement && kafka && logger

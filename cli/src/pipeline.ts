@@ -247,6 +247,7 @@ export async function startPipeline(options: {
           metrics: registry,
           intervalMs: config.audit.intervalMs,
           deadlineMs: config.pricing.deadlineMs,
+          graceMs: config.attributionGraceMs,
           enforcement: service,
           publishedStatuses: () => readPublishedStatuses(kafka, TOPICS.accountStatus, logger),
           raise: (alert) => publishAlert(kafka, alert),
@@ -349,6 +350,7 @@ export async function startPipeline(options: {
     const audit = (request: AuditRequest) =>
       auditBooks(admin, request, {
         deadlineMs: config.pricing.deadlineMs,
+        graceMs: config.attributionGraceMs,
         enforcement,
         kafka,
         logger,

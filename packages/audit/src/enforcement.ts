@@ -265,7 +265,10 @@ WHERE toYYYYMM(event_time) = {m:UInt32} AND billing_mode = 'routed'
        WHERE toYYYYMM(event_time) = {m:UInt32})
 GROUP BY user_id, bill_to, minute_ms`;
 
-/** Open requests per paying account, attributed as enforcement does (the user while waiting). */
+/**
+ * Open requests per paying account, attributed as enforcement does; those still waiting for
+ * facts count for the user's upper bound only.
+ */
 async function openRequests(
   clickhouse: ClickHouseClient,
   month: string,
@@ -290,10 +293,13 @@ async function openRequests(
       history,
       { now, graceMs: options.graceMs ?? DEFAULT_GRACE_MS },
     );
-    const accountId = who.decision === 'wait' ? r.user_id : who.accountId;
+    // Still waiting for facts: enforcement holds the estimate aside, counted against nobody
+    // until the facts arrive or the grace ends. It may count for the user by then (at most).
+    const waiting = who.decision === 'wait';
+    const accountId = waiting ? r.user_id : who.accountId;
     const counts = open.get(accountId) ?? { all: 0, fresh: 0 };
     counts.all += Number(r.requests);
-    counts.fresh += Number(r.recent);
+    if (!waiting) counts.fresh += Number(r.recent);
     open.set(accountId, counts);
   }
   return open;

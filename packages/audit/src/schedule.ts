@@ -13,6 +13,8 @@ export interface ScheduledAuditOptions {
   /** Between two audits (NANOBILL_AUDIT_INTERVAL_MS); 0: only `run()`. */
   intervalMs: number;
   deadlineMs: number;
+  /** The attribution grace the services run with (NANOBILL_ATTRIBUTION_GRACE_MS). */
+  graceMs?: number;
   enforcement?: AuditedEnforcement;
   publishedStatuses?: () => Promise<Map<string, AccountStatus>>;
   /** Publishes an operations alert on billing.alerts.v1. */
@@ -63,6 +65,7 @@ export function startScheduledAudit(options: ScheduledAuditOptions) {
               month,
               now,
               deadlineMs: options.deadlineMs,
+              graceMs: options.graceMs,
               enforcement: options.enforcement,
               publishedStatuses: options.publishedStatuses,
               confirmation: options.confirmation,

@@ -450,6 +450,8 @@ describe('the audit run by the pipeline', () => {
   });
 });
 
+const MONTH_START = Date.parse(`${CURRENT}-01T00:00:00Z`);
+
 describe('nanobill audit with the running enforcement service (real broker)', () => {
   const kafka = testKafka();
   const topics = {
@@ -458,6 +460,7 @@ describe('nanobill audit with the running enforcement service (real broker)', ()
     alerts: uniqueName('it-audit-alerts'),
   };
   let enforcement: EnforcementService;
+  const enforcementMetrics = createMetricsRegistry();
   const statuses = () => readPublishedStatuses(kafka, topics.accountStatus, quietLogger());
 
   beforeAll(async () => {
@@ -470,7 +473,7 @@ describe('nanobill audit with the running enforcement service (real broker)', ()
       kafka,
       clickhouse: ch.client,
       logger: quietLogger(),
-      metrics: createMetricsRegistry(),
+      metrics: enforcementMetrics,
       providers: parseProviders({
         groq: { costUrl: 'http://127.0.0.1:9/cost', tokenEnv: 'NANOBILL_TEST_TOKEN_AUDIT' },
       }),
@@ -591,5 +594,32 @@ describe('nanobill audit with the running enforcement service (real broker)', ()
       violations: 0,
       skipped: 'enforcement not running here',
     });
+  });
+
+  it('a request whose payer is still unknown (within the grace) is no violation', async () => {
+    // A user without any snapshot (a free user), priced before: enforcement holds the estimate
+    // of their new request aside until the grace ends.
+    const earlier = request('newcomer', new Date(Math.max(Date.now() - 20 * 60_000, MONTH_START)));
+    await priced(earlier, 1_000_000n);
+    const newcomer = request('newcomer', new Date());
+    await produce(kafka, topics.requests, [
+      { key: newcomer.requestId, value: JSON.stringify(event(newcomer)) },
+    ]);
+    await insert('billing.usage', [usageRow(newcomer)]);
+    await insert('billing.pricing_pending', [pendingRow(newcomer, new Date())]);
+    const waiting = async () =>
+      (
+        await enforcementMetrics.getSingleMetricAsString(
+          'nanobill_enforcement_estimates_waiting_for_facts',
+        )
+      ).endsWith(' 1');
+    // The gauge is set at each tick (this service ticks only when told).
+    for (let i = 0; i < 100 && !(await waiting()); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await enforcement.tick();
+    }
+    expect(await waiting()).toBe(true);
+    const result = await only(CURRENT, 'enforcement', { enforcement, publishedStatuses: statuses });
+    expect(result.examples).toEqual([]);
   });
 });
