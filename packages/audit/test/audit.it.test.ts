@@ -375,6 +375,18 @@ describe('nanobill audit on real ClickHouse: each planted violation is found', (
     const settled = await only(month, 'usage');
     expect(settled.violations).toBe(0);
     expect(settled.summary).toMatch(/1 unpriced, 1 quarantined, 1 pending/);
+
+    // Before migration 0015, an hf-inference request that could not be priced was counted, not
+    // announced: such a row is no violation; any other row without its alert is.
+    const refused = request('bob', new Date('2025-05-06T10:00:00Z'));
+    const silent = { ...unpricedRow(refused), alert_id: '' };
+    await insert('billing.unpriced_entries', [{ ...silent, provider: 'hf-inference' }]);
+    expect((await only(month, 'alerts')).violations).toBe(0);
+    const other = request('bob', new Date('2025-05-06T11:00:00Z'));
+    await insert('billing.unpriced_entries', [{ ...unpricedRow(other), alert_id: '' }]);
+    expect(problems(await only(month, 'alerts'))).toEqual([
+      'unpriced requests without an announcing alert',
+    ]);
   });
 
   it('a threshold reached by the ledger without its alert is reported, once raised it is not', async () => {
