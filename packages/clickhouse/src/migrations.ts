@@ -110,17 +110,14 @@ export async function withMigrationLock<T>(
     ) ENGINE = MergeTree ORDER BY (claimed_at, holder) TTL toDateTime(claimed_at) + INTERVAL 7 DAY`,
   });
   const holder = randomUUID();
+  // Expiry on the server's clock, the one the holder query compares it with: a migrator whose
+  // clock is off would otherwise see every claim lapsed (and wait for ever) or hold too long.
   const claim = (released: 0 | 1) =>
-    client.insert({
-      table: 'billing.migration_lock',
-      values: [
-        {
-          holder,
-          expires_at: new Date(Date.now() + MIGRATION_LOCK_TTL_MS).toISOString(),
-          released,
-        },
-      ],
-      format: 'JSONEachRow',
+    client.command({
+      query: `INSERT INTO billing.migration_lock (holder, expires_at, released)
+              SELECT {holder:String}, now64(3) + toIntervalMillisecond({ttlMs:Int64}),
+                     {released:UInt8}`,
+      query_params: { holder, ttlMs: MIGRATION_LOCK_TTL_MS, released },
     });
   await claim(0);
   let renewing = Promise.resolve();

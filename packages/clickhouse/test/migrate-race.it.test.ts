@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { migrate, openClickHouse, readMigrations } from '../src/index.js';
+import { describe, expect, it, vi } from 'vitest';
+import { migrate, openClickHouse, readMigrations, withMigrationLock } from '../src/index.js';
 import { queryValue, tempDir } from '@nanobill/testkit';
 
 describe('migrations', () => {
@@ -51,5 +51,52 @@ describe('migrations', () => {
       String(readMigrations().length),
     );
     await Promise.all([setup.close(), first.close(), second.close()]);
+  });
+
+  it('takes the lock whatever the migrator clock says (expiry on the server clock)', async () => {
+    const client = openClickHouse({ dataDir: tempDir() });
+    await client.command({ query: 'CREATE DATABASE IF NOT EXISTS billing' });
+    const behind = vi.spyOn(Date, 'now').mockReturnValue(Date.now() - 200_000);
+    try {
+      const ran = await Promise.race([
+        withMigrationLock(client, async () => true, { pollMs: 100 }),
+        new Promise<false>((resolve) => setTimeout(() => resolve(false), 10_000)),
+      ]);
+      expect(ran, 'the work ran under the lock').toBe(true);
+    } finally {
+      behind.mockRestore();
+      await client.close();
+    }
+  });
+
+  it('0019 gives unpriced rows stored before it their unpriced_at, not a time that moves', async () => {
+    const client = openClickHouse({ dataDir: tempDir() });
+    await migrate(
+      client,
+      readMigrations().filter((m) => m.version < 19),
+    );
+    await client.insert({
+      table: 'billing.unpriced_entries',
+      format: 'JSONEachRow',
+      values: [
+        {
+          provider: 'groq',
+          provider_request_id: 'p-old',
+          request_id: 'r-old',
+          event_time: '2026-10-01T10:00:00.000Z',
+          user_id: 'u',
+          model: 'm',
+          task: 'conversational',
+          first_seen_at: '2026-10-01T10:00:01.000Z',
+          unpriced_at: '2026-10-02T10:00:01.000Z',
+          reason: 'no answer before the deadline',
+        },
+      ],
+    });
+    await migrate(client);
+    const insertedAt = () =>
+      queryValue(client, 'SELECT toString(inserted_at) FROM billing.unpriced_entries').then(String);
+    expect(await insertedAt()).toBe('2026-10-02 10:00:01.000');
+    await client.close();
   });
 });
