@@ -199,10 +199,13 @@ export async function finalizeIfDue(
  */
 export async function monthsWithWork(clickhouse: ClickHouseClient, now: Date): Promise<string[]> {
   const result = await clickhouse.query({
-    query: `SELECT DISTINCT partition FROM system.parts
-            WHERE database = 'billing' AND table IN ('usage', 'ledger_entries') AND active
+    // From the tables themselves, not system.parts: on a cluster these names are Distributed
+    // tables without parts of their own, and system.parts shows one node only.
+    query: `SELECT toString(toYYYYMM(event_time)) AS m FROM billing.usage GROUP BY m
             UNION DISTINCT
-            SELECT DISTINCT toString(toYYYYMM(event_time)) FROM billing.pricing_pending`,
+            SELECT toString(toYYYYMM(event_time)) AS m FROM billing.ledger_entries GROUP BY m
+            UNION DISTINCT
+            SELECT toString(toYYYYMM(event_time)) AS m FROM billing.pricing_pending GROUP BY m`,
     format: 'JSONCompactEachRow',
   });
   const months = new Set(
