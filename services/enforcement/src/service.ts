@@ -429,7 +429,9 @@ async function startIncarnation(
           );
         }
         metrics.unpricedRows.inc(gaveUp.length);
-        // Read after the ledger and unpriced rows: a keeper settled meanwhile is already counted.
+        // After the ledger and unpriced rows: a keeper's price is counted before its key's
+        // estimate leaves; one stored between the reads counts at the next tick (a price after
+        // an unpriced request counts).
         const reuses = await quarantine.next(enforcer.month);
         for (const row of reuses) {
           isolated('quarantined_row', row.pricingKey, () =>
