@@ -50,6 +50,15 @@ export interface UnpricedRequest {
   unpricedAtMs: number;
 }
 
+/**
+ * A request pricing quarantined (billing.pricing_duplicates) for reusing the provider request id
+ * of another request, the keeper: both have one `key`.
+ */
+export interface QuarantinedRequest extends UnpricedRequest {
+  /** The keeper has its ledger or unpriced row: an estimate still under the key is not its. */
+  keeperSettled: boolean;
+}
+
 /** A ledger row as enforcement reads it. */
 export interface PricedRequest {
   key: string;
@@ -199,6 +208,18 @@ export class Enforcer {
   unpriced(request: UnpricedRequest): void {
     this.#waiting.delete(request.key);
     this.#touch(this.tracker.unpriced(request.key, request.month, request.unpricedAtMs));
+  }
+
+  /**
+   * A request quarantined for reusing the keeper's provider request id (README "Spending
+   * limits"): never booked, so its estimate must leave the spend. The key is shared: once the
+   * keeper is settled, an estimate under it is the reused request's (the keeper's price was
+   * forgotten, or counted in the start-up sum) and leaves as an unpriced one does, while a price
+   * stays; while the keeper still waits for its cost, the estimate stands for the keeper and
+   * stays until its ledger or unpriced row replaces it.
+   */
+  quarantined(request: QuarantinedRequest): void {
+    if (request.keeperSettled) this.unpriced(request);
   }
 
   /** Counts the ledger's priced sum of an account at start-up. */

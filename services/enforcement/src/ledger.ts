@@ -1,7 +1,7 @@
 import { pricingKey } from '@nanobill/contract';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import { monthBounds } from '@nanobill/credits';
-import type { PricedRequest, UnpricedRequest } from './enforcer.js';
+import type { PricedRequest, QuarantinedRequest, UnpricedRequest } from './enforcer.js';
 
 export interface LedgerRow extends PricedRequest {
   provider: string;
@@ -11,6 +11,17 @@ export interface LedgerRow extends PricedRequest {
 
 /** A billing.unpriced_entries row as enforcement reads it: its estimate leaves the spend. */
 export interface UnpricedRow extends UnpricedRequest {
+  insertedAtMs: number;
+}
+
+/**
+ * A billing.pricing_duplicates row as enforcement reads it. Its `key` is the request's (several
+ * requests can reuse one provider request id), for the follower; `pricingKey` is the key it
+ * shares with the request that keeps the id.
+ */
+export interface QuarantinedRow extends Pick<QuarantinedRequest, 'month' | 'keeperSettled'> {
+  key: string;
+  pricingKey: string;
   insertedAtMs: number;
 }
 
@@ -95,12 +106,42 @@ export async function unpricedRows(
 }
 
 /**
+ * Quarantined requests stored since `since` (estimates that leave once their keeper is settled):
+ * for an InsertionFollower. `keeperSettled`: the key has a ledger or unpriced row (the keeper's:
+ * one per key), looked up by the tables' primary key for the few keys read.
+ */
+export async function quarantinedRows(
+  clickhouse: ClickHouseClient,
+  since: number,
+  month: string,
+): Promise<QuarantinedRow[]> {
+  const settledIn = (table: string) =>
+    `(provider, provider_request_id) IN (
+       SELECT provider, provider_request_id FROM ${table}
+       WHERE (provider, provider_request_id) IN (
+         SELECT provider, provider_request_id FROM billing.pricing_duplicates
+         WHERE inserted_at >= fromUnixTimestamp64Milli({since:Int64})))`;
+  type Raw = [string, string, string, string, string, number];
+  const rows = await storedSince<Raw>(clickhouse, 'billing.pricing_duplicates', since, month, [
+    'request_id',
+    `toUInt8(${settledIn('billing.ledger_entries')} OR ${settledIn('billing.unpriced_entries')})`,
+  ]);
+  return rows.map(([provider, id, yyyymm, insertedMs, requestId, settled]) => ({
+    key: `${pricingKey(provider, id)}\u0000${requestId}`,
+    pricingKey: pricingKey(provider, id),
+    month: monthOfYyyymm(yyyymm),
+    keeperSettled: Number(settled) === 1,
+    insertedAtMs: Number(insertedMs),
+  }));
+}
+
+/**
  * Rows of `table` (keyed by provider and provider request id, with `inserted_at`) stored since
  * `since`, of `month` or later: provider, id, YYYYMM, inserted_at (ms), then `columns`.
  */
 async function storedSince<Raw>(
   clickhouse: ClickHouseClient,
-  table: 'billing.ledger_entries' | 'billing.unpriced_entries',
+  table: 'billing.ledger_entries' | 'billing.unpriced_entries' | 'billing.pricing_duplicates',
   since: number,
   month: string,
   columns: string[],

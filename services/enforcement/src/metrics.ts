@@ -39,9 +39,14 @@ export function createEnforcementMetrics(registry: Registry) {
       help: 'Unpriced requests followed (their estimates leave the spend)',
       registers,
     }),
+    quarantinedRows: new Counter({
+      name: 'nanobill_enforcement_quarantined_rows_total',
+      help: 'Quarantined requests followed (billing.pricing_duplicates: their estimates leave the spend once the request keeping their provider request id is settled)',
+      registers,
+    }),
     failures: new Counter({
       name: 'nanobill_enforcement_account_failures_total',
-      help: 'Accounts, ledger or unpriced rows and events enforcement skipped because processing them threw, by stage (decide, event, ledger_row, unpriced_row, status_record, startup_sum, startup_estimate); the others go on',
+      help: 'Accounts, ledger or unpriced rows and events enforcement skipped because processing them threw, by stage (decide, event, ledger_row, unpriced_row, quarantined_row, status_record, startup_sum, startup_estimate); the others go on',
       labelNames: ['stage'] as const,
       registers,
     }),

@@ -33,7 +33,14 @@ import { hfInferenceCostNano } from '@nanobill/money';
 import { waitForAccountHistory, type AccountsFeed } from './catch-up.js';
 import { RECORD_OVERHEAD_BYTES, chunked } from './chunks.js';
 import { Enforcer, type Decisions } from './enforcer.js';
-import { InsertionFollower, ledgerRows, pricedSums, recentCosts, unpricedRows } from './ledger.js';
+import {
+  InsertionFollower,
+  ledgerRows,
+  pricedSums,
+  quarantinedRows,
+  recentCosts,
+  unpricedRows,
+} from './ledger.js';
 import { createEnforcementMetrics, type EnforcementMetrics } from './metrics.js';
 import { alertedThresholds, unpricedUsage } from './startup.js';
 
@@ -216,8 +223,8 @@ async function startIncarnation(
   };
 
   // Start-up: statuses already published, alerts already raised, the ledger's sums up to a
-  // cut, the followers from that cut on, and estimates of the stored requests neither priced
-  // nor unpriced yet.
+  // cut, the followers from that cut on, and estimates of the stored requests neither priced,
+  // unpriced nor quarantined yet.
   const view = await startTopicView({
     kafka: options.kafka,
     topic: topics.accountStatus,
@@ -257,6 +264,7 @@ async function startIncarnation(
   ) => new InsertionFollower((since, m) => read(clickhouse, since, m), cut, overlapMs);
   const ledger = follow(ledgerRows);
   const unpriced = follow(unpricedRows);
+  const quarantine = follow(quarantinedRows);
   for (const row of await recentCosts(clickhouse, Date.now() - 60 * 60_000, 200)) {
     recent.record(row.provider, row.model, row.cost);
   }
@@ -421,6 +429,21 @@ async function startIncarnation(
           );
         }
         metrics.unpricedRows.inc(gaveUp.length);
+        // After the ledger and unpriced rows: a keeper's price is counted before its key's
+        // estimate leaves; one stored between the reads counts at the next tick (a price after
+        // an unpriced request counts).
+        const reuses = await quarantine.next(enforcer.month);
+        for (const row of reuses) {
+          isolated('quarantined_row', row.pricingKey, () =>
+            enforcer.quarantined({
+              key: row.pricingKey,
+              month: row.month,
+              unpricedAtMs: row.insertedAtMs,
+              keeperSettled: row.keeperSettled,
+            }),
+          );
+        }
+        metrics.quarantinedRows.inc(reuses.length);
         enforcer.tracker.forgetSettled(Date.now() - priceMemoryMs);
         metrics.outstanding.set(enforcer.tracker.remembered);
         metrics.waiting.set(enforcer.waiting);

@@ -11,10 +11,11 @@ export interface UnpricedUsage extends EstimateRequest {
 }
 
 /**
- * Requests of `month` that billing.usage stored since `sinceMs`, neither priced (ledger) nor
- * given up on (unpriced): the estimates a restart must not lose (their Kafka offsets were
- * committed before it). Read once at start-up; the ledger and unpriced sides are bounded to the
- * same days.
+ * Requests of `month` that billing.usage stored since `sinceMs`, neither priced (ledger), given
+ * up on (unpriced) nor quarantined for reusing another request's provider request id (by request
+ * id: the key is the other request's): the estimates a restart must not lose (their Kafka
+ * offsets were committed before it). Read once at start-up; the ledger, unpriced and quarantine
+ * sides are bounded to the same days.
  */
 export async function unpricedUsage(
   clickhouse: ClickHouseClient,
@@ -34,6 +35,9 @@ export async function unpricedUsage(
                 WHERE event_time >= fromUnixTimestamp64Milli({since:Int64}) - INTERVAL 1 DAY)
               AND (provider, id) NOT IN (
                 SELECT provider, provider_request_id FROM billing.unpriced_entries
+                WHERE event_time >= fromUnixTimestamp64Milli({since:Int64}) - INTERVAL 1 DAY)
+              AND request_id NOT IN (
+                SELECT request_id FROM billing.pricing_duplicates
                 WHERE event_time >= fromUnixTimestamp64Milli({since:Int64}) - INTERVAL 1 DAY)`,
     query_params: { since: sinceMs, monthStart: monthBounds(month).start.getTime() },
     format: 'JSONCompactEachRow',

@@ -8,6 +8,7 @@ import {
   asMessages,
   enforcementTopics,
   insertLedger,
+  insertQuarantined,
   insertUnpriced,
   insertUsage,
   llmEvent,
@@ -27,9 +28,10 @@ describe('enforcement restart: the month-to-date spend is rebuilt exactly', () =
   let registry: ProviderRegistry;
   const running: EnforcementService[] = [];
 
-  const start = async () => {
+  const start = async (options: { priceMemoryMs?: number } = {}) => {
     const topics = await enforcementTopics(kafka, 'restart');
     const service = await startTestEnforcement({
+      ...options,
       kafka,
       clickhouse: ch.client,
       providers: registry,
@@ -117,6 +119,86 @@ describe('enforcement restart: the month-to-date spend is rebuilt exactly', () =
       accountId: 'ursula',
       priced: 5n,
       estimated: ESTIMATE_PER_REQUEST,
+      outstanding: 1,
+    });
+  }, 120_000);
+
+  // A request quarantined for reusing another's provider request id (billing.pricing_duplicates)
+  // shares its key with the request that keeps the id: its estimate must leave the spend, and
+  // the keeper's estimate or price must stay (README "Spending limits").
+  const nothing = { priced: 0n, estimated: 0n, spend: 0n, outstanding: 0 };
+  const pricedOnly = (cost: bigint) => ({
+    priced: cost,
+    estimated: 0n,
+    spend: cost,
+    outstanding: 0,
+  });
+
+  it("a quarantined request's estimate leaves the spend after the keeper's price was forgotten; that price stays", async () => {
+    // The keeper's price, stored after the start-up cut (so followed) but longer ago than
+    // `priceMemoryMs`: the tick that reads it forgets its key, as happens in production.
+    const { service, topics } = await start({ priceMemoryMs: 10_000 });
+    const keeper = llmEvent('quinn', new Date());
+    await insertLedger(ch.client, [keeper], 'quinn', SEVEN_CENTS, new Date(Date.now() - 30_000));
+    await service.tick();
+    expect(service.spend('quinn')).toEqual(pricedOnly(SEVEN_CENTS));
+    const reused = {
+      ...llmEvent('mallory', new Date()),
+      providerRequestId: keeper.providerRequestId,
+    };
+    await produce(kafka, topics.requests, asMessages([reused]));
+    await waitFor('the reused request estimated under the forgotten key', async () =>
+      service.spend('mallory').outstanding === 1 ? true : undefined,
+    );
+    await insertQuarantined(ch.client, [reused], keeper.requestId);
+    await service.tick();
+    expect(service.spend('mallory')).toEqual(nothing);
+    expect(service.spend('quinn')).toEqual(pricedOnly(SEVEN_CENTS));
+  }, 120_000);
+
+  it("a request quarantined while its keeper waits for a cost leaves the keeper's estimate, then its price, alone", async () => {
+    const { service, topics } = await start();
+    const keeper = llmEvent('kim', new Date());
+    await produce(kafka, topics.requests, asMessages([keeper]));
+    await waitFor('the keeper estimated', async () =>
+      service.spend('kim').outstanding === 1 ? true : undefined,
+    );
+    const estimated = service.spend('kim');
+    const [early, late] = [llmEvent('mallet', new Date()), llmEvent('mallet', new Date())].map(
+      (e) => ({ ...e, providerRequestId: keeper.providerRequestId }),
+    );
+    await insertQuarantined(ch.client, [early!], keeper.requestId);
+    await service.tick();
+    expect(service.spend('kim')).toEqual(estimated);
+    await insertLedger(ch.client, [keeper], 'kim', SEVEN_CENTS);
+    await service.tick();
+    await insertQuarantined(ch.client, [late!], keeper.requestId);
+    await service.tick();
+    expect(service.spend('kim')).toEqual(pricedOnly(SEVEN_CENTS));
+    expect(service.spend('mallet')).toEqual(nothing);
+  }, 120_000);
+
+  it('the start-up rebuild gives no estimate back to quarantined requests', async () => {
+    // Kept by a request priced three days ago (outside the rebuild's look-up of the ledger), and
+    // by one still pending; both reuses quarantined before the start-up cut.
+    const before = new Date(Date.now() - 90_000);
+    const pricedKeeper = llmEvent('keith', new Date(Date.now() - 3 * 24 * 60 * 60_000));
+    await insertLedger(ch.client, [pricedKeeper], 'keith', SEVEN_CENTS, before);
+    const pendingKeeper = llmEvent('kate', new Date(Date.now() - 60_000));
+    const reuses = [pricedKeeper, pendingKeeper].map((keeper) => ({
+      ...llmEvent('mallow', new Date(Date.now() - 60_000)),
+      providerRequestId: keeper.providerRequestId,
+    }));
+    await insertUsage(ch.client, [...reuses, pendingKeeper]);
+    await insertQuarantined(ch.client, [reuses[0]!], pricedKeeper.requestId, before);
+    await insertQuarantined(ch.client, [reuses[1]!], pendingKeeper.requestId, before);
+    const { service } = await start();
+    await service.tick();
+    expect(service.spend('mallow')).toEqual(nothing);
+    expect(service.spend('kate')).toEqual({
+      priced: 0n,
+      estimated: ESTIMATE_PER_REQUEST,
+      spend: ESTIMATE_PER_REQUEST,
       outstanding: 1,
     });
   }, 120_000);

@@ -161,6 +161,31 @@ export async function insertUnpriced(
   });
 }
 
+/**
+ * Rows of billing.pricing_duplicates for `events`: pricing quarantined them for reusing the
+ * provider request id `keptRequestId` keeps (stored at `insertedAt`, default now).
+ */
+export async function insertQuarantined(
+  client: ClickHouseClient,
+  events: RoutedRequestEvent[],
+  keptRequestId: string,
+  insertedAt?: Date,
+) {
+  await client.insert({
+    table: 'billing.pricing_duplicates',
+    format: 'JSONEachRow',
+    values: events.map((e) => ({
+      ...requestColumns(e),
+      first_seen_at: e.timestamp,
+      quarantined_at: new Date().toISOString(),
+      reason: 'duplicate_provider_request_id',
+      kept_request_id: keptRequestId,
+      alert_id: `unpriced_requests:test:${e.requestId}`,
+      ...(insertedAt === undefined ? {} : { inserted_at: insertedAt.toISOString() }),
+    })),
+  });
+}
+
 /** billing.usage rows for `events`, as ingest stores them (stored now). */
 export async function insertUsage(client: ClickHouseClient, events: RoutedRequestEvent[]) {
   await client.insert({

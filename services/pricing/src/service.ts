@@ -1,6 +1,7 @@
 import cron from 'node-cron';
 import {
   Alert,
+  DEFAULT_EVENT_WINDOW,
   TOPICS,
   pricingRoute,
   requestEventDecoder,
@@ -34,6 +35,7 @@ import {
   ledgerWriter,
   loadPending,
   pendingWriter,
+  reuseSpanMs,
   unpricedWriter,
 } from './writers.js';
 import { unannouncedUnpricedAlerts } from './unannounced.js';
@@ -129,12 +131,17 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
   const pendingOut = pendingWriter(writerSettings);
   // A round writes up to a million rows in a few seconds: fewer, larger ledger inserts (each
   // also checks what is stored) make it several times faster than the consumer's batch size.
-  const ledger = ledgerWriter({ ...writerSettings, maxRows: 100_000 }, (rows) => {
+  // A reused provider request id is looked for in the months it can span (`reuseSpanMs`).
+  const onceSettings = {
+    ...writerSettings,
+    reuseSpanMs: reuseSpanMs(options.eventWindow ?? DEFAULT_EVENT_WINDOW, deadlineMs),
+  };
+  const ledger = ledgerWriter({ ...onceSettings, maxRows: 100_000 }, (rows) => {
     const fromApi = rows.filter((row) => row.cost_source === 'provider_api').length;
     metrics.ledgerRows.inc({ source: 'provider_api' }, fromApi);
     metrics.ledgerRows.inc({ source: 'hf_compute_time' }, rows.length - fromApi);
   });
-  const unpriced = unpricedWriter(writerSettings);
+  const unpriced = unpricedWriter(onceSettings);
   const duplicates = duplicatesWriter(writerSettings);
   const clients = new Map(
     [...options.providers.remote].map(([name, p]) => [name, new CostClient(p)]),

@@ -1,4 +1,4 @@
-import { pricingKey } from '@nanobill/contract';
+import { pricingKey, type EventWindow } from '@nanobill/contract';
 import { BatchWriter, type ClickHouseClient, type Refusal } from '@nanobill/clickhouse';
 import {
   DUPLICATE_COLUMNS,
@@ -112,28 +112,47 @@ interface WriteOnce<Row> {
   holders(clickhouse: ClickHouseClient, rows: Row[]): Promise<Map<string, string>>;
 }
 
-/** Ledger and unpriced: one row per (provider, provider request id) across both tables. */
-const ONE_PER_PROVIDER_REQUEST: WriteOnce<LedgerRow | UnpricedRow> = {
-  keyOf: rowKey,
-  holders: storedHolders,
-};
+/**
+ * Ledger and unpriced: one row per (provider, provider request id) across both tables, looked
+ * up within `reuseSpanMs` of the rows' event times (see `reuseSpanMs`).
+ */
+function onePerProviderRequest(reuseSpanMs: number): WriteOnce<LedgerRow | UnpricedRow> {
+  return {
+    keyOf: rowKey,
+    holders: (clickhouse, rows) => storedHolders(clickhouse, rows, reuseSpanMs),
+  };
+}
 
-export function ledgerWriter(settings: WriterSettings, onInserted: (rows: LedgerRow[]) => void) {
+/**
+ * How far apart in event time two requests sharing a provider request id are looked for: the
+ * event window (an event is accepted up to `maxAgeMs` late and `maxAheadMs` early) plus the
+ * pricing deadline (a request waits that long for its cost). Both tables are partitioned by
+ * event month, so the look-up reads the two or three months around the rows, never all history;
+ * a reuse further apart is not detected (README "How pricing stays exact").
+ */
+export function reuseSpanMs(window: EventWindow, deadlineMs: number): number {
+  return window.maxAgeMs + window.maxAheadMs + deadlineMs;
+}
+
+export function ledgerWriter(
+  settings: WriterSettings & { reuseSpanMs: number },
+  onInserted: (rows: LedgerRow[]) => void,
+) {
   return new WriteOnceWriter<LedgerRow>(
     settings,
     LEDGER_TABLE,
     LEDGER_COLUMNS,
-    ONE_PER_PROVIDER_REQUEST,
+    onePerProviderRequest(settings.reuseSpanMs),
     onInserted,
   );
 }
 
-export function unpricedWriter(settings: WriterSettings) {
+export function unpricedWriter(settings: WriterSettings & { reuseSpanMs: number }) {
   return new WriteOnceWriter<UnpricedRow>(
     settings,
     UNPRICED_TABLE,
     UNPRICED_COLUMNS,
-    ONE_PER_PROVIDER_REQUEST,
+    onePerProviderRequest(settings.reuseSpanMs),
   );
 }
 
@@ -150,25 +169,33 @@ export function duplicatesWriter(settings: WriterSettings) {
 
 const LOOKUP_CHUNK = 10_000;
 
-/** The keys of `rows` that already have a ledger or an unpriced row, with its request id (same months only: key = event). */
+/**
+ * The keys of `rows` that already have a ledger or an unpriced row, with its request id: in any
+ * month within `spanMs` of the chunk's event times (a key reused across a month turn is in
+ * another partition, where ReplacingMergeTree would keep both rows), bounded so that a partition
+ * pruned by event time is never read.
+ */
 async function storedHolders<
   Row extends { provider: string; provider_request_id: string; event_time: string },
->(clickhouse: ClickHouseClient, rows: Row[]): Promise<Map<string, string>> {
+>(clickhouse: ClickHouseClient, rows: Row[], spanMs: number): Promise<Map<string, string>> {
   const holders = new Map<string, string>();
   for (let i = 0; i < rows.length; i += LOOKUP_CHUNK) {
     const chunk = rows.slice(i, i + LOOKUP_CHUNK);
+    const times = chunk.map((r) => Date.parse(r.event_time));
     const params = {
-      months: [...new Set(chunk.map((r) => Number(r.event_time.slice(0, 7).replace('-', ''))))],
+      from: clickhouseTime(new Date(Math.min(...times) - spanMs)),
+      to: clickhouseTime(new Date(Math.max(...times) + spanMs)),
       providers: chunk.map((r) => r.provider),
       ids: chunk.map((r) => r.provider_request_id),
     };
-    const keys = `(provider, provider_request_id) IN (SELECT arrayJoin(arrayZip({providers:Array(String)}, {ids:Array(String)})))`;
+    const where = `event_time BETWEEN {from:DateTime64(3, 'UTC')} AND {to:DateTime64(3, 'UTC')}
+      AND (provider, provider_request_id) IN (SELECT arrayJoin(arrayZip({providers:Array(String)}, {ids:Array(String)})))`;
     const result = await clickhouse.query({
       query: `SELECT provider, provider_request_id, request_id FROM billing.ledger_entries
-              WHERE toYYYYMM(event_time) IN {months:Array(UInt32)} AND ${keys}
+              WHERE ${where}
               UNION ALL
               SELECT provider, provider_request_id, request_id FROM billing.unpriced_entries
-              WHERE toYYYYMM(event_time) IN {months:Array(UInt32)} AND ${keys}`,
+              WHERE ${where}`,
       query_params: params,
       format: 'JSONCompactEachRow',
     });

@@ -279,6 +279,36 @@ describe('pricing outcomes: deadline, unconfigured providers, reused provider re
     expect(reloaded.filter((r) => ids.includes(r.request_id))).toEqual([]);
   });
 
+  it('a providerRequestId reused in the next month is quarantined, not booked again in its own month', async () => {
+    const world = await scenario();
+    const { simulator, registry } = await simulatedProviders({ 'sim-months': {} });
+    closers.push(() => simulator.close());
+    // a on the last minute of the previous month, b at the first instant of this one: the
+    // ledger's partitions are months, so FINAL keeps one row of each.
+    const monthStart = new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth()));
+    const [a, b] = routedEvents('sim-months', 2, 43);
+    const first = at(new Date(monthStart.getTime() - MINUTE))(a!);
+    const reused = { ...at(monthStart)(b!), providerRequestId: first.providerRequestId };
+    const pricing = await world.start(registry);
+    await world.send([first]);
+    await pendingOf(pricing, 1);
+    expect(await pricing.priceNow()).toMatchObject({ priced: 1 });
+    await world.send([reused]);
+    await pendingOf(pricing, 1);
+    expect(await pricing.priceNow()).toMatchObject({ priced: 0, quarantined: 1 });
+
+    const ids = [first.requestId, reused.requestId];
+    expect((await ledgerOf(ids)).map((r) => r.request_id)).toEqual([first.requestId]);
+    const quarantined = await rows<{ request_id: string; kept_request_id: string }>(
+      `SELECT request_id, kept_request_id FROM billing.pricing_duplicates FINAL
+       WHERE request_id IN {ids:Array(String)}`,
+      ids,
+    );
+    expect(quarantined).toEqual([
+      { request_id: reused.requestId, kept_request_id: first.requestId },
+    ]);
+  });
+
   it("uses each provider's retries setting from the providers file", async () => {
     const world = await scenario();
     const { simulator, file } = await simulatedProviders({
