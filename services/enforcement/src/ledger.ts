@@ -62,14 +62,13 @@ export class InsertionFollower<Row extends { key: string; insertedAtMs: number }
   }
 }
 
-/** Ledger rows stored since `since` (real costs replacing estimates): for an InsertionFollower. */
+/** Ledger rows stored in `range` (real costs replacing estimates). */
 export async function ledgerRows(
   clickhouse: ClickHouseClient,
-  since: number,
-  month: string,
+  range: StoredRange,
 ): Promise<LedgerRow[]> {
   type Raw = [string, string, string, string, string, string, string, string];
-  const rows = await storedSince<Raw>(clickhouse, 'billing.ledger_entries', since, month, [
+  const rows = await stored<Raw>(clickhouse, 'billing.ledger_entries', range, [
     'billed_account',
     'model',
     'toString(cost_nano_usd)',
@@ -87,14 +86,13 @@ export async function ledgerRows(
   }));
 }
 
-/** Unpriced rows stored since `since` (estimates that leave): for an InsertionFollower. */
+/** Unpriced rows stored in `range` (estimates that leave). */
 export async function unpricedRows(
   clickhouse: ClickHouseClient,
-  since: number,
-  month: string,
+  range: StoredRange,
 ): Promise<UnpricedRow[]> {
   type Raw = [string, string, string, string, string];
-  const rows = await storedSince<Raw>(clickhouse, 'billing.unpriced_entries', since, month, [
+  const rows = await stored<Raw>(clickhouse, 'billing.unpriced_entries', range, [
     'toUnixTimestamp64Milli(unpriced_at)',
   ]);
   return rows.map(([provider, id, yyyymm, insertedMs, unpricedMs]) => ({
@@ -122,7 +120,7 @@ export async function quarantinedRows(
          SELECT provider, provider_request_id FROM billing.pricing_duplicates
          WHERE inserted_at >= fromUnixTimestamp64Milli({since:Int64})))`;
   type Raw = [string, string, string, string, string, number];
-  const rows = await storedSince<Raw>(clickhouse, 'billing.pricing_duplicates', since, month, [
+  const rows = await stored<Raw>(clickhouse, 'billing.pricing_duplicates', followed(since, month), [
     'request_id',
     `toUInt8(${settledIn('billing.ledger_entries')} OR ${settledIn('billing.unpriced_entries')})`,
   ]);
@@ -136,14 +134,28 @@ export async function quarantinedRows(
 }
 
 /**
- * Rows of `table` (keyed by provider and provider request id, with `inserted_at`) stored since
- * `since`, of `month` or later: provider, id, YYYYMM, inserted_at (ms), then `columns`.
+ * Which stored rows to read: stored (`inserted_at`) since `sinceMs` and/or before `beforeMs`,
+ * of requests made (`event_time`) from `eventFromMs` on.
  */
-async function storedSince<Raw>(
+export interface StoredRange {
+  sinceMs?: number;
+  beforeMs?: number;
+  eventFromMs: number;
+}
+
+/** A follower's read: stored since `since`, of `month` or later. */
+export function followed(since: number, month: string): StoredRange {
+  return { sinceMs: since, eventFromMs: monthBounds(month).start.getTime() };
+}
+
+/**
+ * Rows of `table` (keyed by provider and provider request id, with `inserted_at`) in `range`:
+ * provider, id, YYYYMM, inserted_at (ms), then `columns`.
+ */
+async function stored<Raw>(
   clickhouse: ClickHouseClient,
   table: 'billing.ledger_entries' | 'billing.unpriced_entries' | 'billing.pricing_duplicates',
-  since: number,
-  month: string,
+  range: StoredRange,
   columns: string[],
 ): Promise<Raw[]> {
   const result = await clickhouse.query({
@@ -151,8 +163,13 @@ async function storedSince<Raw>(
                    toUnixTimestamp64Milli(inserted_at), ${columns.join(', ')}
             FROM ${table}
             WHERE inserted_at >= fromUnixTimestamp64Milli({since:Int64})
-              AND event_time >= fromUnixTimestamp64Milli({monthStart:Int64})`,
-    query_params: { since, monthStart: monthBounds(month).start.getTime() },
+              AND inserted_at < fromUnixTimestamp64Milli({before:Int64})
+              AND event_time >= fromUnixTimestamp64Milli({eventFrom:Int64})`,
+    query_params: {
+      since: range.sinceMs ?? 0,
+      before: range.beforeMs ?? Number.MAX_SAFE_INTEGER,
+      eventFrom: range.eventFromMs,
+    },
     format: 'JSONCompactEachRow',
   });
   return result.json<Raw>();
@@ -164,19 +181,24 @@ function monthOfYyyymm(yyyymm: string): string {
 }
 
 /**
- * The month's priced cost per billed account stored before `beforeMs`, read once at start-up
- * (with FINAL: a row written twice by racing instances counts once); the ledger follower takes
- * over from `beforeMs` exactly (its first read starts there, not an overlap earlier), so no row
- * counts twice (issue 13: rows stored in the minute before the cut used to) and none is left out.
- * FINAL collapses duplicates before the `inserted_at` filter: a key written on both sides of
- * the cut counts once, on the side of its last copy.
+ * The month's priced cost per billed account stored before `beforeMs`, of requests made before
+ * `eventBeforeMs`, read once at start-up (with FINAL: a row written twice by racing instances
+ * counts once). The ledger follower takes over from `beforeMs` exactly (its first read starts
+ * there, not an overlap earlier), so no row counts twice (issue 13: rows stored in the minute
+ * before the cut used to) and none is left out. FINAL collapses duplicates before the
+ * `inserted_at` filter: a key written on both sides of the cut counts once, on the side of its
+ * last copy. Requests made since `eventBeforeMs` are the ones enforcement may still estimate (a
+ * redelivered event): their rows are read one by one instead (`ledgerRows`), so that their keys
+ * are known as priced.
  */
 export async function pricedSums(
   clickhouse: ClickHouseClient,
   month: string,
   beforeMs: number,
+  eventBeforeMs: number,
 ): Promise<Map<string, bigint>> {
-  const { start, end } = monthBounds(month);
+  const { start } = monthBounds(month);
+  const end = Math.min(monthBounds(month).end.getTime(), eventBeforeMs);
   const result = await clickhouse.query({
     query: `SELECT billed_account, toString(sum(toInt128(cost_nano_usd)))
             FROM billing.ledger_entries FINAL
@@ -184,7 +206,7 @@ export async function pricedSums(
               AND event_time < fromUnixTimestamp64Milli({end:Int64})
               AND inserted_at < fromUnixTimestamp64Milli({before:Int64})
             GROUP BY billed_account`,
-    query_params: { start: start.getTime(), end: end.getTime(), before: beforeMs },
+    query_params: { start: start.getTime(), end, before: beforeMs },
     format: 'JSONCompactEachRow',
   });
   return new Map(

@@ -29,17 +29,20 @@ import {
 } from '@nanobill/kafka';
 import type { Logger, Registry } from '@nanobill/observability';
 import { ModelPriceBook, type ProviderRegistry } from '@nanobill/providers';
+import { monthBounds } from '@nanobill/credits';
 import { hfInferenceCostNano } from '@nanobill/money';
 import { waitForAccountHistory, type AccountsFeed } from './catch-up.js';
 import { RECORD_OVERHEAD_BYTES, chunked } from './chunks.js';
 import { Enforcer, type Decisions } from './enforcer.js';
 import {
   InsertionFollower,
+  followed,
   ledgerRows,
   pricedSums,
   quarantinedRows,
   recentCosts,
   unpricedRows,
+  type StoredRange,
 } from './ledger.js';
 import { createEnforcementMetrics, type EnforcementMetrics } from './metrics.js';
 import { alertedThresholds, unpricedUsage } from './startup.js';
@@ -254,17 +257,36 @@ async function startIncarnation(
   const month = enforcer.month;
   enforcer.loadAlerted(await alertedThresholds(clickhouse, month));
   // The ledger's sums of rows stored before the cut, the followers from the cut on: every row
-  // counts once (their first read starts at the cut, not an overlap before it).
+  // counts once (their first read starts at the cut, not an overlap before it). Requests recent
+  // enough to be estimated (an event redelivered after the start: enforcement was down while
+  // pricing went on) are settled one by one instead, so that their keys are known as priced or
+  // unpriced and their events get no estimate back.
   const cut = Date.now() - overlapMs;
-  for (const [account, sum] of await pricedSums(clickhouse, month, cut)) {
+  const recentFrom = Math.max(now().getTime() - priceMemoryMs, monthBounds(month).start.getTime());
+  for (const [account, sum] of await pricedSums(clickhouse, month, cut, recentFrom)) {
     isolated('startup_sum', account, () => enforcer.pricedSum(account, month, sum));
   }
+  const settledBefore = { beforeMs: cut, eventFromMs: recentFrom };
+  for (const row of await ledgerRows(clickhouse, settledBefore)) {
+    isolated('startup_row', row.key, () =>
+      enforcer.priced({ ...row, pricedAtMs: row.insertedAtMs }),
+    );
+  }
+  for (const row of await unpricedRows(clickhouse, settledBefore)) {
+    isolated('startup_row', row.key, () =>
+      enforcer.unpriced({ ...row, unpricedAtMs: row.insertedAtMs }),
+    );
+  }
   const follow = <Row extends { key: string; insertedAtMs: number }>(
-    read: (client: ClickHouseClient, sinceMs: number, month: string) => Promise<Row[]>,
-  ) => new InsertionFollower((since, m) => read(clickhouse, since, m), cut, overlapMs);
+    read: (client: ClickHouseClient, range: StoredRange) => Promise<Row[]>,
+  ) => new InsertionFollower((since, m) => read(clickhouse, followed(since, m)), cut, overlapMs);
   const ledger = follow(ledgerRows);
   const unpriced = follow(unpricedRows);
-  const quarantine = follow(quarantinedRows);
+  const quarantine = new InsertionFollower(
+    (since, m) => quarantinedRows(clickhouse, since, m),
+    cut,
+    overlapMs,
+  );
   for (const row of await recentCosts(clickhouse, Date.now() - 60 * 60_000, 200)) {
     recent.record(row.provider, row.model, row.cost);
   }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMetricsRegistry } from '@nanobill/observability';
 import type { ProviderSimulator } from '@nanobill/provider-simulator';
 import type { ProviderRegistry } from '@nanobill/providers';
 import { produce, testClickHouse, testKafka, waitFor } from '@nanobill/testkit';
@@ -82,6 +83,44 @@ describe('enforcement restart: the month-to-date spend is rebuilt exactly', () =
     const { service } = await start();
     await service.tick();
     expect(service.spend('uma')).toEqual({
+      priced: 3n,
+      estimated: ESTIMATE_PER_REQUEST,
+      spend: ESTIMATE_PER_REQUEST + 3n,
+      outstanding: 1,
+    });
+  }, 120_000);
+
+  it('events consumed after the start whose requests were settled before it get no estimate', async () => {
+    // Enforcement was down while pricing went on: its backlog holds requests already priced or
+    // unpriced, stored before the start-up cut (only summed, or left out, by the rebuild).
+    const at = new Date(Date.now() - 60_000);
+    const [priced, unpriced, open] = [
+      llmEvent('rita', at),
+      llmEvent('rita', at),
+      llmEvent('rita', at),
+    ];
+    const before = new Date(Date.now() - 90_000);
+    await insertLedger(ch.client, [priced!], 'rita', 3n, before);
+    await insertUnpriced(ch.client, [unpriced!], before);
+    const topics = await enforcementTopics(kafka, 'restart-backlog');
+    await produce(kafka, topics.requests, asMessages([priced!, unpriced!, open!]));
+    const metrics = createMetricsRegistry();
+    const service = await startTestEnforcement({
+      kafka,
+      clickhouse: ch.client,
+      providers: registry,
+      topics,
+      metrics,
+      now: () => new Date(),
+      graceMs: 0,
+    });
+    running.push(service);
+    await waitFor('the backlog consumed', async () => {
+      const events = await metrics.getSingleMetric('nanobill_enforcement_events_total')!.get();
+      return events.values.reduce((n, v) => n + v.value, 0) === 3 ? true : undefined;
+    });
+    await service.tick();
+    expect(service.spend('rita')).toEqual({
       priced: 3n,
       estimated: ESTIMATE_PER_REQUEST,
       spend: ESTIMATE_PER_REQUEST + 3n,
