@@ -12,6 +12,7 @@ export const FINANCE_OBJECTS: readonly string[] = [
   'ledger',
   'unpriced_entries',
   'unpriced',
+  'pricing_duplicates',
   'account_snapshots',
   'account_settings',
   'statement_lines',
