@@ -21,7 +21,7 @@ export interface SnapshotRow {
   disabled_providers: string[];
   alert_webhook_url: string | null;
   snapshot: string;
-  /** `hub`: stored since facts have owners (migration 0017); `legacy` rows were stored before. */
+  /** `hub`: stored since facts have owners (migration 0015); `legacy` rows were stored before. */
   source: SnapshotOrigin;
 }
 

@@ -20,7 +20,7 @@ import { rows, yyyymm } from './sql.js';
  * - each unpriced request was announced: its `unpriced_requests` alert (billing.unpriced's
  *   alert_id) is in billing.alert_log, for rows stored more than `settleMs` ago (pricing
  *   publishes the alert right after storing the rows; the alerts service logs it); hf-inference
- *   rows unpriced before migration 0015 were not announced by design, and are not violations.
+ *   rows unpriced before migration 0014 were not announced by design, and are not violations.
  */
 export async function checkAlerts(
   clickhouse: ClickHouseClient,
@@ -112,11 +112,11 @@ FROM billing.unpriced_entries FINAL
 WHERE toYYYYMM(event_time) = {m:UInt32}
   AND inserted_at < fromUnixTimestamp64Milli({settled:Int64})
   AND (alert_id NOT IN (SELECT alert_id FROM billing.alert_log) OR alert_id = '')
-  -- Before migration 0015, hf-inference requests that could not be priced were counted, not
+  -- Before migration 0014, hf-inference requests that could not be priced were counted, not
   -- announced (empty alert_id): right under the rules of their time.
   AND NOT (alert_id = '' AND provider = 'hf-inference'
            AND unpriced_at < (SELECT ifNull(min(applied_at), toDateTime64(0, 3, 'UTC'))
-                              FROM billing.schema_migrations WHERE version = 15))
+                              FROM billing.schema_migrations WHERE version = 14))
 GROUP BY alert_id ORDER BY alert_id LIMIT 10`;
 
 async function unannouncedUnpriced(clickhouse: ClickHouseClient, month: string, settled: number) {

@@ -376,7 +376,7 @@ describe('nanobill audit on real ClickHouse: each planted violation is found', (
     expect(settled.violations).toBe(0);
     expect(settled.summary).toMatch(/1 unpriced, 1 quarantined, 1 pending/);
 
-    // Before migration 0015, an hf-inference request that could not be priced was counted, not
+    // Before migration 0014, an hf-inference request that could not be priced was counted, not
     // announced: such a row is no violation; any other row without its alert is.
     const refused = request('bob', new Date('2025-05-06T10:00:00Z'));
     const silent = { ...unpricedRow(refused), alert_id: '' };

@@ -69,11 +69,11 @@ describe('migrations', () => {
     }
   });
 
-  it('0019 gives unpriced rows stored before it their unpriced_at, not a time that moves', async () => {
+  it('0016 gives unpriced rows stored before it their unpriced_at, not a time that moves', async () => {
     const client = openClickHouse({ dataDir: tempDir() });
     await migrate(
       client,
-      readMigrations().filter((m) => m.version < 19),
+      readMigrations().filter((m) => m.version < 16),
     );
     await client.insert({
       table: 'billing.unpriced_entries',
