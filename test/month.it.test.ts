@@ -31,6 +31,7 @@ import {
   uniqueName,
   waitFor,
 } from '@nanobill/testkit';
+import { expectedLine } from './fixtures/ground-truth.js';
 
 // A simulated month through Kafka, the accounts service and pricing; the statements are compared,
 // account by account and to the nano-USD, with a computation written here from PRODUCT.md §5
@@ -257,16 +258,10 @@ function independentStatements(events: RoutedRequestEvent[], snapshots: AccountS
     const paysAsItGoes = held.some((s) =>
       s.kind === 'org' ? s.plan !== 'free' : s.plan === 'pro',
     );
-    const g = gross.get(account) ?? 0n;
-    const applied = g < grant ? g : grant;
-    result.set(account, {
-      gross: g,
-      grant,
-      applied,
-      payable: paysAsItGoes ? g - applied : 0n,
-      writtenOff: paysAsItGoes ? 0n : g - applied,
-      customKey: customKey.get(account) ?? 0,
-    });
+    result.set(
+      account,
+      expectedLine(gross.get(account) ?? 0n, grant, paysAsItGoes, customKey.get(account) ?? 0),
+    );
   }
   return result;
 }
