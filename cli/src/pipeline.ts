@@ -24,8 +24,9 @@ import { WebhookSecretStore, type SecretsCipher } from '@nanobill/webhooks';
 import {
   createKafka,
   createProducer,
-  ensureTopics,
-  topicConfigDrift,
+  describeDrift,
+  prepareTopics,
+  topicSpecs,
   type Kafka,
 } from '@nanobill/kafka';
 import { startBroker } from '@nanobill/kafka-broker';
@@ -38,7 +39,6 @@ import {
 } from '@nanobill/observability';
 import { startQueryServer } from './socket.js';
 import { auditBooks, type AuditRequest } from './audit.js';
-import { topicSpecs } from './topics.js';
 import { kafkaSecurityOptions } from './kafka-security.js';
 import { startSingleton } from './singleton.js';
 import { opsWebhookSecret, secretsCipher } from './webhook-secret.js';
@@ -152,15 +152,8 @@ export async function startPipeline(options: {
       if (applied.length > 0)
         logger.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
     }
-    const specs = topicSpecs(config.requestsPartitions);
-    const created = await ensureTopics(kafka, specs);
-    for (const drift of await topicConfigDrift(kafka, specs)) {
-      logger.error(
-        drift,
-        `topic ${drift.topic} has ${drift.name}=${drift.actual ?? '(unset)'}, nanobill needs ${drift.wanted}: ` +
-          `kafka-configs.sh --alter --entity-type topics --entity-name ${drift.topic} --add-config ${drift.name}=${drift.wanted}`,
-      );
-    }
+    const { created, drift } = await prepareTopics(kafka, topicSpecs(config.requestsPartitions));
+    for (const d of drift) logger.error(d, describeDrift(d));
     if (created.length > 0) logger.info({ topics: created }, 'topics created');
 
     const only = new Set(options.only ?? SERVICES);

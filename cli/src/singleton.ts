@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   describeError,
+  LEASE_TOPIC,
   restartDelay,
   startLease,
   type Kafka,
@@ -9,8 +10,6 @@ import {
 } from '@nanobill/kafka';
 import { Counter, Gauge, type Logger, type Registry } from '@nanobill/observability';
 
-/** The one-partition topic whose partition is each singleton's lease (one group per singleton). */
-export const LEASE_TOPIC = 'nanobill.leases.v1';
 /** While this process holds the lease, a start that failed is tried again this long after. */
 export const RETRY_START_MS = 5_000;
 /**

@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { ensureTopics } from '@nanobill/kafka';
+import { ensureTopics, LEASE_TOPIC } from '@nanobill/kafka';
 import { Counter, createMetricsRegistry } from '@nanobill/observability';
 import { quietLogger, testKafka, waitFor } from '@nanobill/testkit';
-import { LEASE_TOPIC, startSingleton } from '../src/singleton.js';
+import { startSingleton } from '../src/singleton.js';
 
 describe('startSingleton (real broker)', () => {
   const kafka = testKafka();

@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOPICS } from '@nanobill/contract';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
-import { ensureTopics, type Kafka } from '@nanobill/kafka';
+import { ensureTopics, topicSpecs, type Kafka } from '@nanobill/kafka';
 import { createMetricsRegistry } from '@nanobill/observability';
 import { quietLogger, testClickHouse, testKafka, uniqueName } from '@nanobill/testkit';
 import { startIngest, type IngestService } from '@nanobill/ingest';
-import { topicSpecs } from '../../cli/src/topics.js';
 import {
   dlqByKey,
   eventAt,

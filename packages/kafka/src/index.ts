@@ -1,6 +1,15 @@
 export { createKafka, createProducer, type Kafka, type KafkaOptions } from './client.js';
 export { ensureTopics, topicConfigDrift, type TopicConfigDrift, type TopicSpec } from './topics.js';
 export {
+  topicSpecs,
+  prepareTopics,
+  describeDrift,
+  LEASE_TOPIC,
+  TOPIC_NAMES,
+  type TopicNames,
+  type PreparedTopics,
+} from './topic-specs.js';
+export {
   startBatchConsumer,
   type BatchConsumerOptions,
   type PartitionBatch,
