@@ -12,7 +12,7 @@ import { migrate, openClickHouse } from '@nanobill/clickhouse';
 import { loadConfig } from '@nanobill/config';
 import type { AccountSnapshot, AccountStatus } from '@nanobill/contract';
 import { startEnforcement } from '@nanobill/enforcement-service';
-import { createKafka, ensureTopics } from '@nanobill/kafka';
+import { ensureTopics, kafkaFromConfig } from '@nanobill/kafka';
 import { startBroker } from '@nanobill/kafka-broker';
 import { createLogger, createMetricsRegistry } from '@nanobill/observability';
 import { startProviderSimulator } from '@nanobill/provider-simulator';
@@ -34,7 +34,7 @@ const logger = createLogger({ level: 'warn' });
 const brokers =
   config.kafkaBrokers ??
   (await startBroker({ dataDir: config.dataDir, port: config.localKafkaPort })).brokers;
-const kafka = createKafka({ brokers, clientId: 'bench-enforcement', logger });
+const kafka = kafkaFromConfig(config, { brokers, clientId: 'bench-enforcement', logger });
 const topics = {
   requests: uniqueName('bench-requests'),
   accountStatus: uniqueName('bench-status'),

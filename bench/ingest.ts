@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { migrate, openClickHouse } from '@nanobill/clickhouse';
 import { loadConfig } from '@nanobill/config';
 import { startIngest } from '@nanobill/ingest';
-import { createKafka, ensureTopics } from '@nanobill/kafka';
+import { ensureTopics, kafkaFromConfig } from '@nanobill/kafka';
 import { startBroker } from '@nanobill/kafka-broker';
 import { createLogger, createMetricsRegistry } from '@nanobill/observability';
 import { tempDir, uniqueName } from '@nanobill/testkit';
@@ -29,7 +29,7 @@ const logger = createLogger({ level: 'warn' });
 const brokers =
   config.kafkaBrokers ??
   (await startBroker({ dataDir: config.dataDir, port: config.localKafkaPort })).brokers;
-const kafka = createKafka({ brokers, clientId: 'bench-ingest', logger });
+const kafka = kafkaFromConfig(config, { brokers, clientId: 'bench-ingest', logger });
 const topics = { requests: uniqueName('bench-requests'), dlq: uniqueName('bench-dlq') };
 await ensureTopics(kafka, [
   { topic: topics.requests, numPartitions: Number(values.partitions) },

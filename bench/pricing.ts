@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { DEFAULT_PROVIDERS, HF_INFERENCE } from '@nanobill/contract';
 import { migrate, openClickHouse } from '@nanobill/clickhouse';
 import { loadConfig } from '@nanobill/config';
-import { createKafka, ensureTopics } from '@nanobill/kafka';
+import { ensureTopics, kafkaFromConfig } from '@nanobill/kafka';
 import { startBroker } from '@nanobill/kafka-broker';
 import { createLogger, createMetricsRegistry } from '@nanobill/observability';
 import { startPricing } from '@nanobill/pricing';
@@ -24,7 +24,7 @@ const logger = createLogger({ level: 'warn' });
 const brokers =
   config.kafkaBrokers ??
   (await startBroker({ dataDir: config.dataDir, port: config.localKafkaPort })).brokers;
-const kafka = createKafka({ brokers, clientId: 'bench-pricing', logger });
+const kafka = kafkaFromConfig(config, { brokers, clientId: 'bench-pricing', logger });
 const topics = { requests: uniqueName('bench-requests'), alerts: uniqueName('bench-alerts') };
 await ensureTopics(kafka, [
   { topic: topics.requests, numPartitions: 6 },

@@ -45,6 +45,11 @@ const ORIGINALS = [
   },
 ];
 
+/** `nanobill dlq replay --dry-run` on the test's DLQ, in a child process with this environment. */
+function dryRunCommand(env: NodeJS.ProcessEnv) {
+  return spawnTs(NANOBILL, env, ['dlq', 'replay', '--dry-run', '--topic', topics.dlq]).exited;
+}
+
 function rejection(i: number): Rejection {
   const { key, value, code } = ORIGINALS[i]!;
   const message: KafkaMessage = {
@@ -222,13 +227,7 @@ describe('nanobill dlq replay', () => {
   it('the command prints the JSON summary of a dry run', async () => {
     const env: NodeJS.ProcessEnv = { ...process.env, KAFKA_BROKERS: testBrokers().join(',') };
     delete env.LOG_LEVEL;
-    const { code, stdout, stderr } = await spawnTs(NANOBILL, env, [
-      'dlq',
-      'replay',
-      '--dry-run',
-      '--topic',
-      topics.dlq,
-    ]).exited;
+    const { code, stdout, stderr } = await dryRunCommand(env);
     expect(code, stderr).toBe(0);
     // The command's own group has not read this topic yet: it would replay all of it.
     // stdout is the summary alone; the notes go to stderr.
@@ -244,6 +243,23 @@ describe('nanobill dlq replay', () => {
       complete: true,
     });
     expect(await size(topics.requests)).toBe(8);
+  });
+
+  it('the command connects with the configured SASL: a broker without SASL refuses it', async () => {
+    // The runbook replays from the production broker, which takes TLS and SASL; the command
+    // must dial with the same settings as the pipeline. The test broker has no SASL listener,
+    // so a command that sends the SASL handshake fails on it, and one that ignores it succeeds.
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      KAFKA_BROKERS: testBrokers().join(','),
+      KAFKA_SASL_MECHANISM: 'plain',
+      KAFKA_SASL_USERNAME: 'nanobill',
+      KAFKA_SASL_PASSWORD: 'not-a-secret',
+      KAFKA_SASL_ALLOW_CLEARTEXT: 'true',
+    };
+    const { code, stdout, stderr } = await dryRunCommand(env);
+    expect(code, stdout).not.toBe(0);
+    expect(stderr).toMatch(/SASL/);
   });
 
   it('the command exits 2 on bad usage', async () => {

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '@nanobill/config';
 import { REJECTION_CODES, TOPICS } from '@nanobill/contract';
-import { createKafka } from '@nanobill/kafka';
+import { kafkaFromConfig } from '@nanobill/kafka';
 import { createLogger } from '@nanobill/observability';
 import { DLQ_REPLAY_GROUP, replayDlq } from './dlq.js';
 
@@ -48,11 +48,11 @@ export async function dlq(args: string[]): Promise<number> {
   }
 
   const config = loadConfig();
-  // This command never starts a broker: the configured one, or the local one if it runs.
-  const brokers = config.kafkaBrokers ?? [`127.0.0.1:${config.localKafkaPort}`];
   // stdout carries the summary alone (warnings are in it: `refused`, `stoppedEarly`).
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'error' });
-  const kafka = createKafka({ brokers, clientId: DLQ_REPLAY_GROUP, logger });
+  // This command never starts a broker: the configured one (with its TLS/SASL, as the runbook
+  // replays from production), or the local one if it runs.
+  const kafka = kafkaFromConfig(config, { clientId: DLQ_REPLAY_GROUP, logger });
   const summary = await replayDlq({
     kafka,
     topic: values.topic,

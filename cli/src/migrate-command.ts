@@ -9,15 +9,14 @@ import {
   FINANCE_PROFILE,
 } from '@nanobill/clickhouse';
 import {
-  createKafka,
   describeDrift,
+  kafkaFromConfig,
   prepareTopics,
   topicSpecs,
   TOPIC_NAMES,
   type TopicNames,
 } from '@nanobill/kafka';
 import { createLogger } from '@nanobill/observability';
-import { kafkaSecurityOptions } from './kafka-security.js';
 
 const USAGE = 'usage: nanobill migrate [--finance-user NAME]';
 
@@ -98,11 +97,9 @@ async function createTopics(config: Config, names: TopicNames, report: MigrateRe
     report.info('topics: KAFKA_BROKERS is not set; nanobill run creates them on its local broker');
     return;
   }
-  const kafka = createKafka({
-    brokers: config.kafkaBrokers,
+  const kafka = kafkaFromConfig(config, {
     clientId: 'nanobill-migrate',
     logger: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }),
-    ...kafkaSecurityOptions(config.kafkaSecurity),
   });
   const { created, drift } = await prepareTopics(
     kafka,

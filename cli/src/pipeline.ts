@@ -22,7 +22,7 @@ import { AccountHistory } from '@nanobill/attribution';
 import { loadProviders, type ProviderRegistry } from '@nanobill/providers';
 import { WebhookSecretStore, type SecretsCipher } from '@nanobill/webhooks';
 import {
-  createKafka,
+  kafkaFromConfig,
   createProducer,
   describeDrift,
   prepareTopics,
@@ -39,7 +39,6 @@ import {
 } from '@nanobill/observability';
 import { startQueryServer } from './socket.js';
 import { auditBooks, type AuditRequest } from './audit.js';
-import { kafkaSecurityOptions } from './kafka-security.js';
 import { startSingleton } from './singleton.js';
 import { opsWebhookSecret, secretsCipher } from './webhook-secret.js';
 
@@ -125,13 +124,7 @@ export async function startPipeline(options: {
       config.kafkaBrokers ??
       (await startBroker({ dataDir: config.dataDir, port: config.localKafkaPort })).brokers;
     const kafka =
-      options.kafka ??
-      createKafka({
-        brokers,
-        clientId: 'nanobill',
-        logger,
-        ...kafkaSecurityOptions(config.kafkaSecurity),
-      });
+      options.kafka ?? kafkaFromConfig(config, { brokers, clientId: 'nanobill', logger });
     const registry = createMetricsRegistry();
     // What the services report about their own parts (a consumer being restarted): /readyz.
     const health = new ComponentHealth();

@@ -2,12 +2,11 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '@nanobill/config';
 import { TOPICS } from '@nanobill/contract';
-import { createKafka, type Kafka } from '@nanobill/kafka';
+import { kafkaFromConfig, type Kafka } from '@nanobill/kafka';
 import { createLogger } from '@nanobill/observability';
 import { validateFault, type Fault } from '@nanobill/provider-simulator';
 import { loadProviders, providerToken, type RemoteProvider } from '@nanobill/providers';
 import { runRouterSimulator } from '@nanobill/router-simulator';
-import { kafkaSecurityOptions } from './kafka-security.js';
 import { simulatorToken, startSimulatedProviders } from './simulated-providers.js';
 import { publishAccounts, runPrefix, simulatedTraffic } from './simulated-router.js';
 
@@ -202,12 +201,7 @@ async function simulateRouter(args: string[]): Promise<number> {
     throw new UsageError('KAFKA_BROKERS is not set (the local broker: npm run kafka:start)');
   }
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
-  const kafka = createKafka({
-    brokers: config.kafkaBrokers,
-    clientId: 'nanobill-router-simulator',
-    logger,
-    ...kafkaSecurityOptions(config.kafkaSecurity),
-  });
+  const kafka = kafkaFromConfig(config, { clientId: 'nanobill-router-simulator', logger });
   const stop = new AbortController();
   process.once('SIGTERM', () => stop.abort());
   process.once('SIGINT', () => stop.abort());

@@ -186,6 +186,17 @@ export interface KafkaSecurity {
         passwordFile: string | undefined;
       }
     | undefined;
+  /** KAFKA_SASL_ALLOW_CLEARTEXT: SASL over a connection without TLS, accepted explicitly. */
+  allowCleartext: boolean;
+}
+
+export const SASL_CLEARTEXT_REFUSAL =
+  'SASL without TLS sends the credentials and the data in clear: set KAFKA_SSL=true, or KAFKA_SASL_ALLOW_CLEARTEXT=true to accept that explicitly';
+
+/** SASL over cleartext unless explicitly allowed: refused at start-up and by the Kafka edge. */
+export function refusesCleartextSasl(security: KafkaSecurity): boolean {
+  const tls = security.ssl || security.caFile !== undefined;
+  return security.sasl !== undefined && !tls && !security.allowCleartext;
 }
 
 export interface Config {
@@ -295,14 +306,8 @@ const SecuredEnv = Env.superRefine((e, ctx) => {
     });
   }
   if (e.KAFKA_SASL_MECHANISM === undefined) return;
-  const tls = e.KAFKA_SSL === 'true' || e.KAFKA_SSL_CA_FILE !== undefined;
-  if (!tls && e.KAFKA_SASL_ALLOW_CLEARTEXT !== 'true') {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['KAFKA_SSL'],
-      message:
-        'SASL without TLS sends the credentials and the data in clear: set KAFKA_SSL=true, or KAFKA_SASL_ALLOW_CLEARTEXT=true to accept that explicitly',
-    });
+  if (refusesCleartextSasl(kafkaSecurityOf(e))) {
+    ctx.addIssue({ code: 'custom', path: ['KAFKA_SSL'], message: SASL_CLEARTEXT_REFUSAL });
   }
   if (e.KAFKA_SASL_USERNAME === undefined) {
     ctx.addIssue({
@@ -320,6 +325,23 @@ const SecuredEnv = Env.superRefine((e, ctx) => {
     });
   }
 });
+
+function kafkaSecurityOf(e: z.infer<typeof Env>): KafkaSecurity {
+  return {
+    ssl: e.KAFKA_SSL === 'true',
+    caFile: e.KAFKA_SSL_CA_FILE,
+    sasl:
+      e.KAFKA_SASL_MECHANISM === undefined
+        ? undefined
+        : {
+            mechanism: e.KAFKA_SASL_MECHANISM,
+            username: e.KAFKA_SASL_USERNAME!,
+            password: e.KAFKA_SASL_PASSWORD,
+            passwordFile: e.KAFKA_SASL_PASSWORD_FILE,
+          },
+    allowCleartext: e.KAFKA_SASL_ALLOW_CLEARTEXT === 'true',
+  };
+}
 
 /** Reads the environment; a bad value fails with a message that names the variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -349,19 +371,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       tokenCacheTtlMs: e.NANOBILL_TOKEN_CACHE_TTL_MS,
     },
     tokens: { defaultExpiryDays: e.NANOBILL_TOKEN_DEFAULT_EXPIRY_DAYS },
-    kafkaSecurity: {
-      ssl: e.KAFKA_SSL === 'true',
-      caFile: e.KAFKA_SSL_CA_FILE,
-      sasl:
-        e.KAFKA_SASL_MECHANISM === undefined
-          ? undefined
-          : {
-              mechanism: e.KAFKA_SASL_MECHANISM,
-              username: e.KAFKA_SASL_USERNAME!,
-              password: e.KAFKA_SASL_PASSWORD,
-              passwordFile: e.KAFKA_SASL_PASSWORD_FILE,
-            },
-    },
+    kafkaSecurity: kafkaSecurityOf(e),
     requestsPartitions: e.NANOBILL_REQUESTS_PARTITIONS,
     ingest: { maxRows: e.NANOBILL_INGEST_MAX_ROWS, maxWaitMs: e.NANOBILL_INGEST_MAX_WAIT_MS },
     providersFile: e.NANOBILL_PROVIDERS_FILE,

@@ -36,7 +36,12 @@ describe('loadConfig: a secured Kafka and the listen address', () => {
   it('is plain Kafka on 127.0.0.1 by default', () => {
     const config = loadConfig({});
     expect(config.host).toBe('127.0.0.1');
-    expect(config.kafkaSecurity).toEqual({ ssl: false, caFile: undefined, sasl: undefined });
+    expect(config.kafkaSecurity).toEqual({
+      ssl: false,
+      caFile: undefined,
+      sasl: undefined,
+      allowCleartext: false,
+    });
   });
 
   it('reads TLS and SASL settings, the password from the environment or a file', () => {
@@ -58,6 +63,7 @@ describe('loadConfig: a secured Kafka and the listen address', () => {
         password: undefined,
         passwordFile: '/run/secrets/kafka-password',
       },
+      allowCleartext: false,
     });
   });
 

@@ -1,4 +1,10 @@
 export { createKafka, createProducer, type Kafka, type KafkaOptions } from './client.js';
+export {
+  kafkaFromConfig,
+  kafkaSecurityOptions,
+  type KafkaConfig,
+  type KafkaFromConfigOptions,
+} from './from-config.js';
 export { ensureTopics, topicConfigDrift, type TopicConfigDrift, type TopicSpec } from './topics.js';
 export {
   topicSpecs,
