@@ -40,7 +40,8 @@ export interface Supervised<T> {
   stop(): Promise<void>;
 }
 
-interface Stoppable {
+/** What every `startX(options)` returns: a running part that can be stopped (and awaited). */
+export interface Stoppable {
   stop(): Promise<void>;
 }
 
