@@ -3,9 +3,11 @@
  * - `full`: uniform in [0, min(max, step)) — receivers recovering from an outage are not hit by
  *   every sender at the same instant (webhook deliveries);
  * - `centred`: uniform in [step/2, 3·step/2), then capped at max — about the step on average, so
- *   a round's retries stay close to the schedule it was sized for (cost calls).
+ *   a round's retries stay close to the schedule it was sized for (cost calls);
+ * - `none`: the capped step itself — one process restarting its own part, no herd to spread
+ *   (supervised consumers, lease rejoins, pending loads).
  */
-export type Jitter = 'full' | 'centred';
+export type Jitter = 'full' | 'centred' | 'none';
 
 export interface BackoffPolicy {
   /** The first retry's exponential step; it doubles with each further retry. */
@@ -41,9 +43,16 @@ export function backoffDelayMs(
   if (!(draw >= 0 && draw < 1)) throw new RangeError(`random() must be in [0, 1), got ${draw}`);
   // 2 ** retry overflows to Infinity for large retries, and 0 · Infinity is NaN.
   const step = baseDelayMs === 0 ? 0 : baseDelayMs * 2 ** (retry - 1);
-  const delay =
-    jitter === 'full'
-      ? draw * Math.min(maxDelayMs, step)
-      : Math.min(maxDelayMs, step * (0.5 + draw));
-  return Math.floor(delay);
+  return Math.floor(jittered(step, draw, maxDelayMs, jitter));
+}
+
+function jittered(step: number, draw: number, maxDelayMs: number, jitter: Jitter): number {
+  switch (jitter) {
+    case 'full':
+      return draw * Math.min(maxDelayMs, step);
+    case 'centred':
+      return Math.min(maxDelayMs, step * (0.5 + draw));
+    case 'none':
+      return Math.min(maxDelayMs, step);
+  }
 }

@@ -4,7 +4,7 @@ import { backoffDelayMs } from '../src/index.js';
 
 const policy = { baseDelayMs: 1_000, maxDelayMs: 60_000 };
 const draws = fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true });
-const jitters = fc.constantFrom('full' as const, 'centred' as const);
+const jitters = fc.constantFrom('full' as const, 'centred' as const, 'none' as const);
 
 describe('backoffDelayMs with full jitter (webhook deliveries)', () => {
   it('draws below a ceiling that doubles from the base, up to the max', () => {
@@ -105,7 +105,16 @@ describe('backoffDelayMs with centred jitter (cost calls)', () => {
   });
 });
 
-describe('backoffDelayMs, either jitter', () => {
+describe('backoffDelayMs without jitter (restarts)', () => {
+  it('is the capped step whatever the draw', () => {
+    const none = { ...policy, jitter: 'none' as const };
+    expect([1, 2, 3, 6, 7, 10_000].map((n) => backoffDelayMs(n, none, () => 0.7))).toEqual([
+      1_000, 2_000, 4_000, 32_000, 60_000, 60_000,
+    ]);
+  });
+});
+
+describe('backoffDelayMs, any jitter', () => {
   const limits = fc
     .tuple(fc.integer({ min: 0, max: 3_600_000 }), fc.integer({ min: 0, max: 3_600_000 }), jitters)
     .map(([base, extra, jitter]) => ({ baseDelayMs: base, maxDelayMs: base + extra, jitter }));
@@ -131,7 +140,7 @@ describe('backoffDelayMs, either jitter', () => {
 
   it('grows until the cap: a later retry with the highest draw exceeds an earlier one', () => {
     const high = () => 1 - Number.EPSILON;
-    for (const jitter of ['full', 'centred'] as const) {
+    for (const jitter of ['full', 'centred', 'none'] as const) {
       const delays = [1, 2, 3, 4, 5].map((n) => backoffDelayMs(n, { ...policy, jitter }, high));
       expect(delays).toEqual([...delays].sort((a, b) => a - b));
       expect(new Set(delays).size).toBe(delays.length);
