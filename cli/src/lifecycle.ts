@@ -1,3 +1,4 @@
+import type { Stoppable } from '@nanobill/kafka';
 import type { Logger } from '@nanobill/observability';
 
 /**
@@ -5,10 +6,6 @@ import type { Logger } from '@nanobill/observability';
  * and committed) before it exits anyway: a broken process must not hang half alive either.
  */
 export const FATAL_DRAIN_TIMEOUT_MS = 30_000;
-
-interface Stoppable {
-  stop(): Promise<void>;
-}
 
 /**
  * Logs every unhandled rejection and uncaught exception of the process as fatal, with its

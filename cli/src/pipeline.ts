@@ -28,6 +28,7 @@ import {
   prepareTopics,
   topicSpecs,
   type Kafka,
+  type Stoppable,
 } from '@nanobill/kafka';
 import { startBroker } from '@nanobill/kafka-broker';
 import {
@@ -56,10 +57,6 @@ export type ServiceName = (typeof SERVICES)[number];
 
 /** How long a service started alone waits for `nanobill migrate` on a shared server. */
 const MIGRATION_WAIT_MS = 5 * 60_000;
-
-interface Stoppable {
-  stop(): Promise<void>;
-}
 
 export interface Pipeline {
   brokers: string[];

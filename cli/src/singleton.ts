@@ -6,6 +6,7 @@ import {
   startLease,
   type Kafka,
   type Lease,
+  type Stoppable,
   type Supervision,
 } from '@nanobill/kafka';
 import { Counter, Gauge, type Logger, type Registry } from '@nanobill/observability';
@@ -21,10 +22,6 @@ export const MAX_FAILED_STARTS = 5;
 export const REJOIN_FIRST_DELAY_MS = 10_000;
 /** …doubling each time it gives it up again, up to this; reset once its service starts. */
 export const REJOIN_MAX_DELAY_MS = 60_000;
-
-interface Stoppable {
-  stop(): Promise<void>;
-}
 
 export interface SingletonOptions {
   /** The service's name: its lease group is `nanobill-<name>-lease`, its `/readyz` entry `<name>`. */

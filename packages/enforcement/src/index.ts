@@ -7,7 +7,7 @@ export {
   statusChanged,
   statusRank,
   type AccountKind,
-  type AccountStatus,
+  type DecidedStatus,
   type AccountStatusInput,
   type Status,
   type StatusBasis,

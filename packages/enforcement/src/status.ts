@@ -26,7 +26,11 @@ export interface AccountStatusInput {
   disabledProviders?: string[];
 }
 
-export interface AccountStatus {
+/**
+ * The status the rules decide for an account; the contract's `AccountStatus` is the message that
+ * publishes it (amounts capped, names spelled for the wire).
+ */
+export interface DecidedStatus {
   status: Status;
   /** Human-readable, with exact USD amounts. */
   reason: string;
@@ -55,7 +59,7 @@ export interface AccountStatus {
  * Throws on an unknown kind or plan, a negative or non-bigint amount, a limit on a user, or
  * disabled providers on a user (the account snapshot refuses both on users).
  */
-export function accountStatus(input: AccountStatusInput): AccountStatus {
+export function accountStatus(input: AccountStatusInput): DecidedStatus {
   const account = checkAccount(input.kind, input.plan);
   const grant = checkAmount('grant', input.grant);
   const spend = checkAmount('spend', input.spend);
@@ -85,7 +89,7 @@ function measure(
   basis: 'credits' | 'spending_limit',
   what: string,
   disabledProviders: string[],
-): AccountStatus {
+): DecidedStatus {
   const of = `${what} of ${formatUsd(limit)}`;
   const spent = `month-to-date spend ${formatUsd(spend)}`;
   let status: Status;
@@ -128,7 +132,7 @@ export function statusRank(status: Status): number {
  * published"): the status, basis, limit or disabled providers differ. Spend alone (and the
  * reason, which quotes it) is not a change, or every request would publish one.
  */
-export function statusChanged(previous: AccountStatus | undefined, next: AccountStatus): boolean {
+export function statusChanged(previous: DecidedStatus | undefined, next: DecidedStatus): boolean {
   if (previous === undefined) return true;
   return (
     previous.status !== next.status ||

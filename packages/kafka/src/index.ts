@@ -39,6 +39,7 @@ export {
   RESTART_FIRST_DELAY_MS,
   RESTART_MAX_DELAY_MS,
   type Life,
+  type Stoppable,
   type Supervised,
   type Supervision,
 } from './supervisor.js';

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer } from 'kafkajs';
 import { Counter, type ComponentHealth, type Logger, type Registry } from '@nanobill/observability';
+import { backoffDelayMs } from '@nanobill/retry';
 
 /** The first restart of a stopped consumer comes this long after it stopped… */
 export const RESTART_FIRST_DELAY_MS = 1_000;
@@ -40,13 +41,21 @@ export interface Supervised<T> {
   stop(): Promise<void>;
 }
 
-interface Stoppable {
+/** What every `startX(options)` returns: a running part that can be stopped (and awaited). */
+export interface Stoppable {
   stop(): Promise<void>;
 }
 
-/** Capped exponential backoff: the wait before restart attempt `attempt` (1, 2, …). */
+/**
+ * Capped exponential backoff without jitter: the wait before restart attempt `attempt` (1, 2, …);
+ * an attempt below 1 waits `first`, a `first` above `max` waits `max`.
+ */
 export function restartDelay(attempt: number, first: number, max: number): number {
-  return Math.min(max, first * 2 ** Math.min(Math.max(attempt - 1, 0), 30));
+  return backoffDelayMs(Math.max(attempt, 1), {
+    baseDelayMs: Math.min(first, max),
+    maxDelayMs: max,
+    jitter: 'none',
+  });
 }
 
 /** `Name: message` of an error, for a readiness reason or a log line. */

@@ -63,6 +63,20 @@ describe('supervise: a component that stops for good is restarted, reported and 
     );
   });
 
+  it('restart delays through the shared backoff are the former ones, for any whole-ms settings', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: -5, max: 10_000 }),
+        fc.integer({ min: 0, max: 3_600_000 }),
+        fc.integer({ min: 0, max: 3_600_000 }),
+        (attempt, first, max) => {
+          const former = Math.min(max, first * 2 ** Math.min(Math.max(attempt - 1, 0), 30));
+          return restartDelay(attempt, first, max) === former;
+        },
+      ),
+    );
+  });
+
   it('a dead incarnation: not ready with the reason, stopped, a new one started and counted', async () => {
     const health = new ComponentHealth();
     const metrics = createMetricsRegistry();

@@ -8,7 +8,6 @@ export {
   type SigningSecrets,
   type VerifyOptions,
 } from './sign.js';
-export { backoffDelayMs, type BackoffPolicy } from './backoff.js';
 export {
   DEFAULT_MAX_RESPONSE_BYTES,
   DEFAULT_TIMEOUT_MS,

@@ -1,4 +1,5 @@
-import { backoffDelayMs, type DeliveryOutcome } from '@nanobill/webhooks';
+import { backoffDelayMs, type RetryPolicy } from '@nanobill/retry';
+import type { DeliveryOutcome } from '@nanobill/webhooks';
 
 /** One alert to deliver to one URL. */
 export interface DeliveryJob {
@@ -19,13 +20,6 @@ export interface AttemptRecord {
   outcome: 'delivered' | 'retrying' | 'abandoned';
   result: DeliveryOutcome;
   nextAttemptAtMs: number | null;
-}
-
-export interface RetryPolicy {
-  /** Attempts in all, the first included. */
-  maxAttempts: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
 }
 
 /**

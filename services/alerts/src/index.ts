@@ -6,7 +6,7 @@ export {
   type OpsWebhook,
   type WebhookSettings,
 } from './service.js';
-export { afterAttempt, DeliveryQueue, type DeliveryJob, type RetryPolicy } from './deliveries.js';
+export { afterAttempt, DeliveryQueue, type DeliveryJob } from './deliveries.js';
 export { ACCOUNT_ALERT_TYPES, destinationOf } from './destination.js';
 export { DlqWatch } from './dlq-watch.js';
 export { deliveryFailing, dlqGrowth } from './ops-alerts.js';

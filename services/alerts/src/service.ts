@@ -17,7 +17,8 @@ import {
   type Resolve,
   type WebhookSecretStore,
 } from '@nanobill/webhooks';
-import { afterAttempt, DeliveryQueue, type DeliveryJob, type RetryPolicy } from './deliveries.js';
+import type { RetryPolicy } from '@nanobill/retry';
+import { afterAttempt, DeliveryQueue, type DeliveryJob } from './deliveries.js';
 import { ACCOUNT_ALERT_TYPES, destinationOf } from './destination.js';
 import { DlqWatch } from './dlq-watch.js';
 import { AlertLog, alertLogRow, type AlertLogRow } from './log.js';
@@ -73,6 +74,7 @@ export const DEFAULT_RETRY: RetryPolicy = {
   maxAttempts: 10,
   baseDelayMs: 1_000,
   maxDelayMs: 10 * 60_000,
+  jitter: 'full',
 };
 
 /**

@@ -8,8 +8,8 @@ import {
   DeliveryQueue,
   type AttemptRecord,
   type DeliveryJob,
-  type RetryPolicy,
 } from '../src/deliveries.js';
+import type { RetryPolicy } from '@nanobill/retry';
 import { ACCOUNT_ALERT_TYPES, destinationOf } from '../src/destination.js';
 import { DlqWatch } from '../src/dlq-watch.js';
 

@@ -16,7 +16,7 @@ import {
   statusChanged,
   thresholdCrossings,
   type AccountBooks,
-  type AccountStatus as Decided,
+  type DecidedStatus,
   type CrossingContext,
   type SpendBreakdown,
 } from '@nanobill/enforcement';
@@ -446,7 +446,7 @@ interface AccountDecision {
  * missing status for `ok` (README, "Spending limits"), so the tombstone says exactly what the
  * republished status would, and the topic keeps only accounts with something to say.
  */
-export function retirable(decided: Decided, month: SpendBreakdown): boolean {
+export function retirable(decided: DecidedStatus, month: SpendBreakdown): boolean {
   return (
     decided.status === 'ok' &&
     decided.disabledProviders.length === 0 &&
@@ -456,7 +456,7 @@ export function retirable(decided: Decided, month: SpendBreakdown): boolean {
 }
 
 /** statusChanged over a published message and a new decision. */
-function changed(previous: StatusMessage, next: Decided): boolean {
+function changed(previous: StatusMessage, next: DecidedStatus): boolean {
   return statusChanged(
     {
       status: previous.status,

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffDelayMs, type RetryPolicy } from '@nanobill/retry';
 import { Pool, errors } from 'undici';
 import {
   providerConnectOptions,
@@ -113,28 +114,26 @@ export class CostClient {
   }
 }
 
-export interface RetryPolicy {
-  retries: number;
-  /** First backoff; doubles each retry, with ±50 % jitter. */
-  baseDelayMs: number;
-  /** A provider's Retry-After is honoured up to this. */
-  maxDelayMs: number;
-}
-
-/** Asks, retrying 429/5xx/time-outs/network errors with backoff; returns every attempt's outcome. */
+/**
+ * Asks, retrying 429/5xx/time-outs/network errors with the policy's backoff (a provider's
+ * Retry-After instead, honoured up to `maxDelayMs`); returns every attempt's outcome.
+ */
 export async function askWithRetries(
   client: Pick<CostClient, 'ask'>,
   ids: readonly string[],
   policy: RetryPolicy,
 ): Promise<CallOutcome[]> {
   const attempts: CallOutcome[] = [];
-  for (let attempt = 0; ; attempt++) {
+  for (let attempt = 1; ; attempt++) {
     const result = await client.ask(ids);
     attempts.push(result);
-    if (!RETRYABLE.has(result.outcome) || attempt >= policy.retries) return attempts;
-    const backoff = policy.baseDelayMs * 2 ** attempt * (0.5 + Math.random());
+    if (!RETRYABLE.has(result.outcome) || attempt >= policy.maxAttempts) return attempts;
     const retryAfter = result.outcome === 'rate_limited' ? result.retryAfterMs : undefined;
-    await sleep(Math.min(policy.maxDelayMs, retryAfter ?? backoff));
+    await sleep(
+      retryAfter === undefined
+        ? backoffDelayMs(attempt, policy)
+        : Math.min(policy.maxDelayMs, retryAfter),
+    );
   }
 }
 

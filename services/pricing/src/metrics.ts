@@ -90,8 +90,8 @@ export function createPricingMetrics(registry: Registry) {
       labelNames: ['source'] as const,
       registers,
     }),
-    flushSeconds: new Histogram({
-      name: 'nanobill_pricing_flush_seconds',
+    roundSeconds: new Histogram({
+      name: 'nanobill_pricing_round_seconds',
       help: 'Duration of one pricing round (all providers)',
       buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60],
       registers,

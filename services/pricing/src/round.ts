@@ -8,7 +8,8 @@ import type { UsdAmount } from '@nanobill/providers';
 import { readAnswer } from './answer.js';
 import { intoBatches, mapLimit } from './batches.js';
 import { priceComputeTime } from './compute-time.js';
-import { askWithRetries, type CostClient, type RetryPolicy } from './cost-client.js';
+import type { BackoffPolicy } from '@nanobill/retry';
+import { askWithRetries, type CostClient } from './cost-client.js';
 import type { EndpointHealth } from './endpoint-health.js';
 import type { PricingMetrics } from './metrics.js';
 import type { PendingRequests, Reuse } from './pending.js';
@@ -42,7 +43,7 @@ export interface RoundDeps {
   now(): Date;
   deadlineMs: number;
   /** Backoff of a cost call's retries; their number is the provider's `retries` unless set here. */
-  retry: Omit<RetryPolicy, 'retries'> & { retries?: number };
+  retry: BackoffPolicy & { retries?: number };
   /** One send for many alerts: a round can produce thousands of fallback alerts. */
   publishAlerts(alerts: Alert[]): Promise<void>;
   /** Outlives the round: an outage spans many rounds. */
@@ -131,9 +132,12 @@ async function askProvider(
       return result;
     },
   };
+  const { retries = client.provider.retries, ...backoff } = deps.retry;
+  // Centred jitter unless told otherwise: retries stay close to the schedule a round is sized for.
   const attempts = await askWithRetries(timed, ids, {
-    ...deps.retry,
-    retries: deps.retry.retries ?? client.provider.retries,
+    jitter: 'centred',
+    ...backoff,
+    maxAttempts: retries + 1,
   });
   const last = attempts.at(-1)!;
   if (last.outcome !== 'ok') {

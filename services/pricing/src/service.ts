@@ -22,7 +22,8 @@ import type { Logger, Registry } from '@nanobill/observability';
 import type { ProviderRegistry } from '@nanobill/providers';
 import { AccountFactsReader } from '@nanobill/accounts';
 import { AccountHistory, DEFAULT_GRACE_MS } from '@nanobill/attribution';
-import { CostClient, type RetryPolicy } from './cost-client.js';
+import type { BackoffPolicy } from '@nanobill/retry';
+import { CostClient } from './cost-client.js';
 import { DEFAULT_ENDPOINT_FAILING_AFTER_MS, EndpointHealth } from './endpoint-health.js';
 import { createPricingMetrics } from './metrics.js';
 import { PendingRequests } from './pending.js';
@@ -81,10 +82,10 @@ export interface PricingOptions {
   schedule?: string | null;
   now?: () => Date;
   /**
-   * Backoff of cost-call retries (default 500 ms doubling, at most 10 s); their number is each
+   * Backoff of cost-call retries (default 500 ms doubling, ±50 % jitter, at most 10 s); their number is each
    * provider's `retries` in the providers file unless `retries` is set here (tests).
    */
-  retry?: Omit<RetryPolicy, 'retries'> & { retries?: number };
+  retry?: BackoffPolicy & { retries?: number };
   maxRows?: number;
   maxWaitMs?: number;
   sessionTimeoutMs?: number;
@@ -290,7 +291,7 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
   let running: Promise<RoundReport> | undefined;
   const priceNow = () => {
     running ??= inTurn(async () => {
-      const stop = metrics.flushSeconds.startTimer();
+      const stop = metrics.roundSeconds.startTimer();
       try {
         await refreshAccounts();
         const report = await runPricingRound(roundDeps);

@@ -1,0 +1,1 @@
+export { backoffDelayMs, type BackoffPolicy, type Jitter, type RetryPolicy } from './backoff.js';
