@@ -17,7 +17,7 @@ import {
   waitFor,
 } from '@nanobill/testkit';
 
-// Accounts service + pricing on the real broker and real ClickHouse: who pays (PRODUCT.md §5).
+// Accounts service + pricing on the real broker and ClickHouse: who pays (docs/contract.md §5).
 describe('X-HF-Bill-To attribution at the request time', () => {
   const hour = 60 * 60 * 1000;
   const now = Date.now();

@@ -647,7 +647,8 @@ describe('chaos: crashes, a broker outage and faulty cost endpoints', () => {
     for (const r of unpriced) expect(r.reason).not.toBe('');
     expect(unpricedBy.get(HF_INFERENCE) ?? 0).toBe(0);
 
-    // Statements: equal a computation written here from PRODUCT.md §5 for the priced requests.
+    // Statements: equal a computation written here from docs/contract.md §5 for the priced
+    // requests.
     const month = new Date(dayStart).toISOString().slice(0, 7);
     const reader = new AccountFactsReader(clickhouse, new AccountHistory());
     await reader.refresh();

@@ -34,7 +34,7 @@ import {
 import { expectedLine } from './fixtures/ground-truth.js';
 
 // A simulated month through Kafka, the accounts service and pricing; the statements are compared,
-// account by account and to the nano-USD, with a computation written here from PRODUCT.md §5
+// account by account and to the nano-USD, with a computation written here from docs/contract.md §5
 // without calling the production rules.
 const MONTH = '2026-10';
 const MONTH_START = Date.UTC(2026, 9, 1);
@@ -208,7 +208,7 @@ describe('a simulated month of traffic → statements', () => {
   });
 });
 
-/** PRODUCT.md §5 and the seed's pricing table, written out again for the test. */
+/** docs/contract.md §5 and its credits table, written out again for the test. */
 function independentStatements(events: RoutedRequestEvent[], snapshots: AccountSnapshot[]) {
   const inForce = (accountId: string, t: number) =>
     snapshots

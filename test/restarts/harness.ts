@@ -432,8 +432,8 @@ function makeTraffic(options: WorldOptions): Traffic {
 
 /**
  * The ledger is the traffic's ground truth to the nano-USD: every reachable request priced at
- * its true cost and billed to the account that pays (PRODUCT.md §5), or unpriced only when its
- * provider kept failing; nothing else in the ledger; the statements equal an independent
+ * its true cost and billed to the account that pays (docs/contract.md §5), or unpriced only when
+ * its provider kept failing; nothing else in the ledger; the statements equal an independent
  * computation from the priced requests and the snapshots.
  */
 export async function expectGroundTruth(

@@ -9,7 +9,7 @@ import {
 } from '@nanobill/credits';
 import type { NanoUsd } from '@nanobill/money';
 
-/** An account without any snapshot is a free user (PRODUCT.md §5). */
+/** An account without any snapshot is a free user (docs/contract.md §5). */
 export const DEFAULT_FACTS: PlanFacts = { kind: 'user', plan: 'free' };
 
 export function planFacts(snapshot: AccountSnapshot): PlanFacts {
@@ -36,7 +36,7 @@ export interface AccountMonth {
 /**
  * The account in `month`, with the facts in force at `at` (an instant of that month).
  *
- * Before a user's first snapshot takes effect the default facts hold (PRODUCT.md §5: a free
+ * Before a user's first snapshot takes effect the default facts hold (docs/contract.md §5: a free
  * user), also when that first snapshot is dated later in the month or in a later month: a user
  * always has at least the free grant. An org has no default facts: before its first snapshot no
  * request is billed to it (attribution needs its snapshot), and it holds no credits.

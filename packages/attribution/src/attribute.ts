@@ -1,7 +1,7 @@
 import { isAccountId } from '@nanobill/contract';
 import { instant, type AccountHistory } from './history.js';
 
-/** How long a request may wait for account facts that have not arrived (PRODUCT.md §5). */
+/** How long a request may wait for account facts that have not arrived (docs/contract.md §5). */
 export const DEFAULT_GRACE_MS = 5 * 60 * 1000;
 
 /** Why a request naming an org in `X-HF-Bill-To` was billed to its user instead. */
@@ -42,9 +42,9 @@ export interface AttributionOptions {
 }
 
 /**
- * The one place that decides who pays for a request (PRODUCT.md §5): the org named in `billTo`
- * only when the user was its member at the request's timestamp and the org was on `team` or
- * `enterprise` then; otherwise the user. Pure: the same request, history and `now` always give
+ * The one place that decides who pays for a request (docs/contract.md §5): the org named in
+ * `billTo` only when the user was its member at the request's timestamp and the org was on `team`
+ * or `enterprise` then; otherwise the user. Pure: the same request, history and `now` always give
  * the same answer, whatever order the history was fed in.
  *
  * `wait` is the only answer that depends on `now`, and only until `until`; after that the
@@ -71,7 +71,7 @@ export function attribute(
     until: new Date(t + graceMs),
   });
   // The user pays: their plan decides their credits, so a brand-new user is waited for; after
-  // the grace, a user without snapshot is a free user (PRODUCT.md §5) and still pays.
+  // the grace, a user without snapshot is a free user (docs/contract.md §5) and still pays.
   const billUser = (fallback?: { cause: FallbackCause; reason: string }): Attribution => {
     if (young && !history.has(userId)) return waitFor(userId, 'user');
     if (fallback === undefined) return { decision: 'user', accountId: userId, reason: '' };
@@ -80,9 +80,9 @@ export function attribute(
 
   // No X-HF-Bill-To: the user pays, nothing to check.
   if (billTo === undefined) return billUser();
-  // Not an org name at all (PRODUCT.md §5: letters, digits, '-', '_', '.', at most 96): no org can
-  // have it, so it is neither looked up nor waited for. Not bad input either: the user pays,
-  // flagged. The reason does not repeat the header (it may hold control characters).
+  // Not an org name at all (docs/contract.md §5: letters, digits, '-', '_', '.', at most 96): no
+  // org can have it, so it is neither looked up nor waited for. Not bad input either: the user
+  // pays, flagged. The reason does not repeat the header (it may hold control characters).
   if (!isAccountId(billTo)) {
     return billUser({
       cause: 'invalid_org_name',

@@ -44,9 +44,9 @@ interface Account {
 }
 
 /**
- * What was true about each account, and when (PRODUCT.md §5): every message consumed, whatever
- * the order it arrives in. Pure and in memory; the caller feeds it from the messages stored in
- * ClickHouse (`billing.account_snapshots`, `billing.account_settings`).
+ * What was true about each account, and when (docs/contract.md §5): every message consumed,
+ * whatever the order it arrives in. Pure and in memory; the caller feeds it from the messages
+ * stored in ClickHouse (`billing.account_snapshots`, `billing.account_settings`).
  *
  * - `add` and `addSettings` are idempotent: a message equal to one already held (same fields and
  *   values, key order ignored) changes nothing, so redeliveries and replays are harmless.
@@ -54,7 +54,7 @@ interface Account {
  *   are a producer error. The one whose canonical JSON sorts last wins, whatever order they were
  *   added in, so that every consumer and every replay reads the same history.
  *
- * **Facts have owners** (PRODUCT.md §5). The hub's snapshots own `kind`, `plan`, `seats` and
+ * **Facts have owners** (docs/contract.md §5). The hub's snapshots own `kind`, `plan`, `seats` and
  * `members`: those come from the hub's snapshot in force (the latest with `effectiveAt ≤ t`).
  * The org admin owns `spendingLimitNanoUsd`, `disabledProviders` and `alertWebhookUrl`: each comes
  * from the latest settings message setting it at or before t; a field the admin never set by then

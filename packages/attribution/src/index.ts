@@ -1,4 +1,4 @@
-// @nanobill/attribution: who pays for a request (PRODUCT.md §5). Pure, no I/O.
+// @nanobill/attribution: who pays for a request (docs/contract.md §5). Pure, no I/O.
 export { AccountHistory, type SnapshotOrigin } from './history.js';
 export {
   attribute,

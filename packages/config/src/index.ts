@@ -76,7 +76,7 @@ const Env = z.object({
     .min(1_000)
     .default(24 * 60 * 60 * 1000),
   NANOBILL_PRICING_SCHEDULE: z.string().min(1).default('* * * * *'),
-  // How long attribution waits for an account's first snapshot (PRODUCT.md §5): pricing and
+  // How long attribution waits for an account's first snapshot (docs/contract.md §5): pricing and
   // enforcement both (@nanobill/attribution's DEFAULT_GRACE_MS, 5 minutes, by default).
   NANOBILL_ATTRIBUTION_GRACE_MS: z.coerce
     .number()
@@ -145,9 +145,9 @@ const Env = z.object({
   CLICKHOUSE_FINANCE_URL: z.url().optional(),
   NANOBILL_FINANCE_PASSWORD: z.string().min(16, 'at least 16 characters').optional(),
   NANOBILL_FINANCE_PASSWORD_FILE: z.string().min(1).optional(),
-  // The event window (PRODUCT.md §2): an event whose timestamp is older than MAX_AGE or further
-  // ahead than MAX_AHEAD of the time its message reached Kafka is bad input (DLQ, out_of_window).
-  // Ingest, pricing and enforcement read it alike. At most a century either way.
+  // The event window (docs/contract.md §2): an event whose timestamp is older than MAX_AGE or
+  // further ahead than MAX_AHEAD of the time its message reached Kafka is bad input (DLQ,
+  // out_of_window). Ingest, pricing and enforcement read it alike. At most a century either way.
   NANOBILL_EVENT_MAX_AGE_MS: z.coerce
     .number()
     .int()

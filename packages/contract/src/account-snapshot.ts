@@ -15,7 +15,7 @@ import { nanoUsdDigits } from './nano-usd.js';
  */
 export const MAX_ACCOUNT_SNAPSHOT_BYTES = 1024 * 1024;
 
-/** Plans per account kind (PRODUCT.md §5). */
+/** Plans per account kind (docs/contract.md §5). */
 export const USER_PLANS = ['free', 'pro'] as const;
 export const ORG_PLANS = ['free', 'team', 'enterprise'] as const;
 export type UserPlan = (typeof USER_PLANS)[number];
@@ -44,7 +44,7 @@ function uniqueList(item: z.ZodString, what: string) {
 }
 
 /**
- * Nano-USD as JSON carries it (PRODUCT.md §1): a safe integer, or a decimal string of digits
+ * Nano-USD as JSON carries it (docs/contract.md §1): a safe integer, or a decimal string of digits
  * (no sign, no leading zeros) for larger values; never more than 2^63 − 1.
  */
 const nanoUsdJson = z
@@ -93,7 +93,7 @@ const OrgSnapshot = z.looseObject({
 });
 
 /**
- * `AccountSnapshot` v1 exactly as PRODUCT.md §5 lists it, on `billing.accounts.v1` (key: the
+ * `AccountSnapshot` v1 exactly as docs/contract.md §5 lists it, on `billing.accounts.v1` (key: the
  * account id). Account ids and members are the hub's names (1–96 letters, digits, `-`, `_`,
  * `.`); every value fits its column in `billing.account_snapshots` (`bounds.ts`). A union on `kind`, so that the plan is checked against the kind and org-only
  * fields are refused on users. Unknown extra fields are kept (`loose`), like the request event.
@@ -113,8 +113,8 @@ export function spendingLimitOf(snapshot: AccountSnapshot): bigint | undefined {
 }
 
 /**
- * The fields the org admin owns (PRODUCT.md §5 "Facts have owners"), set through nanobill's API;
- * the hub owns `kind`, `plan`, `seats` and `members`.
+ * The fields the org admin owns (docs/contract.md §5 "Facts have owners"), set through nanobill's
+ * API; the hub owns `kind`, `plan`, `seats` and `members`.
  */
 export const ADMIN_FIELDS = [
   'spendingLimitNanoUsd',

@@ -1,15 +1,15 @@
 import { z } from 'zod';
 import { nanoUsdDigits } from './nano-usd.js';
 
-/** Nano-USD leaving the system: always a decimal string of digits (PRODUCT.md §1). */
+/** Nano-USD leaving the system: always a decimal string of digits (docs/contract.md §1). */
 const nanoUsdString = nanoUsdDigits.describe(
   'nano-USD as a decimal string of digits, at most 9223372036854775807',
 );
 
 /**
  * `AccountStatus` v1 on the compacted topic `billing.account-status.v1` (key: the account id) and
- * the body of `GET /v1/accounts/{id}/status` (PRODUCT.md §6). The router refuses requests of a
- * `blocked` account and routes an org's requests around its disabled providers.
+ * the body of `GET /v1/accounts/{id}/status` (docs/contract.md §6). The router refuses requests of
+ * a `blocked` account and routes an org's requests around its disabled providers.
  *
  * Amounts are decimal strings (never JSON numbers), so a router in any language reads them exactly.
  */

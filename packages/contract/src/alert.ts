@@ -2,12 +2,12 @@ import { z } from 'zod';
 import { ALERT_ID_PATTERN } from './alert-id.js';
 
 /**
- * Alert types, one registry (PRODUCT.md §7). `spend_threshold` carries the crossing (50/80/100 %
- * of a limit, credits exhausted, pay-as-you-go started, $10/$100/$1,000) in `details.threshold`;
- * the last four are for on-call: webhooks that keep failing, dead-letter topics that grow, rows
- * ClickHouse refuses to store (the pricing service keeps those requests pending meanwhile), an
- * account whose status enforcement could not decide (the others are decided), and the audit
- * finding the books out of balance (README "Audit: the books checked").
+ * Alert types, one registry (docs/contract.md §7). `spend_threshold` carries the crossing
+ * (50/80/100 % of a limit, credits exhausted, pay-as-you-go started, $10/$100/$1,000) in
+ * `details.threshold`; the last four are for on-call: webhooks that keep failing, dead-letter
+ * topics that grow, rows ClickHouse refuses to store (the pricing service keeps those requests
+ * pending meanwhile), an account whose status enforcement could not decide (the others are
+ * decided), and the audit finding the books out of balance (README "Audit: the books checked").
  */
 export const ALERT_TYPES = [
   'spend_threshold',

@@ -21,7 +21,7 @@ export const DATETIME64_MAX = '2299-12-31T23:59:59.999Z';
 const DATETIME64_MIN_MS = Date.parse(DATETIME64_MIN);
 const DATETIME64_MAX_MS = Date.parse(DATETIME64_MAX);
 
-/** Account ids and org names (PRODUCT.md §5: the hub's names). */
+/** Account ids and org names (docs/contract.md §5: the hub's names). */
 export const MAX_ACCOUNT_ID_LENGTH = 96;
 export const ACCOUNT_ID_PATTERN = /^[A-Za-z0-9._-]{1,96}$/;
 

@@ -32,8 +32,8 @@ type Schema = ReturnType<typeof requestEventSchema>;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
- * How far an event's `timestamp` may be from the instant its message reached Kafka (PRODUCT.md §2):
- * older or further ahead is bad input. Both bounds are inclusive.
+ * How far an event's `timestamp` may be from the instant its message reached Kafka
+ * (docs/contract.md §2): older or further ahead is bad input. Both bounds are inclusive.
  */
 export interface EventWindow {
   maxAgeMs: number;

@@ -1,7 +1,7 @@
 import { HF_INFERENCE } from './providers.js';
 import type { RoutedRequestEvent } from './request-event.js';
 
-/** What pricing does with a request (PRODUCT.md §3, §4). */
+/** What pricing does with a request (docs/contract.md §3, §4). */
 export type PricingRoute =
   | { route: 'skip'; reason: 'custom_key' | 'not_reached' }
   | { route: 'compute_time' }

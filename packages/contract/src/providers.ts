@@ -1,4 +1,4 @@
-/** The providers of the seed's partner table. The accepted set is configuration; this is its default. */
+/** The router's partner providers (docs/contract.md §10): the default of a configurable set. */
 export const DEFAULT_PROVIDERS = [
   'cerebras',
   'cohere',
@@ -20,5 +20,5 @@ export const DEFAULT_PROVIDERS = [
   'zai-org',
 ] as const;
 
-/** hf-inference is priced locally from compute time × hardware price (PRODUCT.md §4). */
+/** hf-inference is priced locally from compute time × hardware price (docs/contract.md §4). */
 export const HF_INFERENCE = 'hf-inference';

@@ -25,12 +25,12 @@ const count = z.int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const tokenCount = z.int().nonnegative().max(UINT32_MAX);
 
 /**
- * `RoutedRequestEvent` v1 exactly as PRODUCT.md §2 lists it. Unknown extra fields are kept
+ * `RoutedRequestEvent` v1 exactly as docs/contract.md §2 lists it. Unknown extra fields are kept
  * (`loose`) so that a newer router does not lose data on an older nanobill. Every field is bounded
- * by the column that stores it (`bounds.ts`); `userId` is an account id (PRODUCT.md §5). `billTo`
- * is kept as sent: one that is not a valid org name bills the user (attribution), it is not bad
- * input. The timestamp window is checked by `requestEventDecoder`, not here: it depends on when
- * the message reached Kafka.
+ * by the column that stores it (`bounds.ts`); `userId` is an account id (docs/contract.md §5).
+ * `billTo` is kept as sent: one that is not a valid org name bills the user (attribution), it is
+ * not bad input. The timestamp window is checked by `requestEventDecoder`, not here: it depends on
+ * when the message reached Kafka.
  */
 export function requestEventSchema(providers: readonly string[] = DEFAULT_PROVIDERS) {
   const [first, ...rest] = providers;

@@ -1,4 +1,4 @@
-/** Kafka topic names: part of the contract with the router and with operators (PRODUCT.md §2, §5–§7). */
+/** Kafka topic names (docs/contract.md §2, §5–§7): the contract with the router and operators. */
 export const TOPICS = {
   requests: 'inference.requests.v1',
   requestsDlq: 'inference.requests.dlq.v1',

@@ -16,7 +16,7 @@ export interface CreditsResult {
 }
 
 /**
- * Credits against a month's gross (PRODUCT.md §5): creditsApplied = min(gross, grant).
+ * Credits against a month's gross (docs/contract.md §5): creditsApplied = min(gross, grant).
  * - Pay-as-you-go (PRO users, Team/Enterprise orgs): payable = gross − creditsApplied,
  *   writtenOff = 0.
  * - Otherwise (free users, and free orgs, which have neither credits nor pay-as-you-go):

@@ -11,7 +11,7 @@ export interface PlanSnapshot {
 export interface MonthGrantOptions {
   /**
    * The facts assumed when no snapshot is in force at the month's first instant, e.g. a free
-   * user for a user without a snapshot past the grace period (PRODUCT.md §5). Without it such
+   * user for a user without a snapshot past the grace period (docs/contract.md §5). Without it such
    * a stretch of the month grants nothing.
    */
   defaultFacts?: PlanFacts;
@@ -19,7 +19,7 @@ export interface MonthGrantOptions {
 
 /**
  * The plan facts an account held at some moment of a calendar month (UTC), the base of every
- * "largest during the month" rule (PRODUCT.md §5):
+ * "largest during the month" rule (docs/contract.md §5):
  * - the snapshot in force at the month's first instant: the latest with effectiveAt ≤ start
  *   (several with the same effectiveAt: the last one in `history` order wins), or
  *   `defaultFacts` when there is none;
@@ -30,9 +30,9 @@ export interface MonthGrantOptions {
  * Empty when there is no snapshot at or before the month's end and no `defaultFacts`.
  * `history` need not be sorted. Throws on an invalid month, instant or facts.
  *
- * One account id is never both a user and an org (PRODUCT.md §5): the accounts service refuses a
- * snapshot that changes the kind, but a history stored before that check may mix them. Then the
- * kind first seen holds: the kind of the earliest snapshot (on a tie, the first of them in
+ * One account id is never both a user and an org (docs/contract.md §5): the accounts service
+ * refuses a snapshot that changes the kind, but a history stored before that check may mix them.
+ * Then the kind first seen holds: the kind of the earliest snapshot (on a tie, the first of them in
  * `history` order), or `defaultFacts`' kind for an empty history.
  * Facts of the other kind, `defaultFacts` included, are ignored (the account history reports
  * such snapshots when it reads them), so one bad snapshot never stops a month's computation.
@@ -78,7 +78,7 @@ function firstKind(
 
 /**
  * The credits granted for a calendar month (UTC): the largest grant the account held at any
- * moment of the month (PRODUCT.md §5), over `monthPlans`. Upgrades thus count at once and
+ * moment of the month (docs/contract.md §5), over `monthPlans`. Upgrades thus count at once and
  * downgrades from the next month on. Returns 0n when no plan was held at all: callers that must
  * tell "no snapshot at all" from "a plan without credits" check the history themselves.
  */

@@ -1,4 +1,4 @@
-// @nanobill/credits: monthly credits and statements (PRODUCT.md §5, §8). Pure functions,
+// @nanobill/credits: monthly credits and statements (docs/contract.md §5, §8). Pure functions,
 // bigint nano-USD only, no I/O.
 export {
   FREE_USER_GRANT,

@@ -1,5 +1,5 @@
-// Calendar months in UTC (PRODUCT.md §5: "calendar month, UTC") and the instants snapshots are
-// effective at. No Date.parse: engines accept sloppy strings ("2024-02-30" becomes March 1st,
+// Calendar months in UTC (docs/contract.md §5: "calendar month, UTC") and the instants snapshots
+// are effective at. No Date.parse: engines accept sloppy strings ("2024-02-30" becomes March 1st,
 // a date-time without a zone is read as *local* time), and either would silently move a plan
 // change into another month.
 

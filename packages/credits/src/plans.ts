@@ -1,8 +1,8 @@
 import type { NanoUsd } from '@nanobill/money';
 
-// Plans and their monthly grants (PRODUCT.md §5, from the seed's "Free Credits to Get Started"
-// table): free user $0.10, PRO user $2.00, Team/Enterprise org $2.00 per seat, shared by its
-// members. Extra usage (pay-as-you-go) only for PRO users and Team/Enterprise orgs.
+// Plans and their monthly grants (docs/contract.md §5, from the router's "Free Credits to Get
+// Started" table): free user $0.10, PRO user $2.00, Team/Enterprise org $2.00 per seat, shared by
+// its members. Extra usage (pay-as-you-go) only for PRO users and Team/Enterprise orgs.
 
 export type UserPlan = 'free' | 'pro';
 export type OrgPlan = 'free' | 'team' | 'enterprise';
@@ -14,7 +14,7 @@ export type PlanFacts =
 export const USER_PLANS: readonly UserPlan[] = ['free', 'pro'];
 export const ORG_PLANS: readonly OrgPlan[] = ['free', 'team', 'enterprise'];
 
-/** $0.10 a month for a free user ("subject to change" says the seed: change it here only). */
+/** $0.10 a month for a free user ("subject to change", says the router: change it here only). */
 export const FREE_USER_GRANT: NanoUsd = 100_000_000n;
 /** $2.00 a month for a PRO user. */
 export const PRO_USER_GRANT: NanoUsd = 2_000_000_000n;
@@ -33,16 +33,16 @@ export function grantAt(facts: PlanFacts): NanoUsd {
     case 'enterprise':
       return ORG_SEAT_GRANT * BigInt(checked.seats);
     case 'free':
-      // A free (non-paying) org plan has no credits: the seed grants credits to free *users*
+      // A free (non-paying) org plan has no credits: the router grants credits to free *users*
       // and to Team/Enterprise orgs only. Its members' requests are billed to themselves
-      // anyway (PRODUCT.md §5 attribution needs a team/enterprise org).
+      // anyway (docs/contract.md §5 attribution needs a team/enterprise org).
       return 0n;
   }
 }
 
 /**
  * Whether usage past the credits is billed (pay-as-you-go): PRO users and Team/Enterprise orgs.
- * Free users are not; neither are free orgs (the seed lists pay-as-you-go for PRO and
+ * Free users are not; neither are free orgs (the router lists pay-as-you-go for PRO and
  * Team/Enterprise only), which are therefore treated like free users: nothing payable.
  */
 export function payAsYouGo(facts: PlanFacts): boolean {

@@ -22,7 +22,7 @@ export interface StatementInput {
   status: StatementStatus;
   /**
    * A late correction of an earlier month whose statement is already final (positive or
-   * negative nano-USD). A final statement is never rewritten (PRODUCT.md §8): the correction
+   * negative nano-USD). A final statement is never rewritten (docs/contract.md §8): the correction
    * lands here, is ADDED TO GROSS BEFORE CREDITS (so this month's credits may cover it), and
    * the statement's `gross` includes it.
    */
@@ -45,7 +45,7 @@ export interface StatementLine {
   status: StatementStatus;
 }
 
-/** A month's statement for one account (PRODUCT.md §5, §8). Pure; throws on invalid input. */
+/** A month's statement for one account (docs/contract.md §5, §8). Pure; throws on invalid input. */
 export function statementLine(input: StatementInput): StatementLine {
   const { month, accountId, accountKind, plan, gross, grant, payAsYouGo, status } = input;
   const adjustment = input.adjustment ?? 0n;
@@ -78,7 +78,7 @@ export function statementLine(input: StatementInput): StatementLine {
   };
 }
 
-/** The statement CSV's columns, in the order PRODUCT.md §8 fixes. */
+/** The statement CSV's columns, in the order docs/contract.md §8 fixes. */
 export const STATEMENT_CSV_COLUMNS = [
   'month',
   'account_id',

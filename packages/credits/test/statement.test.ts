@@ -199,7 +199,7 @@ describe('statementLine', () => {
 });
 
 describe('STATEMENT_CSV_COLUMNS', () => {
-  it('is the PRODUCT.md §8 order', () => {
+  it('is the docs/contract.md §8 order', () => {
     expect(STATEMENT_CSV_COLUMNS.join(',')).toBe(HEADER);
   });
 });

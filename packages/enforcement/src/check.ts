@@ -33,7 +33,7 @@ export function checkAmount(name: string, value: unknown): NanoUsd {
   return value;
 }
 
-/** A spending limit is an org setting (PRODUCT.md §5; the snapshot schema refuses it on users). */
+/** A spending limit is an org setting (docs/contract.md §5): user snapshots cannot carry one. */
 export function checkLimit(kind: AccountKind, limit: unknown): NanoUsd | undefined {
   if (limit === undefined) return undefined;
   if (kind !== 'org') throw new RangeError('only orgs have a spending limit');

@@ -50,7 +50,8 @@ export interface Estimate {
 }
 
 /**
- * What a request seen but not yet priced will probably cost (PRODUCT.md §6), best source first:
+ * What a request seen but not yet priced will probably cost (docs/contract.md §6), best source
+ * first:
  * - hf-inference: compute time × the hardware price, the very rule pricing applies (exact);
  * - token usage × the published per-token price of the provider and model;
  * - the recent average real cost of that provider and model, then of that provider;

@@ -1,4 +1,4 @@
-// @nanobill/enforcement: spending limits, account status and threshold alerts (PRODUCT.md §6,
+// @nanobill/enforcement: spending limits, account status and threshold alerts (docs/contract.md §6,
 // §7). Pure functions, bigint nano-USD only, no I/O, no clock: time comes in as a month.
 export {
   STATUSES,

@@ -29,8 +29,8 @@ class Window {
 
 /**
  * The recent average real cost per provider and model, and per provider alone, over the last
- * `size` priced requests of each: the estimate of a request without token usage (PRODUCT.md §6).
- * A window of recent costs, not an all-time mean, so that a price change shows within `size`
+ * `size` priced requests of each: the estimate of a request without token usage (docs/contract.md
+ * §6). A window of recent costs, not an all-time mean, so that a price change shows within `size`
  * requests.
  */
 export class RecentCosts {

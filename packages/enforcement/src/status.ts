@@ -3,14 +3,14 @@ import { checkAccount, checkAmount, checkLimit, type AccountKind } from './check
 
 export type { AccountKind } from './check.js';
 
-/** Statuses in order of severity (PRODUCT.md §6). */
+/** Statuses in order of severity (docs/contract.md §6). */
 export const STATUSES = ['ok', 'warning', 'blocked'] as const;
 export type Status = (typeof STATUSES)[number];
 
 /** What the status is measured against. */
 export type StatusBasis = 'credits' | 'spending_limit' | 'none';
 
-/** `warning` from this share of the limit or credits on (PRODUCT.md §6), as an exact integer. */
+/** `warning` from this share of the limit or credits on (docs/contract.md §6), a whole percent. */
 export const WARNING_PERCENT = 80n;
 
 export interface AccountStatusInput {
@@ -43,7 +43,7 @@ export interface DecidedStatus {
 }
 
 /**
- * The account's status for the month (PRODUCT.md §6). Thresholds are exact: `warning` when
+ * The account's status for the month (docs/contract.md §6). Thresholds are exact: `warning` when
  * spend × 100 ≥ 80 × limit, `blocked` when spend ≥ limit (so a limit of 0 blocks at once).
  *
  * - An org with a spending limit (any plan): measured against the limit, on gross spend
@@ -128,7 +128,7 @@ export function statusRank(status: Status): number {
 }
 
 /**
- * Whether `next` is worth publishing after `previous` (PRODUCT.md §6: "each change is
+ * Whether `next` is worth publishing after `previous` (docs/contract.md §6: "each change is
  * published"): the status, basis, limit or disabled providers differ. Spend alone (and the
  * reason, which quotes it) is not a change, or every request would publish one.
  */

@@ -1,7 +1,7 @@
 import { formatUsd, NANO_PER_USD, type NanoUsd } from '@nanobill/money';
 import { checkAccount, checkAmount, checkLimit, type AccountKind } from './check.js';
 
-/** Threshold crossings that raise an alert (PRODUCT.md §7), in the order ties are listed. */
+/** Threshold crossings that raise an alert (docs/contract.md §7), in the order ties are listed. */
 export const CROSSING_KINDS = [
   'limit_50',
   'limit_80',

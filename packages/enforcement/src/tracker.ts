@@ -15,7 +15,7 @@ export interface SpendBreakdown {
   priced: NanoUsd;
   /** Estimates of requests seen but not yet priced. */
   estimated: NanoUsd;
-  /** priced + estimated: the month-to-date spend enforcement uses (PRODUCT.md §6). */
+  /** priced + estimated: the month-to-date spend enforcement uses (docs/contract.md §6). */
   spend: NanoUsd;
   /** How many requests are still estimated. */
   outstanding: number;
@@ -52,8 +52,8 @@ interface Totals {
 }
 
 /**
- * Month-to-date spend per account (PRODUCT.md §6): priced cost + estimates for requests seen but
- * not yet priced. In memory, no I/O, no clock (months and instants are passed in).
+ * Month-to-date spend per account (docs/contract.md §6): priced cost + estimates for requests seen
+ * but not yet priced. In memory, no I/O, no clock (months and instants are passed in).
  *
  * Each request (by `requestKey`) contributes exactly one amount to exactly one account-month at
  * any time, so nothing is ever counted twice:

@@ -4,7 +4,8 @@ export interface FormatUsdOptions {
   /**
    * `'exact'` (default): the shortest exact form with at least 2 decimals ("$0.0012", "$2.00",
    * "$0.10", "$0.000000001"), for people.
-   * `9`: always 9 decimals ("$0.001200000", "2.000000000"), the CSV statement form (PRODUCT §8).
+   * `9`: always 9 decimals ("$0.001200000", "2.000000000"), the CSV statement form
+   * (docs/contract.md §8).
    */
   decimals?: 'exact' | 9;
   /** Prefix "$" (default true). With a sign it goes "-$0.50". */

@@ -1,4 +1,4 @@
-// @nanobill/money: exact nano-USD arithmetic (PRODUCT.md §1). Pure functions, bigint only.
+// @nanobill/money: exact nano-USD arithmetic (docs/contract.md §1). Pure functions, bigint only.
 export {
   NANO_PER_USD,
   INT64_MAX,

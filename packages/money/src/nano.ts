@@ -1,4 +1,4 @@
-// The unit of every amount (PRODUCT.md §1): an integer number of nano-USD, as the providers'
+// The unit of every amount (docs/contract.md §1): an integer number of nano-USD, as the providers'
 // cost endpoints report it. bigint so that sums never lose precision.
 
 export type NanoUsd = bigint;

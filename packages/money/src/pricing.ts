@@ -3,9 +3,9 @@ import type { NanoUsd } from './nano.js';
 import { roundHalfUp } from './rounding.js';
 
 /**
- * hf-inference cost (PRODUCT.md §4): compute time × the hardware's USD price per second.
+ * hf-inference cost (docs/contract.md §4): compute time × the hardware's USD price per second.
  * Exact until the single half-up rounding to the nano-USD.
- * Seed: 10,000 ms at "0.00012" USD/s → 1,200,000 nano-USD ($0.0012).
+ * Example of docs/contract.md §4: 10,000 ms at "0.00012" USD/s → 1,200,000 nano-USD ($0.0012).
  */
 export function hfInferenceCostNano(
   computeTimeMs: number | bigint,
@@ -24,7 +24,7 @@ export interface TokenPricing {
 }
 
 /**
- * Token cost, used for spend estimates (PRODUCT.md §6):
+ * Token cost, used for spend estimates (docs/contract.md §6):
  * (inputTokens × input + outputTokens × output) / 1e6 USD, rounded once half-up to nano-USD.
  */
 export function tokenCostNano(

@@ -1,5 +1,5 @@
 /**
- * THE rounding step of nanobill (PRODUCT.md §1): every computed amount is kept as an exact
+ * THE rounding step of nanobill (docs/contract.md §1): every computed amount is kept as an exact
  * fraction until the very end and rounded here, once, half-up to the nano-USD.
  *
  * Returns floor(numerator / denominator + 1/2): the nearest integer, ties going up. Defined

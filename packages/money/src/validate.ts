@@ -4,8 +4,8 @@ export type ParseNanoUsdResult = { ok: true; value: NanoUsd } | { ok: false; rea
 
 export interface ParseNanoUsdOptions {
   /**
-   * Accept a decimal string of digits (default true), the form PRODUCT §1/§5 allow for amounts
-   * beyond 2^53. The provider cost API sends JSON numbers only, so it passes false and a
+   * Accept a decimal string of digits (default true), the form docs/contract.md §1/§5 allow for
+   * amounts beyond 2^53. The provider cost API sends JSON numbers only, so it passes false and a
    * string cost becomes a rejected fault.
    */
   allowString?: boolean;

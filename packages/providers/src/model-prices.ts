@@ -208,8 +208,8 @@ interface HeldList {
 }
 
 /**
- * The providers' published per-token prices (PRODUCT.md §6), for spend estimates: the last good
- * `/v1/models` list of each provider, with the providers file's `pricing` as the fallback. The
+ * The providers' published per-token prices (docs/contract.md §6), for spend estimates: the last
+ * good `/v1/models` list of each provider, with the providers file's `pricing` as the fallback. The
  * caller decides when to `refresh` and what to log from its report.
  */
 export class ModelPriceBook {

@@ -70,7 +70,7 @@ const CeilingUsd = Usd.superRefine((usd, ctx) => {
 });
 
 const Pricing = z.strictObject({
-  /** USD per million input tokens, as the seed's `/v1/models` `pricing` gives it. */
+  /** USD per million input tokens, as `/v1/models` `pricing` gives it (docs/contract.md §10). */
   input: Usd,
   output: Usd,
 });
@@ -99,7 +99,7 @@ const RemoteProvider = z.strictObject({
 
 const LocalProvider = z
   .strictObject({
-    /** USD per second of compute, per hardware name (PRODUCT.md §4). */
+    /** USD per second of compute, per hardware name (docs/contract.md §4). */
     hardware: z
       .record(z.string().min(1), Usd)
       .refine((h) => Object.keys(h).length > 0, 'at least one hardware price'),

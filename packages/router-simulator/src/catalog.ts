@@ -1,9 +1,9 @@
 import type { DEFAULT_PROVIDERS } from '@nanobill/contract';
 
 /**
- * What each provider of the seed's partner table serves, with plausible HF model ids. Shaped
- * after the seed documentation's `providersMapping` examples; it is simulation data, not a
- * price list. Model lists are ordered by popularity (the first is picked most often).
+ * What each partner provider of the router (docs/contract.md §10) serves, with plausible HF model
+ * ids. Shaped after the router documentation's `providersMapping` examples; it is simulation
+ * data, not a price list. Model lists are ordered by popularity (the first is picked most often).
  */
 export type Provider = (typeof DEFAULT_PROVIDERS)[number];
 

@@ -1,4 +1,4 @@
-// @nanobill/usage: usage over time for org admins (PRODUCT.md §8), read from
+// @nanobill/usage: usage over time for org admins (docs/contract.md §8), read from
 // billing.usage_hourly, the hourly rollup of the ledger. Queries and readers only, no HTTP.
 export {
   GRANULARITIES,

@@ -8,7 +8,7 @@ export type GroupBy = (typeof GROUP_BYS)[number];
 
 // The only SQL that varies with the caller's choices comes from these two objects: a request
 // that names anything else is refused before a query is built, and values travel as parameters.
-// Buckets start at UTC boundaries whatever the server's time zone (PRODUCT.md §5: months are UTC).
+// Buckets start at UTC boundaries whatever the server's time zone (docs/contract.md §5).
 const BUCKET_SQL: Readonly<Record<Granularity, string>> = {
   hour: 'hour',
   day: "toStartOfDay(hour, 'UTC')",

@@ -106,8 +106,8 @@ export async function startAccounts(options: AccountsOptions): Promise<{ stop():
 
   /**
    * The hub's snapshots and the admins' settings, apart; a snapshot whose kind differs from its
-   * account's is refused: one account id is never both a user and an org (PRODUCT.md §5), and a
-   * history mixing them would change every rule reading it. The account's kind is that of its
+   * account's is refused: one account id is never both a user and an org (docs/contract.md §5), and
+   * a history mixing them would change every rule reading it. The account's kind is that of its
    * earliest stored snapshot, or of the first snapshot of it in this batch.
    */
   async function sortByOwner(valid: Array<{ value: AccountMessage; message: KafkaMessage }>) {

@@ -1,9 +1,9 @@
 import { alertIdPart } from '@nanobill/contract';
 
 /**
- * Dead-letter topics that grow (PRODUCT.md §2: rejected input waits there for a fix). Pure: the
- * caller reads the topics' end offsets. The first reading of a topic is its baseline; each later
- * reading that grew by at least `threshold` messages is an alert, at most one per topic and
+ * Dead-letter topics that grow (docs/contract.md §2: rejected input waits there for a fix). Pure:
+ * the caller reads the topics' end offsets. The first reading of a topic is its baseline; each
+ * later reading that grew by at least `threshold` messages is an alert, at most one per topic and
  * window (e.g. an hour), so a steady trickle does not page every minute.
  */
 export class DlqWatch {

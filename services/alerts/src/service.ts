@@ -78,7 +78,7 @@ export const DEFAULT_RETRY: RetryPolicy = {
 };
 
 /**
- * Alerts (PRODUCT.md §7): every alert on `billing.alerts.v1` is logged once in
+ * Alerts (docs/contract.md §7): every alert on `billing.alerts.v1` is logged once in
  * `billing.alert_log` (offsets committed after), then delivered to its webhook (public addresses
  * only) signed with the account's own secret over the timestamp and the raw body, retried with
  * backoff, each attempt recorded in `billing.alert_deliveries`. A delivery that fails in any way

@@ -13,8 +13,8 @@ import type { RetryPolicy } from '@nanobill/retry';
 import { ACCOUNT_ALERT_TYPES, destinationOf } from '../src/destination.js';
 import { DlqWatch } from '../src/dlq-watch.js';
 
-// Pure rules of the alerts worker (PRODUCT.md §7): retries, the delivery queue, DLQ growth and
-// where an alert goes. No Kafka, no ClickHouse, no HTTP.
+// Pure rules of the alerts worker (docs/contract.md §7): retries, the delivery queue, DLQ growth
+// and where an alert goes. No Kafka, no ClickHouse, no HTTP.
 
 const POLICY: RetryPolicy = { maxAttempts: 5, baseDelayMs: 1_000, maxDelayMs: 60_000 };
 const AT = 1_700_000_000_000;

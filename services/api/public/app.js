@@ -1,7 +1,7 @@
 /* global document, window, sessionStorage, getComputedStyle */
-// nanobill dashboard for org admins (PRODUCT.md §8). Plain ES module, no build step, no inline
-// handlers (CSP `script-src 'self'`), same-origin requests only. Chart.js comes from the classic
-// script /assets/vendor/chart.umd.js as `window.Chart`. Every text shown is set through
+// nanobill dashboard for org admins (docs/contract.md §8). Plain ES module, no build step, no
+// inline handlers (CSP `script-src 'self'`), same-origin requests only. Chart.js comes from the
+// classic script /assets/vendor/chart.umd.js as `window.Chart`. Every text shown is set through
 // textContent; money is converted exactly by money.js.
 
 import { nanoToUsd, nanoToUsdNumber, sumNano, usdToNano } from './money.js';

@@ -1,6 +1,6 @@
-// Exact money for the dashboard (PRODUCT.md §1): amounts travel as decimal strings of nano-USD
-// (1e-9 USD) and are converted with string and BigInt arithmetic only, never through floats.
-// `nanoToUsdNumber` is the one approximate conversion, for chart geometry only.
+// Exact money for the dashboard (docs/contract.md §1): amounts travel as decimal strings of
+// nano-USD (1e-9 USD) and are converted with string and BigInt arithmetic only, never through
+// floats. `nanoToUsdNumber` is the one approximate conversion, for chart geometry only.
 
 const NANO_PER_USD = 1_000_000_000n;
 const DECIMALS = 9;

@@ -75,11 +75,11 @@ const CHART_JS = join(
 );
 
 /**
- * The HTTP API and dashboard (PRODUCT.md §6, §8), a Fastify plugin that `startApiServer` serves
- * alone on `PORT`: zod-validated input (400 names the field), bearer tokens (401), org tokens
- * confined to their org (404 elsewhere), a rate limit per verified token (the server limits each
- * address before), security headers, the OpenAPI document at `/docs`, and the dashboard's static
- * files at `/`.
+ * The HTTP API and dashboard (docs/contract.md §6, §8), a Fastify plugin that `startApiServer`
+ * serves alone on `PORT`: zod-validated input (400 names the field), bearer tokens (401), org
+ * tokens confined to their org (404 elsewhere), a rate limit per verified token (the server limits
+ * each address before), security headers, the OpenAPI document at `/docs`, and the dashboard's
+ * static files at `/`.
  */
 export function apiRoutes(options: ApiOptions): FastifyPluginAsync {
   const now = options.now ?? (() => new Date());

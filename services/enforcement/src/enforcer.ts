@@ -92,7 +92,7 @@ export interface EnforcerOptions {
 }
 
 /**
- * Spending limits without I/O (PRODUCT.md §6, §7): month-to-date spend per account from
+ * Spending limits without I/O (docs/contract.md §6, §7): month-to-date spend per account from
  * estimates and ledger rows, the status each account should have, and the threshold alerts due.
  * The caller feeds it, publishes what `decide` returns, and hands back what it could not publish
  * with `unpublished`, so that the next `decide` tries again.
@@ -102,9 +102,9 @@ export interface EnforcerOptions {
  * disabled providers) or belongs to an earlier month. Each threshold alerts once per account
  * and month: the keys already alerted are loaded at start-up and remembered.
  *
- * Facts first (PRODUCT.md §5: within the grace, unknown facts never block anyone): an estimate
- * whose payer attribution cannot name yet waits aside (`WaitingEstimates`), counted against
- * nobody, and joins the account that pays when its facts arrive or the grace ends.
+ * Facts first (docs/contract.md §5: within the grace, unknown facts never block anyone): an
+ * estimate whose payer attribution cannot name yet waits aside (`WaitingEstimates`), counted
+ * against nobody, and joins the account that pays when its facts arrive or the grace ends.
  *
  * One account's failure never stops the others: each account is decided on its own, a failure
  * is reported (`onAccountFailure`, an operations alert) and the account is tried again when its

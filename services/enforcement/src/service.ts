@@ -110,7 +110,7 @@ export interface EnforcementService {
 }
 
 /**
- * Spending limits (PRODUCT.md §6, §7). Keeps every account's month-to-date spend live: an
+ * Spending limits (docs/contract.md §6, §7). Keeps every account's month-to-date spend live: an
  * estimate for each request as it streams in, replaced by its real cost when the ledger gets it.
  * Publishes each status change to the compacted `billing.account-status.v1` and each threshold
  * crossing to `billing.alerts.v1`, before the offsets of the events that caused them are

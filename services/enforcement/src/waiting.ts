@@ -10,10 +10,10 @@ interface Waiting {
 
 /**
  * Estimates whose payer is not known yet (attribution answered `wait`: the user's or the org's
- * first snapshot may still be on its way, PRODUCT.md §5). They count against nobody meanwhile,
- * so that unknown facts never block anyone, and are attributed again when the awaited account
- * gets facts or the grace ends, whichever comes first (at most the grace: a request naming an
- * org that never appears is charged to its user then).
+ * first snapshot may still be on its way, docs/contract.md §5). They count against nobody
+ * meanwhile, so that unknown facts never block anyone, and are attributed again when the awaited
+ * account gets facts or the grace ends, whichever comes first (at most the grace: a request naming
+ * an org that never appears is charged to its user then).
  *
  * Indexed by key, by the account awaited and by the second the grace ends, so that neither new
  * facts nor the passing of time scan every waiting request.

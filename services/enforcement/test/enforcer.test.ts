@@ -5,7 +5,8 @@ import { AccountSnapshot, type AccountStatus as StatusMessage } from '@nanobill/
 import { accountStatus, alertKey, thresholdCrossings } from '@nanobill/enforcement';
 import { Enforcer, type Decisions } from '../src/enforcer.js';
 
-// Pure unit tests of the Enforcer (PRODUCT.md §5–§7): no Kafka, no ClickHouse, an explicit clock.
+// Pure unit tests of the Enforcer (docs/contract.md §5–§7): no Kafka, no ClickHouse, an
+// explicit clock.
 
 const MIN = 60_000;
 const GRACE_MS = 5 * MIN;

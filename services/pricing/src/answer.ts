@@ -23,7 +23,7 @@ export interface AnswerReport {
 
 /**
  * Checks an answer against the ids asked. Costs must be non-negative safe JSON integers
- * (the seed's unit is an integer number of nano-USD); anything else quarantines that id for
+ * (docs/contract.md §3: an integer number of nano-USD); anything else quarantines that id for
  * this round with the reason. An id answered twice with two different costs is not trusted.
  * A cost above `maxCostNanoUsd` (an integer JSON number, however large) is never a cost to
  * book: the id is reported in `aboveCeiling`.

@@ -1,4 +1,4 @@
-/** The seed's limit: the cost endpoint is called with at most this many ids. */
+/** docs/contract.md §3's limit: the cost endpoint is called with at most this many ids. */
 export const MAX_IDS_PER_CALL = 10_000;
 
 /** N ids → exactly ceil(N / size) calls, each full but the last. */

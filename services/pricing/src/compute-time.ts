@@ -8,7 +8,7 @@ export type ComputeTimePrice =
 
 /**
  * hf-inference is priced locally: compute time × the hardware's price per second, rounded once,
- * half-up, to the nano-USD (PRODUCT.md §4; the seed: 10 s at $0.00012/s = $0.0012). A request
+ * half-up, to the nano-USD (docs/contract.md §4; e.g. 10 s at $0.00012/s = $0.0012). A request
  * billed for more than `maxComputeSeconds` is above the ceiling (that many seconds × the
  * hardware's price): it is not booked. The arithmetic is bigint throughout, so no compute time
  * the contract accepts (up to 2^53 ms) can overflow; the ceiling is what keeps the cost within

@@ -189,7 +189,7 @@ async function askProvider(
 
 /**
  * The round's verdict on a provider's endpoint: failed when no call brought a usable answer.
- * An outage alerts once it has lasted `endpointHealth.failingAfterMs` (PRODUCT.md §7).
+ * An outage alerts once it has lasted `endpointHealth.failingAfterMs` (docs/contract.md §7).
  */
 async function checkEndpoint(
   deps: RoundDeps,
@@ -359,7 +359,7 @@ async function keepRefusedPending<Row extends { provider_request_id: string; req
 }
 
 /**
- * Costs → ledger rows, once the account facts say who pays (PRODUCT.md §5). A request whose
+ * Costs → ledger rows, once the account facts say who pays (docs/contract.md §5). A request whose
  * facts are not known yet waits, within the grace period, and is asked again next round.
  */
 async function settle(
@@ -445,8 +445,8 @@ async function declareOverdue(
 }
 
 /**
- * Costs above the ceiling (PRODUCT §3) are never booked: those requests are unpriced at once
- * with the reason (`cost $X above the ceiling $Y`), counted, and announced like the overdue
+ * Costs above the ceiling (docs/contract.md §3) are never booked: those requests are unpriced at
+ * once with the reason (`cost $X above the ceiling $Y`), counted, and announced like the overdue
  * ones. Once unpriced, a request is out of the pending list and the writers refuse a ledger row
  * for it, so no later answer can book it.
  */

@@ -71,7 +71,7 @@ export interface PricingOptions {
   eventWindow?: EventWindow;
   /** Counted from when nanobill first saw a request. */
   deadlineMs?: number;
-  /** How long a priced request may wait for missing account facts (PRODUCT.md §5). */
+  /** How long a priced request may wait for missing account facts (docs/contract.md §5). */
   graceMs?: number;
   /**
    * How long a provider's cost endpoint may fail (every call of every round without a usable

@@ -52,7 +52,7 @@ const RotateSecret = z
   })
   .default({ overlapHours: DEFAULT_OVERLAP_MS / HOUR_MS });
 
-/** The org admin's routes (PRODUCT.md §8): usage, spend, settings, alerts; own org only. */
+/** The org admin's routes (docs/contract.md §8): usage, spend, settings, alerts; own org only. */
 export function orgRoutes(deps: OrgRoutesDeps): FastifyPluginAsync {
   return async (plain) => {
     const app = plain.withTypeProvider<ZodTypeProvider>();

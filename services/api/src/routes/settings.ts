@@ -46,11 +46,11 @@ const Settings = z
 type Settings = z.infer<typeof Settings>;
 
 /**
- * `PUT /v1/orgs/{org}/settings` (PRODUCT.md §8): the org admin's fields, and only those. Facts have
- * owners (PRODUCT.md §5): the route publishes what the admin changed as `OrgSettings` messages, one
- * per field, never a copy of the hub's fields, so that a save made while the account history is
- * behind cannot revert a plan or membership change from the hub, and a later hub snapshot cannot
- * remove what the admin set (every reader merges them by owner).
+ * `PUT /v1/orgs/{org}/settings` (docs/contract.md §8): the org admin's fields, and only those.
+ * Facts have owners (docs/contract.md §5): the route publishes what the admin changed as
+ * `OrgSettings` messages, one per field, never a copy of the hub's fields, so that a save made
+ * while the account history is behind cannot revert a plan or membership change from the hub, and a
+ * later hub snapshot cannot remove what the admin set (every reader merges them by owner).
  */
 export function settingsRoutes(deps: SettingsRoutesDeps): FastifyPluginAsync {
   return async (plain) => {

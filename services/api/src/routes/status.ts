@@ -9,8 +9,8 @@ const RETRY_AFTER_S = 5;
 const Params = z.object({ id: z.string().min(1).max(256) });
 
 /**
- * `GET /v1/accounts/{id}/status` (PRODUCT.md §6), for the router: the account's latest status as
- * published on `billing.account-status.v1`, amounts as decimal strings. 404 when none was
+ * `GET /v1/accounts/{id}/status` (docs/contract.md §6), for the router: the account's latest status
+ * as published on `billing.account-status.v1`, amounts as decimal strings. 404 when none was
  * published (the account has had no spend yet, which the router treats as `ok`), or when an org
  * token asks about another account. Router and finance tokens see every account.
  *
