@@ -101,9 +101,11 @@ describe('each service alone: nanobill run --only <service> on a ClickHouse serv
     const migrated = await nanobill(['migrate']).exited;
     expect(migrated.code, migrated.stderr).toBe(0);
     expect(migrated.stdout).toMatch(
-      /^applied 0001_usage, .*0009_unpriced_alert_id, 0010_webhook_secrets, 0011_money_sums_int128(, \d{4}_[a-z0-9_]+)*\n$/,
+      /^applied 0001_usage, .*0009_unpriced_alert_id, 0010_webhook_secrets, 0011_money_sums_int128(, \d{4}_[a-z0-9_]+)*\ntopics (created: [a-z0-9., -]+|up to date)\n$/,
     );
-    expect((await nanobill(['migrate']).exited).stdout).toBe('schema up to date\n');
+    expect((await nanobill(['migrate']).exited).stdout).toBe(
+      'schema up to date\ntopics up to date\n',
+    );
 
     for (const service of running) {
       await waitFor(

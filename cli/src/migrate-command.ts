@@ -99,7 +99,8 @@ async function createTopics(config: Config, names: TopicNames, report: MigrateRe
   }
   const kafka = kafkaFromConfig(config, {
     clientId: 'nanobill-migrate',
-    logger: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }),
+    // Its stdout says what it did; the Kafka client's own complaints go to stderr.
+    logger: createLogger({ level: process.env.LOG_LEVEL ?? 'warn', destination: 'stderr' }),
   });
   const { created, drift } = await prepareTopics(
     kafka,

@@ -16,11 +16,15 @@ export const REDACTED_PATHS = [
 
 export type { Logger };
 
-export function createLogger(options: { name?: string; level?: string } = {}): Logger {
-  return pino({
+export function createLogger(
+  options: { name?: string; level?: string; destination?: 'stdout' | 'stderr' } = {},
+): Logger {
+  const settings = {
     name: options.name ?? 'nanobill',
     level: options.level ?? process.env.LOG_LEVEL ?? 'info',
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
-  });
+  };
+  // A command whose stdout is its answer logs to stderr.
+  return options.destination === 'stderr' ? pino(settings, pino.destination(2)) : pino(settings);
 }
