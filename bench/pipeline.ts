@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import { renderAudit } from '@nanobill/audit';
 import { loadConfig } from '@nanobill/config';
-import { monthOf } from '@nanobill/credits';
+import { monthOf } from '@nanobill/calendar';
 import { TOPICS } from '@nanobill/contract';
 import { stopBroker } from '@nanobill/kafka-broker';
 import { createLogger } from '@nanobill/observability';

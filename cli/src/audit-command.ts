@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { outOfBalance, renderAudit, type AuditReport } from '@nanobill/audit';
 import { openClickHouse } from '@nanobill/clickhouse';
 import { loadConfig } from '@nanobill/config';
-import { monthOf } from '@nanobill/credits';
+import { monthOf } from '@nanobill/calendar';
 import { AuditRequest, auditBooks } from './audit.js';
 import { askRunningProcess } from './socket.js';
 

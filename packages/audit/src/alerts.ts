@@ -2,7 +2,7 @@ import { accountMonth } from '@nanobill/accounts';
 import type { AccountHistory } from '@nanobill/attribution';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import { spendingLimitOf } from '@nanobill/contract';
-import { monthBounds } from '@nanobill/credits';
+import { monthBounds } from '@nanobill/calendar';
 import { alertKey, thresholdCrossings } from '@nanobill/enforcement';
 import { checked, nano, type CheckResult, type Example } from './result.js';
 import { readHistory } from './history.js';

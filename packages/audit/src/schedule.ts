@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import type { Alert, AccountStatus } from '@nanobill/contract';
-import { monthOf } from '@nanobill/credits';
+import { monthOf } from '@nanobill/calendar';
 import { Gauge, type Logger, type Registry } from '@nanobill/observability';
 import { runAudit, type AuditReport } from './audit.js';
 import type { AuditedEnforcement } from './enforcement.js';

@@ -7,7 +7,7 @@ import {
   spendingLimitOf,
   type AccountStatus as StatusMessage,
 } from '@nanobill/contract';
-import { monthOf } from '@nanobill/credits';
+import { monthOf } from '@nanobill/calendar';
 import {
   SpendTracker,
   accountStatus,

@@ -29,7 +29,7 @@ import {
 } from '@nanobill/kafka';
 import type { Logger, Registry } from '@nanobill/observability';
 import { ModelPriceBook, type ProviderRegistry } from '@nanobill/providers';
-import { monthBounds } from '@nanobill/credits';
+import { monthBounds } from '@nanobill/calendar';
 import { hfInferenceCostNano } from '@nanobill/money';
 import { waitForAccountHistory, type AccountsFeed } from './catch-up.js';
 import { RECORD_OVERHEAD_BYTES, chunked } from './chunks.js';
