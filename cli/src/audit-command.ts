@@ -10,9 +10,9 @@ import { askRunningProcess } from './socket.js';
 const USAGE = 'usage: nanobill audit [--month YYYY-MM] [--format table|json]';
 
 /**
- * `nanobill audit [--month YYYY-MM] [--format table|json]`: the books checked (README "Audit: the
- * books checked"), this month by default. Asked of the running process when it holds the
- * embedded data (it also runs the enforcement service); else checked here, where the
+ * `nanobill audit [--month YYYY-MM] [--format table|json]`: the books checked (docs/finance.md
+ * "Audit: the books checked"), this month by default. Asked of the running process when it holds
+ * the embedded data (it also runs the enforcement service); else checked here, where the
  * enforcement check is skipped. Exit code 1 when a check found a violation or failed.
  */
 export async function audit(args: string[]): Promise<number> {

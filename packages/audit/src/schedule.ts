@@ -35,7 +35,7 @@ export function startScheduledAudit(options: ScheduledAuditOptions) {
   const now = options.now ?? (() => new Date());
   const gauge = new Gauge({
     name: 'nanobill_audit_violations',
-    help: "Violations found by the last audit of the books, per check (previous and current month; README 'Audit: the books checked')",
+    help: "Violations found by the last audit of the books, per check (previous and current month; docs/finance.md 'Audit: the books checked')",
     labelNames: ['check'] as const,
     registers: [options.metrics],
   });

@@ -235,7 +235,7 @@ async function startIncarnation(
     name: 'enforcement start-up status view',
     supervision: { metrics: options.metrics, ...options.supervision },
     onRecord: (key, value) => {
-      // A tombstone: the account has no status (= ok, see README "Spending limits").
+      // A tombstone: the account has no status (= ok, see docs/architecture.md "Spending limits").
       if (value === null) return enforcer.loadRetired(key);
       isolated('status_record', key, () => {
         const parsed = AccountStatus.safeParse(JSON.parse(value.toString()));
