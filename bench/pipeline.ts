@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import { renderAudit } from '@nanobill/audit';
 import { loadConfig } from '@nanobill/config';
-import { monthOf } from '@nanobill/credits';
+import { monthOf } from '@nanobill/calendar';
 import { TOPICS } from '@nanobill/contract';
 import { stopBroker } from '@nanobill/kafka-broker';
 import { createLogger } from '@nanobill/observability';
@@ -179,7 +179,7 @@ const lines = [
   '![throughput and lag](./' + `pipeline-${result.date.slice(0, 19).replace(/[:T]/g, '-')}.png)`,
   '',
 ];
-// The run ends with the audit of its books (README "Audit: the books checked").
+// The run ends with the audit of its books (docs/finance.md "Audit: the books checked").
 const audit = await pipeline.audit({ month: monthOf(new Date()) });
 console.log(renderAudit(audit));
 lines.splice(

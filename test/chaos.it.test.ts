@@ -723,8 +723,9 @@ describe('chaos: crashes, a broker outage and faulty cost endpoints', () => {
     );
     expect(unpricedLogged).toBeLessThanOrEqual(unpriced.length);
 
-    // ---- The audit (README "Audit: the books checked"): the books agree with themselves, the
-    // rollups, statements and alerts included. Enforcement ran in a process of its own: skipped.
+    // ---- The audit (docs/finance.md "Audit: the books checked"): the books agree with themselves,
+    // the rollups, statements and alerts included. Enforcement ran in a process of its own:
+    // skipped.
     const audit = await runAudit({
       clickhouse,
       month,

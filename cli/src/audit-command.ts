@@ -3,16 +3,16 @@ import { parseArgs } from 'node:util';
 import { outOfBalance, renderAudit, type AuditReport } from '@nanobill/audit';
 import { openClickHouse } from '@nanobill/clickhouse';
 import { loadConfig } from '@nanobill/config';
-import { monthOf } from '@nanobill/credits';
+import { monthOf } from '@nanobill/calendar';
 import { AuditRequest, auditBooks } from './audit.js';
 import { askRunningProcess } from './socket.js';
 
 const USAGE = 'usage: nanobill audit [--month YYYY-MM] [--format table|json]';
 
 /**
- * `nanobill audit [--month YYYY-MM] [--format table|json]`: the books checked (README "Audit: the
- * books checked"), this month by default. Asked of the running process when it holds the
- * embedded data (it also runs the enforcement service); else checked here, where the
+ * `nanobill audit [--month YYYY-MM] [--format table|json]`: the books checked (docs/finance.md
+ * "Audit: the books checked"), this month by default. Asked of the running process when it holds
+ * the embedded data (it also runs the enforcement service); else checked here, where the
  * enforcement check is skipped. Exit code 1 when a check found a violation or failed.
  */
 export async function audit(args: string[]): Promise<number> {

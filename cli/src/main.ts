@@ -36,7 +36,7 @@ const USAGE = `usage: nanobill <command> [options]
                               re-produce dead-lettered messages to their source topic, once each
   simulate providers|router   the provider simulator (HTTP) or the router simulator (to Kafka), until SIGTERM
 
-configuration: KAFKA_BROKERS, CLICKHOUSE_URL, NANOBILL_DATA_DIR, PORT, NANOBILL_OPS_PORT (see README)`;
+configuration: KAFKA_BROKERS, CLICKHOUSE_URL, NANOBILL_DATA_DIR, PORT, NANOBILL_OPS_PORT (see docs/operations.md)`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

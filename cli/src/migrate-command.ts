@@ -90,7 +90,8 @@ export async function migrate(
 
 /**
  * The topics `nanobill run` would create, made here with the same specs and code. A config an
- * existing topic lacks is reported with its fix, never changed (README, "The `nanobill` command").
+ * existing topic lacks is reported with its fix, never changed (docs/operations.md, "The `nanobill`
+ * command").
  */
 async function createTopics(config: Config, names: TopicNames, report: MigrateReport) {
   if (config.kafkaBrokers === undefined) {

@@ -14,7 +14,8 @@ import { spawnTs, tempDir, testBrokers, testKafka, uniqueName } from '@nanobill/
 import { migrate } from '../src/migrate-command.js';
 
 // A router may start before nanobill: the broker does not create topics on demand, so the one
-// deployment step, `nanobill migrate`, creates them (README, "The `nanobill` command"), as `nanobill run` does.
+// deployment step, `nanobill migrate`, creates them (docs/operations.md, "The `nanobill` command"),
+// as `nanobill run` does.
 
 const NANOBILL = fileURLToPath(new URL('../bin/nanobill.js', import.meta.url));
 const dirs: string[] = [];

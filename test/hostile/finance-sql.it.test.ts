@@ -15,7 +15,7 @@ import {
 } from '@nanobill/testkit';
 import { createToken, startApiServer, startStatusView, TokenStore } from '@nanobill/api';
 import type { StatusView } from '@nanobill/api';
-import { readmeFinanceSql } from './readme-sql.js';
+import { documentedFinanceSql } from './docs-sql.js';
 
 /**
  * Finance SQL over the API reads billing data and nothing else: no host files, no network, no
@@ -499,7 +499,7 @@ describe('POST /v1/finance/query against hostile SQL (real API, real ClickHouse)
     }
   });
 
-  it.each(readmeFinanceSql())('runs the README example %s', async (sql) => {
+  it.each(documentedFinanceSql())('runs the documented example %s', async (sql) => {
     const answer = await post(sql);
     expect(answer.status, answer.text.slice(0, 300)).toBe(200);
     expect(answer.body.rowCount).toBe(answer.body.rows.length);

@@ -6,7 +6,8 @@ import { DEADLINE_MS, expectBooksBalanced, startWorld, type World } from './harn
 // Restarts (issue 13): the alerts service killed after logging alerts and before committing
 // them (they come again), then between a webhook's 2xx and the record of that delivery (the
 // delivery is resumed after the restart). Each alert stays logged once and recorded delivered
-// once; the receiver may see the interrupted attempt twice, under one alert id (README, alerts).
+// once; the receiver may see the interrupted attempt twice, under one alert id
+// (docs/architecture.md "Spending limits", alerts).
 
 describe('restarts: alerts', () => {
   let world: World | undefined;

@@ -1,5 +1,5 @@
-// The end of every restart test: `nanobill audit` (README "Audit: the books checked") over the
-// month, with the enforcement service of the test when it has one and the statuses it published
+// The end of every restart test: `nanobill audit` (docs/finance.md "Audit: the books checked") over
+// the month, with the enforcement service of the test when it has one and the statuses it published
 // on the world's status topic. Everything has settled when it runs: each check at once, no slack.
 import { expect } from 'vitest';
 import { AT_ONCE, readPublishedStatuses, renderAudit, runAudit } from '@nanobill/audit';

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { AccountSnapshot } from '@nanobill/contract';
 import { AccountHistory } from '@nanobill/attribution';
-import { FREE_USER_GRANT, PRO_USER_GRANT, grantAt, monthBounds } from '@nanobill/credits';
+import { FREE_USER_GRANT, PRO_USER_GRANT, grantAt } from '@nanobill/credits';
+import { monthBounds } from '@nanobill/calendar';
 import { DEFAULT_FACTS, accountMonth } from '../src/index.js';
 
 const user = (effectiveAt: string, plan: 'free' | 'pro' = 'pro'): AccountSnapshot => ({

@@ -2,14 +2,15 @@ import { accountMonth } from '@nanobill/accounts';
 import type { AccountHistory } from '@nanobill/attribution';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import { spendingLimitOf } from '@nanobill/contract';
-import { monthBounds } from '@nanobill/credits';
+import { monthBounds } from '@nanobill/calendar';
 import { alertKey, thresholdCrossings } from '@nanobill/enforcement';
 import { checked, nano, type CheckResult, type Example } from './result.js';
 import { readHistory } from './history.js';
 import { rows, yyyymm } from './sql.js';
 
 /**
- * The alerts check (README "Audit: the books checked", 5), for the month's threshold alerts:
+ * The alerts check (docs/finance.md "Audit: the books checked", 5), for the month's threshold
+ * alerts:
  * - each is raised once: one alert id per account, threshold and month, logged once in
  *   billing.alert_log (a second row would be a second delivery);
  * - each one due was raised: for every account, the thresholds its ledger month-to-date has
@@ -67,7 +68,10 @@ export async function checkAlerts(
   });
 }
 
-/** The README's SQL: threshold alerts of a month raised under several ids or logged twice. */
+/**
+ * The SQL of docs/finance.md "Audit: the books checked": threshold alerts of a month raised under
+ * several ids or logged twice.
+ */
 export const RAISED_MORE_THAN_ONCE_SQL = `
 SELECT ifNull(account_id, '') AS account, JSONExtractString(details, 'threshold') AS threshold,
        uniqExact(alert_id) AS ids, count() AS rows, any(alert_id) AS example_id
@@ -105,7 +109,10 @@ async function raisedIds(clickhouse: ClickHouseClient, month: string): Promise<S
   return new Set(found.map((r) => r.alert_id));
 }
 
-/** The README's SQL: unpriced requests whose announcing alert was never logged, per alert id. */
+/**
+ * The SQL of docs/finance.md "Audit: the books checked": unpriced requests whose announcing alert
+ * was never logged, per alert id.
+ */
 export const UNANNOUNCED_UNPRICED_SQL = `
 SELECT alert_id, toString(count()) AS requests, any(provider_request_id) AS example
 FROM billing.unpriced_entries FINAL

@@ -18,9 +18,10 @@ const HOUR_OF_EVENT = "toDateTime(toStartOfHour(event_time, 'UTC'), 'UTC')";
 
 /**
  * Requests stored in the ledger more than once whose latest raw insert the rollup corrections
- * (README "billing.usage_hourly": a pass of the statements singleton every 30 s) have not looked
- * at yet, within `{graceMs}` of the server's clock: the rollups may still count them twice for
- * a few seconds, by design. Older ones are not excused: corrections that stopped are a violation.
+ * (docs/finance.md "billing.usage_hourly": a pass of the statements singleton every 30 s) have not
+ * looked at yet, within `{graceMs}` of the server's clock: the rollups may still count them twice
+ * for a few seconds, by design. Older ones are not excused: corrections that stopped are a
+ * violation.
  */
 const AWAITING_CORRECTION = `
 SELECT pair.1 AS billed_account, pair.2 AS event_time FROM (
@@ -76,8 +77,8 @@ export const ROLLUPS = [
 ];
 
 /**
- * The duplicates check (README "Audit: the books checked", 2): no raw duplicate survives where
- * a reader can see it.
+ * The duplicates check (docs/finance.md "Audit: the books checked", 2): no raw duplicate survives
+ * where a reader can see it.
  * - billing.ledger is billing.ledger_entries deduplicated by (provider, provider_request_id)
  *   (FINAL): exact whatever copy it keeps as long as the copies of a key are identical, so a
  *   key whose copies differ (cost, account, request, time) is a violation;
@@ -112,9 +113,9 @@ export async function checkDuplicates(
 }
 
 /**
- * The README's SQL: ledger keys stored more than once, and whether their copies differ. Read from
- * billing.ledger_inserts, every raw insert as the rollups saw it: billing.ledger_entries' merges
- * may already have folded the copies into one.
+ * The SQL of docs/finance.md "Audit: the books checked": ledger keys stored more than once, and
+ * whether their copies differ. Read from billing.ledger_inserts, every raw insert as the rollups
+ * saw it: billing.ledger_entries' merges may already have folded the copies into one.
  */
 export const RAW_COPIES_SQL = `
 SELECT provider, provider_request_id, count() AS copies,

@@ -47,7 +47,7 @@ export interface EnforcementCheckOptions {
 }
 
 /**
- * The enforcement check (README "Audit: the books checked", 4), right after a tick of the
+ * The enforcement check (docs/finance.md "Audit: the books checked", 4), right after a tick of the
  * service and against a ledger that did not change meanwhile:
  * - each account's priced spend = its ledger month-to-date (billing.ledger, by billed account),
  *   to the nano-USD;
@@ -231,7 +231,10 @@ async function ledgerVersion(clickhouse: ClickHouseClient, month: string): Promi
   return version?.v ?? '';
 }
 
-/** The README's SQL: the ledger month-to-date per billed account. */
+/**
+ * The SQL of docs/finance.md "Audit: the books checked": the ledger month-to-date per billed
+ * account.
+ */
 export const LEDGER_MONTH_TO_DATE_SQL = `
 SELECT billed_account, toString(sum(toInt128(cost_nano_usd))) AS cost_nano_usd
 FROM billing.ledger WHERE toYYYYMM(event_time) = {m:UInt32}
@@ -249,7 +252,10 @@ export async function ledgerMonthToDate(
   return new Map(found.map((r) => [r.billed_account, BigInt(r.cost_nano_usd)]));
 }
 
-/** The README's SQL: requests still waiting for their cost, per user, org named and minute. */
+/**
+ * The SQL of docs/finance.md "Audit: the books checked": requests still waiting for their cost, per
+ * user, org named and minute.
+ */
 export const OPEN_REQUESTS_SQL = `
 SELECT user_id, bill_to, toUnixTimestamp(toStartOfMinute(event_time)) * 1000 AS minute_ms,
        count() AS requests,

@@ -1,5 +1,5 @@
-// @nanobill/audit: nanobill checks its own books (README "Audit: the books checked"). Each check
-// is an exact SQL or computation over what the services stored, reusing their own rules.
+// @nanobill/audit: nanobill checks its own books (docs/finance.md "Audit: the books checked"). Each
+// check is an exact SQL or computation over what the services stored, reusing their own rules.
 export {
   AT_ONCE,
   CHECKS,

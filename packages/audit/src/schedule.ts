@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import type { Alert, AccountStatus } from '@nanobill/contract';
-import { monthOf } from '@nanobill/credits';
+import { monthOf } from '@nanobill/calendar';
 import { Gauge, type Logger, type Registry } from '@nanobill/observability';
 import { runAudit, type AuditReport } from './audit.js';
 import type { AuditedEnforcement } from './enforcement.js';
@@ -35,7 +35,7 @@ export function startScheduledAudit(options: ScheduledAuditOptions) {
   const now = options.now ?? (() => new Date());
   const gauge = new Gauge({
     name: 'nanobill_audit_violations',
-    help: "Violations found by the last audit of the books, per check (previous and current month; README 'Audit: the books checked')",
+    help: "Violations found by the last audit of the books, per check (previous and current month; docs/finance.md 'Audit: the books checked')",
     labelNames: ['check'] as const,
     registers: [options.metrics],
   });

@@ -38,9 +38,9 @@ const FIELDS = [
 type Stored = StoredLine & { computedAtMs: number };
 
 /**
- * The statements check (README "Audit: the books checked", 3): the month's stored statements
- * (billing.statements) against a recomputation from the ledger, billing.usage and the account
- * history, by the statements service's own code (`readMonthActivity`, `statementLines`):
+ * The statements check (docs/finance.md "Audit: the books checked", 3): the month's stored
+ * statements (billing.statements) against a recomputation from the ledger, billing.usage and the
+ * account history, by the statements service's own code (`readMonthActivity`, `statementLines`):
  * - a final month: recomputed over the ledger rows its finalization covered (priced before the
  *   cut-off: the first claim stored in billing.statement_claims), with the months final before it; any
  *   difference means a final statement changed, or the books under it did;

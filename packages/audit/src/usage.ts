@@ -34,8 +34,8 @@ type State = (typeof STATES)[number];
 const VIOLATIONS: ReadonlySet<State> = new Set(['overdue', 'lost', 'both']);
 
 /**
- * The usage check (README "Audit: the books checked", 1). For the month's requests (by event
- * time):
+ * The usage check (docs/finance.md "Audit: the books checked", 1). For the month's requests (by
+ * event time):
  * - each request id is in billing.usage once;
  * - each routed request that reached a provider (provider_request_id not NULL) is in exactly one
  *   of billing.ledger, billing.unpriced, billing.pricing_duplicates (a reused provider request id,
@@ -131,7 +131,10 @@ async function usageDuplicates(clickhouse: ClickHouseClient, params: Params) {
   };
 }
 
-/** The README's SQL: every routed request that reached a provider, with where it stands. */
+/**
+ * The SQL of docs/finance.md "Audit: the books checked": every routed request that reached a
+ * provider, with where it stands.
+ */
 export const REQUEST_STATES_SQL = `
 SELECT u.request_id AS request_id, u.provider AS provider,
        u.reached_id AS provider_request_id, u.ingested_at AS ingested_at,

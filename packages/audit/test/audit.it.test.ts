@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { snapshotRow } from '@nanobill/accounts';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import type { AccountSnapshot, RoutedRequestEvent } from '@nanobill/contract';
-import { monthOf } from '@nanobill/credits';
+import { monthOf } from '@nanobill/calendar';
 import { startEnforcement, type EnforcementService } from '@nanobill/enforcement-service';
 import { createMetricsRegistry } from '@nanobill/observability';
 import type { Alert } from '@nanobill/contract';

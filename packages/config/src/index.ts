@@ -164,8 +164,8 @@ const Env = z.object({
   // restarted after FIRST ms, the wait doubling after each failed attempt up to MAX ms.
   NANOBILL_CONSUMER_RESTART_FIRST_MS: z.coerce.number().int().min(1).max(600_000).default(1_000),
   NANOBILL_CONSUMER_RESTART_MAX_MS: z.coerce.number().int().min(1).max(3_600_000).default(60_000),
-  // How often the running pipeline audits its books (README "Audit: the books checked"); 0: never
-  // (`nanobill audit` still does on demand).
+  // How often the running pipeline audits its books (docs/finance.md "Audit: the books checked");
+  // 0: never (`nanobill audit` still does on demand).
   NANOBILL_AUDIT_INTERVAL_MS: z.coerce
     .number()
     .int()

@@ -7,7 +7,8 @@ import { ALERT_ID_PATTERN } from './alert-id.js';
  * `details.threshold`; the last four are for on-call: webhooks that keep failing, dead-letter
  * topics that grow, rows ClickHouse refuses to store (the pricing service keeps those requests
  * pending meanwhile), an account whose status enforcement could not decide (the others are
- * decided), and the audit finding the books out of balance (README "Audit: the books checked").
+ * decided), and the audit finding the books out of balance (docs/finance.md "Audit: the books
+ * checked").
  */
 export const ALERT_TYPES = [
   'spend_threshold',

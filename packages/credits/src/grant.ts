@@ -1,5 +1,5 @@
 import type { NanoUsd } from '@nanobill/money';
-import { monthBounds, toInstant } from './month.js';
+import { monthBounds, toInstant } from '@nanobill/calendar';
 import { checkFacts, grantAt, type PlanFacts } from './plans.js';
 
 /** One account snapshot, as far as credits care: from `effectiveAt` on, `facts` hold. */

@@ -13,7 +13,6 @@ export {
   type PlanFacts,
   type UserPlan,
 } from './plans.js';
-export { checkMonth, monthBounds, monthOf, toInstant, type MonthBounds } from './month.js';
 export { monthGrant, monthPlans, type MonthGrantOptions, type PlanSnapshot } from './grant.js';
 export { applyCredits, type CreditsInput, type CreditsResult } from './apply.js';
 export {

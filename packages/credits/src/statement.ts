@@ -1,6 +1,6 @@
 import { formatUsd, type NanoUsd } from '@nanobill/money';
 import { applyCredits } from './apply.js';
-import { checkMonth } from './month.js';
+import { checkMonth } from '@nanobill/calendar';
 
 export type AccountKind = 'user' | 'org';
 export type StatementStatus = 'draft' | 'final';

@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
+import { monthBounds } from '@nanobill/calendar';
 import {
   grantAt,
-  monthBounds,
   monthGrant,
   monthPlans,
   type PlanFacts,

@@ -1,5 +1,5 @@
 import { alertIdPart } from '@nanobill/contract';
-import { checkMonth } from '@nanobill/credits';
+import { checkMonth } from '@nanobill/calendar';
 import { checkNonEmpty } from './check.js';
 import { CROSSING_KINDS, type CrossingKind } from './thresholds.js';
 

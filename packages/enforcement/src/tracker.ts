@@ -1,4 +1,4 @@
-import { checkMonth } from '@nanobill/credits';
+import { checkMonth } from '@nanobill/calendar';
 import type { NanoUsd } from '@nanobill/money';
 import { checkAmount, checkNonEmpty } from './check.js';
 

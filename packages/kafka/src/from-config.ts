@@ -9,7 +9,7 @@ import {
 import type { Logger } from '@nanobill/observability';
 import { createKafka, type Kafka } from './client.js';
 
-/** The Kafka part of nanobill's configuration (README "Configuration": KAFKA_*). */
+/** The Kafka part of nanobill's configuration (docs/operations.md "Configuration": KAFKA_*). */
 export type KafkaConfig = Pick<Config, 'kafkaBrokers' | 'localKafkaPort' | 'kafkaSecurity'>;
 
 export interface KafkaFromConfigOptions {

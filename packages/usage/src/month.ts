@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@nanobill/clickhouse';
-import { monthBounds } from '@nanobill/credits';
+import { monthBounds } from '@nanobill/calendar';
 
 /**
  * Everything billed to `account` in the UTC month 'YYYY-MM' so far, in nano-USD: routed cost

@@ -2,7 +2,10 @@ import { randomBytes } from 'node:crypto';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import { SecretUnreadableError, type SecretsCipher } from './secrets-cipher.js';
 
-/** Deliveries look an account's secrets up at most this long after a rotation (see README). */
+/**
+ * Deliveries look an account's secrets up at most this long after a rotation (docs/architecture.md
+ * "Signatures").
+ */
 export const DEFAULT_SECRET_CACHE_MS = 30_000;
 /** How long a rotated-out secret keeps verifying, unless the rotation says otherwise. */
 export const DEFAULT_OVERLAP_MS = 24 * 60 * 60_000;

@@ -5,7 +5,7 @@ export function createAlertsMetrics(registry: Registry) {
   return {
     alerts: new Counter({
       name: 'nanobill_alerts_total',
-      help: 'Alerts consumed from billing.alerts.v1, by type and result (logged, duplicate, invalid)',
+      help: 'Alerts consumed from billing.alerts.v1, by type (the alert type; unknown for a message that is not an alert) and result (logged, duplicate, invalid)',
       labelNames: ['type', 'result'] as const,
       registers,
     }),

@@ -7,7 +7,7 @@ import {
   spendingLimitOf,
   type AccountStatus as StatusMessage,
 } from '@nanobill/contract';
-import { monthOf } from '@nanobill/credits';
+import { monthOf } from '@nanobill/calendar';
 import {
   SpendTracker,
   accountStatus,
@@ -211,12 +211,12 @@ export class Enforcer {
   }
 
   /**
-   * A request quarantined for reusing the keeper's provider request id (README "Spending
-   * limits"): never booked, so its estimate must leave the spend. The key is shared: once the
-   * keeper is settled, an estimate under it is the reused request's (the keeper's price was
+   * A request quarantined for reusing the keeper's provider request id (docs/architecture.md
+   * "Spending limits"): never booked, so its estimate must leave the spend. The key is shared: once
+   * the keeper is settled, an estimate under it is the reused request's (the keeper's price was
    * forgotten, or counted in the start-up sum) and leaves as an unpriced one does, while a price
-   * stays; while the keeper still waits for its cost, the estimate stands for the keeper and
-   * stays until its ledger or unpriced row replaces it.
+   * stays; while the keeper still waits for its cost, the estimate stands for the keeper and stays
+   * until its ledger or unpriced row replaces it.
    */
   quarantined(request: QuarantinedRequest): void {
     if (request.keeperSettled) this.unpriced(request);
@@ -443,8 +443,8 @@ interface AccountDecision {
  * Whether an account's status from an earlier month can leave the topic (a tombstone) rather
  * than be republished for the new month: it is `ok`, carries no disabled providers and the
  * account has no activity in the month (nothing priced, nothing estimated). Readers take a
- * missing status for `ok` (README, "Spending limits"), so the tombstone says exactly what the
- * republished status would, and the topic keeps only accounts with something to say.
+ * missing status for `ok` (docs/architecture.md, "Spending limits"), so the tombstone says exactly
+ * what the republished status would, and the topic keeps only accounts with something to say.
  */
 export function retirable(decided: DecidedStatus, month: SpendBreakdown): boolean {
   return (

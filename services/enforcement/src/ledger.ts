@@ -1,6 +1,6 @@
 import { pricingKey } from '@nanobill/contract';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
-import { monthBounds } from '@nanobill/credits';
+import { monthBounds } from '@nanobill/calendar';
 import type { PricedRequest, QuarantinedRequest, UnpricedRequest } from './enforcer.js';
 
 export interface LedgerRow extends PricedRequest {

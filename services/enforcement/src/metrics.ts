@@ -24,13 +24,13 @@ export function createEnforcementMetrics(registry: Registry) {
     }),
     statusChanges: new Counter({
       name: 'nanobill_enforcement_status_changes_total',
-      help: 'Account statuses published on billing.account-status.v1, by status (retired: a tombstone for an idle account at a month turn)',
+      help: 'Account statuses published on billing.account-status.v1, by status (ok, warning, blocked; retired: a tombstone for an idle account at a month turn)',
       labelNames: ['status'] as const,
       registers,
     }),
     alerts: new Counter({
       name: 'nanobill_enforcement_threshold_alerts_total',
-      help: 'Threshold alerts raised, by threshold',
+      help: 'Threshold alerts raised, by threshold (limit_50, limit_80, limit_100, credits_exhausted, pay_as_you_go_started, spend_10_usd, spend_100_usd, spend_1000_usd)',
       labelNames: ['threshold'] as const,
       registers,
     }),

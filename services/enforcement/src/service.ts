@@ -29,7 +29,7 @@ import {
 } from '@nanobill/kafka';
 import type { Logger, Registry } from '@nanobill/observability';
 import { ModelPriceBook, type ProviderRegistry } from '@nanobill/providers';
-import { monthBounds } from '@nanobill/credits';
+import { monthBounds } from '@nanobill/calendar';
 import { hfInferenceCostNano } from '@nanobill/money';
 import { waitForAccountHistory, type AccountsFeed } from './catch-up.js';
 import { RECORD_OVERHEAD_BYTES, chunked } from './chunks.js';
@@ -235,7 +235,7 @@ async function startIncarnation(
     name: 'enforcement start-up status view',
     supervision: { metrics: options.metrics, ...options.supervision },
     onRecord: (key, value) => {
-      // A tombstone: the account has no status (= ok, see README "Spending limits").
+      // A tombstone: the account has no status (= ok, see docs/architecture.md "Spending limits").
       if (value === null) return enforcer.loadRetired(key);
       isolated('status_record', key, () => {
         const parsed = AccountStatus.safeParse(JSON.parse(value.toString()));

@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@nanobill/clickhouse';
-import { monthBounds } from '@nanobill/credits';
+import { monthBounds } from '@nanobill/calendar';
 import type { EstimateRequest } from '@nanobill/enforcement';
 
 /** A stored request that the ledger has no cost for yet. */

@@ -164,7 +164,7 @@ describe('enforcement restart: the month-to-date spend is rebuilt exactly', () =
 
   // A request quarantined for reusing another's provider request id (billing.pricing_duplicates)
   // shares its key with the request that keeps the id: its estimate must leave the spend, and
-  // the keeper's estimate or price must stay (README "Spending limits").
+  // the keeper's estimate or price must stay (docs/architecture.md "Spending limits").
   const nothing = { priced: 0n, estimated: 0n, spend: 0n, outstanding: 0 };
   const pricedOnly = (cost: bigint) => ({
     priced: cost,

@@ -13,7 +13,7 @@ export function createPricingMetrics(registry: Registry) {
     }),
     calls: new Counter({
       name: 'nanobill_pricing_calls_total',
-      help: 'Cost endpoint calls (every attempt), by provider and outcome',
+      help: 'Cost endpoint calls (every attempt), by provider and outcome (ok, rate_limited, server_error, timeout, network_error, unauthorized, client_error, wrong_content_type, oversized_body, malformed_json, no_token)',
       labelNames: ['provider', 'outcome'] as const,
       registers,
     }),
@@ -32,7 +32,7 @@ export function createPricingMetrics(registry: Registry) {
     }),
     answers: new Counter({
       name: 'nanobill_pricing_answers_total',
-      help: 'Per-id results of cost answers: priced, left_out, invalid_cost, conflicting, unknown_id, duplicate',
+      help: 'Per-id results of cost answers, by provider and result (priced, left_out, rejected_cost: an invalid cost or two different costs, above_ceiling, unknown_id: an id not asked for, duplicate: an id answered twice with one cost, invalid_answer: every id of an answer that could not be read)',
       labelNames: ['provider', 'result'] as const,
       registers,
     }),
@@ -80,13 +80,13 @@ export function createPricingMetrics(registry: Registry) {
     }),
     refusedRows: new Counter({
       name: 'nanobill_pricing_refused_rows_total',
-      help: 'Rows ClickHouse refused for their values, by table: pending ones go to inference.requests.dlq.v1, ledger and unpriced ones stay pending with the reason (and a storage_refused alert)',
+      help: 'Rows ClickHouse refused for their values, by table (billing.pricing_pending: the events go to inference.requests.dlq.v1; billing.ledger_entries, billing.unpriced_entries, billing.pricing_duplicates: the requests stay pending with the reason, and a storage_refused alert)',
       labelNames: ['table'] as const,
       registers,
     }),
     ledgerRows: new Counter({
       name: 'nanobill_pricing_ledger_rows_total',
-      help: 'Rows written to billing.ledger, by cost source',
+      help: 'Rows written to billing.ledger, by cost source (provider_api, hf_compute_time)',
       labelNames: ['source'] as const,
       registers,
     }),

@@ -260,7 +260,8 @@ function duration(ms: number): string {
 /**
  * hf-inference: compute time × hardware price. A request that cannot be priced so (no compute
  * time, a hardware without a price) waits with the reason, like any request without a cost: a
- * price added to the providers file before the deadline prices it (README "The providers file").
+ * price added to the providers file before the deadline prices it (docs/operations.md "The
+ * providers file").
  */
 async function priceLocally(deps: RoundDeps, provider: string, report: RoundReport): Promise<void> {
   const costs = new Map<string, NanoUsd>();
@@ -289,7 +290,7 @@ async function priceLocally(deps: RoundDeps, provider: string, report: RoundRepo
 /**
  * A provider the providers file no longer names (removed while requests were pending): nothing
  * can price them, so they wait for the deadline with this reason, and are unpriced and alerted
- * then, like any other (README "The providers file").
+ * then, like any other (docs/operations.md "The providers file").
  */
 function notConfigured(deps: RoundDeps, provider: string): void {
   const reason = `provider_not_configured: ${JSON.stringify(provider)} is not in the providers file`;

@@ -99,7 +99,8 @@ export const DUPLICATE_REASON = 'duplicate_provider_request_id';
 
 /**
  * A request that reused another request's provider request id: quarantined in
- * `billing.pricing_duplicates`, never in the ledger (README "How pricing stays exact").
+ * `billing.pricing_duplicates`, never in the ledger (docs/architecture.md "How pricing stays
+ * exact").
  */
 export interface DuplicateRow extends RequestFacts {
   first_seen_at: string;

@@ -167,7 +167,8 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
   // assignment (retried until it works), so a restart or a rebalance loses nothing.
   const loads = new PendingLoads({
     pending,
-    // Bounded by the deadline (README "How pricing stays exact"): older requests were unpriced.
+    // Bounded by the deadline (docs/architecture.md "How pricing stays exact"): older requests were
+    // unpriced.
     load: (partitions) =>
       loadPending(options.clickhouse, partitions, {
         since: new Date(now().getTime() - reloadWindowMs(deadlineMs)),

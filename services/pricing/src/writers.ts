@@ -128,7 +128,7 @@ function onePerProviderRequest(reuseSpanMs: number): WriteOnce<LedgerRow | Unpri
  * event window (an event is accepted up to `maxAgeMs` late and `maxAheadMs` early) plus the
  * pricing deadline (a request waits that long for its cost). Both tables are partitioned by
  * event month, so the look-up reads the two or three months around the rows, never all history;
- * a reuse further apart is not detected (README "How pricing stays exact").
+ * a reuse further apart is not detected (docs/architecture.md "How pricing stays exact").
  */
 export function reuseSpanMs(window: EventWindow, deadlineMs: number): number {
   return window.maxAgeMs + window.maxAheadMs + deadlineMs;

@@ -7,7 +7,7 @@ import type { RoutedRequestEvent } from '@nanobill/contract';
 
 // The reload of assigned partitions' pending requests runs at every start and rebalance: it must
 // read a window bounded by the deadline, never the whole history of the pending, ledger and
-// unpriced tables (README "How pricing stays exact"). ClickHouse proves it: with
+// unpriced tables (docs/architecture.md "How pricing stays exact"). ClickHouse proves it: with
 // `force_index_by_date` a query that cannot restrict a time-partitioned table by time is refused.
 describe('loadPending (real chdb)', () => {
   let clickhouse: ClickHouseClient;

@@ -20,8 +20,8 @@ import { HARDWARE, asMessages, routedEvents, simulatedProviders } from './suppor
 
 // Every routed request that reached a provider ends in exactly one of the ledger, unpriced, or
 // the duplicates quarantine, through the contract's path: it waits for a price until the
-// deadline, then it is unpriced with the reason and announced (README "How pricing stays
-// exact"). Real broker, real chdb; the clock is the test's.
+// deadline, then it is unpriced with the reason and announced (docs/architecture.md "How pricing
+// stays exact"). Real broker, real chdb; the clock is the test's.
 const MINUTE = 60_000;
 const DEADLINE_MS = 2 * MINUTE;
 

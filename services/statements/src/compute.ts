@@ -1,11 +1,7 @@
 import { attribute, type AccountHistory } from '@nanobill/attribution';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
-import {
-  monthBounds,
-  statementLine,
-  type StatementLine,
-  type StatementStatus,
-} from '@nanobill/credits';
+import { statementLine, type StatementLine, type StatementStatus } from '@nanobill/credits';
+import { monthBounds } from '@nanobill/calendar';
 import { accountMonth } from '@nanobill/accounts';
 
 /** Instants as epoch milliseconds for ClickHouse parameters; "never" is year 9999. */

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AccountHistory } from '@nanobill/attribution';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
-import { monthBounds, monthOf, type StatementLine, type StatementStatus } from '@nanobill/credits';
+import { type StatementLine, type StatementStatus } from '@nanobill/credits';
+import { monthBounds, monthOf } from '@nanobill/calendar';
 import { fitsInt64, formatUsd } from '@nanobill/money';
 import { readMonthActivity, routedCosts, statementLines, type FailedAccount } from './compute.js';
 

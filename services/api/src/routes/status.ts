@@ -16,7 +16,7 @@ const Params = z.object({ id: z.string().min(1).max(256) });
  *
  * 503 with Retry-After until the view has read the topic up to where it was when the API started:
  * before that, a missing status may only mean "not read yet", and a 404 would let a blocked
- * account through (README "Org admins: API and dashboard").
+ * account through (docs/api.md "Org admins: API and dashboard").
  */
 export function statusRoutes(view: StatusView): FastifyPluginAsync {
   return async (plain) => {
