@@ -4,7 +4,7 @@ import { openClickHouse } from '@nanobill/clickhouse';
 import { loadConfig } from '@nanobill/config';
 import { STATEMENT_CSV_COLUMNS, toCsv } from '@nanobill/credits';
 import { formatUsd } from '@nanobill/money';
-import { AMOUNTS, type StoredLine } from '@nanobill/statements';
+import { AMOUNTS, type StoredLine } from '@nanobill/statement-lines';
 import { StatementsRequest, askRunningProcess, loadStatements } from '@nanobill/pipeline';
 
 function linesFromJson(json: string): StoredLine[] {

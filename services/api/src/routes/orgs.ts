@@ -5,7 +5,7 @@ import { accountMonth, type AccountFactsReader } from '@nanobill/accounts';
 import { spendingLimitOf } from '@nanobill/contract';
 import { applyCredits, monthBounds, monthOf } from '@nanobill/credits';
 import { nanoToJson, roundHalfUp } from '@nanobill/money';
-import { monthToDateGross } from '@nanobill/statements';
+import { monthToDateGross } from '@nanobill/statement-lines';
 import { usageSeries } from '@nanobill/usage';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import {
