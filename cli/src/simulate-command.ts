@@ -4,6 +4,7 @@ import { loadConfig } from '@nanobill/config';
 import { TOPICS } from '@nanobill/contract';
 import { kafkaFromConfig, type Kafka } from '@nanobill/kafka';
 import { createLogger } from '@nanobill/observability';
+import { untilSignal } from '@nanobill/pipeline';
 import {
   FAULTS_ENV,
   parseFaults,
@@ -218,11 +219,4 @@ async function waitForTopics(kafka: Kafka, topics: string[], signal: AbortSignal
   } finally {
     await admin.disconnect();
   }
-}
-
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
 }
