@@ -1,6 +1,43 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
+
+/**
+ * The boundaries between workspaces, enforced: packages are libraries and
+ * import no service; a service imports no other service; nothing reaches into another workspace's
+ * `src/` by a relative path (import its package instead). Only the composition root
+ * (@nanobill/pipeline) and the CLI wire services together. Tests under a workspace's `test/` may
+ * compose services (integration tests); the relative-path rule holds for them too.
+ * test/boundaries.test.ts plants violations and expects each to fail.
+ */
+const SERVICES = readdirSync(new URL('./services/', import.meta.url)).map((dir) => ({
+  dir,
+  name: JSON.parse(readFileSync(new URL(`./services/${dir}/package.json`, import.meta.url), 'utf8'))
+    .name,
+}));
+
+/** Relative imports of another workspace's sources: from the root (test/, bench/) or a sibling. */
+const RELATIVE_SRC = [
+  {
+    regex: String.raw`^(\.\./)+((packages|services|infra)/[^/]+|cli)/src(/|$)`,
+    message: "another workspace's src/ by a relative path: import its package (@nanobill/…)",
+  },
+  {
+    regex: String.raw`^(\.\./){2,}[^./][^/]*/src(/|$)`,
+    message: "another workspace's src/ by a relative path: import its package (@nanobill/…)",
+  },
+];
+
+/** The services named, and their subpaths. */
+const servicesGroup = (services, message) => ({
+  group: services.flatMap(({ name }) => [name, `${name}/*`]),
+  message,
+});
+
+const boundaries = (...patterns) => ({
+  rules: { 'no-restricted-imports': ['error', { patterns: [...RELATIVE_SRC, ...patterns] }] },
+});
 
 export default tseslint.config(
   { ignores: ['node_modules', '.data', '.scratch', 'infra/kafka/lib', 'bench/results'] },
@@ -31,4 +68,27 @@ export default tseslint.config(
     ],
     rules: { 'no-console': 'off' },
   },
+  // Boundaries: each block below replaces the one before for its files (a rule's options are not
+  // merged across blocks), so each repeats the relative-path patterns.
+  boundaries(),
+  {
+    files: ['packages/*/src/**'],
+    // The composition root: its job is to wire the services.
+    ignores: ['packages/pipeline/**'],
+    ...boundaries(
+      servicesGroup(
+        SERVICES,
+        'a package imports no service: move what it needs into a package (packages/)',
+      ),
+    ),
+  },
+  ...SERVICES.map(({ dir, name }) => ({
+    files: [`services/${dir}/src/**`],
+    ...boundaries(
+      servicesGroup(
+        SERVICES.filter((other) => other.name !== name),
+        'a service imports no other service: share a package, or compose them in @nanobill/pipeline',
+      ),
+    ),
+  })),
 );

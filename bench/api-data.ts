@@ -11,7 +11,7 @@ import { migrate, openClickHouse, type ClickHouseClient } from '@nanobill/clickh
 import { loadConfig } from '@nanobill/config';
 import { DEFAULT_PROVIDERS } from '@nanobill/contract';
 import { tempDir } from '@nanobill/testkit';
-import { monthToDateGross } from '@nanobill/statements';
+import { monthToDateGross } from '@nanobill/statement-lines';
 import { monthToDateCost, usageSeries, usageSeriesQuery } from '@nanobill/usage';
 
 export interface FillLedgerOptions {

@@ -19,9 +19,9 @@ import { stopBroker } from '@nanobill/kafka-broker';
 import { createLogger } from '@nanobill/observability';
 import { loadProviders } from '@nanobill/providers';
 import { freePortPair, tempDir } from '@nanobill/testkit';
-import { startPipeline } from '../cli/src/pipeline.js';
-import { simulateProviders } from '../cli/src/simulated-providers.js';
-import { publishAccounts, simulatedTraffic } from '../cli/src/simulated-router.js';
+import { startPipeline } from '@nanobill/pipeline';
+import { simulateProviders } from '@nanobill/provider-simulator';
+import { publishAccounts, simulatedTraffic } from '@nanobill/router-simulator';
 
 const { values } = parseArgs({
   options: {

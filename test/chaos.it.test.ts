@@ -10,7 +10,11 @@ import { HF_INFERENCE, pricingKey, type Alert, type RoutedRequestEvent } from '@
 import { createKafka, createProducer, type Kafka } from '@nanobill/kafka';
 import { startBroker, stopBroker } from '@nanobill/kafka-broker';
 import type { Fault, FaultKind } from '@nanobill/provider-simulator';
-import { accountSnapshots, createEventGenerator } from '@nanobill/router-simulator';
+import {
+  accountSnapshots,
+  createEventGenerator,
+  publishAccounts,
+} from '@nanobill/router-simulator';
 import { monthStatements } from '@nanobill/statements';
 import { generateSecretsKey } from '@nanobill/webhooks';
 import {
@@ -22,7 +26,6 @@ import {
   waitFor,
   type ChildRun,
 } from '@nanobill/testkit';
-import { publishAccounts } from '../cli/src/simulated-router.js';
 import { ClickHouseServer, keepLog } from './fixtures/chdb-server.js';
 import { ensurePipelineTopics } from './fixtures/pipeline-topics.js';
 import {

@@ -7,8 +7,8 @@ import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '@nanobill/config';
 import { loadProviders, type ProviderRegistry } from '@nanobill/providers';
-import { SERVICES } from '../cli/src/pipeline.js';
-import { SIMULATE_ENV } from '../cli/src/simulate-command.js';
+import { SERVICES } from '@nanobill/pipeline';
+import { SIMULATE_ENV } from '@nanobill/provider-simulator';
 
 // docker-compose.yml against the code, without a Docker engine: the file is valid against the
 // Compose Specification's JSON schema (the copy shipped in node_modules/docker-compose, a

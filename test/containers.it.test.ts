@@ -17,8 +17,8 @@ import {
   runRouterSimulator,
 } from '@nanobill/router-simulator';
 import { quietLogger, tempDir, uniqueName, waitFor } from '@nanobill/testkit';
-import { SERVICES, startPipeline } from '../cli/src/pipeline.js';
-import { publishAccounts } from '../cli/src/simulated-router.js';
+import { SERVICES, startPipeline } from '@nanobill/pipeline';
+import { publishAccounts } from '@nanobill/router-simulator';
 import { providersWithTruth, trueCost } from './fixtures/ground-truth.js';
 
 // The production shape under test where a Docker engine exists: Kafka and a ClickHouse server in

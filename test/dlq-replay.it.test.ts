@@ -16,7 +16,7 @@ import {
   testKafka,
   uniqueName,
 } from '@nanobill/testkit';
-import { REPLAY_HEADERS, replayDlq, type ReplayOptions } from '../cli/src/dlq.js';
+import { REPLAY_HEADERS, replayDlq, type ReplayOptions } from '@nanobill/kafka';
 
 const NANOBILL = fileURLToPath(new URL('../cli/bin/nanobill.js', import.meta.url));
 

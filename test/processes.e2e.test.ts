@@ -7,9 +7,12 @@ import { openClickHouse, type ClickHouseClient } from '@nanobill/clickhouse';
 import { TOPICS } from '@nanobill/contract';
 import { createKafka, createProducer, type Kafka, type Producer } from '@nanobill/kafka';
 import { startBroker, stopBroker } from '@nanobill/kafka-broker';
-import { accountSnapshots, createEventGenerator } from '@nanobill/router-simulator';
+import {
+  accountSnapshots,
+  createEventGenerator,
+  publishAccounts,
+} from '@nanobill/router-simulator';
 import { freePortPair, quietLogger, spawnTs, tempDir, waitFor } from '@nanobill/testkit';
-import { publishAccounts } from '../cli/src/simulated-router.js';
 import { ClickHouseServer } from './fixtures/chdb-server.js';
 import { providersWithTruth, trueCost } from './fixtures/ground-truth.js';
 

@@ -2,9 +2,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { trueCostNanoUsd } from '@nanobill/provider-simulator';
+import { trueCostNanoUsd, parseFaults } from '@nanobill/provider-simulator';
 import { spawnTs, tempDir, waitFor, type ChildRun } from '@nanobill/testkit';
-import { parseFaults } from '../cli/src/simulate-command.js';
 
 // `nanobill simulate providers` as its own process: the cost API and price lists of the
 // providers file, the tokens pricing would send, faults from the environment, SIGTERM.

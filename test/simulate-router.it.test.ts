@@ -12,7 +12,7 @@ import {
   waitFor,
   type ChildRun,
 } from '@nanobill/testkit';
-import { simulatedTraffic } from '../cli/src/simulated-router.js';
+import { simulatedTraffic } from '@nanobill/router-simulator';
 
 // `nanobill simulate router` as its own process against the test run's real broker
 // (KAFKA_BROKERS), on topics of this file's own.

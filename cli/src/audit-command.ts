@@ -4,8 +4,7 @@ import { outOfBalance, renderAudit, type AuditReport } from '@nanobill/audit';
 import { openClickHouse } from '@nanobill/clickhouse';
 import { loadConfig } from '@nanobill/config';
 import { monthOf } from '@nanobill/calendar';
-import { AuditRequest, auditBooks } from './audit.js';
-import { askRunningProcess } from './socket.js';
+import { AuditRequest, askRunningProcess, auditBooks } from '@nanobill/pipeline';
 
 const USAGE = 'usage: nanobill audit [--month YYYY-MM] [--format table|json]';
 

@@ -5,15 +5,15 @@ import { loadConfig } from '@nanobill/config';
 import { formatUsd } from '@nanobill/money';
 import { createLogger } from '@nanobill/observability';
 import { loadProviders } from '@nanobill/providers';
-import { runRouterSimulator } from '@nanobill/router-simulator';
-import { createToken } from '@nanobill/api';
-import { startPipeline, type Pipeline } from './pipeline.js';
-import { simulateProviders } from './simulated-providers.js';
 import {
   publishAccounts,
   runPrefix as newRunPrefix,
+  runRouterSimulator,
   simulatedTraffic,
-} from './simulated-router.js';
+} from '@nanobill/router-simulator';
+import { simulateProviders } from '@nanobill/provider-simulator';
+import { createToken } from '@nanobill/api';
+import { startPipeline, type Pipeline } from '@nanobill/pipeline';
 
 const PROGRESS_EVERY_MS = 5_000;
 

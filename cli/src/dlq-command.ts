@@ -1,9 +1,8 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '@nanobill/config';
 import { REJECTION_CODES, TOPICS } from '@nanobill/contract';
-import { kafkaFromConfig } from '@nanobill/kafka';
+import { DLQ_REPLAY_GROUP, kafkaFromConfig, replayDlq } from '@nanobill/kafka';
 import { createLogger } from '@nanobill/observability';
-import { DLQ_REPLAY_GROUP, replayDlq } from './dlq.js';
 
 const USAGE = `usage: nanobill dlq replay [--topic TOPIC] [--limit N] [--dry-run] [--code CODE]
 

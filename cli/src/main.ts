@@ -10,8 +10,7 @@ import { simulate } from './simulate-command.js';
 import { statements } from './statements-command.js';
 import { tokens } from './tokens-command.js';
 import { webhooks } from './webhooks-command.js';
-import { SERVICES, startPipeline, type ServiceName } from './pipeline.js';
-import { serveUntilStopped } from './lifecycle.js';
+import { SERVICES, serveUntilStopped, startPipeline, type ServiceName } from '@nanobill/pipeline';
 
 const USAGE = `usage: nanobill <command> [options]
 

@@ -2,8 +2,7 @@ import { parseArgs } from 'node:util';
 import { pipeline } from 'node:stream/promises';
 import { loadConfig } from '@nanobill/config';
 import { openFinanceSql } from '@nanobill/clickhouse';
-import { runFinanceQuery } from './query.js';
-import { askRunningProcess } from './socket.js';
+import { askRunningProcess, runFinanceQuery } from '@nanobill/pipeline';
 
 /**
  * `nanobill query "<SQL>" [--format F]`: finance SQL, like clickhouse-client (Pretty on a

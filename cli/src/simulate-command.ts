@@ -4,14 +4,20 @@ import { loadConfig } from '@nanobill/config';
 import { TOPICS } from '@nanobill/contract';
 import { kafkaFromConfig, type Kafka } from '@nanobill/kafka';
 import { createLogger } from '@nanobill/observability';
-import { validateFault, type Fault } from '@nanobill/provider-simulator';
+import { untilSignal } from '@nanobill/pipeline';
+import {
+  FAULTS_ENV,
+  parseFaults,
+  simulatorToken,
+  startSimulatedProviders,
+} from '@nanobill/provider-simulator';
 import { loadProviders, providerToken, type RemoteProvider } from '@nanobill/providers';
-import { runRouterSimulator } from '@nanobill/router-simulator';
-import { simulatorToken, startSimulatedProviders } from './simulated-providers.js';
-import { publishAccounts, runPrefix, simulatedTraffic } from './simulated-router.js';
-
-/** Environment variables the simulators read besides those of `loadConfig`. */
-export const SIMULATE_ENV = ['NANOBILL_SIM_FAULTS'] as const;
+import {
+  publishAccounts,
+  runPrefix,
+  runRouterSimulator,
+  simulatedTraffic,
+} from '@nanobill/router-simulator';
 
 const USAGE = `usage: nanobill simulate providers [--port P] [--host H] [--faults JSON]
                                    [--tls-cert FILE --tls-key FILE]
@@ -94,9 +100,9 @@ async function simulateProviders(args: string[]): Promise<number> {
       : { cert: readFileSync(values['tls-cert']), key: readFileSync(values['tls-key']!) };
   const registry = loadProviders(loadConfig().providersFile);
   if (registry.remote.size === 0) throw new UsageError('the providers file has no remote provider');
-  const faults = parseFaults(values.faults ?? process.env.NANOBILL_SIM_FAULTS, [
-    ...registry.remote.keys(),
-  ]);
+  const faults = usage(() =>
+    parseFaults(values.faults ?? process.env[FAULTS_ENV], [...registry.remote.keys()]),
+  );
   const fallback: string[] = [];
   const token = (provider: RemoteProvider) => {
     // The token pricing will send; a configured file that cannot be read fails, as it would there.
@@ -128,51 +134,6 @@ async function simulateProviders(args: string[]): Promise<number> {
   await simulator.close();
   console.log(`provider simulator: stopped (${signal})`);
   return 0;
-}
-
-/**
- * The fault specification `{"<provider>" | "*": Fault[]}` (`*`: every provider; a provider's own
- * entry replaces it), each fault checked as the simulator checks it.
- */
-export function parseFaults(
-  text: string | undefined,
-  providers: readonly string[],
-): Map<string, Fault[]> {
-  const faults = new Map<string, Fault[]>();
-  if (text === undefined || text.trim() === '') return faults;
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new UsageError(`faults: not JSON (${(error as Error).message})`);
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new UsageError('faults: expected {"<provider>" or "*": [fault, ...]}');
-  }
-  const entries = Object.entries(json as Record<string, unknown>);
-  for (const [provider, list] of entries) {
-    if (provider !== '*' && !providers.includes(provider)) {
-      throw new UsageError(`faults: unknown provider ${provider} (known: ${providers.join(', ')})`);
-    }
-    if (!Array.isArray(list)) throw new UsageError(`faults: ${provider}: expected an array`);
-    for (const fault of list) {
-      if (typeof fault !== 'object' || fault === null) {
-        throw new UsageError(`faults: ${provider}: ${JSON.stringify(fault)} is not a fault`);
-      }
-      try {
-        validateFault(fault as Fault);
-      } catch (error) {
-        throw new UsageError(`faults: ${provider}: ${(error as Error).message}`);
-      }
-    }
-  }
-  const all = entries.find(([provider]) => provider === '*')?.[1] as Fault[] | undefined;
-  for (const provider of providers) {
-    const own = (json as Record<string, Fault[] | undefined>)[provider];
-    const list = own ?? all;
-    if (list !== undefined && list.length > 0) faults.set(provider, list);
-  }
-  return faults;
 }
 
 async function simulateRouter(args: string[]): Promise<number> {
@@ -258,11 +219,4 @@ async function waitForTopics(kafka: Kafka, topics: string[], signal: AbortSignal
   } finally {
     await admin.disconnect();
   }
-}
-
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
 }

@@ -4,9 +4,8 @@ import { openClickHouse } from '@nanobill/clickhouse';
 import { loadConfig } from '@nanobill/config';
 import { STATEMENT_CSV_COLUMNS, toCsv } from '@nanobill/credits';
 import { formatUsd } from '@nanobill/money';
-import { AMOUNTS, type StoredLine } from '@nanobill/statements';
-import { askRunningProcess } from './socket.js';
-import { StatementsRequest, loadStatements } from './statements.js';
+import { AMOUNTS, type StoredLine } from '@nanobill/statement-lines';
+import { StatementsRequest, askRunningProcess, loadStatements } from '@nanobill/pipeline';
 
 function linesFromJson(json: string): StoredLine[] {
   return (JSON.parse(json) as Array<Record<string, unknown>>).map((line) => {

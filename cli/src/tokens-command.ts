@@ -1,8 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { CreatedToken } from '@nanobill/api';
 import { loadConfig } from '@nanobill/config';
-import { operationResult } from './socket.js';
-import { TokensRequest, runTokens } from './tokens.js';
+import { TokensRequest, operationResult, runTokens } from '@nanobill/pipeline';
 
 const USAGE = `usage: nanobill tokens create (--org ORG | --finance | --router) [--expires-in DAYS | --no-expiry] [--label TEXT]
        nanobill tokens revoke TOKEN_ID`;

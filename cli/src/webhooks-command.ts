@@ -1,9 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '@nanobill/config';
 import { WebhookSecretStore } from '@nanobill/webhooks';
-import { operationResult } from './socket.js';
-import { secretsCipher } from './webhook-secret.js';
-import { WebhooksRequest, runWebhooks } from './webhooks.js';
+import { WebhooksRequest, operationResult, runWebhooks, secretsCipher } from '@nanobill/pipeline';
 
 const USAGE = `usage: nanobill webhooks rotate-secret --account ID [--overlap-hours H]`;
 

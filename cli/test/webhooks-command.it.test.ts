@@ -6,8 +6,7 @@ import { migrate, openClickHouse } from '@nanobill/clickhouse';
 import { loadConfig } from '@nanobill/config';
 import { quietLogger, spawnTs, tempDir } from '@nanobill/testkit';
 import { WebhookSecretStore } from '@nanobill/webhooks';
-import { startQueryServer } from '../src/socket.js';
-import { secretsCipher } from '../src/webhook-secret.js';
+import { startQueryServer, secretsCipher } from '@nanobill/pipeline';
 
 const NANOBILL = fileURLToPath(new URL('../bin/nanobill.js', import.meta.url));
 const HOUR_MS = 60 * 60_000;

@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@nanobill/config';
 import { quietLogger, tempDir, testBrokers } from '@nanobill/testkit';
-import { startPipeline, type Pipeline } from '../../cli/src/pipeline.js';
+import { startPipeline, type Pipeline } from '@nanobill/pipeline';
 
 // The operations endpoints (metrics describe the business; readiness names internal failures)
 // are not on the public API port: `nanobill run` serves them on NANOBILL_OPS_PORT, and the API

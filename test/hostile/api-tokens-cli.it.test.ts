@@ -9,7 +9,7 @@ import {
   testWebhookSecrets,
 } from '@nanobill/testkit';
 import { openFinanceSql } from '@nanobill/clickhouse';
-import { startQueryServer } from '../../cli/src/socket.js';
+import { startQueryServer } from '@nanobill/pipeline';
 
 // `nanobill tokens` as an operator (or a script) runs it: a token without an explicit lifetime
 // expires, a never-expiring one must be asked for, and revoking an id that does not exist fails

@@ -10,7 +10,7 @@ import {
   testClickHouse,
   testWebhookSecrets,
 } from '@nanobill/testkit';
-import { querySocketPath, startQueryServer } from '../../cli/src/socket.js';
+import { querySocketPath, startQueryServer } from '@nanobill/pipeline';
 
 const NANOBILL = fileURLToPath(new URL('../../cli/bin/nanobill.js', import.meta.url));
 

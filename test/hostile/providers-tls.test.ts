@@ -15,7 +15,7 @@ import {
   type RemoteProvider,
 } from '@nanobill/providers';
 import { tempDir, testCa, testCertificate, type TestCertificate } from '@nanobill/testkit';
-import { CostClient, type CallOutcome } from '../../services/pricing/src/cost-client.js';
+import { CostClient, type CallOutcome } from '@nanobill/pricing';
 
 // Trust in a provider's certificate is the providers file's `caFile`, scoped to that provider's
 // connections (its cost pool and its price-list fetch), never the whole process. The compose

@@ -16,7 +16,7 @@ import {
   uniqueName,
   waitFor,
 } from '@nanobill/testkit';
-import { startPipeline, type Pipeline } from '../../cli/src/pipeline.js';
+import { startPipeline, type Pipeline } from '@nanobill/pipeline';
 
 // Attack: the broker goes away long enough that kafkajs gives up on the consumers (seen in
 // production: "KafkaJSNonRetriableError: Failed to find group coordinator"; here kafkajs' own

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ensureTopics, LEASE_TOPIC, type Kafka } from '@nanobill/kafka';
 import { ComponentHealth, createMetricsRegistry, startOpsServer } from '@nanobill/observability';
 import { quietLogger, testKafka, uniqueName, waitFor } from '@nanobill/testkit';
-import { startSingleton } from '../../cli/src/singleton.js';
+import { startSingleton } from '@nanobill/pipeline';
 
 // Attack: the lease holder's service cannot start (ClickHouse unreachable from this host, a bad
 // secret, a migration missing): before, the holder retried forever, kept the lease (so no standby

@@ -13,7 +13,7 @@ import {
   uniqueName,
   waitFor,
 } from '@nanobill/testkit';
-import { startPipeline, type Pipeline } from '../../cli/src/pipeline.js';
+import { startPipeline, type Pipeline } from '@nanobill/pipeline';
 
 // Restarts (issue 13): the api service (as `nanobill run --only api` composes it, reading an
 // account-status topic of the test's own) restarted while an account is blocked, the status of
@@ -39,7 +39,7 @@ describe('restarts: api', () => {
   const ports = { api: 0, ops: 0 };
   const start = async () =>
     startPipeline({
-      accountStatusTopic: topic,
+      overrides: { topics: { accountStatus: topic } },
       config: loadConfig({
         KAFKA_BROKERS: testBrokers().join(','),
         NANOBILL_DATA_DIR: dataDir,

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { EnforcementService } from '@nanobill/enforcement-service';
 import { createMetricsRegistry } from '@nanobill/observability';
 import { queryValue, quietLogger, uniqueName, waitFor } from '@nanobill/testkit';
-import { startSingleton } from '../../cli/src/singleton.js';
+import { startSingleton } from '@nanobill/pipeline';
 import { DEADLINE_MS, expectBooksBalanced, startWorld, type World } from './harness.js';
 
 // Restarts (issue 13): the enforcement service rebuilds its live spend from ClickHouse at every

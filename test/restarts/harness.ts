@@ -13,7 +13,11 @@ import { pricingKey, type AccountSnapshot, type RoutedRequestEvent } from '@nano
 import { startEnforcement, type EnforcementService } from '@nanobill/enforcement-service';
 import { createMetricsRegistry } from '@nanobill/observability';
 import { loadProviders } from '@nanobill/providers';
-import { accountSnapshots, createEventGenerator } from '@nanobill/router-simulator';
+import {
+  accountSnapshots,
+  createEventGenerator,
+  publishAccounts,
+} from '@nanobill/router-simulator';
 import { monthStatements } from '@nanobill/statements';
 import { AccountFactsReader } from '@nanobill/accounts';
 import { AccountHistory } from '@nanobill/attribution';
@@ -29,7 +33,6 @@ import {
   waitFor,
   type ChildRun,
 } from '@nanobill/testkit';
-import { publishAccounts } from '../../cli/src/simulated-router.js';
 import { ClickHouseServer, keepLog } from '../fixtures/chdb-server.js';
 import { ensurePipelineTopics, type PipelineTopics } from '../fixtures/pipeline-topics.js';
 import {

@@ -7,7 +7,7 @@ import {
   readMonthActivity,
   statementLines,
   type StoredLine,
-} from '@nanobill/statements';
+} from '@nanobill/statement-lines';
 import { checked, type CheckResult, type Example } from './result.js';
 import { readHistory } from './history.js';
 import { rows, yyyymm } from './sql.js';
@@ -40,7 +40,8 @@ type Stored = StoredLine & { computedAtMs: number };
 /**
  * The statements check (docs/finance.md "Audit: the books checked", 3): the month's stored
  * statements (billing.statements) against a recomputation from the ledger, billing.usage and the
- * account history, by the statements service's own code (`readMonthActivity`, `statementLines`):
+ * account history, by the code the statements service computes them with
+ * (@nanobill/statement-lines: `readMonthActivity`, `statementLines`):
  * - a final month: recomputed over the ledger rows its finalization covered (priced before the
  *   cut-off: the first claim stored in billing.statement_claims), with the months final before it; any
  *   difference means a final statement changed, or the books under it did;

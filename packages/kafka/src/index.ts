@@ -29,6 +29,14 @@ export {
   type Decoding,
   type Rejection,
 } from './dlq.js';
+export {
+  replayDlq,
+  DLQ_REPLAY_GROUP,
+  REPLAY_HEADERS,
+  type ReplayOptions,
+  type ReplayedMessage,
+  type ReplaySummary,
+} from './dlq-replay.js';
 export { startLease, type Lease, type LeaseOptions } from './lease.js';
 export { startTopicView, type TopicView, type TopicViewOptions } from './topic-view.js';
 export {

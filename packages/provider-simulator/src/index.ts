@@ -34,3 +34,9 @@ export {
   trueCostNanoUsd,
 } from './cost.js';
 export { defaultSimulatedProviders, simulatedModels, simulatedTokenPricing } from './providers.js';
+export { FAULTS_ENV, FaultSpecError, SIMULATE_ENV, parseFaults } from './fault-spec.js';
+export {
+  simulateProviders,
+  simulatorToken,
+  startSimulatedProviders,
+} from './simulated-providers.js';

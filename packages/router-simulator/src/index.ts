@@ -15,3 +15,4 @@ export {
 } from './catalog.js';
 export { accountSnapshots } from './accounts.js';
 export { createRng, type Rng } from './prng.js';
+export { publishAccounts, runPrefix, simulatedTraffic } from './traffic.js';

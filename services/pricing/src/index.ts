@@ -15,6 +15,7 @@ export {
 } from './endpoint-health.js';
 export { intoBatches, mapLimit, MAX_IDS_PER_CALL } from './batches.js';
 export { readAnswer, type AnswerReport } from './answer.js';
+export { CostClient, type CallOutcome } from './cost-client.js';
 export { priceComputeTime } from './compute-time.js';
 export { PendingRequests } from './pending.js';
 export {

@@ -4,8 +4,8 @@ import { AccountHistory } from '@nanobill/attribution';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import { Counter, Gauge, type Logger, type Registry } from '@nanobill/observability';
 import { correctRollups } from '@nanobill/usage';
-import type { FailedAccount } from './compute.js';
-import { monthsWithWork, refreshMonth, type StoredLine } from './store.js';
+import type { FailedAccount, StoredLine } from '@nanobill/statement-lines';
+import { monthsWithWork, refreshMonth } from './store.js';
 
 export interface StatementsOptions {
   clickhouse: ClickHouseClient;

@@ -2,13 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AccountHistory } from '@nanobill/attribution';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
-import { type StatementLine, type StatementStatus } from '@nanobill/credits';
+import { type StatementStatus } from '@nanobill/credits';
 import { monthBounds, monthOf } from '@nanobill/calendar';
 import { fitsInt64, formatUsd } from '@nanobill/money';
-import { readMonthActivity, routedCosts, statementLines, type FailedAccount } from './compute.js';
-
-/** A statement line with the part of its gross that corrects earlier, final months. */
-export type StoredLine = StatementLine & { adjustment: bigint };
+import {
+  AMOUNTS,
+  finalizedMonths,
+  readMonthActivity,
+  statementLines,
+  type FailedAccount,
+  type StoredLine,
+} from '@nanobill/statement-lines';
 
 /** Rows still in flight when a month is closed are given this long to be stored. */
 const SETTLE_MS = 5 * 60 * 1000;
@@ -17,38 +21,6 @@ const SETTLE_MS = 5 * 60 * 1000;
  * at the same moment (an earlier server clock, committed a little later) is seen by both.
  */
 export const CLAIM_SETTLE_MS = 1_000;
-
-/**
- * The cut-off of every month that turned final (epoch ms): the winning claim's, the first stored
- * (server clock, then claim id). A final statement of month M covers the ledger rows of M with
- * `priced_at` before M's cut-off, and the rows of earlier final months E priced during M at or
- * after E's cut-off.
- */
-export async function finalizedMonths(clickhouse: ClickHouseClient): Promise<Map<string, number>> {
-  const result = await clickhouse.query({
-    query: `SELECT month, toUnixTimestamp64Milli(argMin(cutoff, (claimed_at, claim_id)))
-            FROM billing.statement_claims GROUP BY month`,
-    format: 'JSONCompactEachRow',
-  });
-  return new Map((await result.json<[string, string]>()).map(([month, at]) => [month, Number(at)]));
-}
-
-/**
- * What the account's statement of `month` says so far: its routed cost, adjustments of earlier
- * final months included (the spend page shows this figure, so it equals the statement's draft).
- */
-export async function monthToDateGross(
-  clickhouse: ClickHouseClient,
-  account: string,
-  month: string,
-): Promise<bigint> {
-  const finalized = await finalizedMonths(clickhouse);
-  const { gross, adjustments } = await routedCosts(clickhouse, month, {
-    finalized: new Map([...finalized].filter(([other]) => other !== month)),
-    account,
-  });
-  return (gross.get(account) ?? 0n) + (adjustments.get(account) ?? 0n);
-}
 
 /** Final months whose every account's final line is stored (`billing.statement_months`). */
 async function completedMonths(clickhouse: ClickHouseClient): Promise<Set<string>> {
@@ -221,16 +193,6 @@ export async function monthsWithWork(clickhouse: ClickHouseClient, now: Date): P
 
 /** A line that cannot be stored, and why. */
 export type OnRefused = (line: StoredLine, reason: string) => void;
-
-/** The money fields of a statement line (nano-USD, `bigint`). */
-export const AMOUNTS = [
-  'gross',
-  'adjustment',
-  'credits_granted',
-  'credits_applied',
-  'payable',
-  'written_off',
-] as const satisfies ReadonlyArray<keyof StoredLine>;
 
 /**
  * The lines whose every amount fits the Int64 columns of `billing.statement_lines`, and the

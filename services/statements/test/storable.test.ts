@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { INT64_MAX } from '@nanobill/money';
-import { storableLines, type StoredLine } from '../src/index.js';
+import type { StoredLine } from '@nanobill/statement-lines';
+import { storableLines } from '../src/index.js';
 
 function line(account: string, gross: bigint): StoredLine {
   return {

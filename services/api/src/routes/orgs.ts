@@ -6,7 +6,7 @@ import { spendingLimitOf } from '@nanobill/contract';
 import { applyCredits } from '@nanobill/credits';
 import { monthBounds, monthOf } from '@nanobill/calendar';
 import { nanoToJson, roundHalfUp } from '@nanobill/money';
-import { monthToDateGross } from '@nanobill/statements';
+import { monthToDateGross } from '@nanobill/statement-lines';
 import { usageSeries } from '@nanobill/usage';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import {

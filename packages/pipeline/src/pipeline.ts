@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { TOPICS, type Alert } from '@nanobill/contract';
+import type { Alert } from '@nanobill/contract';
 import type { Config } from '@nanobill/config';
 import {
   migrate,
@@ -27,8 +27,10 @@ import {
   describeDrift,
   prepareTopics,
   topicSpecs,
+  TOPIC_NAMES,
   type Kafka,
   type Stoppable,
+  type TopicNames,
 } from '@nanobill/kafka';
 import { startBroker } from '@nanobill/kafka-broker';
 import {
@@ -54,6 +56,25 @@ export const SERVICES = [
   'api',
 ] as const;
 export type ServiceName = (typeof SERVICES)[number];
+
+/** The services that consume with a group of their own (the others read no topic, or by lease). */
+export type ConsumingService = 'ingest' | 'accounts' | 'pricing' | 'enforcement' | 'alerts';
+
+/**
+ * What a test or a benchmark changes about the wiring, so that several pipelines share a broker:
+ * every part of the pipeline uses the same names (what one service publishes, the next reads).
+ */
+export interface PipelineOverrides {
+  /** Topic names; each default is the contract's (`TOPIC_NAMES`). */
+  topics?: Partial<TopicNames>;
+  /** Consumer group ids; each default is the service's own (`nanobill-<service>`). */
+  groups?: Partial<Record<ConsumingService, string>>;
+  /**
+   * Cron schedules (null: none, the rounds are driven by hand). Default: pricing's from the
+   * configuration (NANOBILL_PRICING_SCHEDULE), the statements service's own.
+   */
+  schedules?: { pricing?: string | null; statements?: string | null };
+}
 
 /** How long a service started alone waits for `nanobill migrate` on a shared server. */
 const MIGRATION_WAIT_MS = 5 * 60_000;
@@ -88,10 +109,13 @@ export async function startPipeline(options: {
    * `retry.restartOnFailure` answering no, to see what happens when kafkajs gives up.
    */
   kafka?: Kafka;
-  /** Default `billing.account-status.v1`. Tests on a shared broker read one of their own. */
-  accountStatusTopic?: string;
+  /** Topics, groups and schedules of its own (tests on a shared broker, benchmarks). */
+  overrides?: PipelineOverrides;
 }): Promise<Pipeline> {
   const { config, logger } = options;
+  const topics: TopicNames = { ...TOPIC_NAMES, ...options.overrides?.topics };
+  const groups = options.overrides?.groups ?? {};
+  const schedules = options.overrides?.schedules ?? {};
   const providers = options.providers ?? loadProviders(config.providersFile);
   // Before anything writes there (the local broker, chdb, the socket): 0700 when created here.
   privateDir(config.dataDir);
@@ -142,7 +166,10 @@ export async function startPipeline(options: {
       if (applied.length > 0)
         logger.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
     }
-    const { created, drift } = await prepareTopics(kafka, topicSpecs(config.requestsPartitions));
+    const { created, drift } = await prepareTopics(
+      kafka,
+      topicSpecs(config.requestsPartitions, topics),
+    );
     for (const d of drift) logger.error(d, describeDrift(d));
     if (created.length > 0) logger.info({ topics: created }, 'topics created');
 
@@ -154,7 +181,8 @@ export async function startPipeline(options: {
         logger,
         metrics: registry,
         supervision,
-        topics: { requests: TOPICS.requests, dlq: TOPICS.requestsDlq },
+        topics: { requests: topics.requests, dlq: topics.requestsDlq },
+        groupId: groups.ingest,
         providers: providers.names,
         eventWindow: config.eventWindow,
         maxRows: config.ingest.maxRows,
@@ -169,6 +197,8 @@ export async function startPipeline(options: {
         logger,
         metrics: registry,
         supervision,
+        topics: { accounts: topics.accounts, dlq: topics.accountsDlq },
+        groupId: groups.accounts,
       });
       stack.push(['accounts', accounts]);
     }
@@ -180,10 +210,12 @@ export async function startPipeline(options: {
         metrics: registry,
         supervision,
         providers,
+        topics: { requests: topics.requests, alerts: topics.alerts, dlq: topics.requestsDlq },
+        groupId: groups.pricing,
         eventWindow: config.eventWindow,
         graceMs: config.attributionGraceMs,
         deadlineMs: config.pricing.deadlineMs,
-        schedule: config.pricing.schedule,
+        schedule: schedules.pricing === undefined ? config.pricing.schedule : schedules.pricing,
         endpointFailingAfterMs: config.pricing.endpointFailingAfterMs,
       });
       stack.push(['pricing', pricing]);
@@ -204,6 +236,7 @@ export async function startPipeline(options: {
           logger,
           metrics: registry,
           deadlineMs: config.pricing.deadlineMs,
+          schedule: schedules.statements,
         }),
       );
     }
@@ -219,10 +252,16 @@ export async function startPipeline(options: {
           metrics: registry,
           supervision,
           providers,
+          topics: {
+            requests: topics.requests,
+            accountStatus: topics.accountStatus,
+            alerts: topics.alerts,
+          },
+          groupId: groups.enforcement,
           eventWindow: config.eventWindow,
           graceMs: config.attributionGraceMs,
           // Nothing is decided before the accounts service has stored the snapshots on the topic.
-          accountsFeed: { topic: TOPICS.accounts, groupId: ACCOUNTS_GROUP_ID },
+          accountsFeed: { topic: topics.accounts, groupId: groups.accounts ?? ACCOUNTS_GROUP_ID },
         });
         const audit = startScheduledAudit({
           clickhouse: client,
@@ -232,8 +271,8 @@ export async function startPipeline(options: {
           deadlineMs: config.pricing.deadlineMs,
           graceMs: config.attributionGraceMs,
           enforcement: service,
-          publishedStatuses: () => readPublishedStatuses(kafka, TOPICS.accountStatus, logger),
-          raise: (alert) => publishAlert(kafka, alert),
+          publishedStatuses: () => readPublishedStatuses(kafka, topics.accountStatus, logger),
+          raise: (alert) => publishAlert(kafka, topics.alerts, alert),
         });
         enforcement = service;
         return {
@@ -265,6 +304,8 @@ export async function startPipeline(options: {
           webhook,
           secrets,
           opsWebhook,
+          topics: { alerts: topics.alerts, dlqs: [topics.requestsDlq, topics.accountsDlq] },
+          groupId: groups.alerts,
         }),
       );
     }
@@ -273,7 +314,7 @@ export async function startPipeline(options: {
     if (only.has('api')) {
       const statuses = await startStatusView({
         kafka,
-        topic: options.accountStatusTopic ?? TOPICS.accountStatus,
+        topic: topics.accountStatus,
         logger,
         supervision,
       });
@@ -299,7 +340,7 @@ export async function startPipeline(options: {
         providers: providers.names,
         publishSettings: async (messages) => {
           await producer.send({
-            topic: TOPICS.accounts,
+            topic: topics.accounts,
             acks: -1,
             messages: messages.map((m) => ({ key: m.key, value: JSON.stringify(m.settings) })),
           });
@@ -337,6 +378,7 @@ export async function startPipeline(options: {
         enforcement,
         kafka,
         logger,
+        statusTopic: topics.accountStatus,
       });
     if (!config.clickhouseUrl) {
       const socket = await startQueryServer({
@@ -360,12 +402,12 @@ export async function startPipeline(options: {
 }
 
 /** An operations alert on billing.alerts.v1 (rare: a producer of its own each time). */
-async function publishAlert(kafka: Kafka, alert: Alert): Promise<void> {
+async function publishAlert(kafka: Kafka, topic: string, alert: Alert): Promise<void> {
   const producer = createProducer(kafka);
   await producer.connect();
   try {
     await producer.send({
-      topic: TOPICS.alerts,
+      topic,
       acks: -1,
       messages: [{ key: alert.alertId, value: JSON.stringify(alert) }],
     });

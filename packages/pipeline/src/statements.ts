@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { AccountFactsReader } from '@nanobill/accounts';
 import { AccountHistory } from '@nanobill/attribution';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
-import { monthStatements, type StoredLine } from '@nanobill/statements';
+import type { StoredLine } from '@nanobill/statement-lines';
+import { monthStatements } from '@nanobill/statements';
 
 export const StatementsRequest = z.object({
   month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'month must be YYYY-MM'),

@@ -24,6 +24,8 @@ export function auditBooks(
     enforcement?: AuditedEnforcement;
     kafka?: Kafka;
     logger?: Logger;
+    /** The status topic enforcement publishes to; default the contract's. */
+    statusTopic?: string;
   },
 ) {
   const { kafka, logger, enforcement } = options;
@@ -35,7 +37,7 @@ export function auditBooks(
     enforcement,
     publishedStatuses:
       enforcement && kafka && logger
-        ? () => readPublishedStatuses(kafka, TOPICS.accountStatus, logger)
+        ? () => readPublishedStatuses(kafka, options.statusTopic ?? TOPICS.accountStatus, logger)
         : undefined,
   });
 }

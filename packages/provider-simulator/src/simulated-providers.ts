@@ -1,10 +1,7 @@
 import type { ProviderRegistry, RemoteProvider } from '@nanobill/providers';
-import {
-  simulatedModels,
-  startProviderSimulator,
-  type ProviderSimulator,
-} from '@nanobill/provider-simulator';
 import { CATALOG, LLM_TASKS, providerModelIdOf, type Provider } from '@nanobill/router-simulator';
+import { simulatedModels } from './providers.js';
+import { startProviderSimulator, type ProviderSimulator } from './server.js';
 
 /**
  * The provider model ids the router simulator sends with token usage, per provider: what each

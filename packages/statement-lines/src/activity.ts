@@ -1,19 +1,9 @@
 import { attribute, type AccountHistory } from '@nanobill/attribution';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
-import { statementLine, type StatementLine, type StatementStatus } from '@nanobill/credits';
-import { monthBounds } from '@nanobill/calendar';
-import { accountMonth } from '@nanobill/accounts';
+import type { MonthActivity } from './lines.js';
 
 /** Instants as epoch milliseconds for ClickHouse parameters; "never" is year 9999. */
 const NEVER_MS = 253_402_300_799_000;
-
-export interface MonthActivity {
-  /** Routed cost per billed account of the month's own requests, priced before `pricedBefore`. */
-  gross: Map<string, bigint>;
-  /** Late costs of earlier, already final months, priced during this month. */
-  adjustments: Map<string, bigint>;
-  customKeyRequests: Map<string, number>;
-}
 
 const yyyymm = (month: string) => Number(month.replace('-', ''));
 
@@ -115,52 +105,34 @@ async function customKeyCounts(
   return counts;
 }
 
-/** An account whose line could not be computed, and why. */
-export interface FailedAccount {
-  accountId: string;
-  error: unknown;
+/**
+ * The cut-off of every month that turned final (epoch ms): the winning claim's, the first stored
+ * (server clock, then claim id). A final statement of month M covers the ledger rows of M with
+ * `priced_at` before M's cut-off, and the rows of earlier final months E priced during M at or
+ * after E's cut-off.
+ */
+export async function finalizedMonths(clickhouse: ClickHouseClient): Promise<Map<string, number>> {
+  const result = await clickhouse.query({
+    query: `SELECT month, toUnixTimestamp64Milli(argMin(cutoff, (claimed_at, claim_id)))
+            FROM billing.statement_claims GROUP BY month`,
+    format: 'JSONCompactEachRow',
+  });
+  return new Map((await result.json<[string, string]>()).map(([month, at]) => [month, Number(at)]));
 }
 
 /**
- * One line per account with any activity in the month; pure given the activity and history.
- * Each account is computed on its own: one whose history cannot be read (e.g. a plan history that
- * mixes user and org facts) is returned in `failed` and never stops the others' lines.
+ * What the account's statement of `month` says so far: its routed cost, adjustments of earlier
+ * final months included (the spend page shows this figure, so it equals the statement's draft).
  */
-export function statementLines(
+export async function monthToDateGross(
+  clickhouse: ClickHouseClient,
+  account: string,
   month: string,
-  activity: MonthActivity,
-  history: AccountHistory,
-  status: StatementStatus,
-): { lines: StatementLine[]; failed: FailedAccount[] } {
-  const accounts = new Set([
-    ...activity.gross.keys(),
-    ...activity.adjustments.keys(),
-    ...activity.customKeyRequests.keys(),
-  ]);
-  const { end } = monthBounds(month);
-  const lines: StatementLine[] = [];
-  const failed: FailedAccount[] = [];
-  for (const accountId of [...accounts].sort()) {
-    try {
-      const account = accountMonth(history, accountId, month, end.getTime() - 1);
-      const { facts } = account;
-      lines.push(
-        statementLine({
-          month,
-          accountId,
-          accountKind: facts.kind,
-          plan: facts.plan,
-          gross: activity.gross.get(accountId) ?? 0n,
-          adjustment: activity.adjustments.get(accountId) ?? 0n,
-          grant: account.grant,
-          payAsYouGo: account.payAsYouGo,
-          customKeyRequests: activity.customKeyRequests.get(accountId) ?? 0,
-          status,
-        }),
-      );
-    } catch (error) {
-      failed.push({ accountId, error });
-    }
-  }
-  return { lines, failed };
+): Promise<bigint> {
+  const finalized = await finalizedMonths(clickhouse);
+  const { gross, adjustments } = await routedCosts(clickhouse, month, {
+    finalized: new Map([...finalized].filter(([other]) => other !== month)),
+    account,
+  });
+  return (gross.get(account) ?? 0n) + (adjustments.get(account) ?? 0n);
 }

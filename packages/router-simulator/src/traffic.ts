@@ -1,10 +1,7 @@
 import { TOPICS, type AccountSnapshot } from '@nanobill/contract';
 import { createProducer, type Kafka } from '@nanobill/kafka';
-import {
-  accountSnapshots,
-  createEventGenerator,
-  type EventGenerator,
-} from '@nanobill/router-simulator';
+import { accountSnapshots } from './accounts.js';
+import { createEventGenerator, type EventGenerator } from './generator.js';
 
 /**
  * Live router traffic for `nanobill demo` and `nanobill simulate router`: the router simulator's

@@ -1,4 +1,6 @@
-import { createProducer, DLQ_HEADERS, type Kafka, type KafkaMessage } from '@nanobill/kafka';
+import type { KafkaMessage } from 'kafkajs';
+import { createProducer, type Kafka } from './client.js';
+import { DLQ_HEADERS } from './dlq.js';
 import type { Logger } from '@nanobill/observability';
 
 /** The durable consumer group of `nanobill dlq replay`: a second run continues where one stopped. */
