@@ -22,10 +22,14 @@ import { AccountHistory } from '@nanobill/attribution';
 import { loadProviders, type ProviderRegistry } from '@nanobill/providers';
 import { WebhookSecretStore, type SecretsCipher } from '@nanobill/webhooks';
 import {
+  ALERTS_TOPIC,
+  ORG_SETTINGS_TOPIC,
   kafkaFromConfig,
   createProducer,
   describeDrift,
   prepareTopics,
+  publishOnce,
+  topicPublisher,
   topicSpecs,
   type Kafka,
   type Stoppable,
@@ -297,13 +301,8 @@ export async function startPipeline(options: {
         webhookSecrets: webhookSecrets(reader),
         webhookAllowNetworks: config.webhooks.allowNetworks,
         providers: providers.names,
-        publishSettings: async (messages) => {
-          await producer.send({
-            topic: TOPICS.accounts,
-            acks: -1,
-            messages: messages.map((m) => ({ key: m.key, value: JSON.stringify(m.settings) })),
-          });
-        },
+        publishSettings: (messages) =>
+          topicPublisher(producer, ORG_SETTINGS_TOPIC).publish(messages.map((m) => m.settings)),
       });
       stack.push(['api server', { stop: () => api.close() }]);
       apiPort = api.port;
@@ -361,15 +360,5 @@ export async function startPipeline(options: {
 
 /** An operations alert on billing.alerts.v1 (rare: a producer of its own each time). */
 async function publishAlert(kafka: Kafka, alert: Alert): Promise<void> {
-  const producer = createProducer(kafka);
-  await producer.connect();
-  try {
-    await producer.send({
-      topic: TOPICS.alerts,
-      acks: -1,
-      messages: [{ key: alert.alertId, value: JSON.stringify(alert) }],
-    });
-  } finally {
-    await producer.disconnect();
-  }
+  await publishOnce(kafka, ALERTS_TOPIC, [alert]);
 }
