@@ -7,7 +7,8 @@ import type { EnforcementMetrics } from './metrics.js';
 
 export interface EventHandlerDeps {
   decode: ReturnType<typeof requestEventDecoder>;
-  enforcer: Enforcer;
+  /** Where estimates go and decisions come from (the Enforcer). */
+  enforcer: Pick<Enforcer, 'seen' | 'decide'>;
   sources: PriceSources;
   /** Publishes what the batch changed; `causedAt`: when its first estimated event was appended. */
   publish(decisions: Decisions, causedAt?: number): Promise<void>;
