@@ -1,4 +1,5 @@
 import type { KafkaMessage, Producer } from 'kafkajs';
+import { publishOutgoing } from './publisher.js';
 
 export interface Rejection {
   message: KafkaMessage;
@@ -58,7 +59,8 @@ export const DLQ_HEADERS = {
 
 /**
  * Sends rejected messages to a dead-letter topic with their original key and bytes untouched, so
- * they can be replayed after a fix; why and where from travel in headers.
+ * they can be replayed after a fix; why and where from travel in headers. In bounded requests:
+ * a whole consumed batch rejected may be more than one request may carry.
  */
 export async function sendToDlq(
   producer: Producer,
@@ -67,11 +69,11 @@ export async function sendToDlq(
   rejections: Rejection[],
   now = new Date(),
 ): Promise<void> {
-  if (rejections.length === 0) return;
-  await producer.send({
-    topic: dlqTopic,
-    acks: -1,
-    messages: rejections.map(({ message, code, reason }) => ({
+  // No schema here: what was rejected is passed on as it came, for a replay after a fix.
+  await publishOutgoing(
+    producer,
+    rejections.map(({ message, code, reason }) => ({
+      topic: dlqTopic,
       key: message.key,
       value: message.value,
       headers: {
@@ -84,5 +86,5 @@ export async function sendToDlq(
         [DLQ_HEADERS.rejectedAt]: now.toISOString(),
       },
     })),
-  });
+  );
 }

@@ -37,6 +37,34 @@ export {
   type ReplayedMessage,
   type ReplaySummary,
 } from './dlq-replay.js';
+export {
+  defineTopic,
+  onTopic,
+  topicPublisher,
+  publishOnce,
+  publishOutgoing,
+  outgoing,
+  tombstone,
+  chunked,
+  outgoingBytes,
+  InvalidMessageError,
+  PartlyPublishedError,
+  PUBLISH_LIMITS,
+  RECORD_OVERHEAD_BYTES,
+  type BatchSender,
+  type MessageSchema,
+  type Outgoing,
+  type Publisher,
+  type PublishLimits,
+  type TopicDefinition,
+} from './publisher.js';
+export {
+  ACCOUNT_SNAPSHOTS_TOPIC,
+  ACCOUNT_STATUS_TOPIC,
+  ALERTS_TOPIC,
+  ORG_SETTINGS_TOPIC,
+} from './contract-topics.js';
+export { readOffsets, type Offsets, type PartitionOffsets } from './offsets.js';
 export { startLease, type Lease, type LeaseOptions } from './lease.js';
 export { startTopicView, type TopicView, type TopicViewOptions } from './topic-view.js';
 export {

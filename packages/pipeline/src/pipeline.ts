@@ -22,10 +22,15 @@ import { AccountHistory } from '@nanobill/attribution';
 import { loadProviders, type ProviderRegistry } from '@nanobill/providers';
 import { WebhookSecretStore, type SecretsCipher } from '@nanobill/webhooks';
 import {
+  ALERTS_TOPIC,
+  ORG_SETTINGS_TOPIC,
   kafkaFromConfig,
   createProducer,
   describeDrift,
   prepareTopics,
+  onTopic,
+  publishOnce,
+  topicPublisher,
   topicSpecs,
   TOPIC_NAMES,
   type Kafka,
@@ -338,13 +343,10 @@ export async function startPipeline(options: {
         webhookSecrets: webhookSecrets(reader),
         webhookAllowNetworks: config.webhooks.allowNetworks,
         providers: providers.names,
-        publishSettings: async (messages) => {
-          await producer.send({
-            topic: topics.accounts,
-            acks: -1,
-            messages: messages.map((m) => ({ key: m.key, value: JSON.stringify(m.settings) })),
-          });
-        },
+        publishSettings: (messages) =>
+          topicPublisher(producer, onTopic(ORG_SETTINGS_TOPIC, topics.accounts)).publish(
+            messages.map((m) => m.settings),
+          ),
       });
       stack.push(['api server', { stop: () => api.close() }]);
       apiPort = api.port;
@@ -403,15 +405,5 @@ export async function startPipeline(options: {
 
 /** An operations alert on billing.alerts.v1 (rare: a producer of its own each time). */
 async function publishAlert(kafka: Kafka, topic: string, alert: Alert): Promise<void> {
-  const producer = createProducer(kafka);
-  await producer.connect();
-  try {
-    await producer.send({
-      topic,
-      acks: -1,
-      messages: [{ key: alert.alertId, value: JSON.stringify(alert) }],
-    });
-  } finally {
-    await producer.disconnect();
-  }
+  await publishOnce(kafka, onTopic(ALERTS_TOPIC, topic), [alert]);
 }

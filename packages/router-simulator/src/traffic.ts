@@ -1,5 +1,5 @@
 import { TOPICS, type AccountSnapshot } from '@nanobill/contract';
-import { createProducer, type Kafka } from '@nanobill/kafka';
+import { ACCOUNT_SNAPSHOTS_TOPIC, onTopic, publishOnce, type Kafka } from '@nanobill/kafka';
 import { accountSnapshots } from './accounts.js';
 import { createEventGenerator, type EventGenerator } from './generator.js';
 
@@ -32,15 +32,5 @@ export async function publishAccounts(
   snapshots: AccountSnapshot[],
   topic: string = TOPICS.accounts,
 ): Promise<void> {
-  const producer = createProducer(kafka);
-  await producer.connect();
-  try {
-    await producer.send({
-      topic,
-      acks: -1,
-      messages: snapshots.map((s) => ({ key: s.accountId, value: JSON.stringify(s) })),
-    });
-  } finally {
-    await producer.disconnect();
-  }
+  await publishOnce(kafka, onTopic(ACCOUNT_SNAPSHOTS_TOPIC, topic), snapshots);
 }

@@ -21,3 +21,17 @@ export function destinationOf(
   if (alert.accountId === undefined) return undefined;
   return history.at(alert.accountId, now)?.alertWebhookUrl;
 }
+
+/**
+ * Where a logged alert is delivered. The log (which finance can read) keeps an operations
+ * alert's webhook as its origin only: that URL is an operator's credential (a Slack-style hook),
+ * so operations deliveries take the configured URL, now as after a restart.
+ */
+export function deliveryUrl(
+  type: string,
+  logged: string | null,
+  opsWebhookUrl: string | undefined,
+): string | undefined {
+  if (logged === null) return undefined;
+  return ACCOUNT_ALERT_TYPES.has(type as AlertType) ? logged : opsWebhookUrl;
+}

@@ -1,5 +1,7 @@
 import { Counter, Gauge, type Registry } from '@nanobill/observability';
 
+export type AlertsMetrics = ReturnType<typeof createAlertsMetrics>;
+
 export function createAlertsMetrics(registry: Registry) {
   const registers = [registry];
   return {

@@ -1,30 +1,26 @@
 import { AccountFactsReader } from '@nanobill/accounts';
 import { AccountHistory } from '@nanobill/attribution';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
-import { Alert, TOPICS } from '@nanobill/contract';
+import { TOPICS, type Alert } from '@nanobill/contract';
 import {
+  ALERTS_TOPIC,
   createProducer,
-  startBatchConsumer,
+  onTopic,
+  topicPublisher,
   type Kafka,
-  type PartitionBatch,
   type Supervision,
 } from '@nanobill/kafka';
 import type { Logger, Registry } from '@nanobill/observability';
-import {
-  WebhookSender,
-  webhookOrigin,
-  type DeliveryOutcome,
-  type Resolve,
-  type WebhookSecretStore,
-} from '@nanobill/webhooks';
+import { WebhookSender, type Resolve, type WebhookSecretStore } from '@nanobill/webhooks';
 import type { RetryPolicy } from '@nanobill/retry';
-import { afterAttempt, DeliveryQueue, type DeliveryJob } from './deliveries.js';
-import { ACCOUNT_ALERT_TYPES, destinationOf } from './destination.js';
-import { DlqWatch } from './dlq-watch.js';
-import { AlertLog, alertLogRow, type AlertLogRow } from './log.js';
+import { DeliveryQueue, type DeliveryJob } from './deliveries.js';
+import { startDeliveryWorker } from './delivery-worker.js';
+import { ACCOUNT_ALERT_TYPES, deliveryUrl } from './destination.js';
+import { startDlqWatchJob } from './dlq-job.js';
+import { startAlertLogConsumer } from './log-consumer.js';
+import { AlertLog, type AlertLogRow } from './log.js';
 import { createAlertsMetrics } from './metrics.js';
-import { deliveryFailing, dlqGrowth } from './ops-alerts.js';
-import { recordAttempt, unfinishedDeliveries } from './store.js';
+import { unfinishedDeliveries } from './store.js';
 
 export const ALERTS_GROUP_ID = 'nanobill-alerts';
 
@@ -110,221 +106,113 @@ export async function startAlerts(options: AlertsOptions): Promise<{ stop(): Pro
     resolve: options.webhook?.resolve,
   });
   const opsUrl = options.opsWebhook?.url;
-  /** Account alerts with the account's secrets, operations alerts with the operations one. */
-  const secretsFor = async (job: DeliveryJob): Promise<string[]> => {
-    if (!ACCOUNT_ALERT_TYPES.has(job.type as Alert['type'])) {
-      if (options.opsWebhook === undefined) throw new Error('no operations webhook secret');
-      return [options.opsWebhook.secret];
-    }
-    if (job.accountId === null) throw new Error('an account alert without an account');
-    return options.secrets.signingSecrets(job.accountId);
-  };
-  const queue = new DeliveryQueue();
   const producer = createProducer(options.kafka);
   await producer.connect();
+  const alertsOut = topicPublisher(producer, onTopic(ALERTS_TOPIC, topics.alerts));
+  const raise = (alert: Alert) => alertsOut.publish([alert]);
 
-  const publish = async (alerts: Alert[]) => {
-    await producer.send({
-      topic: topics.alerts,
-      acks: -1,
-      messages: alerts.map((a) => ({ key: a.alertId, value: JSON.stringify(Alert.parse(a)) })),
-    });
-  };
-
-  /**
-   * Where a logged alert is delivered. The log (which finance can read) keeps an operations
-   * alert's webhook as its origin only: that URL is an operator's credential (a Slack-style hook),
-   * so operations deliveries take the configured URL, now as after a restart.
-   */
-  const deliveryUrl = (type: string, logged: string | null): string | undefined => {
-    if (logged === null) return undefined;
-    return ACCOUNT_ALERT_TYPES.has(type as Alert['type']) ? logged : opsUrl;
-  };
-  const enqueue = (row: AlertLogRow) => {
-    const url = deliveryUrl(row.type, row.webhook_url);
-    if (url === undefined) return;
-    queue.add({
-      alertId: row.alert_id,
-      accountId: row.account_id,
-      type: row.type,
-      url,
-      body: row.body,
-      attempt: 1,
-      dueAtMs: 0,
-    });
-  };
-  for (const job of await unfinishedDeliveries(
+  const queue = await resumedDeliveries(
     clickhouse,
     now().getTime() - (options.resumeWindowMs ?? 7 * 24 * 60 * 60_000),
-  )) {
-    const url = deliveryUrl(job.type, job.url);
-    if (url !== undefined) queue.add({ ...job, url });
-  }
+    opsUrl,
+  );
   if (queue.size > 0) logger.info({ deliveries: queue.size }, 'unfinished deliveries resumed');
 
-  async function handle(batch: PartitionBatch): Promise<void> {
-    await facts.refresh();
-    const at = now();
-    const rows: AlertLogRow[] = [];
-    for (const message of batch.messages) {
-      const body = message.value?.toString() ?? '';
-      let parsed: ReturnType<typeof Alert.safeParse>;
-      try {
-        parsed = Alert.safeParse(JSON.parse(body));
-      } catch {
-        parsed = Alert.safeParse(undefined);
-      }
-      if (!parsed.success) {
-        // Alerts come from nanobill's own services: a bad one is a bug, logged with its offset.
-        metrics.alerts.inc({ type: 'unknown', result: 'invalid' });
-        logger.error(
-          { partition: batch.partition, offset: message.offset, problem: parsed.error.message },
-          'invalid alert skipped',
-        );
-        continue;
-      }
-      const alert = parsed.data;
-      const destination = destinationOf(alert, facts.history, at, opsUrl);
-      const logged =
-        destination === undefined || ACCOUNT_ALERT_TYPES.has(alert.type)
-          ? destination
-          : webhookOrigin(destination);
-      rows.push(alertLogRow(alert, body, logged));
-    }
-    const fresh = await log.write(rows);
-    const freshIds = new Set(fresh.map((r) => r.alert_id));
-    for (const row of rows) {
-      metrics.alerts.inc({
-        type: row.type,
-        result: freshIds.has(row.alert_id) ? 'logged' : 'duplicate',
-      });
-    }
-    for (const row of fresh) enqueue(row);
-    metrics.queued.set(queue.size);
-  }
-
-  const consumer = await startBatchConsumer({
+  const consumer = await startAlertLogConsumer({
     kafka: options.kafka,
-    groupId: options.groupId ?? ALERTS_GROUP_ID,
     topic: topics.alerts,
-    logger,
-    handle,
+    groupId: options.groupId ?? ALERTS_GROUP_ID,
     sessionTimeoutMs: options.sessionTimeoutMs,
     supervision: { metrics: options.metrics, ...options.supervision },
+    logger,
+    metrics,
+    facts,
+    log,
+    opsWebhookUrl: opsUrl,
+    now,
+    onLogged: (row) => {
+      const url = deliveryUrl(row.type, row.webhook_url, opsUrl);
+      if (url !== undefined) queue.add(firstDelivery(row, url));
+      metrics.queued.set(queue.size);
+    },
   });
 
-  const sign = async (job: DeliveryJob): Promise<DeliveryOutcome> => {
-    let secrets: string[];
-    try {
-      secrets = await secretsFor(job);
-    } catch (err) {
-      logger.error({ err, alertId: job.alertId }, 'no signing secret for a delivery');
-      return { ok: false, status: null, error: SECRET_UNAVAILABLE, durationMs: 0, retryable: true };
-    }
-    return sender.send({
-      url: job.url,
-      rawBody: job.body,
-      alertId: job.alertId,
-      attempt: job.attempt,
-      secrets,
-    });
-  };
+  const worker = startDeliveryWorker({
+    queue,
+    sender,
+    secretsFor: signingSecrets(options.secrets, options.opsWebhook?.secret),
+    clickhouse,
+    retry,
+    raise,
+    metrics,
+    logger,
+    now,
+    pollMs: options.pollMs ?? 250,
+    concurrency: options.concurrency ?? 8,
+  });
 
-  const attempt = async (job: DeliveryJob) => {
-    const result = await sign(job);
-    const record = afterAttempt(job, result, Date.now(), retry);
-    try {
-      await recordAttempt(clickhouse, record);
-    } catch (err) {
-      logger.error({ err, alertId: job.alertId }, 'could not record a delivery attempt');
-      queue.release(job, Date.now() + retry.baseDelayMs);
-      return;
-    }
-    queue.settle(record);
-    metrics.attempts.inc({ outcome: record.outcome });
-    if (result.error !== null) metrics.failures.inc({ error: result.error });
-    // The origin only: a webhook URL's path often carries a token of its own.
-    const fields = {
-      alertId: job.alertId,
-      origin: webhookOrigin(job.url),
-      attempt: job.attempt,
-      error: result.error,
-    };
-    if (record.outcome === 'delivered') logger.info(fields, 'alert delivered');
-    else if (record.outcome === 'retrying') logger.warn(fields, 'alert delivery failed; retrying');
-    else {
-      logger.error(fields, 'alert delivery abandoned');
-      // An account's webhook that keeps failing is on-call's to see; an operations webhook
-      // failing is only logged (its alert would go to that same webhook).
-      if (ACCOUNT_ALERT_TYPES.has(job.type as Alert['type'])) {
-        await publish([deliveryFailing(job, result.error, now())]).catch((err: unknown) =>
-          logger.error({ err, alertId: job.alertId }, 'could not raise webhook_delivery_failing'),
-        );
-      }
-    }
-  };
-  /** Whatever happens in an attempt stays there: the job is tried again later, the rest go on. */
-  const attemptIsolated = (job: DeliveryJob) =>
-    attempt(job).catch((err: unknown) => {
-      logger.error({ err, alertId: job.alertId }, 'delivery attempt failed unexpectedly');
-      queue.release(job, Date.now() + retry.maxDelayMs);
-    });
-  let inFlight = 0;
-  const concurrency = options.concurrency ?? 8;
-  const poll = () => {
-    for (const job of queue.due(Date.now(), concurrency - inFlight)) {
-      inFlight++;
-      void attemptIsolated(job).finally(() => {
-        inFlight--;
-        metrics.queued.set(queue.size);
-      });
-    }
-  };
-  const poller = setInterval(poll, options.pollMs ?? 250);
-
-  const watch = options.dlqWatch ?? { intervalMs: 60_000, threshold: 1, windowMs: 60 * 60_000 };
-  const dlq = new DlqWatch(watch.threshold, watch.windowMs);
-  const checkDlqs = async () => {
-    const admin = options.kafka.admin();
-    await admin.connect();
-    try {
-      for (const topic of topics.dlqs) {
-        const offsets = await admin.fetchTopicOffsets(topic);
-        const end = offsets.reduce((sum, o) => sum + BigInt(o.high), 0n);
-        metrics.dlqMessages.set({ topic }, Number(end));
-        const growth = dlq.observe(topic, end, now().getTime());
-        if (growth === undefined) continue;
-        await publish([dlqGrowth(topic, growth, end, now())]).catch((error: unknown) => {
-          dlq.unraise(topic, growth);
-          throw error;
-        });
-      }
-    } finally {
-      await admin.disconnect();
-    }
-  };
-  const dlqTimer =
-    watch.intervalMs > 0
-      ? setInterval(() => {
-          checkDlqs().catch((err: unknown) => logger.error({ err }, 'DLQ check failed'));
-        }, watch.intervalMs)
-      : undefined;
-  if (watch.intervalMs > 0)
-    await checkDlqs().catch((err: unknown) => logger.error({ err }, 'DLQ check failed'));
+  const dlqWatch = await startDlqWatchJob({
+    kafka: options.kafka,
+    topics: topics.dlqs,
+    watch: options.dlqWatch ?? { intervalMs: 60_000, threshold: 1, windowMs: 60 * 60_000 },
+    raise,
+    metrics,
+    logger,
+    now,
+  });
 
   return {
     async stop() {
-      clearInterval(poller);
-      clearInterval(dlqTimer);
+      const attemptsRecorded = worker.stop();
+      dlqWatch.stop();
       await consumer.stop();
       await log.close();
       // Attempts in flight finish and are recorded; waiting ones resume at the next start.
-      while (inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      await attemptsRecorded;
       await sender.close();
       await producer.disconnect();
     },
   };
 }
 
-/** What a delivery records when the account's signing secret cannot be had (retried). */
-const SECRET_UNAVAILABLE = 'signing secret unavailable';
+/** The deliveries not finished before the last stop (alerts logged since `sinceMs`). */
+async function resumedDeliveries(
+  clickhouse: ClickHouseClient,
+  sinceMs: number,
+  opsUrl: string | undefined,
+): Promise<DeliveryQueue> {
+  const queue = new DeliveryQueue();
+  for (const job of await unfinishedDeliveries(clickhouse, sinceMs)) {
+    const url = deliveryUrl(job.type, job.url, opsUrl);
+    if (url !== undefined) queue.add({ ...job, url });
+  }
+  return queue;
+}
+
+/** A logged alert's first delivery, due now. */
+function firstDelivery(row: AlertLogRow, url: string): DeliveryJob {
+  return {
+    alertId: row.alert_id,
+    accountId: row.account_id,
+    type: row.type,
+    url,
+    body: row.body,
+    attempt: 1,
+    dueAtMs: 0,
+  };
+}
+
+/** Account alerts with the account's secrets, operations alerts with the operations one. */
+function signingSecrets(
+  secrets: WebhookSecretStore,
+  opsSecret: string | undefined,
+): (job: DeliveryJob) => Promise<string[]> {
+  return async (job) => {
+    if (!ACCOUNT_ALERT_TYPES.has(job.type as Alert['type'])) {
+      if (opsSecret === undefined) throw new Error('no operations webhook secret');
+      return [opsSecret];
+    }
+    if (job.accountId === null) throw new Error('an account alert without an account');
+    return secrets.signingSecrets(job.accountId);
+  };
+}

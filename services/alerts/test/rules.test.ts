@@ -10,7 +10,7 @@ import {
   type DeliveryJob,
 } from '../src/deliveries.js';
 import type { RetryPolicy } from '@nanobill/retry';
-import { ACCOUNT_ALERT_TYPES, destinationOf } from '../src/destination.js';
+import { ACCOUNT_ALERT_TYPES, deliveryUrl, destinationOf } from '../src/destination.js';
 import { DlqWatch } from '../src/dlq-watch.js';
 
 // Pure rules of the alerts worker (docs/contract.md §7): retries, the delivery queue, DLQ growth
@@ -516,5 +516,22 @@ describe('DlqWatch.unraise', () => {
     watch.unraise('dlq', growth);
     expect(watch.observe('dlq', 13n, 2_000)).toEqual(growth);
     expect(watch.observe('dlq', 14n, 3_000)).toBeUndefined(); // raised now: once per window
+  });
+});
+
+describe('deliveryUrl: where a logged alert is delivered', () => {
+  const ops = 'https://hooks.example/ops/secret-token';
+  it("an account alert goes to the URL logged (the account's webhook then)", () => {
+    expect(deliveryUrl('spend_threshold', 'https://acme.example/hook', ops)).toBe(
+      'https://acme.example/hook',
+    );
+  });
+  it('an operations alert goes to the configured URL: the log keeps its origin only', () => {
+    expect(deliveryUrl('dlq_growth', 'https://hooks.example', ops)).toBe(ops);
+    expect(deliveryUrl('dlq_growth', 'https://hooks.example', undefined)).toBeUndefined();
+  });
+  it('nowhere when nothing was logged as its destination', () => {
+    expect(deliveryUrl('spend_threshold', null, ops)).toBeUndefined();
+    expect(deliveryUrl('dlq_growth', null, ops)).toBeUndefined();
   });
 });

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Kafka } from '@nanobill/kafka';
+import { readOffsets, type Kafka } from '@nanobill/kafka';
 
 /** Where account snapshots come from, and the consumer group that stores them in ClickHouse. */
 export interface AccountsFeed {
@@ -23,21 +23,18 @@ export async function waitForAccountHistory(
   feed: AccountsFeed,
   options: { timeoutMs: number; signal: AbortSignal; pollMs?: number },
 ): Promise<CatchUp> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
+  return readOffsets(kafka, async (offsets) => {
     const ends = new Map(
-      (await admin.fetchTopicOffsets(feed.topic))
-        .filter((o) => BigInt(o.high) > BigInt(o.low))
-        .map((o) => [o.partition, BigInt(o.high)]),
+      (await offsets.topicEnds(feed.topic))
+        .filter((o) => o.high > o.low)
+        .map((o) => [o.partition, o.high]),
     );
     if (ends.size === 0) return 'nothing_to_read';
     const deadline = Date.now() + options.timeoutMs;
     for (;;) {
-      const [committed] = await admin.fetchOffsets({ groupId: feed.groupId, topics: [feed.topic] });
-      for (const { partition, offset } of committed?.partitions ?? []) {
+      for (const [partition, offset] of await offsets.committed(feed.groupId, feed.topic)) {
         const end = ends.get(partition);
-        if (end !== undefined && BigInt(offset) >= end) ends.delete(partition);
+        if (end !== undefined && offset >= end) ends.delete(partition);
       }
       if (ends.size === 0) return 'caught_up';
       if (Date.now() >= deadline || options.signal.aborted) return 'timed_out';
@@ -45,7 +42,5 @@ export async function waitForAccountHistory(
         () => undefined,
       );
     }
-  } finally {
-    await admin.disconnect();
-  }
+  });
 }

@@ -12,5 +12,4 @@ export {
   type SeenRequest,
   type UnpricedRequest,
 } from './enforcer.js';
-export { PUBLISH_CHUNK_LIMITS } from './chunks.js';
 export type { AccountsFeed } from './catch-up.js';

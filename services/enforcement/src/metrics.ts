@@ -46,7 +46,7 @@ export function createEnforcementMetrics(registry: Registry) {
     }),
     failures: new Counter({
       name: 'nanobill_enforcement_account_failures_total',
-      help: 'Accounts, ledger or unpriced rows and events enforcement skipped because processing them threw, by stage (decide, event, ledger_row, unpriced_row, quarantined_row, status_record, startup_sum, startup_row, startup_estimate); the others go on',
+      help: 'Accounts, ledger or unpriced rows and events enforcement skipped because processing them threw, by stage (decide, event, ledger_row, unpriced_row, quarantined_row, status_record, startup_sum, startup_row, startup_estimate, publish: a status or alert its schema refuses); the others go on',
       labelNames: ['stage'] as const,
       registers,
     }),

@@ -1,7 +1,7 @@
 import cron from 'node-cron';
 import {
-  Alert,
   DEFAULT_EVENT_WINDOW,
+  type Alert,
   TOPICS,
   pricingRoute,
   requestEventDecoder,
@@ -9,8 +9,11 @@ import {
 } from '@nanobill/contract';
 import { describeRefusal, type ClickHouseClient } from '@nanobill/clickhouse';
 import {
+  ALERTS_TOPIC,
   createProducer,
+  onTopic,
   sendToDlq,
+  topicPublisher,
   startBatchConsumer,
   type Kafka,
   type KafkaMessage,
@@ -155,6 +158,7 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
   for (const name of clients.keys()) metrics.endpointFailing.set({ provider: name }, 0);
   const producer = createProducer(options.kafka);
   await producer.connect();
+  const alertsOut = topicPublisher(producer, onTopic(ALERTS_TOPIC, topics.alerts));
 
   // Rounds and pending loads take turns: a load never lands in the middle of a round.
   let turn: Promise<unknown> = Promise.resolve();
@@ -262,18 +266,7 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
     deadlineMs,
     retry: options.retry ?? { baseDelayMs: 500, maxDelayMs: 10_000 },
     endpointHealth,
-    publishAlerts: async (alerts: Alert[]) => {
-      // Slices well under the broker's 1 MiB record-batch limit.
-      for (let i = 0; i < alerts.length; i += 1_000) {
-        await producer.send({
-          topic: topics.alerts,
-          acks: -1,
-          messages: alerts
-            .slice(i, i + 1_000)
-            .map((alert) => ({ key: alert.alertId, value: JSON.stringify(Alert.parse(alert)) })),
-        });
-      }
-    },
+    publishAlerts: (alerts: Alert[]) => alertsOut.publish(alerts),
   };
   const announced = await unannouncedUnpricedAlerts(options.clickhouse, {
     now: now(),
