@@ -5,9 +5,6 @@ import { accountMonth, type AccountFactsReader } from '@nanobill/accounts';
 import { spendingLimitOf } from '@nanobill/contract';
 import { applyCredits, monthBounds, monthOf } from '@nanobill/credits';
 import { nanoToJson, roundHalfUp } from '@nanobill/money';
-import { monthToDateGross } from '@nanobill/statements';
-import { usageSeries } from '@nanobill/usage';
-import type { ClickHouseClient } from '@nanobill/clickhouse';
 import {
   DEFAULT_OVERLAP_MS,
   MAX_OVERLAP_MS,
@@ -16,15 +13,22 @@ import {
   type WebhookSecretStore,
 } from '@nanobill/webhooks';
 import { requireOrg } from '../auth.js';
+import { AlertsAnswers, RotateSecretAnswers, SpendAnswers, UsageAnswers } from '../answers.js';
 import { BadInput } from '../errors.js';
+import type { OrgQueries } from '../queries/index.js';
 import type { StatusView } from '../status-view.js';
 
+/** The account facts as the routes read them: refreshed from the stored messages on demand. */
+export type FactsSource = Pick<AccountFactsReader, 'refresh' | 'history'>;
+/** The webhook signing secrets as the routes use them. */
+export type SecretsSource = Pick<WebhookSecretStore, 'ensure' | 'rotate'>;
+
 export interface OrgRoutesDeps {
-  clickhouse: ClickHouseClient;
+  queries: OrgQueries;
   statuses: StatusView;
-  facts: AccountFactsReader;
+  facts: FactsSource;
   providers: readonly string[];
-  webhookSecrets: WebhookSecretStore;
+  webhookSecrets: SecretsSource;
   webhookPolicy: AddressPolicy;
   now: () => Date;
 }
@@ -65,6 +69,7 @@ export function orgRoutes(deps: OrgRoutesDeps): FastifyPluginAsync {
           summary: 'Usage over time: requests, tokens and cost, stacked by a dimension',
           params: OrgParams,
           querystring: UsageQuery,
+          response: UsageAnswers,
         },
       },
       async (request) => {
@@ -87,7 +92,7 @@ export function orgRoutes(deps: OrgRoutesDeps): FastifyPluginAsync {
             `a ${granularity} graph spans at most ${MAX_SPAN_MS[granularity] / DAY_MS} days`,
           );
         }
-        const usage = await usageSeries(deps.clickhouse, {
+        const usage = await deps.queries.usageSeries({
           account: org,
           from,
           to,
@@ -111,6 +116,7 @@ export function orgRoutes(deps: OrgRoutesDeps): FastifyPluginAsync {
         schema: {
           summary: 'Month to date: gross, credits, payable, limit, status, forecast',
           params: OrgParams,
+          response: SpendAnswers,
         },
       },
       async (request) => {
@@ -120,7 +126,7 @@ export function orgRoutes(deps: OrgRoutesDeps): FastifyPluginAsync {
         await deps.facts.refresh();
         const account = accountMonth(deps.facts.history, org, month, now);
         // The statement's own figure (late adjustments of earlier final months included).
-        const gross = await monthToDateGross(deps.clickhouse, org, month);
+        const gross = await deps.queries.monthToDateGross(org, month);
         const credits = applyCredits({
           gross,
           grant: account.grant,
@@ -165,6 +171,7 @@ export function orgRoutes(deps: OrgRoutesDeps): FastifyPluginAsync {
             'A new webhook signing secret, shown once; the previous one verifies until previousValidUntil',
           params: OrgParams,
           body: RotateSecret,
+          response: RotateSecretAnswers,
         },
       },
       async (request, reply) => {
@@ -199,69 +206,18 @@ export function orgRoutes(deps: OrgRoutesDeps): FastifyPluginAsync {
           summary: 'Recent alerts and their deliveries',
           params: OrgParams,
           querystring: AlertsQuery,
+          response: AlertsAnswers,
         },
       },
-      async (request) => {
-        const result = await deps.clickhouse.query({
-          query: `SELECT a.alert_id, a.type, a.severity, a.message, a.details, a.created_at,
-                         d.outcome, d.attempts, d.last_error, d.last_at
-                  FROM (SELECT * FROM billing.alerts WHERE account_id = {org:String}
-                        ORDER BY created_at DESC LIMIT {limit:UInt32}) AS a
-                  LEFT JOIN (SELECT alert_id, argMax(outcome, attempt) AS outcome,
-                                    max(attempt) AS attempts, argMax(error, attempt) AS last_error,
-                                    max(attempted_at) AS last_at
-                             FROM billing.alert_deliveries
-                             WHERE alert_id IN (SELECT alert_id FROM billing.alert_log
-                                                WHERE account_id = {org:String})
-                             GROUP BY alert_id) AS d ON d.alert_id = a.alert_id
-                  ORDER BY a.created_at DESC`,
-          query_params: { org: request.params.org, limit: request.query.limit },
-          format: 'JSONEachRow',
-        });
-        type Row = {
-          alert_id: string;
-          type: string;
-          severity: string;
-          message: string;
-          details: string;
-          created_at: string;
-          outcome: string;
-          attempts: number | string;
-          last_error: string;
-          last_at: string;
-        };
-        const rows = await result.json<Row>();
-        return {
-          alerts: rows.map((r) => ({
-            alertId: r.alert_id,
-            type: r.type,
-            severity: r.severity,
-            message: r.message,
-            details: JSON.parse(r.details) as unknown,
-            createdAt: utc(r.created_at),
-            delivery:
-              r.outcome === ''
-                ? null
-                : {
-                    outcome: r.outcome,
-                    attempts: Number(r.attempts),
-                    lastError: r.last_error || null,
-                    lastAttemptAt: utc(r.last_at),
-                  },
-          })),
-        };
-      },
+      async (request) => ({
+        alerts: await deps.queries.recentAlerts(request.params.org, request.query.limit),
+      }),
     );
   };
 }
 
 function ceilHour(at: Date): Date {
   return new Date(Math.ceil(at.getTime() / HOUR_MS) * HOUR_MS);
-}
-
-/** ClickHouse's 'YYYY-MM-DD hh:mm:ss.sss' (UTC) as ISO-8601. */
-function utc(text: string): string {
-  return `${text.replace(' ', 'T')}Z`;
 }
 
 /**

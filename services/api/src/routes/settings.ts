@@ -1,7 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { AccountFactsReader } from '@nanobill/accounts';
 import {
   ADMIN_FIELDS,
   OrgSettings,
@@ -10,8 +9,10 @@ import {
   settingsKey,
   type AccountSnapshot,
 } from '@nanobill/contract';
-import type { AddressPolicy, WebhookSecretStore } from '@nanobill/webhooks';
+import type { AddressPolicy } from '@nanobill/webhooks';
 import { requireOrg } from '../auth.js';
+import { SettingsAnswers } from '../answers.js';
+import type { FactsSource, SecretsSource } from './orgs.js';
 import { BadInput } from '../errors.js';
 import { checkWebhookUrl } from '../webhook-url.js';
 
@@ -22,11 +23,11 @@ export interface SettingsMessage {
 }
 
 export interface SettingsRoutesDeps {
-  facts: AccountFactsReader;
+  facts: FactsSource;
   providers: readonly string[];
   /** Publishes the messages to `billing.accounts.v1` (acks from all replicas). */
   publishSettings(messages: SettingsMessage[]): Promise<void>;
-  webhookSecrets: WebhookSecretStore;
+  webhookSecrets: SecretsSource;
   webhookPolicy: AddressPolicy;
   now: () => Date;
 }
@@ -65,6 +66,7 @@ export function settingsRoutes(deps: SettingsRoutesDeps): FastifyPluginAsync {
             'Spending limit, disabled providers, alert webhook: published as settings messages (one per field) on billing.accounts.v1',
           params: OrgParams,
           body: Settings,
+          response: SettingsAnswers,
         },
       },
       async (request, reply) => {
@@ -112,7 +114,7 @@ function settingsMessages(
   org: string,
   body: Settings,
   now: Date,
-  facts: AccountFactsReader,
+  facts: FactsSource,
 ): SettingsMessage[] {
   return ADMIN_FIELDS.filter((field) => body[field] !== undefined).map((field) => {
     const last = facts.history.lastSetAt(org, field) ?? Number.NEGATIVE_INFINITY;
