@@ -183,6 +183,43 @@ describe('the HTTP API through app.inject() (fakes behind the routes)', () => {
     }
   });
 
+  it("serves the dashboard's modules, every one app.js imports, as JavaScript under a strict CSP", async () => {
+    const page = await call('GET', '/');
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(page.body).toContain('<script type="module" src="/app.js"></script>');
+    const seen = new Set<string>();
+    const pending = ['/app.js'];
+    for (let path = pending.pop(); path !== undefined; path = pending.pop()) {
+      if (seen.has(path)) continue;
+      seen.add(path);
+      const module = await call('GET', path);
+      expect(module.statusCode, path).toBe(200);
+      expect(module.headers['content-type'], path).toMatch(/^(text|application)\/javascript/);
+      expect(module.body.startsWith('// @ts-check'), path).toBe(true);
+      for (const [, imported] of module.body.matchAll(/ from '\.\/([\w-]+\.js)';$/gm)) {
+        pending.push(`/${imported}`);
+      }
+    }
+    expect([...seen].sort()).toEqual([
+      '/alerts.js',
+      '/api.js',
+      '/app.js',
+      '/dom.js',
+      '/format.js',
+      '/loading.js',
+      '/money.js',
+      '/settings-form.js',
+      '/settings.js',
+      '/spend-meter.js',
+      '/spend.js',
+      '/state.js',
+      '/storage.js',
+      '/usage-view.js',
+      '/usage.js',
+    ]);
+  });
+
   describe('auth', () => {
     it('answers 401 with WWW-Authenticate to a request without a valid token', async () => {
       for (const token of [undefined, 'unknown-token']) {
