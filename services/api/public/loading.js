@@ -45,20 +45,10 @@ export async function loadAll() {
 }
 
 export async function loadSpend({ fillForm = false } = {}) {
-  const forSession = state.session;
-  if (!forSession) return;
-  el.spendPanel.setAttribute('aria-busy', 'true');
-  try {
-    const spend = await api(forSession, 'GET', 'spend');
-    setError('spend', null);
+  await loadPanel(el.spendPanel, 'spend', 'this month’s spend', 'spend', (spend) => {
     renderSpend(spend);
     if (fillForm && !state.settingsDirty) fillSettings(spend);
-  } catch (error) {
-    if (!(error instanceof SessionEnded))
-      setError('spend', describeError(error, 'this month’s spend'));
-  } finally {
-    el.spendPanel.removeAttribute('aria-busy');
-  }
+  });
 }
 
 export async function loadUsage() {
@@ -95,17 +85,33 @@ export async function loadUsage() {
 }
 
 export async function loadAlerts() {
+  await loadPanel(el.alertsPanel, 'alerts', 'alerts', 'alerts?limit=50', (body) =>
+    renderAlerts(Array.isArray(body && body.alerts) ? body.alerts : []),
+  );
+}
+
+/**
+ * One answer into its panel (busy while it loads); a failure is shown as the area's message,
+ * unless the session ended meanwhile.
+ *
+ * @param {HTMLElement} panel
+ * @param {string} area
+ * @param {string} what the answer in words, for the message
+ * @param {string} rest the path under /v1/orgs/{org}/
+ * @param {(answer: any) => void} render
+ */
+async function loadPanel(panel, area, what, rest, render) {
   const forSession = state.session;
   if (!forSession) return;
-  el.alertsPanel.setAttribute('aria-busy', 'true');
+  panel.setAttribute('aria-busy', 'true');
   try {
-    const body = await api(forSession, 'GET', 'alerts?limit=50');
-    setError('alerts', null);
-    renderAlerts(Array.isArray(body && body.alerts) ? body.alerts : []);
+    const answer = await api(forSession, 'GET', rest);
+    setError(area, null);
+    render(answer);
   } catch (error) {
-    if (!(error instanceof SessionEnded)) setError('alerts', describeError(error, 'alerts'));
+    if (!(error instanceof SessionEnded)) setError(area, describeError(error, what));
   } finally {
-    el.alertsPanel.removeAttribute('aria-busy');
+    panel.removeAttribute('aria-busy');
   }
 }
 

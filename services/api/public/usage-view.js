@@ -213,20 +213,35 @@ function drawCharts(prepared) {
     /** @param {any[]} items */
     footer: (items) => (items[0] ? `Total: ${usd(prepared.bucketTotals[items[0].dataIndex])}` : ''),
   };
-  charts.cost = new Chart(el.costCanvas, {
-    type: 'bar',
-    data: {
-      labels,
-      datasets: prepared.shown.map((row, i) => ({
-        label: row.label,
-        data: row.cost.map((nano) => nanoToUsdNumber(nano)),
-        backgroundColor: colour(row, i),
-        borderWidth: 0,
-        stack: 'cost',
-      })),
-    },
-    options: costOptions,
-  });
+  /**
+   * A stacked bar chart of the shown rows, one dataset a row.
+   *
+   * @param {HTMLCanvasElement} canvas
+   * @param {'cost' | 'requests'} stack
+   * @param {(row: UsageRow) => number[]} dataOf
+   * @param {any} options
+   */
+  const barChart = (canvas, stack, dataOf, options) =>
+    new Chart(canvas, {
+      type: 'bar',
+      data: {
+        labels,
+        datasets: prepared.shown.map((row, i) => ({
+          label: row.label,
+          data: dataOf(row),
+          backgroundColor: colour(row, i),
+          borderWidth: 0,
+          stack,
+        })),
+      },
+      options,
+    });
+  charts.cost = barChart(
+    el.costCanvas,
+    'cost',
+    (row) => row.cost.map((nano) => nanoToUsdNumber(nano)),
+    costOptions,
+  );
 
   const requestOptions = common('Requests', (value) => count(value), 0);
   requestOptions.plugins.tooltip.callbacks = {
@@ -246,18 +261,5 @@ function drawCharts(prepared) {
       return `Total: ${count(total)} requests`;
     },
   };
-  charts.requests = new Chart(el.requestsCanvas, {
-    type: 'bar',
-    data: {
-      labels,
-      datasets: prepared.shown.map((row, i) => ({
-        label: row.label,
-        data: row.requests,
-        backgroundColor: colour(row, i),
-        borderWidth: 0,
-        stack: 'requests',
-      })),
-    },
-    options: requestOptions,
-  });
+  charts.requests = barChart(el.requestsCanvas, 'requests', (row) => row.requests, requestOptions);
 }

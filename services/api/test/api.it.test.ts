@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountFactsReader } from '@nanobill/accounts';
 import { openFinanceSql } from '@nanobill/clickhouse';
 import { AccountHistory } from '@nanobill/attribution';
-import type { AccountSnapshot, AccountStatus } from '@nanobill/contract';
+import type { AccountStatus } from '@nanobill/contract';
 import { createProducer, ensureTopics } from '@nanobill/kafka';
 import {
   collectTopic,
@@ -24,22 +24,10 @@ import {
   type ApiServerOptions,
   type StatusView,
 } from '../src/index.js';
-import { insertLedger, insertSnapshots, type LedgerFixture } from './support.js';
+import { insertLedger, insertSnapshots, org, type LedgerFixture } from './support.js';
 
 const NOW = new Date('2026-10-20T12:00:00.000Z');
 const PROVIDERS = ['groq', 'together', 'fal-ai', 'hf-inference'];
-
-const org = (accountId: string, fields: Partial<AccountSnapshot> = {}): AccountSnapshot =>
-  ({
-    schemaVersion: 1,
-    accountId,
-    kind: 'org',
-    plan: 'team',
-    effectiveAt: '2026-10-01T00:00:00.000Z',
-    seats: 2,
-    members: ['alice', 'bob'],
-    ...fields,
-  }) as AccountSnapshot;
 
 const row = (fields: Partial<LedgerFixture>): LedgerFixture => ({
   account: 'acme',

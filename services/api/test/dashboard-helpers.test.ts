@@ -3,17 +3,7 @@ import { ApiError, describeError } from '../public/api.js';
 import { count, usd, usdTick } from '../public/format.js';
 import { controlForField, problemText, settingsBody } from '../public/settings-form.js';
 import { spendMeter } from '../public/spend-meter.js';
-import {
-  bucketLabel,
-  bucketStarts,
-  formatUtc,
-  normalizeIso,
-  percentNumber,
-  percentText,
-  prepareUsage,
-  toNano,
-  usageWindow,
-} from '../public/usage.js';
+import * as usage from '../public/usage.js';
 
 // The dashboard's pure helpers (services/api/public/*.js without DOM): text, dates, chart rows,
 // the month's meter and the settings form's rules. money.js has money-js.test.ts.
@@ -41,55 +31,59 @@ describe('usage.js: windows, buckets and dates (UTC)', () => {
   const now = new Date('2026-03-15T13:20:00.000Z');
 
   it('ends every window at the next whole hour and aligns its start to the buckets', () => {
-    expect(usageWindow('24h', now)).toEqual({
+    expect(usage.usageWindow('24h', now)).toEqual({
       from: new Date('2026-03-14T14:00:00.000Z'),
       to: new Date('2026-03-15T14:00:00.000Z'),
       granularity: 'hour',
     });
-    expect(usageWindow('7d', now).from).toEqual(new Date('2026-03-09T00:00:00.000Z'));
-    expect(usageWindow('30d', now)).toMatchObject({
+    expect(usage.usageWindow('7d', now).from).toEqual(new Date('2026-03-09T00:00:00.000Z'));
+    expect(usage.usageWindow('30d', now)).toMatchObject({
       from: new Date('2026-02-14T00:00:00.000Z'),
       granularity: 'day',
     });
-    expect(usageWindow('12m', now)).toMatchObject({
+    expect(usage.usageWindow('12m', now)).toMatchObject({
       from: new Date('2025-04-01T00:00:00.000Z'),
       granularity: 'month',
     });
-    expect(usageWindow('unknown', now)).toEqual(usageWindow('7d', now));
+    expect(usage.usageWindow('unknown', now)).toEqual(usage.usageWindow('7d', now));
   });
 
   it('lists bucket starts by hour, day and calendar month', () => {
     const from = new Date('2026-01-31T00:00:00.000Z');
-    expect(bucketStarts(from, new Date('2026-01-31T03:00:00.000Z'), 'hour')).toEqual([
+    expect(usage.bucketStarts(from, new Date('2026-01-31T03:00:00.000Z'), 'hour')).toEqual([
       '2026-01-31T00:00:00.000Z',
       '2026-01-31T01:00:00.000Z',
       '2026-01-31T02:00:00.000Z',
     ]);
-    expect(bucketStarts(from, new Date('2026-02-02T00:00:00.000Z'), 'day')).toHaveLength(2);
+    expect(usage.bucketStarts(from, new Date('2026-02-02T00:00:00.000Z'), 'day')).toHaveLength(2);
     expect(
-      bucketStarts(new Date('2026-01-01T00:00:00.000Z'), new Date('2026-04-01T00:00:00Z'), 'month'),
+      usage.bucketStarts(
+        new Date('2026-01-01T00:00:00.000Z'),
+        new Date('2026-04-01T00:00:00Z'),
+        'month',
+      ),
     ).toEqual(['2026-01-01T00:00:00.000Z', '2026-02-01T00:00:00.000Z', '2026-03-01T00:00:00.000Z']);
   });
 
   it('reads zone-less ClickHouse times as UTC and formats them', () => {
-    expect(normalizeIso('2025-01-02 03:00:00')).toBe('2025-01-02T03:00:00.000Z');
-    expect(normalizeIso('2025-01-02')).toBe('2025-01-02T00:00:00.000Z');
-    expect(normalizeIso('garbage')).toBe('garbage');
-    expect(formatUtc('2025-03-04T12:34:56.789Z')).toBe('2025-03-04 12:34:56 UTC');
-    expect(formatUtc('')).toBe('—');
-    expect(formatUtc(null)).toBe('—');
-    expect(bucketLabel('2025-03-04T13:00:00.000Z', 'hour')).toBe('03-04 13:00');
-    expect(bucketLabel('2025-03-04T00:00:00.000Z', 'day')).toBe('2025-03-04');
-    expect(bucketLabel('2025-03-01T00:00:00.000Z', 'month')).toBe('2025-03');
+    expect(usage.normalizeIso('2025-01-02 03:00:00')).toBe('2025-01-02T03:00:00.000Z');
+    expect(usage.normalizeIso('2025-01-02')).toBe('2025-01-02T00:00:00.000Z');
+    expect(usage.normalizeIso('garbage')).toBe('garbage');
+    expect(usage.formatUtc('2025-03-04T12:34:56.789Z')).toBe('2025-03-04 12:34:56 UTC');
+    expect(usage.formatUtc('')).toBe('—');
+    expect(usage.formatUtc(null)).toBe('—');
+    expect(usage.bucketLabel('2025-03-04T13:00:00.000Z', 'hour')).toBe('03-04 13:00');
+    expect(usage.bucketLabel('2025-03-04T00:00:00.000Z', 'day')).toBe('2025-03-04');
+    expect(usage.bucketLabel('2025-03-01T00:00:00.000Z', 'month')).toBe('2025-03');
   });
 
   it('computes exact percentages from bigints', () => {
-    expect(percentText(8437n, 10_000n)).toBe('84.37 %');
-    expect(percentText(1n, 0n)).toBe('');
-    expect(percentNumber(3n, 2n)).toBe(100);
-    expect(percentNumber(1n, 4n)).toBe(25);
-    expect(toNano('-12')).toBe(-12n);
-    expect(toNano('1e3')).toBe(0n);
+    expect(usage.percentText(8437n, 10_000n)).toBe('84.37 %');
+    expect(usage.percentText(1n, 0n)).toBe('');
+    expect(usage.percentNumber(3n, 2n)).toBe(100);
+    expect(usage.percentNumber(1n, 4n)).toBe(25);
+    expect(usage.toNano('-12')).toBe(-12n);
+    expect(usage.toNano('1e3')).toBe(0n);
   });
 });
 
@@ -108,7 +102,7 @@ describe('usage.js: prepareUsage (the chart rows)', () => {
   });
 
   it('fills every bucket of the window, keeps costs exact and sorts by cost', () => {
-    const prepared = prepareUsage(
+    const prepared = usage.prepareUsage(
       {
         granularity: 'day',
         from: '2026-10-05T00:00:00.000Z',
@@ -144,7 +138,7 @@ describe('usage.js: prepareUsage (the chart rows)', () => {
       key: `k${i}`,
       points: [point('2026-10-05T00:00:00.000Z', String(10 - i), 2)],
     }));
-    const prepared = prepareUsage({ series }, window_, 2);
+    const prepared = usage.prepareUsage({ series }, window_, 2);
     expect(prepared.shown.map((row) => row.label)).toEqual(['k0', 'k1', 'Other (3)']);
     const other = prepared.shown[2]!;
     expect(other).toMatchObject({ other: true, totalCost: 8n + 7n + 6n, totalRequests: 6 });

@@ -18,31 +18,31 @@ export interface AlertEntry {
   } | null;
 }
 
-interface AlertRow {
-  alert_id: string;
-  type: string;
-  severity: string;
-  message: string;
+/** The query's columns (JSONEachRow; a UInt64 may come as a string); '' where no delivery. */
+type AlertRow = Omit<AlertEntry, 'details' | 'delivery'> & {
   details: string;
-  created_at: string;
   outcome: string;
   attempts: number | string;
-  last_error: string;
-  last_at: string;
+  lastError: string;
+  lastAttemptAt: string;
+};
+
+/** Which alerts: the org's, the `limit` newest. */
+export interface AlertsAsked {
+  org: string;
+  limit: number;
 }
 
 /**
  * The org's `limit` newest alerts (billing.alerts), newest first, each with its delivery: the
  * latest attempt's outcome and error, the number of attempts and when the last one was made.
  */
-export async function recentAlerts(
-  clickhouse: ClickHouseClient,
-  org: string,
-  limit: number,
-): Promise<AlertEntry[]> {
+export async function recentAlerts(clickhouse: ClickHouseClient, { org, limit }: AlertsAsked) {
   const result = await clickhouse.query({
-    query: `SELECT a.alert_id, a.type, a.severity, a.message, a.details, a.created_at,
-                   d.outcome, d.attempts, d.last_error, d.last_at
+    query: `SELECT a.alert_id AS alertId, a.type AS type, a.severity AS severity,
+                   a.message AS message, a.details AS details, a.created_at AS createdAt,
+                   d.outcome AS outcome, d.attempts AS attempts, d.last_error AS lastError,
+                   d.last_at AS lastAttemptAt
             FROM (SELECT * FROM billing.alerts WHERE account_id = {org:String}
                   ORDER BY created_at DESC LIMIT {limit:UInt32}) AS a
             LEFT JOIN (SELECT alert_id, argMax(outcome, attempt) AS outcome,
@@ -59,22 +59,20 @@ export async function recentAlerts(
   return (await result.json<AlertRow>()).map(alertEntry);
 }
 
-function alertEntry(r: AlertRow): AlertEntry {
+function alertEntry(row: AlertRow): AlertEntry {
+  const { details, createdAt, outcome, attempts, lastError, lastAttemptAt, ...alert } = row;
   return {
-    alertId: r.alert_id,
-    type: r.type,
-    severity: r.severity,
-    message: r.message,
-    details: JSON.parse(r.details) as unknown,
-    createdAt: utc(r.created_at),
+    ...alert,
+    details: JSON.parse(details) as unknown,
+    createdAt: utc(createdAt),
     delivery:
-      r.outcome === ''
+      outcome === ''
         ? null
         : {
-            outcome: r.outcome,
-            attempts: Number(r.attempts),
-            lastError: r.last_error || null,
-            lastAttemptAt: utc(r.last_at),
+            outcome,
+            attempts: Number(attempts),
+            lastError: lastError || null,
+            lastAttemptAt: utc(lastAttemptAt),
           },
   };
 }

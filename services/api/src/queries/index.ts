@@ -23,6 +23,6 @@ export function clickhouseQueries(clickhouse: ClickHouseClient): OrgQueries {
   return {
     usageSeries: (options) => usageSeries(clickhouse, options),
     monthToDateGross: (org, month) => monthToDateGross(clickhouse, org, month),
-    recentAlerts: (org, limit) => recentAlerts(clickhouse, org, limit),
+    recentAlerts: (org, limit) => recentAlerts(clickhouse, { org, limit }),
   };
 }

@@ -1,5 +1,4 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { accountMonth, type AccountFactsReader } from '@nanobill/accounts';
 import { spendingLimitOf } from '@nanobill/contract';
@@ -12,8 +11,8 @@ import {
   type AddressPolicy,
   type WebhookSecretStore,
 } from '@nanobill/webhooks';
-import { requireOrg } from '../auth.js';
 import { AlertsAnswers, RotateSecretAnswers, SpendAnswers, UsageAnswers } from '../answers.js';
+import { OrgParams, orgScoped } from './org-scope.js';
 import { BadInput } from '../errors.js';
 import type { OrgQueries } from '../queries/index.js';
 import type { StatusView } from '../status-view.js';
@@ -38,7 +37,6 @@ const DAY_MS = 24 * HOUR_MS;
 /** The longest window per granularity: bounded rows per answer. */
 const MAX_SPAN_MS = { hour: 31 * DAY_MS, day: 400 * DAY_MS, month: 3_660 * DAY_MS } as const;
 
-const OrgParams = z.object({ org: z.string().min(1).max(256) });
 const UsageQuery = z.object({
   from: z.iso.datetime({ offset: false }).optional(),
   to: z.iso.datetime({ offset: false }).optional(),
@@ -59,8 +57,7 @@ const RotateSecret = z
 /** The org admin's routes (docs/contract.md §8): usage, spend, settings, alerts; own org only. */
 export function orgRoutes(deps: OrgRoutesDeps): FastifyPluginAsync {
   return async (plain) => {
-    const app = plain.withTypeProvider<ZodTypeProvider>();
-    app.addHook('preHandler', requireOrg);
+    const app = orgScoped(plain);
 
     app.get(
       '/v1/orgs/:org/usage',

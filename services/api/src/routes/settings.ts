@@ -1,5 +1,4 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
   ADMIN_FIELDS,
@@ -10,8 +9,8 @@ import {
   type AccountSnapshot,
 } from '@nanobill/contract';
 import type { AddressPolicy } from '@nanobill/webhooks';
-import { requireOrg } from '../auth.js';
 import { SettingsAnswers } from '../answers.js';
+import { OrgParams, orgScoped } from './org-scope.js';
 import type { FactsSource, SecretsSource } from './orgs.js';
 import { BadInput } from '../errors.js';
 import { checkWebhookUrl } from '../webhook-url.js';
@@ -32,7 +31,6 @@ export interface SettingsRoutesDeps {
   now: () => Date;
 }
 
-const OrgParams = z.object({ org: z.string().min(1).max(256) });
 const Settings = z
   .strictObject({
     spendingLimitNanoUsd: nanoUsdDigits.nullable().optional(),
@@ -55,18 +53,15 @@ type Settings = z.infer<typeof Settings>;
  */
 export function settingsRoutes(deps: SettingsRoutesDeps): FastifyPluginAsync {
   return async (plain) => {
-    const app = plain.withTypeProvider<ZodTypeProvider>();
-    app.addHook('preHandler', requireOrg);
-
-    app.put(
+    orgScoped(plain).put(
       '/v1/orgs/:org/settings',
       {
         schema: {
-          summary:
-            'Spending limit, disabled providers, alert webhook: published as settings messages (one per field) on billing.accounts.v1',
           params: OrgParams,
           body: Settings,
           response: SettingsAnswers,
+          summary:
+            'Spending limit, disabled providers, alert webhook: published as settings messages (one per field) on billing.accounts.v1',
         },
       },
       async (request, reply) => {
