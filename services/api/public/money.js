@@ -1,3 +1,4 @@
+// @ts-check
 // Exact money for the dashboard (docs/contract.md §1): amounts travel as decimal strings of
 // nano-USD (1e-9 USD) and are converted with string and BigInt arithmetic only, never through
 // floats. `nanoToUsdNumber` is the one approximate conversion, for chart geometry only.

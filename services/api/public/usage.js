@@ -1,3 +1,4 @@
+// @ts-check
 // Pure helpers of the dashboard (no DOM): UTC time windows and buckets, and the usage answer
 // turned into chart rows. Costs stay exact (bigint); numbers are only for drawing.
 
@@ -125,6 +126,7 @@ export function prepareUsage(usage, window_, topN = TOP_N) {
   const granularity = String(usage.granularity || window_.granularity);
   const from = usage.from ? new Date(normalizeIso(usage.from)) : window_.from;
   const to = usage.to ? new Date(normalizeIso(usage.to)) : window_.to;
+  /** @type {any[]} */
   const seriesList = Array.isArray(usage.series) ? usage.series : [];
 
   const buckets = new Set(
@@ -147,8 +149,8 @@ export function prepareUsage(usage, window_, topN = TOP_N) {
     for (const point of series.points ?? []) {
       const i = index.get(normalizeIso(point.t));
       if (i === undefined) continue;
-      cost[i] += toNano(point.costNanoUsd);
-      requests[i] += Number(point.requests) || 0;
+      cost[i] = (cost[i] ?? 0n) + toNano(point.costNanoUsd);
+      requests[i] = (requests[i] ?? 0) + (Number(point.requests) || 0);
       inputTokens += Number(point.inputTokens) || 0;
       outputTokens += Number(point.outputTokens) || 0;
     }

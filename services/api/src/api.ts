@@ -12,28 +12,34 @@ import {
   serializerCompiler,
   validatorCompiler,
 } from 'fastify-type-provider-zod';
-import type { AccountFactsReader } from '@nanobill/accounts';
 import type { ClickHouseClient, FinanceSql } from '@nanobill/clickhouse';
-import { AddressPolicy, type WebhookSecretStore } from '@nanobill/webhooks';
+import { AddressPolicy } from '@nanobill/webhooks';
 import { authenticate } from './auth.js';
 import { installErrorHandler } from './errors.js';
+import { clickhouseQueries, type OrgQueries } from './queries/index.js';
 import { financeRoutes } from './routes/finance.js';
-import { orgRoutes } from './routes/orgs.js';
+import { orgRoutes, type FactsSource, type SecretsSource } from './routes/orgs.js';
 import { settingsRoutes, type SettingsMessage } from './routes/settings.js';
 import { statusRoutes } from './routes/status.js';
 import type { StatusView } from './status-view.js';
 import { limitedBy } from './rate-limits.js';
 import type { TokenStore } from './tokens.js';
 
-export interface ApiOptions {
-  clickhouse: ClickHouseClient;
+/**
+ * What the API reads and writes through. Each is the narrowest part of its class the routes use,
+ * so that tests of the HTTP layer give small fakes; the org routes' reads are either named queries
+ * on `clickhouse`, or `queries` themselves.
+ */
+export type ApiOptions = ApiDeps & ({ clickhouse: ClickHouseClient } | { queries: OrgQueries });
+
+export interface ApiDeps {
   /** Finance SQL, on a connection of its own (readonly=1 sticks to a chdb connection). */
-  financeSql: FinanceSql;
+  financeSql: Pick<FinanceSql, 'rows'>;
   statuses: StatusView;
-  facts: AccountFactsReader;
-  tokens: TokenStore;
+  facts: FactsSource;
+  tokens: Pick<TokenStore, 'verify'>;
   /** Each account's webhook signing secrets: created with a first webhook URL, rotated on demand. */
-  webhookSecrets: WebhookSecretStore;
+  webhookSecrets: SecretsSource;
   /** Networks a webhook URL may name besides public addresses (as for delivery); default none. */
   webhookAllowNetworks?: readonly string[];
   /** The configured provider names (valid disabled providers). */
@@ -144,7 +150,7 @@ export function apiRoutes(options: ApiOptions): FastifyPluginAsync {
       const webhookPolicy = new AddressPolicy(options.webhookAllowNetworks);
       await v1.register(
         orgRoutes({
-          clickhouse: options.clickhouse,
+          queries: 'queries' in options ? options.queries : clickhouseQueries(options.clickhouse),
           statuses: options.statuses,
           facts: options.facts,
           providers: options.providers,

@@ -25,7 +25,7 @@ function bearer(request: FastifyRequest): string | undefined {
  * 401 unless the request carries a valid token (unknown, expired, revoked and malformed alike);
  * 503 with Retry-After when too many uncached tokens are being looked up at once.
  */
-export function authenticate(tokens: TokenStore) {
+export function authenticate(tokens: Pick<TokenStore, 'verify'>) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const token = bearer(request);
     let principal: Principal | undefined;

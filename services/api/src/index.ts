@@ -1,5 +1,6 @@
 export { DEFAULT_RATE_LIMITS, type ApiOptions, type RateLimits } from './api.js';
-export { startApiServer, type ApiServerOptions } from './server.js';
+export { buildApiServer, startApiServer, type ApiServerOptions } from './server.js';
+export { clickhouseQueries, type AlertEntry, type OrgQueries } from './queries/index.js';
 export { startStatusView, type StatusView, NO_STATUSES } from './status-view.js';
 export {
   createToken,

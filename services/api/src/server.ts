@@ -10,10 +10,14 @@ import {
 } from './api.js';
 import { addressKey, limitedBy } from './rate-limits.js';
 
-export interface ApiServerOptions extends ApiOptions {
-  /** `PORT`; 0: any free port (see `port` of the result). */
-  port: number;
-  host?: string;
+export type ApiServerOptions = ApiOptions &
+  ServerSettings & {
+    /** `PORT`; 0: any free port (see `port` of the result). */
+    port: number;
+    host?: string;
+  };
+
+interface ServerSettings {
   logger: Logger;
   /**
    * Load balancers (addresses or CIDR ranges) whose X-Forwarded-For names the client. Default
@@ -32,6 +36,16 @@ const REQUEST_TIMEOUT_MS = 30_000;
 export async function startApiServer(
   options: ApiServerOptions,
 ): Promise<{ port: number; close(): Promise<void> }> {
+  const app = await buildApiServer(options);
+  await app.listen({ port: options.port, host: options.host ?? '127.0.0.1' });
+  return { port: (app.server.address() as AddressInfo).port, close: () => app.close() };
+}
+
+/**
+ * The server `startApiServer` listens with, ready but not listening: tests answer requests with
+ * `app.inject()`, through every hook, limit and serializer, without a socket.
+ */
+export async function buildApiServer(options: ApiOptions & ServerSettings) {
   const app = Fastify({
     // Account ids run to 256 characters (the contract); the default allows 100 per parameter.
     routerOptions: { maxParamLength: 512 },
@@ -53,6 +67,6 @@ export async function startApiServer(
     ),
   );
   await app.register(apiRoutes(options));
-  await app.listen({ port: options.port, host: options.host ?? '127.0.0.1' });
-  return { port: (app.server.address() as AddressInfo).port, close: () => app.close() };
+  await app.ready();
+  return app;
 }

@@ -48,3 +48,16 @@ export async function insertSnapshots(client: ClickHouseClient, snapshots: Accou
     values: snapshots.map(snapshotRow),
   });
 }
+
+/** An org's snapshot on the team plan, two seats, effective from October 2026. */
+export const org = (accountId: string, fields: Partial<AccountSnapshot> = {}): AccountSnapshot =>
+  ({
+    schemaVersion: 1,
+    accountId,
+    kind: 'org',
+    plan: 'team',
+    effectiveAt: '2026-10-01T00:00:00.000Z',
+    seats: 2,
+    members: ['alice', 'bob'],
+    ...fields,
+  }) as AccountSnapshot;

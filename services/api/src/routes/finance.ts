@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { FINANCE_SQL_MAX_LENGTH, FinanceSqlRefused, type FinanceSql } from '@nanobill/clickhouse';
+import { FinanceAnswers } from '../answers.js';
 import { requireKind } from '../auth.js';
 
 const Query = z.strictObject({
@@ -20,7 +21,10 @@ const Query = z.strictObject({
  * JSON still closes, with the rows sent so far and `"error": "<reason>"` after `rowCount`; a
  * client must treat an answer with `error` as incomplete.
  */
-export function financeRoutes(finance: FinanceSql, bodyLimitBytes: number): FastifyPluginAsync {
+export function financeRoutes(
+  finance: Pick<FinanceSql, 'rows'>,
+  bodyLimitBytes: number,
+): FastifyPluginAsync {
   return async (plain) => {
     const app = plain.withTypeProvider<ZodTypeProvider>();
     app.addHook('preHandler', requireKind('finance'));
@@ -31,6 +35,7 @@ export function financeRoutes(finance: FinanceSql, bodyLimitBytes: number): Fast
         schema: {
           summary: 'Finance SQL: one SELECT on billing data (allowlist, readonly, limits)',
           body: Query,
+          response: FinanceAnswers,
         },
       },
       async (request, reply) => {
@@ -46,9 +51,13 @@ export function financeRoutes(finance: FinanceSql, bodyLimitBytes: number): Fast
           if (!(error instanceof FinanceSqlRefused) && !isClickHouseError(error)) throw error;
           return reply.code(400).send({ error: firstLine(error), field: 'sql' });
         }
-        return reply
-          .type('application/json; charset=utf-8')
-          .send(Readable.from(jsonRows(first, batches)));
+        return (
+          reply
+            .type('application/json; charset=utf-8')
+            // A stream is sent as it is (never through the serializer): FinanceAnswers[200]
+            // describes what it writes.
+            .send(Readable.from(jsonRows(first, batches)) as never)
+        );
       },
     );
   };

@@ -1,14 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { accountMonth, type AccountFactsReader } from '@nanobill/accounts';
 import { spendingLimitOf } from '@nanobill/contract';
 import { applyCredits } from '@nanobill/credits';
 import { monthBounds, monthOf } from '@nanobill/calendar';
 import { nanoToJson, roundHalfUp } from '@nanobill/money';
-import { monthToDateGross } from '@nanobill/statement-lines';
-import { usageSeries } from '@nanobill/usage';
-import type { ClickHouseClient } from '@nanobill/clickhouse';
 import {
   DEFAULT_OVERLAP_MS,
   MAX_OVERLAP_MS,
@@ -16,16 +12,23 @@ import {
   type AddressPolicy,
   type WebhookSecretStore,
 } from '@nanobill/webhooks';
-import { requireOrg } from '../auth.js';
+import { AlertsAnswers, RotateSecretAnswers, SpendAnswers, UsageAnswers } from '../answers.js';
+import { OrgParams, orgScoped } from './org-scope.js';
 import { BadInput } from '../errors.js';
+import type { OrgQueries } from '../queries/index.js';
 import type { StatusView } from '../status-view.js';
 
+/** The account facts as the routes read them: refreshed from the stored messages on demand. */
+export type FactsSource = Pick<AccountFactsReader, 'refresh' | 'history'>;
+/** The webhook signing secrets as the routes use them. */
+export type SecretsSource = Pick<WebhookSecretStore, 'ensure' | 'rotate'>;
+
 export interface OrgRoutesDeps {
-  clickhouse: ClickHouseClient;
+  queries: OrgQueries;
   statuses: StatusView;
-  facts: AccountFactsReader;
+  facts: FactsSource;
   providers: readonly string[];
-  webhookSecrets: WebhookSecretStore;
+  webhookSecrets: SecretsSource;
   webhookPolicy: AddressPolicy;
   now: () => Date;
 }
@@ -35,7 +38,6 @@ const DAY_MS = 24 * HOUR_MS;
 /** The longest window per granularity: bounded rows per answer. */
 const MAX_SPAN_MS = { hour: 31 * DAY_MS, day: 400 * DAY_MS, month: 3_660 * DAY_MS } as const;
 
-const OrgParams = z.object({ org: z.string().min(1).max(256) });
 const UsageQuery = z.object({
   from: z.iso.datetime({ offset: false }).optional(),
   to: z.iso.datetime({ offset: false }).optional(),
@@ -56,8 +58,7 @@ const RotateSecret = z
 /** The org admin's routes (docs/contract.md §8): usage, spend, settings, alerts; own org only. */
 export function orgRoutes(deps: OrgRoutesDeps): FastifyPluginAsync {
   return async (plain) => {
-    const app = plain.withTypeProvider<ZodTypeProvider>();
-    app.addHook('preHandler', requireOrg);
+    const app = orgScoped(plain);
 
     app.get(
       '/v1/orgs/:org/usage',
@@ -66,6 +67,7 @@ export function orgRoutes(deps: OrgRoutesDeps): FastifyPluginAsync {
           summary: 'Usage over time: requests, tokens and cost, stacked by a dimension',
           params: OrgParams,
           querystring: UsageQuery,
+          response: UsageAnswers,
         },
       },
       async (request) => {
@@ -88,7 +90,7 @@ export function orgRoutes(deps: OrgRoutesDeps): FastifyPluginAsync {
             `a ${granularity} graph spans at most ${MAX_SPAN_MS[granularity] / DAY_MS} days`,
           );
         }
-        const usage = await usageSeries(deps.clickhouse, {
+        const usage = await deps.queries.usageSeries({
           account: org,
           from,
           to,
@@ -112,6 +114,7 @@ export function orgRoutes(deps: OrgRoutesDeps): FastifyPluginAsync {
         schema: {
           summary: 'Month to date: gross, credits, payable, limit, status, forecast',
           params: OrgParams,
+          response: SpendAnswers,
         },
       },
       async (request) => {
@@ -121,7 +124,7 @@ export function orgRoutes(deps: OrgRoutesDeps): FastifyPluginAsync {
         await deps.facts.refresh();
         const account = accountMonth(deps.facts.history, org, month, now);
         // The statement's own figure (late adjustments of earlier final months included).
-        const gross = await monthToDateGross(deps.clickhouse, org, month);
+        const gross = await deps.queries.monthToDateGross(org, month);
         const credits = applyCredits({
           gross,
           grant: account.grant,
@@ -166,6 +169,7 @@ export function orgRoutes(deps: OrgRoutesDeps): FastifyPluginAsync {
             'A new webhook signing secret, shown once; the previous one verifies until previousValidUntil',
           params: OrgParams,
           body: RotateSecret,
+          response: RotateSecretAnswers,
         },
       },
       async (request, reply) => {
@@ -200,69 +204,18 @@ export function orgRoutes(deps: OrgRoutesDeps): FastifyPluginAsync {
           summary: 'Recent alerts and their deliveries',
           params: OrgParams,
           querystring: AlertsQuery,
+          response: AlertsAnswers,
         },
       },
-      async (request) => {
-        const result = await deps.clickhouse.query({
-          query: `SELECT a.alert_id, a.type, a.severity, a.message, a.details, a.created_at,
-                         d.outcome, d.attempts, d.last_error, d.last_at
-                  FROM (SELECT * FROM billing.alerts WHERE account_id = {org:String}
-                        ORDER BY created_at DESC LIMIT {limit:UInt32}) AS a
-                  LEFT JOIN (SELECT alert_id, argMax(outcome, attempt) AS outcome,
-                                    max(attempt) AS attempts, argMax(error, attempt) AS last_error,
-                                    max(attempted_at) AS last_at
-                             FROM billing.alert_deliveries
-                             WHERE alert_id IN (SELECT alert_id FROM billing.alert_log
-                                                WHERE account_id = {org:String})
-                             GROUP BY alert_id) AS d ON d.alert_id = a.alert_id
-                  ORDER BY a.created_at DESC`,
-          query_params: { org: request.params.org, limit: request.query.limit },
-          format: 'JSONEachRow',
-        });
-        type Row = {
-          alert_id: string;
-          type: string;
-          severity: string;
-          message: string;
-          details: string;
-          created_at: string;
-          outcome: string;
-          attempts: number | string;
-          last_error: string;
-          last_at: string;
-        };
-        const rows = await result.json<Row>();
-        return {
-          alerts: rows.map((r) => ({
-            alertId: r.alert_id,
-            type: r.type,
-            severity: r.severity,
-            message: r.message,
-            details: JSON.parse(r.details) as unknown,
-            createdAt: utc(r.created_at),
-            delivery:
-              r.outcome === ''
-                ? null
-                : {
-                    outcome: r.outcome,
-                    attempts: Number(r.attempts),
-                    lastError: r.last_error || null,
-                    lastAttemptAt: utc(r.last_at),
-                  },
-          })),
-        };
-      },
+      async (request) => ({
+        alerts: await deps.queries.recentAlerts(request.params.org, request.query.limit),
+      }),
     );
   };
 }
 
 function ceilHour(at: Date): Date {
   return new Date(Math.ceil(at.getTime() / HOUR_MS) * HOUR_MS);
-}
-
-/** ClickHouse's 'YYYY-MM-DD hh:mm:ss.sss' (UTC) as ISO-8601. */
-function utc(text: string): string {
-  return `${text.replace(' ', 'T')}Z`;
 }
 
 /**

@@ -1,7 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { AccountFactsReader } from '@nanobill/accounts';
 import {
   ADMIN_FIELDS,
   OrgSettings,
@@ -10,8 +8,10 @@ import {
   settingsKey,
   type AccountSnapshot,
 } from '@nanobill/contract';
-import type { AddressPolicy, WebhookSecretStore } from '@nanobill/webhooks';
-import { requireOrg } from '../auth.js';
+import type { AddressPolicy } from '@nanobill/webhooks';
+import { SettingsAnswers } from '../answers.js';
+import { OrgParams, orgScoped } from './org-scope.js';
+import type { FactsSource, SecretsSource } from './orgs.js';
 import { BadInput } from '../errors.js';
 import { checkWebhookUrl } from '../webhook-url.js';
 
@@ -22,16 +22,15 @@ export interface SettingsMessage {
 }
 
 export interface SettingsRoutesDeps {
-  facts: AccountFactsReader;
+  facts: FactsSource;
   providers: readonly string[];
   /** Publishes the messages to `billing.accounts.v1` (acks from all replicas). */
   publishSettings(messages: SettingsMessage[]): Promise<void>;
-  webhookSecrets: WebhookSecretStore;
+  webhookSecrets: SecretsSource;
   webhookPolicy: AddressPolicy;
   now: () => Date;
 }
 
-const OrgParams = z.object({ org: z.string().min(1).max(256) });
 const Settings = z
   .strictObject({
     spendingLimitNanoUsd: nanoUsdDigits.nullable().optional(),
@@ -54,17 +53,15 @@ type Settings = z.infer<typeof Settings>;
  */
 export function settingsRoutes(deps: SettingsRoutesDeps): FastifyPluginAsync {
   return async (plain) => {
-    const app = plain.withTypeProvider<ZodTypeProvider>();
-    app.addHook('preHandler', requireOrg);
-
-    app.put(
+    orgScoped(plain).put(
       '/v1/orgs/:org/settings',
       {
         schema: {
-          summary:
-            'Spending limit, disabled providers, alert webhook: published as settings messages (one per field) on billing.accounts.v1',
           params: OrgParams,
           body: Settings,
+          response: SettingsAnswers,
+          summary:
+            'Spending limit, disabled providers, alert webhook: published as settings messages (one per field) on billing.accounts.v1',
         },
       },
       async (request, reply) => {
@@ -112,7 +109,7 @@ function settingsMessages(
   org: string,
   body: Settings,
   now: Date,
-  facts: AccountFactsReader,
+  facts: FactsSource,
 ): SettingsMessage[] {
   return ADMIN_FIELDS.filter((field) => body[field] !== undefined).map((field) => {
     const last = facts.history.lastSetAt(org, field) ?? Number.NEGATIVE_INFINITY;

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { StatusAnswers } from '../answers.js';
 import type { StatusView } from '../status-view.js';
 
 /** Seconds a caller waits before asking again while the view catches up. */
@@ -27,6 +28,7 @@ export function statusRoutes(view: StatusView): FastifyPluginAsync {
         schema: {
           summary: "An account's status for the router: ok, warning or blocked",
           params: Params,
+          response: StatusAnswers,
         },
       },
       async (request, reply) => {
