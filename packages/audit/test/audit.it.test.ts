@@ -542,6 +542,13 @@ describe('nanobill audit with the running enforcement service (real broker)', ()
         publishedStatuses: statuses,
       },
     );
+    expect(report.results.map((r) => r.check)).toEqual([
+      'usage',
+      'duplicates',
+      'statements',
+      'enforcement',
+      'alerts',
+    ]);
     for (const result of report.results) {
       expect({ check: result.check, examples: result.examples, skipped: result.skipped }).toEqual({
         check: result.check,

@@ -181,6 +181,7 @@ describe('pricing: pending ids → cost endpoints → billing.ledger', () => {
       const priced = await ledger(provider);
       const refused = await unpriced(provider);
       const context = `${provider}: ${refused[0]?.reason ?? ''}`;
+      expect(asked.size, context).toBeGreaterThan(0); // every id is then priced or unpriced
       expect(new Set(priced.map((r) => r.id)), context).toEqual(answered);
       expect(priced.length, context).toBe(answered.size); // no id twice
       for (const row of priced)

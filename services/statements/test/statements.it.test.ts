@@ -179,6 +179,7 @@ describe('monthly statements', () => {
       await finalizeIfDue(clickhouse, history.history, '2026-10', { now: closing, deadlineMs }),
     ).toBe(true);
     const final = await monthStatements(clickhouse, history.history, '2026-10', closing);
+    expect(final.length).toBeGreaterThan(0);
     expect(final.every((l) => l.status === 'final')).toBe(true);
 
     // An October request priced on November 10th, after October became final.
