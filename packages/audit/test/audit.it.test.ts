@@ -11,7 +11,14 @@ import { parseProviders } from '@nanobill/providers';
 import { finalizeIfDue, startStatements } from '@nanobill/statements';
 import { AccountHistory } from '@nanobill/attribution';
 import { AccountFactsReader } from '@nanobill/accounts';
-import { produce, quietLogger, testClickHouse, testKafka, uniqueName } from '@nanobill/testkit';
+import {
+  produce,
+  quietLogger,
+  testClickHouse,
+  testKafka,
+  uniqueName,
+  waitFor,
+} from '@nanobill/testkit';
 import { ensureTopics } from '@nanobill/kafka';
 import {
   AT_ONCE,
@@ -524,9 +531,9 @@ describe('nanobill audit with the running enforcement service (real broker)', ()
     await statements.refresh();
     await statements.stop();
     // Until enforcement has consumed the four events (one too old to estimate).
-    for (let i = 0; i < 100 && enforcement.spend('bob').outstanding === 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await waitFor('enforcement to estimate the events', async () =>
+      enforcement.spend('bob').outstanding === 0 ? undefined : true,
+    );
   }, 120_000);
 
   afterAll(async () => {
@@ -633,11 +640,10 @@ describe('nanobill audit with the running enforcement service (real broker)', ()
         )
       ).endsWith(' 1');
     // The gauge is set at each tick (this service ticks only when told).
-    for (let i = 0; i < 100 && !(await waiting()); i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor('the estimate to wait for facts', async () => {
       await enforcement.tick();
-    }
-    expect(await waiting()).toBe(true);
+      return (await waiting()) ? true : undefined;
+    });
     const result = await only(CURRENT, 'enforcement', { enforcement, publishedStatuses: statuses });
     expect(result.examples).toEqual([]);
   });

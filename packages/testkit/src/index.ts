@@ -185,6 +185,7 @@ export function requiredEnv(name: string): string {
 }
 
 export { startReceiver, type Received } from './webhook-receiver.js';
+export { groupState, sendBarrier } from './barrier.js';
 export { crashOnInsert, parseCrashPoint, type CrashPoint } from './crash.js';
 export { testCa, testCertificate, type TestCertificate } from './certificates.js';
 
