@@ -1,5 +1,5 @@
 import { correctRollups } from '@nanobill/usage';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { snapshotRow } from '@nanobill/accounts';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import type { AccountSnapshot, RoutedRequestEvent } from '@nanobill/contract';
@@ -11,14 +11,7 @@ import { parseProviders } from '@nanobill/providers';
 import { finalizeIfDue, startStatements } from '@nanobill/statements';
 import { AccountHistory } from '@nanobill/attribution';
 import { AccountFactsReader } from '@nanobill/accounts';
-import {
-  produce,
-  quietLogger,
-  testClickHouse,
-  testKafka,
-  uniqueName,
-  waitFor,
-} from '@nanobill/testkit';
+import { produce, quietLogger, testClickHouse, testKafka, uniqueName } from '@nanobill/testkit';
 import { ensureTopics } from '@nanobill/kafka';
 import {
   AT_ONCE,
@@ -531,9 +524,10 @@ describe('nanobill audit with the running enforcement service (real broker)', ()
     await statements.refresh();
     await statements.stop();
     // Until enforcement has consumed the four events (one too old to estimate).
-    await waitFor('enforcement to estimate the events', async () =>
-      enforcement.spend('bob').outstanding === 0 ? undefined : true,
-    );
+    await vi.waitFor(() => expect(enforcement.spend('bob').outstanding).toBeGreaterThan(0), {
+      timeout: 10_000,
+      interval: 100,
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -640,10 +634,13 @@ describe('nanobill audit with the running enforcement service (real broker)', ()
         )
       ).endsWith(' 1');
     // The gauge is set at each tick (this service ticks only when told).
-    await waitFor('the estimate to wait for facts', async () => {
-      await enforcement.tick();
-      return (await waiting()) ? true : undefined;
-    });
+    await vi.waitFor(
+      async () => {
+        await enforcement.tick();
+        expect(await waiting()).toBe(true);
+      },
+      { timeout: 10_000, interval: 100 },
+    );
     const result = await only(CURRENT, 'enforcement', { enforcement, publishedStatuses: statuses });
     expect(result.examples).toEqual([]);
   });

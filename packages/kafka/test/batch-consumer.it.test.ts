@@ -3,6 +3,7 @@ import { createProducer, startBatchConsumer, type PartitionBatch } from '../src/
 import {
   groupState,
   quietLogger,
+  sendBarrier,
   testKafka,
   testTopics,
   uniqueName,
@@ -126,13 +127,7 @@ describe('startBatchConsumer (real broker)', () => {
     );
     // A barrier on each partition: once both are handled, any redelivery of p0/p1 (it would
     // come before the barrier in its partition) has been handled too.
-    await producer.send({
-      topic,
-      messages: [
-        { value: 'barrier', partition: 0 },
-        { value: 'barrier', partition: 1 },
-      ],
-    });
+    await sendBarrier(kafka, topic, () => ({ value: 'barrier' }));
     await waitFor('both barriers handled', async () =>
       handled.filter((h) => h.endsWith(':barrier')).length >= 2 ? true : undefined,
     );

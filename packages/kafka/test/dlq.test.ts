@@ -117,33 +117,29 @@ describe('sendToDlq', () => {
     expect(sent).toHaveLength(1);
     expect(sent[0]!.topic).toBe('requests.dlq');
     expect(sent[0]!.acks).toBe(-1);
+    // Each message as it was, plus why and where from.
+    const dead = (
+      offset: number,
+      key: string,
+      value: Buffer | null,
+      code: string,
+      reason: string,
+    ) => ({
+      key: Buffer.from(key),
+      value,
+      headers: {
+        traceparent: `trace-${offset}`,
+        [DLQ_HEADERS.code]: code,
+        [DLQ_HEADERS.reason]: reason,
+        [DLQ_HEADERS.sourceTopic]: 'requests',
+        [DLQ_HEADERS.sourcePartition]: '3',
+        [DLQ_HEADERS.sourceOffset]: String(offset),
+        [DLQ_HEADERS.rejectedAt]: '2026-11-26T08:00:00.000Z',
+      },
+    });
     expect(sent[0]!.messages).toEqual([
-      {
-        key: Buffer.from('req-1'),
-        value: Buffer.from('{"bad":1}'),
-        headers: {
-          traceparent: 'trace-41',
-          [DLQ_HEADERS.code]: 'schema_violation',
-          [DLQ_HEADERS.reason]: 'no id',
-          [DLQ_HEADERS.sourceTopic]: 'requests',
-          [DLQ_HEADERS.sourcePartition]: '3',
-          [DLQ_HEADERS.sourceOffset]: '41',
-          [DLQ_HEADERS.rejectedAt]: '2026-11-26T08:00:00.000Z',
-        },
-      },
-      {
-        key: Buffer.from('req-2'),
-        value: null,
-        headers: {
-          traceparent: 'trace-42',
-          [DLQ_HEADERS.code]: 'empty_value',
-          [DLQ_HEADERS.reason]: 'no value',
-          [DLQ_HEADERS.sourceTopic]: 'requests',
-          [DLQ_HEADERS.sourcePartition]: '3',
-          [DLQ_HEADERS.sourceOffset]: '42',
-          [DLQ_HEADERS.rejectedAt]: '2026-11-26T08:00:00.000Z',
-        },
-      },
+      dead(41, 'req-1', Buffer.from('{"bad":1}'), 'schema_violation', 'no id'),
+      dead(42, 'req-2', null, 'empty_value', 'no value'),
     ]);
   });
 

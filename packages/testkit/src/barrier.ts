@@ -1,41 +1,15 @@
 import type { Kafka } from '@nanobill/kafka';
-import { createProducer } from '@nanobill/kafka';
 
-/**
- * A barrier on `topic`: one message on each of its partitions, sent after whatever the test wants
- * to see ignored (a duplicate, a re-sent alert). Kafka keeps order within a partition, so once
- * the consumer has handled every barrier message it has handled everything sent before them:
- * the test then asserts that "nothing more happened" without sleeping for it.
- * `message(partition)` builds the message for one partition; returns what was sent, in
- * partition order, for the test to wait on.
- */
-export async function sendBarrier<M extends { key?: string; value: string | Buffer }>(
-  kafka: Kafka,
-  topic: string,
-  message: (partition: number) => M,
-): Promise<M[]> {
+/** The partition ids of `topic`, in order. */
+export async function partitionsOf(kafka: Kafka, topic: string): Promise<number[]> {
   const admin = kafka.admin();
   await admin.connect();
-  let partitions: number[];
   try {
     const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
-    partitions = topics[0]!.partitions.map((p) => p.partitionId).sort((a, b) => a - b);
+    return topics[0]!.partitions.map((p) => p.partitionId).sort((a, b) => a - b);
   } finally {
     await admin.disconnect();
   }
-  const barrier = partitions.map(message);
-  const producer = createProducer(kafka);
-  await producer.connect();
-  try {
-    await producer.send({
-      topic,
-      acks: -1,
-      messages: barrier.map((m, i) => ({ ...m, partition: partitions[i]! })),
-    });
-  } finally {
-    await producer.disconnect();
-  }
-  return barrier;
 }
 
 /**
