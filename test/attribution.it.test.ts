@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAccounts } from '@nanobill/accounts-service';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import { DLQ_HEADERS, type Kafka } from '@nanobill/kafka';
 import { createMetricsRegistry } from '@nanobill/observability';
@@ -15,6 +14,7 @@ import {
   waitFor,
   type TestBed,
 } from '@nanobill/testkit';
+import { startBedAccounts } from './fixtures/bed-services.js';
 
 // Accounts service + pricing on the real broker and ClickHouse: who pays (docs/contract.md §5).
 describe('X-HF-Bill-To attribution at the request time', () => {
@@ -75,19 +75,11 @@ describe('X-HF-Bill-To attribution at the request time', () => {
     const providers = parseProviders({
       'sim-attr': { costUrl: simulator.costUrl('sim-attr'), tokenEnv: 'NANOBILL_TEST_TOKEN_ATTR' },
     });
-    const { logger } = bed;
-    accounts = await startAccounts({
-      kafka,
-      clickhouse,
-      logger,
-      metrics: createMetricsRegistry(),
-      topics: { accounts: topics.accounts, dlq: topics.accountsDlq },
-      groupId: uniqueName('accounts'),
-    });
+    accounts = await startBedAccounts(bed);
     pricing = await startPricing({
       kafka,
       clickhouse,
-      logger,
+      logger: bed.logger,
       metrics: createMetricsRegistry(),
       providers,
       topics: { requests: topics.requests, alerts: topics.alerts },

@@ -1,5 +1,4 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { startAccounts } from '@nanobill/accounts-service';
 import { AccountFactsReader } from '@nanobill/accounts';
 import { AccountHistory } from '@nanobill/attribution';
 import {
@@ -23,6 +22,7 @@ import {
 import { monthStatements } from '@nanobill/statements';
 import { produce, queryValue, testBed, uniqueName, waitFor } from '@nanobill/testkit';
 import { expectedLine } from './fixtures/ground-truth.js';
+import { startBedAccounts } from './fixtures/bed-services.js';
 
 // A simulated month through Kafka, the accounts service and pricing; the statements are compared,
 // account by account and to the nano-USD, with a computation written here from docs/contract.md §5
@@ -64,13 +64,14 @@ describe('a simulated month of traffic → statements', () => {
     }
     const snapshots = [...base, ...changes];
 
-    const { kafka, topics, clickhouse, logger, close } = await testBed({
+    const bed = await testBed({
       requests: 3,
       alerts: 1,
       accounts: { partitions: 3, compact: true },
       accountsDlq: 1,
     });
-    cleanup.push(close);
+    const { kafka, topics, clickhouse, logger } = bed;
+    cleanup.push(bed.close);
     const simulated = defaultSimulatedProviders();
     const simulator = await startProviderSimulator({ providers: simulated });
     cleanup.push(() => simulator.close());
@@ -89,14 +90,7 @@ describe('a simulated month of traffic → statements', () => {
       process.env[tokenEnv] = token;
       file[name] = { costUrl: simulator.costUrl(name), tokenEnv };
     }
-    const accounts = await startAccounts({
-      kafka,
-      clickhouse,
-      logger,
-      metrics: createMetricsRegistry(),
-      topics: { accounts: topics.accounts, dlq: topics.accountsDlq },
-      groupId: uniqueName('accounts'),
-    });
+    const accounts = await startBedAccounts(bed);
     cleanup.push(() => accounts.stop());
     const pricing = await startPricing({
       kafka,
