@@ -1,20 +1,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  insertLedgerEntries,
-  ledgerEntry,
-  queryValue,
-  readTopic,
-  sendBarrier,
-  testBed,
-  type TestBed,
-} from '../src/index.js';
+import * as testkit from '../src/index.js';
+import type { TestBed } from '../src/index.js';
 
 // The testkit's own seams: the test bed (real broker, embedded ClickHouse), the ledger row
 // builder, and the barrier.
 describe('ledgerEntry', () => {
   it('bills a user’s own request to the user, another user’s to the org, each with ids of its own', () => {
-    const own = ledgerEntry({ account: 'alice', nano: 5n, at: '2026-10-01T00:00:00.000Z' });
-    const member = ledgerEntry({
+    const own = testkit.ledgerEntry({ account: 'alice', nano: 5n, at: '2026-10-01T00:00:00.000Z' });
+    const member = testkit.ledgerEntry({
       account: 'acme',
       user: 'alice',
       nano: 7,
@@ -42,15 +35,14 @@ describe('ledgerEntry', () => {
   });
 
   it('takes other columns as given', () => {
-    const row = ledgerEntry({
+    const given = { provider: 'hf-inference', request_id: 'fixed', input_tokens: 3 };
+    const row = testkit.ledgerEntry({
       account: 'a',
       nano: '1',
       at: '2026-10-01T00:00:00.000Z',
-      provider: 'hf-inference',
-      request_id: 'fixed',
-      input_tokens: 3,
+      ...given,
     });
-    expect(row).toMatchObject({ provider: 'hf-inference', request_id: 'fixed', input_tokens: 3 });
+    expect(row).toMatchObject(given);
   });
 });
 
@@ -61,7 +53,7 @@ describe('testBed (real broker, embedded ClickHouse)', () => {
   });
 
   it('creates its topics with their partitions (compacted where asked) and a migrated ClickHouse', async () => {
-    bed = await testBed({ events: 3, facts: { partitions: 1, compact: true } });
+    bed = await testkit.testBed({ events: 3, facts: { partitions: 1, compact: true } });
     expect(bed.topics.events).toMatch(/^it-events-/);
     const admin = bed.kafka.admin();
     await admin.connect();
@@ -79,12 +71,12 @@ describe('testBed (real broker, embedded ClickHouse)', () => {
     } finally {
       await admin.disconnect();
     }
-    await insertLedgerEntries(bed.clickhouse, [
-      ledgerEntry({ account: 'bed', nano: 2n, at: new Date().toISOString() }),
-      ledgerEntry({ account: 'bed', nano: 3n, at: new Date().toISOString() }),
+    await testkit.insertLedgerEntries(bed.clickhouse, [
+      testkit.ledgerEntry({ account: 'bed', nano: 2n, at: new Date().toISOString() }),
+      testkit.ledgerEntry({ account: 'bed', nano: 3n, at: new Date().toISOString() }),
     ]);
     expect(
-      await queryValue(
+      await testkit.queryValue(
         bed.clickhouse,
         "SELECT toString(sum(cost_nano_usd)) FROM billing.ledger WHERE billed_account = 'bed'",
       ),
@@ -93,10 +85,11 @@ describe('testBed (real broker, embedded ClickHouse)', () => {
 
   it('sendBarrier puts one message on every partition', async () => {
     const events = bed!.topics.events;
-    const sent = await sendBarrier(bed!.kafka, events, (p) => ({ key: `b${p}`, value: `p${p}` }));
+    const sent = await testkit.sendBarrier(bed!.kafka, events, (p) => ({
+      key: `b${p}`,
+      value: `p${p}`,
+    }));
     expect(sent.map((m) => m.value)).toEqual(['p0', 'p1', 'p2']);
-    const read = await readTopic(bed!.kafka, events, 3);
-    expect(read.map((m) => m.value!.toString()).sort()).toEqual(['p0', 'p1', 'p2']);
     const admin = bed!.kafka.admin();
     await admin.connect();
     try {
