@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAccounts } from '@nanobill/accounts-service';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
-import { DLQ_HEADERS, ensureTopics, type Kafka } from '@nanobill/kafka';
+import { DLQ_HEADERS, type Kafka } from '@nanobill/kafka';
 import { createMetricsRegistry } from '@nanobill/observability';
 import { startPricing, type PricingService } from '@nanobill/pricing';
 import { parseProviders } from '@nanobill/providers';
@@ -9,13 +8,13 @@ import { startProviderSimulator, type ProviderSimulator } from '@nanobill/provid
 import {
   produce,
   queryValue,
-  quietLogger,
   readTopic,
-  testClickHouse,
-  testKafka,
+  testBed,
   uniqueName,
   waitFor,
+  type TestBed,
 } from '@nanobill/testkit';
+import { startBedAccounts } from './fixtures/bed-services.js';
 
 // Accounts service + pricing on the real broker and ClickHouse: who pays (docs/contract.md §5).
 describe('X-HF-Bill-To attribution at the request time', () => {
@@ -23,16 +22,12 @@ describe('X-HF-Bill-To attribution at the request time', () => {
   const now = Date.now();
   const iso = (ms: number) => new Date(ms).toISOString();
   const [t0, t1, t2] = [now - 3 * hour, now - 2 * hour, now - hour];
-  const topics = {
-    requests: uniqueName('it-requests'),
-    alerts: uniqueName('it-alerts'),
-    accounts: uniqueName('it-accounts'),
-    accountsDlq: uniqueName('it-accounts-dlq'),
-  };
   const tag = uniqueName('attr');
   const id = (name: string) => `${tag}-${name}`;
+  let bed: TestBed<'requests' | 'alerts' | 'accounts' | 'accountsDlq'>;
   let kafka: Kafka;
   let clickhouse: ClickHouseClient;
+  let topics: typeof bed.topics;
   let simulator: ProviderSimulator;
   let pricing: PricingService;
   let accounts: { stop(): Promise<void> };
@@ -68,32 +63,23 @@ describe('X-HF-Bill-To attribution at the request time', () => {
   });
 
   beforeAll(async () => {
-    kafka = testKafka();
-    await ensureTopics(kafka, [
-      { topic: topics.requests, numPartitions: 3 },
-      { topic: topics.alerts, numPartitions: 1 },
-      { topic: topics.accounts, numPartitions: 3, configs: { 'cleanup.policy': 'compact' } },
-      { topic: topics.accountsDlq, numPartitions: 1 },
-    ]);
-    ({ client: clickhouse } = await testClickHouse());
+    bed = await testBed({
+      requests: 3,
+      alerts: 1,
+      accounts: { partitions: 3, compact: true },
+      accountsDlq: 1,
+    });
+    ({ kafka, clickhouse, topics } = bed);
     simulator = await startProviderSimulator({ providers: { 'sim-attr': { token: 't' } } });
     process.env.NANOBILL_TEST_TOKEN_ATTR = 't';
     const providers = parseProviders({
       'sim-attr': { costUrl: simulator.costUrl('sim-attr'), tokenEnv: 'NANOBILL_TEST_TOKEN_ATTR' },
     });
-    const logger = quietLogger();
-    accounts = await startAccounts({
-      kafka,
-      clickhouse,
-      logger,
-      metrics: createMetricsRegistry(),
-      topics: { accounts: topics.accounts, dlq: topics.accountsDlq },
-      groupId: uniqueName('accounts'),
-    });
+    accounts = await startBedAccounts(bed);
     pricing = await startPricing({
       kafka,
       clickhouse,
-      logger,
+      logger: bed.logger,
       metrics: createMetricsRegistry(),
       providers,
       topics: { requests: topics.requests, alerts: topics.alerts },
@@ -107,7 +93,7 @@ describe('X-HF-Bill-To attribution at the request time', () => {
     await pricing?.stop();
     await accounts?.stop();
     await simulator?.close();
-    await clickhouse?.close();
+    await bed?.close();
   });
 
   it('bills the org only for its members at the time, on a paying plan; the user otherwise', async () => {

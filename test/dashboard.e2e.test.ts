@@ -7,11 +7,12 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stopBroker } from '@nanobill/kafka-broker';
 import { freePortPair, spawnTs, tempDir, waitFor } from '@nanobill/testkit';
+import { findChromium, noChromiumMessage } from './fixtures/chromium.js';
 
-// The dashboard in a real browser (Debian's Chromium, driven by playwright-core) against
-// `nanobill demo` data: sign in, non-empty graphs, change the spending limit, see the status
+// The dashboard in a real browser (headless Chromium from fixtures/chromium.ts, driven by
+// playwright-core) against `nanobill demo` data: sign in, non-empty graphs, change the spending limit, see the status
 // change. Screenshots go to test-results/dashboard/.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM = await findChromium();
 const NANOBILL = fileURLToPath(new URL('../cli/bin/nanobill.js', import.meta.url));
 const SHOTS = fileURLToPath(new URL('../test-results/dashboard/', import.meta.url));
 const KAFKA_PORT = await freePortPair();
@@ -43,13 +44,11 @@ async function query(sql: string): Promise<string> {
   return stdout.trim();
 }
 
-if (!existsSync(CHROMIUM)) {
-  console.warn(
-    `dashboard e2e skipped: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`,
-  );
+if (CHROMIUM === undefined) {
+  console.warn(`dashboard e2e skipped: ${noChromiumMessage()}`);
 }
 
-describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium, on demo data', () => {
+describe.skipIf(CHROMIUM === undefined)('the dashboard in headless Chromium, on demo data', () => {
   let browser: Browser;
   let page: Page;
   let org: string;
@@ -92,7 +91,8 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium, on d
     const created = await nanobill(['tokens', 'create', '--org', org]).exited;
     expect(created.code, created.stderr).toBe(0);
     token = (JSON.parse(created.stdout) as { token: string }).token;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    const { executablePath, args } = CHROMIUM!;
+    browser = await chromium.launch({ executablePath, args });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   }, 300_000);
 

@@ -1,5 +1,4 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { startAccounts } from '@nanobill/accounts-service';
 import { AccountFactsReader } from '@nanobill/accounts';
 import { AccountHistory } from '@nanobill/attribution';
 import {
@@ -7,7 +6,6 @@ import {
   type AccountSnapshot,
   type RoutedRequestEvent,
 } from '@nanobill/contract';
-import { ensureTopics } from '@nanobill/kafka';
 import { createMetricsRegistry } from '@nanobill/observability';
 import { startPricing } from '@nanobill/pricing';
 import { parseProviders } from '@nanobill/providers';
@@ -22,16 +20,9 @@ import {
   HF_INFERENCE_HARDWARE,
 } from '@nanobill/router-simulator';
 import { monthStatements } from '@nanobill/statements';
-import {
-  produce,
-  queryValue,
-  quietLogger,
-  testClickHouse,
-  testKafka,
-  uniqueName,
-  waitFor,
-} from '@nanobill/testkit';
+import { produce, queryValue, testBed, uniqueName, waitFor } from '@nanobill/testkit';
 import { expectedLine } from './fixtures/ground-truth.js';
+import { startBedAccounts } from './fixtures/bed-services.js';
 
 // A simulated month through Kafka, the accounts service and pricing; the statements are compared,
 // account by account and to the nano-USD, with a computation written here from docs/contract.md §5
@@ -73,21 +64,14 @@ describe('a simulated month of traffic → statements', () => {
     }
     const snapshots = [...base, ...changes];
 
-    const kafka = testKafka();
-    const topics = {
-      requests: uniqueName('it-requests'),
-      alerts: uniqueName('it-alerts'),
-      accounts: uniqueName('it-accounts'),
-      accountsDlq: uniqueName('it-accounts-dlq'),
-    };
-    await ensureTopics(kafka, [
-      { topic: topics.requests, numPartitions: 3 },
-      { topic: topics.alerts, numPartitions: 1 },
-      { topic: topics.accounts, numPartitions: 3, configs: { 'cleanup.policy': 'compact' } },
-      { topic: topics.accountsDlq, numPartitions: 1 },
-    ]);
-    const { client: clickhouse } = await testClickHouse();
-    cleanup.push(() => clickhouse.close());
+    const bed = await testBed({
+      requests: 3,
+      alerts: 1,
+      accounts: { partitions: 3, compact: true },
+      accountsDlq: 1,
+    });
+    const { kafka, topics, clickhouse, logger } = bed;
+    cleanup.push(bed.close);
     const simulated = defaultSimulatedProviders();
     const simulator = await startProviderSimulator({ providers: simulated });
     cleanup.push(() => simulator.close());
@@ -106,15 +90,7 @@ describe('a simulated month of traffic → statements', () => {
       process.env[tokenEnv] = token;
       file[name] = { costUrl: simulator.costUrl(name), tokenEnv };
     }
-    const logger = quietLogger();
-    const accounts = await startAccounts({
-      kafka,
-      clickhouse,
-      logger,
-      metrics: createMetricsRegistry(),
-      topics: { accounts: topics.accounts, dlq: topics.accountsDlq },
-      groupId: uniqueName('accounts'),
-    });
+    const accounts = await startBedAccounts(bed);
     cleanup.push(() => accounts.stop());
     const pricing = await startPricing({
       kafka,

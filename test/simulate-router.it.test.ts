@@ -1,5 +1,4 @@
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AccountSnapshot, RoutedRequestEvent } from '@nanobill/contract';
 import { ensureTopics, type Kafka } from '@nanobill/kafka';
@@ -92,7 +91,9 @@ describe('nanobill simulate router', () => {
     await waitFor('production to start', async () =>
       out().includes('events/s to') ? true : undefined,
     );
-    await sleep(1_500);
+    await waitFor('a hundred events on the topic', async () =>
+      (await topicSize(kafka, topic)) > 100 ? true : undefined,
+    );
     run.child.kill('SIGTERM');
     const { code, stdout, stderr } = await run.exited;
     expect(code, stderr).toBe(0);

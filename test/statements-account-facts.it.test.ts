@@ -3,7 +3,7 @@ import { AccountFactsReader } from '@nanobill/accounts';
 import { AccountHistory } from '@nanobill/attribution';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import { monthStatements } from '@nanobill/statements';
-import { testClickHouse } from '@nanobill/testkit';
+import { insertLedgerEntries, ledgerEntry, testClickHouse } from '@nanobill/testkit';
 
 // Statements over unusual account histories, on real (embedded) ClickHouse: a user whose first
 // snapshot is dated after the month is a free user in it (credits $0.10, not nothing), and an
@@ -11,23 +11,6 @@ import { testClickHouse } from '@nanobill/testkit';
 // refused kind changes) neither stops the month nor changes its kind.
 describe('statements and account histories', () => {
   let clickhouse: ClickHouseClient;
-  let n = 0;
-  const ledger = (account: string, nano: bigint, at: string) => ({
-    provider: 'groq',
-    provider_request_id: `p-${++n}`,
-    request_id: `r-${n}`,
-    event_time: at,
-    priced_at: at,
-    user_id: account,
-    billed_account: account,
-    attribution: 'user',
-    attribution_reason: '',
-    bill_to: null,
-    model: 'm',
-    task: 'conversational',
-    cost_nano_usd: nano.toString(),
-    cost_source: 'provider_api',
-  });
   const row = (accountId: string, kind: string, plan: string, effectiveAt: string) => {
     const snapshot =
       kind === 'org'
@@ -49,15 +32,11 @@ describe('statements and account histories', () => {
         row('steady', 'user', 'free', '2026-01-01T00:00:00.000Z'),
       ],
     });
-    await clickhouse.insert({
-      table: 'billing.ledger_entries',
-      format: 'JSONEachRow',
-      values: [
-        ledger('future', 50_000_000n, '2026-10-05T00:00:00.000Z'),
-        ledger('flipped', 30_000_000n, '2026-10-20T00:00:00.000Z'),
-        ledger('steady', 20_000_000n, '2026-10-20T00:00:00.000Z'),
-      ],
-    });
+    await insertLedgerEntries(clickhouse, [
+      ledgerEntry({ account: 'future', nano: 50_000_000n, at: '2026-10-05T00:00:00.000Z' }),
+      ledgerEntry({ account: 'flipped', nano: 30_000_000n, at: '2026-10-20T00:00:00.000Z' }),
+      ledgerEntry({ account: 'steady', nano: 20_000_000n, at: '2026-10-20T00:00:00.000Z' }),
+    ]);
   });
 
   afterAll(() => clickhouse?.close());

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAccounts } from '@nanobill/accounts-service';
 import { startAlerts } from '@nanobill/alerts';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import { ALERT_ID_PATTERN, type Alert } from '@nanobill/contract';
-import { ensureTopics, type Kafka } from '@nanobill/kafka';
+import type { Kafka } from '@nanobill/kafka';
 import { createMetricsRegistry } from '@nanobill/observability';
 import { startPricing, type PricingService } from '@nanobill/pricing';
 import { parseProviders } from '@nanobill/providers';
@@ -12,14 +11,14 @@ import {
   collectTopic,
   LOCAL_WEBHOOK_NETWORKS,
   produce,
-  quietLogger,
   startReceiver,
-  testClickHouse,
-  testKafka,
+  testBed,
   testWebhookSecrets,
   uniqueName,
   waitFor,
+  type TestBed,
 } from '@nanobill/testkit';
+import { startBedAccounts } from '../fixtures/bed-services.js';
 import { verifyWebhook, type WebhookSecretStore } from '@nanobill/webhooks';
 
 // The attack: a router user puts anything (up to 256 characters) in X-HF-Bill-To. Pricing bills
@@ -47,16 +46,12 @@ const HOSTILE_USER = `..${'-_.'.repeat(31)}a`;
 
 describe('hostile X-HF-Bill-To: the alerts pipeline does not crash', () => {
   const tag = uniqueName('hostile');
-  const topics = {
-    requests: uniqueName('it-requests'),
-    alerts: uniqueName('it-alerts'),
-    accounts: uniqueName('it-accounts'),
-    accountsDlq: uniqueName('it-accounts-dlq'),
-  };
   const crashes: unknown[] = [];
   const onCrash = (error: unknown) => crashes.push(error);
+  let bed: TestBed<'requests' | 'alerts' | 'accounts' | 'accountsDlq' | 'alertsRestart'>;
   let kafka: Kafka;
   let clickhouse: ClickHouseClient;
+  let topics: typeof bed.topics;
   let simulator: ProviderSimulator;
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
   let onTopic: Awaited<ReturnType<typeof collectTopic>>;
@@ -70,14 +65,14 @@ describe('hostile X-HF-Bill-To: the alerts pipeline does not crash', () => {
   beforeAll(async () => {
     process.on('unhandledRejection', onCrash);
     process.on('uncaughtException', onCrash);
-    kafka = testKafka();
-    await ensureTopics(kafka, [
-      { topic: topics.requests, numPartitions: 2 },
-      { topic: topics.alerts, numPartitions: 2 },
-      { topic: topics.accounts, numPartitions: 1, configs: { 'cleanup.policy': 'compact' } },
-      { topic: topics.accountsDlq, numPartitions: 1 },
-    ]);
-    ({ client: clickhouse } = await testClickHouse());
+    bed = await testBed({
+      requests: 2,
+      alerts: 2,
+      accounts: { partitions: 1, compact: true },
+      accountsDlq: 1,
+      alertsRestart: 1,
+    });
+    ({ kafka, clickhouse, topics } = bed);
     receiver = await startReceiver();
     secrets = testWebhookSecrets(clickhouse);
     simulator = await startProviderSimulator({ providers: { 'sim-hostile': { token: 't' } } });
@@ -88,17 +83,8 @@ describe('hostile X-HF-Bill-To: the alerts pipeline does not crash', () => {
         tokenEnv: 'NANOBILL_TEST_TOKEN_HOSTILE',
       },
     });
-    const logger = quietLogger();
-    stack.push(
-      await startAccounts({
-        kafka,
-        clickhouse,
-        logger,
-        metrics: createMetricsRegistry(),
-        topics: { accounts: topics.accounts, dlq: topics.accountsDlq },
-        groupId: uniqueName('accounts'),
-      }),
-    );
+    const { logger } = bed;
+    stack.push(await startBedAccounts(bed));
     pricing = await startPricing({
       kafka,
       clickhouse,
@@ -134,7 +120,7 @@ describe('hostile X-HF-Bill-To: the alerts pipeline does not crash', () => {
     for (const part of stack.reverse()) await part.stop();
     await receiver?.close();
     await simulator?.close();
-    await clickhouse?.close();
+    await bed?.close();
     process.off('unhandledRejection', onCrash);
     process.off('uncaughtException', onCrash);
   });
@@ -277,12 +263,11 @@ describe('hostile X-HF-Bill-To: the alerts pipeline does not crash', () => {
         },
       ],
     });
-    const restartTopic = uniqueName('it-alerts-restart');
-    await ensureTopics(kafka, [{ topic: restartTopic, numPartitions: 1 }]);
+    const restartTopic = topics.alertsRestart;
     const restarted = await startAlerts({
       kafka,
       clickhouse,
-      logger: quietLogger(),
+      logger: bed.logger,
       metrics: createMetricsRegistry(),
       webhook: { ca: receiver.ca, timeoutMs: 2_000, allowNetworks: LOCAL_WEBHOOK_NETWORKS },
       secrets,

@@ -6,6 +6,8 @@ import { AccountHistory } from '@nanobill/attribution';
 import { FINANCE_SQL_MAX_LENGTH, openFinanceSql, type FinanceSql } from '@nanobill/clickhouse';
 import { ensureTopics } from '@nanobill/kafka';
 import {
+  insertLedgerEntries,
+  ledgerEntry,
   quietLogger,
   tempDir,
   testClickHouse,
@@ -45,28 +47,23 @@ describe('POST /v1/finance/query against hostile SQL (real API, real ClickHouse)
     await view.ready;
     financeToken = (await createToken(ch.client, { kind: 'finance' })).token;
     orgTokenId = (await createToken(ch.client, { kind: 'org', org: 'acme' })).tokenId;
-    await ch.client.insert({
-      table: 'billing.ledger_entries',
-      format: 'JSONEachRow',
-      values: [1, 2, 3].map((i) => ({
-        provider: 'groq',
-        provider_request_id: `pr-${i}`,
-        request_id: `req-${i}`,
-        event_time: '2026-10-05T10:00:00.000Z',
-        priced_at: '2026-10-05T10:00:01.000Z',
-        user_id: 'alice',
-        billed_account: 'acme',
-        attribution: 'org',
-        attribution_reason: '',
-        bill_to: 'acme',
-        model: 'm1',
-        task: 'conversational',
-        cost_nano_usd: String(i * 1_000),
-        cost_source: 'provider_api',
-        input_tokens: 1,
-        output_tokens: 1,
-      })),
-    });
+    await insertLedgerEntries(
+      ch.client,
+      [1, 2, 3].map((i) =>
+        ledgerEntry({
+          account: 'acme',
+          user: 'alice',
+          nano: i * 1_000,
+          at: '2026-10-05T10:00:00.000Z',
+          pricedAt: '2026-10-05T10:00:01.000Z',
+          provider_request_id: `pr-${i}`,
+          request_id: `req-${i}`,
+          model: 'm1',
+          input_tokens: 1,
+          output_tokens: 1,
+        }),
+      ),
+    );
     server = await startApiServer({
       port: 0,
       logger: quietLogger(),

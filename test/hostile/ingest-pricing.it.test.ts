@@ -1,18 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import type { Alert } from '@nanobill/contract';
-import { DLQ_HEADERS, ensureTopics, type Kafka } from '@nanobill/kafka';
+import { DLQ_HEADERS, type Kafka } from '@nanobill/kafka';
 import { createMetricsRegistry } from '@nanobill/observability';
 import type { ProviderSimulator } from '@nanobill/provider-simulator';
 import {
   collectTopic,
   produce,
-  quietLogger,
   readTopic,
-  testClickHouse,
-  testKafka,
+  testBed,
   uniqueName,
   waitFor,
+  type TestBed,
 } from '@nanobill/testkit';
 import { startPricing, type PricingService } from '@nanobill/pricing';
 import {
@@ -35,20 +34,11 @@ describe('pricing when ClickHouse refuses a pending, a ledger or an unpriced row
   let pricing: PricingService | undefined;
   let alerts: Awaited<ReturnType<typeof collectTopic>>;
   const registry = createMetricsRegistry();
-  const topics = {
-    requests: uniqueName('it-requests'),
-    alerts: uniqueName('it-alerts'),
-    dlq: uniqueName('it-dlq'),
-  };
+  let bed: TestBed<'requests' | 'alerts' | 'dlq'>;
 
   beforeAll(async () => {
-    kafka = testKafka();
-    await ensureTopics(kafka, [
-      { topic: topics.requests, numPartitions: 3 },
-      { topic: topics.alerts, numPartitions: 1 },
-      { topic: topics.dlq, numPartitions: 1 },
-    ]);
-    ({ client: clickhouse } = await testClickHouse());
+    bed = await testBed({ requests: 3, alerts: 1, dlq: 1 });
+    ({ kafka, clickhouse } = bed);
     await clickhouse.command({
       query: `ALTER TABLE billing.ledger_entries ADD CONSTRAINT hostile_ledger CHECK NOT like(request_id, '%refuse-ledger%')`,
     });
@@ -63,14 +53,14 @@ describe('pricing when ClickHouse refuses a pending, a ledger or an unpriced row
       'sim-silent': { faults: [{ kind: 'drop-ids', share: 1, until: 'never' }] },
     });
     simulator = sim.simulator;
-    alerts = await collectTopic(kafka, topics.alerts);
+    alerts = await collectTopic(kafka, bed.topics.alerts);
     pricing = await startPricing({
       kafka,
       clickhouse,
-      logger: quietLogger(),
+      logger: bed.logger,
       metrics: registry,
       providers: sim.registry,
-      topics,
+      topics: bed.topics,
       groupId: uniqueName('pricing-hostile'),
       deadlineMs: DEADLINE_MS,
       graceMs: 5 * 60_000,
@@ -85,7 +75,7 @@ describe('pricing when ClickHouse refuses a pending, a ledger or an unpriced row
     await pricing?.stop();
     await alerts?.stop();
     await simulator?.close();
-    await clickhouse?.close();
+    await bed?.close();
   });
 
   const rows = async (table: string) => {
@@ -141,9 +131,9 @@ describe('pricing when ClickHouse refuses a pending, a ledger or an unpriced row
       ...silent,
       guiltyUnpriced!,
     ];
-    await produce(kafka, topics.requests, asMessages([...all, guiltyPending!]));
+    await produce(kafka, bed.topics.requests, asMessages([...all, guiltyPending!]));
     // The request pricing_pending refuses is dead-lettered with the reason; the others wait.
-    const [dead] = await readTopic(kafka, topics.dlq, 1);
+    const [dead] = await readTopic(kafka, bed.topics.dlq, 1);
     expect(dead!.key!.toString()).toBe(guiltyPending!.requestId);
     expect(dead!.headers?.[DLQ_HEADERS.code]?.toString()).toBe('storage_refused');
     expect(dead!.headers?.[DLQ_HEADERS.reason]?.toString()).toContain('billing.pricing_pending');

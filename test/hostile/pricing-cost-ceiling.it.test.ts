@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClickHouseClient } from '@nanobill/clickhouse';
 import type { Alert, RoutedRequestEvent } from '@nanobill/contract';
-import { ensureTopics, type Kafka } from '@nanobill/kafka';
 import { createMetricsRegistry } from '@nanobill/observability';
 import { trueCostNanoUsd, type ProviderSimulator } from '@nanobill/provider-simulator';
 import { parseProviders } from '@nanobill/providers';
@@ -10,11 +8,10 @@ import {
   collectTopic,
   produce,
   queryValue,
-  quietLogger,
-  testClickHouse,
-  testKafka,
+  testBed,
   uniqueName,
   waitFor,
+  type TestBed,
 } from '@nanobill/testkit';
 import {
   asMessages,
@@ -34,13 +31,11 @@ import {
 const CEILING = 100_000_000_000n; // the default: $100
 
 describe('pricing: a cost above the ceiling is never booked', () => {
-  let kafka: Kafka;
-  let clickhouse: ClickHouseClient;
+  let bed: TestBed<'requests' | 'alerts'>;
   let simulator: ProviderSimulator;
   let pricing: PricingService;
   let second: PricingService | undefined;
   let alerts: Awaited<ReturnType<typeof collectTopic>>;
-  const topics = { requests: uniqueName('it-requests'), alerts: uniqueName('it-alerts') };
   const registry = createMetricsRegistry();
   let providers: ReturnType<typeof parseProviders>;
   const absurd = {
@@ -51,7 +46,7 @@ describe('pricing: a cost above the ceiling is never booked', () => {
 
   const rows = async (table: 'ledger' | 'unpriced', provider: string) => {
     const column = table === 'ledger' ? 'cost_nano_usd' : 'reason';
-    const rs = await clickhouse.query({
+    const rs = await bed.clickhouse.query({
       query: `SELECT provider_request_id AS id, toString(${column}) AS value
               FROM billing.${table} WHERE provider = {p:String}`,
       query_params: { p: provider },
@@ -61,12 +56,12 @@ describe('pricing: a cost above the ceiling is never booked', () => {
   };
   const start = (groupId: string) =>
     startPricing({
-      kafka,
-      clickhouse,
-      logger: quietLogger(),
+      kafka: bed.kafka,
+      clickhouse: bed.clickhouse,
+      logger: bed.logger,
       metrics: groupId === 'first' ? registry : createMetricsRegistry(),
       providers,
-      topics,
+      topics: bed.topics,
       groupId: uniqueName(groupId),
       graceMs: 0,
       schedule: null,
@@ -75,12 +70,7 @@ describe('pricing: a cost above the ceiling is never booked', () => {
     });
 
   beforeAll(async () => {
-    kafka = testKafka();
-    await ensureTopics(kafka, [
-      { topic: topics.requests, numPartitions: 3 },
-      { topic: topics.alerts, numPartitions: 1 },
-    ]);
-    ({ client: clickhouse } = await testClickHouse());
+    bed = await testBed({ requests: 3, alerts: 1 });
     const sim = await simulatedProviders(
       Object.fromEntries(
         Object.entries(absurd).map(([name, cost]) => [
@@ -94,7 +84,7 @@ describe('pricing: a cost above the ceiling is never booked', () => {
     file['hf-inference']!.hardware = { 'nvidia-a10g': '0.00012', h100x8: '0.5' };
     providers = parseProviders(file);
     expect(providers.remote.get('sim-150-usd')?.maxCostNanoUsd).toBe(CEILING);
-    alerts = await collectTopic(kafka, topics.alerts);
+    alerts = await collectTopic(bed.kafka, bed.topics.alerts);
     pricing = await start('first');
   });
 
@@ -103,7 +93,7 @@ describe('pricing: a cost above the ceiling is never booked', () => {
     await pricing?.stop();
     await alerts?.stop();
     await simulator?.close();
-    await clickhouse?.close();
+    await bed?.close();
   });
 
   it('unpriced at once with the reason, alerted, counted; the neighbours booked; never both', async () => {
@@ -113,7 +103,7 @@ describe('pricing: a cost above the ceiling is never booked', () => {
       computeTimeMs: i < 2 ? Number.MAX_SAFE_INTEGER : i === 2 ? 3_600_001 : 10_000,
       hardware: i % 2 === 0 ? 'h100x8' : 'nvidia-a10g',
     }));
-    await produce(kafka, topics.requests, asMessages([...remote, ...hf]));
+    await produce(bed.kafka, bed.topics.requests, asMessages([...remote, ...hf]));
     await waitFor('all pending', async () =>
       pricing.pendingCount() === remote.length + hf.length ? true : undefined,
     );
@@ -161,7 +151,7 @@ describe('pricing: a cost above the ceiling is never booked', () => {
     // Each set of refusals is announced, with the reasons counted.
     const refusedRows = Number(
       await queryValue(
-        clickhouse,
+        bed.clickhouse,
         `SELECT count() FROM billing.unpriced WHERE reason LIKE 'cost $% above the ceiling $%'`,
       ),
     );
@@ -177,7 +167,7 @@ describe('pricing: a cost above the ceiling is never booked', () => {
       expect(alert.message).toMatch(/request\(s\) not booked: cost above the ceiling$/);
       const stored = Number(
         await queryValue(
-          clickhouse,
+          bed.clickhouse,
           `SELECT count() FROM billing.unpriced_entries WHERE alert_id = '${alert.alertId}'`,
         ),
       );
@@ -196,14 +186,16 @@ describe('pricing: a cost above the ceiling is never booked', () => {
     await second.priceNow();
     const both = Number(
       await queryValue(
-        clickhouse,
+        bed.clickhouse,
         `SELECT count() FROM billing.ledger_entries
          WHERE (provider, provider_request_id) IN
                (SELECT provider, provider_request_id FROM billing.unpriced_entries)`,
       ),
     );
     expect(both).toBe(0);
-    const ledgerRows = Number(await queryValue(clickhouse, 'SELECT count() FROM billing.ledger'));
+    const ledgerRows = Number(
+      await queryValue(bed.clickhouse, 'SELECT count() FROM billing.ledger'),
+    );
     expect(ledgerRows + refusedRows).toBe(remote.length + hf.length);
   });
 });

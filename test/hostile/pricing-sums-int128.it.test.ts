@@ -6,7 +6,6 @@ import type { ClickHouseClient } from '@nanobill/clickhouse';
 import { AccountStatus, type AccountSnapshot } from '@nanobill/contract';
 import { snapshotRow } from '@nanobill/accounts';
 import { startEnforcement, type EnforcementService } from '@nanobill/enforcement-service';
-import { ensureTopics } from '@nanobill/kafka';
 import { INT64_MAX } from '@nanobill/money';
 import { createMetricsRegistry } from '@nanobill/observability';
 import { parseProviders } from '@nanobill/providers';
@@ -14,12 +13,13 @@ import { monthStatements, startStatements } from '@nanobill/statements';
 import { monthToDateCost, usageSeries } from '@nanobill/usage';
 import {
   collectTopic,
+  insertLedgerEntries,
+  ledgerEntry,
   queryValue,
-  quietLogger,
-  testClickHouse,
-  testKafka,
+  testBed,
   uniqueName,
   waitFor,
+  type TestBed,
 } from '@nanobill/testkit';
 
 // Attack: costs as large as a cost can be (2^63-1 nano-USD each: the largest ceiling the providers
@@ -33,27 +33,14 @@ import {
 const HUGE = 4n * INT64_MAX;
 
 describe('money sums: many max-size costs stay exact', () => {
+  let bed: TestBed<'requests' | 'accountStatus' | 'alerts'>;
   let clickhouse: ClickHouseClient;
   const now = new Date();
   const month = now.toISOString().slice(0, 7);
   const hour = new Date(Math.floor(now.getTime() / 3_600_000) * 3_600_000);
-  let n = 0;
-  const ledger = (account: string, nano: bigint) => ({
-    provider: 'groq',
-    provider_request_id: `p-${++n}`,
-    request_id: `r-${n}`,
-    event_time: now.toISOString(),
-    priced_at: now.toISOString(),
-    user_id: `${account}-member`,
-    billed_account: account,
-    attribution: 'org',
-    attribution_reason: '',
-    bill_to: account,
-    model: 'm',
-    task: 'conversational',
-    cost_nano_usd: nano.toString(),
-    cost_source: 'provider_api',
-  });
+  /** An org member's request, priced now. */
+  const ledger = (account: string, nano: bigint) =>
+    ledgerEntry({ account, user: `${account}-member`, nano, at: now.toISOString() });
   const org = (accountId: string): AccountSnapshot => ({
     schemaVersion: 1,
     accountId,
@@ -66,7 +53,8 @@ describe('money sums: many max-size costs stay exact', () => {
   });
 
   beforeAll(async () => {
-    ({ client: clickhouse } = await testClickHouse());
+    bed = await testBed({ requests: 1, accountStatus: 1, alerts: 1 });
+    clickhouse = bed.clickhouse;
     await clickhouse.insert({
       table: 'billing.account_snapshots',
       format: 'JSONEachRow',
@@ -74,20 +62,12 @@ describe('money sums: many max-size costs stay exact', () => {
     });
     // Two inserts: the rollups fold them in a merge, as well as in the view.
     const huge = Array.from({ length: 4 }, () => ledger('org-huge', INT64_MAX));
-    await clickhouse.insert({
-      table: 'billing.ledger_entries',
-      format: 'JSONEachRow',
-      values: [...huge.slice(0, 3), ledger('org-small', 5n)],
-    });
-    await clickhouse.insert({
-      table: 'billing.ledger_entries',
-      format: 'JSONEachRow',
-      values: huge.slice(3),
-    });
+    await insertLedgerEntries(clickhouse, [...huge.slice(0, 3), ledger('org-small', 5n)]);
+    await insertLedgerEntries(clickhouse, huge.slice(3));
   });
 
   afterAll(async () => {
-    await clickhouse?.close();
+    await bed?.close();
   });
 
   it('SQL sums, before and after the rollups merge', async () => {
@@ -158,24 +138,14 @@ describe('money sums: many max-size costs stay exact', () => {
   });
 
   it('enforcement: the priced spend exact, the status blocked and publishable', async () => {
-    const kafka = testKafka();
-    const topics = {
-      requests: uniqueName('it-requests'),
-      accountStatus: uniqueName('it-status'),
-      alerts: uniqueName('it-alerts'),
-    };
-    await ensureTopics(kafka, [
-      { topic: topics.requests, numPartitions: 1 },
-      { topic: topics.accountStatus, numPartitions: 1 },
-      { topic: topics.alerts, numPartitions: 1 },
-    ]);
+    const { kafka, topics, logger } = bed;
     const onTopic = await collectTopic(kafka, topics.accountStatus);
     let service: EnforcementService | undefined;
     try {
       service = await startEnforcement({
         kafka,
         clickhouse,
-        logger: quietLogger(),
+        logger,
         metrics: createMetricsRegistry(),
         providers: parseProviders({
           groq: { costUrl: 'https://groq.example/costs', tokenEnv: 'NANOBILL_TEST_UNUSED' },

@@ -1,18 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
-import { ensureTopics } from '@nanobill/kafka';
 import { startPricing, type PricingOptions, type PricingService } from '@nanobill/pricing';
 import { trueCostNanoUsd } from '@nanobill/provider-simulator';
 import { ComponentHealth, createMetricsRegistry, startOpsServer } from '@nanobill/observability';
-import {
-  produce,
-  queryValue,
-  quietLogger,
-  testClickHouse,
-  testKafka,
-  uniqueName,
-  waitFor,
-} from '@nanobill/testkit';
+import { produce, queryValue, testBed, uniqueName, waitFor } from '@nanobill/testkit';
 import {
   asMessages,
   routedEvents,
@@ -59,19 +50,22 @@ describe('pricing: the pending reload of assigned partitions fails (real broker,
   });
 
   it('/readyz names it while it fails, a round holds those partitions back, then every request is priced once', async () => {
-    const kafka = testKafka();
-    const topics = { requests: uniqueName('it-requests'), alerts: uniqueName('it-alerts') };
-    await ensureTopics(kafka, [
-      { topic: topics.requests, numPartitions: 3 },
-      { topic: topics.alerts, numPartitions: 1 },
-    ]);
-    const { client } = await testClickHouse();
-    stops.push(() => client.close());
+    const {
+      kafka,
+      topics,
+      clickhouse: client,
+      logger,
+      close,
+    } = await testBed({
+      requests: 3,
+      alerts: 1,
+    });
+    stops.push(close);
     const { simulator, registry: providers } = await simulatedProviders({ 'sim-reload': {} });
     stops.push(() => simulator.close());
     const settings: Omit<PricingOptions, 'clickhouse' | 'metrics'> = {
       kafka,
-      logger: quietLogger(),
+      logger,
       providers,
       topics,
       groupId: uniqueName('pricing-reload'),
@@ -117,7 +111,7 @@ describe('pricing: the pending reload of assigned partitions fails (real broker,
     const ops = await startOpsServer({
       port: 0,
       registry: createMetricsRegistry(),
-      logger: quietLogger(),
+      logger,
       readiness: {},
       components: health,
     });

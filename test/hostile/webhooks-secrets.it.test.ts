@@ -2,19 +2,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { snapshotRow } from '@nanobill/accounts';
 import { startAlerts } from '@nanobill/alerts';
 import type { Alert } from '@nanobill/contract';
-import { ensureTopics } from '@nanobill/kafka';
 import { createMetricsRegistry } from '@nanobill/observability';
 import {
   LOCAL_WEBHOOK_NETWORKS,
   produce,
-  quietLogger,
   startReceiver,
-  testClickHouse,
-  testKafka,
+  testBed,
   testWebhookSecrets,
   uniqueName,
   waitFor,
   type Received,
+  type TestBed,
 } from '@nanobill/testkit';
 import { signatureHeader, verifyWebhook, type WebhookSecretStore } from '@nanobill/webhooks';
 
@@ -25,9 +23,7 @@ import { signatureHeader, verifyWebhook, type WebhookSecretStore } from '@nanobi
 const HOUR_MS = 60 * 60_000;
 
 describe('each account signs with its own secret (real broker, real ClickHouse)', () => {
-  const kafka = testKafka();
-  const topics = { alerts: uniqueName('it-alerts'), dlqs: [] as string[] };
-  let ch: Awaited<ReturnType<typeof testClickHouse>>;
+  let bed: TestBed<'alerts'>;
   let secrets: WebhookSecretStore;
   const receivers: Record<string, Awaited<ReturnType<typeof startReceiver>>> = {};
   const known: Record<string, string> = {};
@@ -47,7 +43,9 @@ describe('each account signs with its own secret (real broker, real ClickHouse)'
     createdAt: new Date().toISOString(),
   });
   const deliver = async (alert: Alert): Promise<Received> => {
-    await produce(kafka, topics.alerts, [{ key: alert.alertId, value: JSON.stringify(alert) }]);
+    await produce(bed.kafka, bed.topics.alerts, [
+      { key: alert.alertId, value: JSON.stringify(alert) },
+    ]);
     const receiver = receivers[alert.accountId!]!;
     return waitFor(`${alert.alertId} delivered`, async () =>
       receiver.received.find((r) => r.alertId === alert.alertId),
@@ -57,15 +55,14 @@ describe('each account signs with its own secret (real broker, real ClickHouse)'
     verifyWebhook({ header: got.signature, rawBody: got.body, secrets: withSecrets, now });
 
   beforeAll(async () => {
-    await ensureTopics(kafka, [{ topic: topics.alerts, numPartitions: 1 }]);
-    ch = await testClickHouse();
-    secrets = testWebhookSecrets(ch.client, { now: () => new Date(clock) });
+    bed = await testBed({ alerts: 1 });
+    secrets = testWebhookSecrets(bed.clickhouse, { now: () => new Date(clock) });
     for (const org of ['org-a', 'org-b']) {
       receivers[org] = await startReceiver();
       // What each org's admin was shown when setting the webhook URL.
       known[org] = (await secrets.ensure(org)).secret;
     }
-    await ch.client.insert({
+    await bed.clickhouse.insert({
       table: 'billing.account_snapshots',
       format: 'JSONEachRow',
       values: Object.entries(receivers).map(([org, receiver]) =>
@@ -82,9 +79,9 @@ describe('each account signs with its own secret (real broker, real ClickHouse)'
       ),
     });
     service = await startAlerts({
-      kafka,
-      clickhouse: ch.client,
-      logger: quietLogger(),
+      kafka: bed.kafka,
+      clickhouse: bed.clickhouse,
+      logger: bed.logger,
       metrics: createMetricsRegistry(),
       webhook: {
         ca: Object.values(receivers)
@@ -94,7 +91,7 @@ describe('each account signs with its own secret (real broker, real ClickHouse)'
         allowNetworks: LOCAL_WEBHOOK_NETWORKS,
       },
       secrets,
-      topics,
+      topics: { alerts: bed.topics.alerts, dlqs: [] },
       groupId: uniqueName('alerts'),
       pollMs: 50,
       dlqWatch: { intervalMs: 0, threshold: 1, windowMs: 60_000 },
@@ -104,7 +101,7 @@ describe('each account signs with its own secret (real broker, real ClickHouse)'
   afterAll(async () => {
     await service?.stop();
     for (const receiver of Object.values(receivers)) await receiver.close();
-    await ch?.client.close();
+    await bed?.close();
   });
 
   it("org A's secret cannot verify org B's alert, nor sign one B accepts", async () => {

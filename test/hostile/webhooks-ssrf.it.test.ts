@@ -2,18 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { snapshotRow } from '@nanobill/accounts';
 import { startAlerts } from '@nanobill/alerts';
 import type { Alert } from '@nanobill/contract';
-import { ensureTopics } from '@nanobill/kafka';
 import { createMetricsRegistry } from '@nanobill/observability';
 import {
   collectTopic,
   produce,
-  quietLogger,
   startReceiver,
-  testClickHouse,
-  testKafka,
+  testBed,
   testWebhookSecrets,
   uniqueName,
   waitFor,
+  type TestBed,
 } from '@nanobill/testkit';
 import type { Resolve } from '@nanobill/webhooks';
 
@@ -28,9 +26,7 @@ const resolve: Resolve = async (hostname) =>
   hostname === INTERNAL_NAME ? [{ address: '127.0.0.1', family: 4 }] : [];
 
 describe('webhooks reach public addresses only (real broker, real ClickHouse)', () => {
-  const kafka = testKafka();
-  const topics = { alerts: uniqueName('it-alerts'), dlqs: [] as string[] };
-  let ch: Awaited<ReturnType<typeof testClickHouse>>;
+  let bed: TestBed<'alerts'>;
   let internal: Awaited<ReturnType<typeof startReceiver>>;
   let service: { stop(): Promise<void> };
   let onTopic: Awaited<ReturnType<typeof collectTopic>>;
@@ -49,13 +45,12 @@ describe('webhooks reach public addresses only (real broker, real ClickHouse)', 
   });
 
   beforeAll(async () => {
-    await ensureTopics(kafka, [{ topic: topics.alerts, numPartitions: 1 }]);
-    ch = await testClickHouse();
+    bed = await testBed({ alerts: 1 });
     internal = await startReceiver();
     port = new URL(internal.url).port;
     // Straight into the snapshot history, as the accounts service stores the hub's snapshots:
     // no settings API in between.
-    await ch.client.insert({
+    await bed.clickhouse.insert({
       table: 'billing.account_snapshots',
       format: 'JSONEachRow',
       values: Object.entries(targets()).map(([name, url]) =>
@@ -72,29 +67,29 @@ describe('webhooks reach public addresses only (real broker, real ClickHouse)', 
       ),
     });
     service = await startAlerts({
-      kafka,
-      clickhouse: ch.client,
-      logger: quietLogger(),
+      kafka: bed.kafka,
+      clickhouse: bed.clickhouse,
+      logger: bed.logger,
       metrics: registry,
       // The default: no network allowed besides public ones. The receiver's CA is trusted, so a
       // connection that went through would be delivered.
       webhook: { ca: internal.ca, timeoutMs: 2_000, resolve },
-      secrets: testWebhookSecrets(ch.client),
+      secrets: testWebhookSecrets(bed.clickhouse),
       opsWebhook: { url: `https://${INTERNAL_NAME}:${port}/ops`, secret: 'ops-secret-0123456789' },
-      topics,
+      topics: { alerts: bed.topics.alerts, dlqs: [] },
       groupId: uniqueName('alerts'),
       retry: { maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 100 },
       pollMs: 50,
       dlqWatch: { intervalMs: 0, threshold: 1, windowMs: 60_000 },
     });
-    onTopic = await collectTopic(kafka, topics.alerts);
+    onTopic = await collectTopic(bed.kafka, bed.topics.alerts);
   });
 
   afterAll(async () => {
     await onTopic?.stop();
     await service?.stop();
     await internal?.close();
-    await ch?.client.close();
+    await bed?.close();
   });
 
   it('refuses every non-public target when connecting, records it, and sends nothing', async () => {
@@ -110,12 +105,12 @@ describe('webhooks reach public addresses only (real broker, real ClickHouse)', 
       createdAt: new Date().toISOString(),
     }));
     await produce(
-      kafka,
-      topics.alerts,
+      bed.kafka,
+      bed.topics.alerts,
       alerts.map((a) => ({ key: a.alertId, value: JSON.stringify(a) })),
     );
     const rows = await waitFor('every delivery recorded as abandoned', async () => {
-      const result = await ch.client.query({
+      const result = await bed.clickhouse.query({
         query: `SELECT alert_id, attempt, outcome, error, url FROM billing.alert_deliveries
                 WHERE alert_id IN {ids:Array(String)} ORDER BY alert_id, attempt`,
         query_params: { ids: alerts.map((a) => a.alertId) },
@@ -153,7 +148,7 @@ describe('webhooks reach public addresses only (real broker, real ClickHouse)', 
       new Set(['address not public']),
     );
     const opsAttempts = await waitFor('the operations deliveries refused', async () => {
-      const result = await ch.client.query({
+      const result = await bed.clickhouse.query({
         query: `SELECT outcome, error FROM billing.alert_deliveries
                 WHERE alert_id IN {ids:Array(String)}`,
         query_params: { ids: failing.map((a) => a.alertId) },

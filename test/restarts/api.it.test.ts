@@ -5,7 +5,6 @@ import { loadConfig } from '@nanobill/config';
 import type { AccountStatus } from '@nanobill/contract';
 import { createProducer, ensureTopics } from '@nanobill/kafka';
 import {
-  freePortPair,
   quietLogger,
   tempDir,
   testBrokers,
@@ -35,7 +34,10 @@ describe('restarts: api', () => {
   });
 
   const topic = uniqueName('restarts-api-status');
-  /** Fixed ports: the test asks from the moment the API listens, before the start returns. */
+  /**
+   * The first start binds port 0 (the system picks free ones); the restart reuses them, since the
+   * test asks from the moment the API listens, before the start returns.
+   */
   const ports = { api: 0, ops: 0 };
   const start = async () =>
     startPipeline({
@@ -51,14 +53,13 @@ describe('restarts: api', () => {
     });
 
   it('restarted while an account is blocked: never answers ok for it', async () => {
-    ports.api = await freePortPair();
-    do ports.ops = await freePortPair();
-    while (Math.abs(ports.ops - ports.api) < 2);
     const kafka = testKafka();
     await ensureTopics(kafka, [
       { topic, numPartitions: 2, configs: { 'cleanup.policy': 'compact' } },
     ]);
     pipeline = await start();
+    ports.api = pipeline.ports.api!;
+    ports.ops = pipeline.ports.ops;
     const { token } = await createToken(pipeline.reader, { kind: 'router' });
     const account = uniqueName('restarts-blocked-org');
     const now = new Date();

@@ -1,5 +1,5 @@
 import { correctRollups } from '@nanobill/usage';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { snapshotRow } from '@nanobill/accounts';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import type { AccountSnapshot, RoutedRequestEvent } from '@nanobill/contract';
@@ -524,9 +524,10 @@ describe('nanobill audit with the running enforcement service (real broker)', ()
     await statements.refresh();
     await statements.stop();
     // Until enforcement has consumed the four events (one too old to estimate).
-    for (let i = 0; i < 100 && enforcement.spend('bob').outstanding === 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await vi.waitFor(() => expect(enforcement.spend('bob').outstanding).toBeGreaterThan(0), {
+      timeout: 10_000,
+      interval: 100,
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -542,6 +543,13 @@ describe('nanobill audit with the running enforcement service (real broker)', ()
         publishedStatuses: statuses,
       },
     );
+    expect(report.results.map((r) => r.check)).toEqual([
+      'usage',
+      'duplicates',
+      'statements',
+      'enforcement',
+      'alerts',
+    ]);
     for (const result of report.results) {
       expect({ check: result.check, examples: result.examples, skipped: result.skipped }).toEqual({
         check: result.check,
@@ -626,11 +634,13 @@ describe('nanobill audit with the running enforcement service (real broker)', ()
         )
       ).endsWith(' 1');
     // The gauge is set at each tick (this service ticks only when told).
-    for (let i = 0; i < 100 && !(await waiting()); i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      await enforcement.tick();
-    }
-    expect(await waiting()).toBe(true);
+    await vi.waitFor(
+      async () => {
+        await enforcement.tick();
+        expect(await waiting()).toBe(true);
+      },
+      { timeout: 10_000, interval: 100 },
+    );
     const result = await only(CURRENT, 'enforcement', { enforcement, publishedStatuses: statuses });
     expect(result.examples).toEqual([]);
   });

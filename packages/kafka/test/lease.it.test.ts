@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { ensureTopics, startLease, type Lease } from '../src/index.js';
-import { quietLogger, testKafka, uniqueName, waitFor } from '@nanobill/testkit';
+import { groupState, quietLogger, testKafka, uniqueName, waitFor } from '@nanobill/testkit';
 
 describe('startLease (real broker): one active instance, the others standing by', () => {
   const kafka = testKafka();
@@ -39,8 +39,16 @@ describe('startLease (real broker): one active instance, the others standing by'
     await waitFor('a to hold the lease', async () => (a.holding() ? true : undefined));
     const b = await start('b');
     const c = await start('c');
-    // Two rebalances later the holder is still a, and only a.
-    await new Promise((resolve) => setTimeout(resolve, 8_000));
+    // Once the group is stable with all three members (the rebalances the standbys caused are
+    // over), the holder is still a, and only a.
+    await waitFor(
+      'the group stable with three members',
+      async () => {
+        const group = await groupState(kafka, groupId);
+        return group.state === 'Stable' && group.members === 3 ? true : undefined;
+      },
+      30_000,
+    );
     expect([...active]).toEqual(['a']);
     expect([b.holding(), c.holding()]).toEqual([false, false]);
 

@@ -48,6 +48,21 @@ async function restarts(registry: Registry, by: string): Promise<number> {
 
 const quick = { first: 1, max: 4 };
 
+/** `supervise` over fakes, quick restarts, with a health and a metrics registry to look at. */
+async function superviseFakes(options: Parameters<typeof fakes>[0] = {}, component = 'c') {
+  const health = new ComponentHealth();
+  const metrics = createMetricsRegistry();
+  const f = fakes(options);
+  const supervised = await supervise({
+    component,
+    group: 'g',
+    logger: quietLogger(),
+    supervision: { health, metrics, restartDelayMs: quick },
+    start: f.start,
+  });
+  return { health, metrics, f, supervised };
+}
+
 describe('supervise: a component that stops for good is restarted, reported and counted', () => {
   it('restart delays double from the first up to the cap, never above it', () => {
     expect([1, 2, 3, 4, 5, 6, 7, 8].map((n) => restartDelay(n, 1_000, 60_000))).toEqual([
@@ -78,16 +93,7 @@ describe('supervise: a component that stops for good is restarted, reported and 
   });
 
   it('a dead incarnation: not ready with the reason, stopped, a new one started and counted', async () => {
-    const health = new ComponentHealth();
-    const metrics = createMetricsRegistry();
-    const f = fakes();
-    const supervised = await supervise({
-      component: 'kafka consumer g',
-      group: 'g',
-      logger: quietLogger(),
-      supervision: { health, metrics, restartDelayMs: quick },
-      start: f.start,
-    });
+    const { health, metrics, f, supervised } = await superviseFakes({}, 'kafka consumer g');
     expect(health.problems()).toEqual([]);
 
     f.started[0]!.life.died(new Error('Failed to find group coordinator'));
@@ -112,16 +118,7 @@ describe('supervise: a component that stops for good is restarted, reported and 
   });
 
   it('failed restarts are retried, each counted and named in the reason, until one starts', async () => {
-    const health = new ComponentHealth();
-    const metrics = createMetricsRegistry();
-    const f = fakes({ failStarts: 3 });
-    const supervised = await supervise({
-      component: 'c',
-      group: 'g',
-      logger: quietLogger(),
-      supervision: { health, metrics, restartDelayMs: quick },
-      start: f.start,
-    });
+    const { health, metrics, f, supervised } = await superviseFakes({ failStarts: 3 });
     f.started[0]!.life.died(new Error('gone'));
     await waitFor('a restart that works', async () => f.started[1]);
     expect(await restarts(metrics, 'supervisor')).toBe(4);
@@ -132,30 +129,14 @@ describe('supervise: a component that stops for good is restarted, reported and 
   });
 
   it('a death during the start is acted on once the start returns', async () => {
-    const f = fakes({ dieDuringStart: true });
-    const supervised = await supervise({
-      component: 'c',
-      group: 'g',
-      logger: quietLogger(),
-      supervision: { restartDelayMs: quick },
-      start: f.start,
-    });
+    const { f, supervised } = await superviseFakes({ dieDuringStart: true });
     await waitFor('the restart', async () => f.started[1]);
     expect(f.started[0]!.stops).toBe(1);
     await supervised.stop();
   });
 
   it('kafkajs restarting it: not ready until it runs, counted apart, no second incarnation', async () => {
-    const health = new ComponentHealth();
-    const metrics = createMetricsRegistry();
-    const f = fakes();
-    const supervised = await supervise({
-      component: 'c',
-      group: 'g',
-      logger: quietLogger(),
-      supervision: { health, metrics, restartDelayMs: quick },
-      start: f.start,
-    });
+    const { health, metrics, f, supervised } = await superviseFakes();
     f.started[0]!.life.restarting(new Error('Connection error'));
     expect(health.problems()[0]![1]).toContain('Connection error');
     expect(await restarts(metrics, 'kafkajs')).toBe(1);

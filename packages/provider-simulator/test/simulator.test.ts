@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { request } from 'undici';
 import { DEFAULT_PROVIDERS, HF_INFERENCE } from '@nanobill/contract';
@@ -480,7 +480,7 @@ describe('close', () => {
       () => 'answered',
       () => 'failed',
     );
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await vi.waitFor(() => expect(own.calls()).toHaveLength(1)); // the request is in, unanswered
     await own.close();
     expect(await settled).toBe('failed');
   });

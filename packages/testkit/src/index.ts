@@ -9,6 +9,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { migrate, openClickHouse, type ClickHouseClient } from '@nanobill/clickhouse';
 import { createKafka, createProducer, ensureTopics, type Kafka } from '@nanobill/kafka';
 import { createLogger, type Logger } from '@nanobill/observability';
+import { partitionsOf } from './barrier.js';
 import {
   generateSecretsKey,
   parseSecretsKey,
@@ -45,6 +46,128 @@ export async function testTopics(kafka: Kafka, partitions = 6) {
     { topic: topics.dlq, numPartitions: 1 },
   ]);
   return topics;
+}
+
+/** A topic of a test bed: its partition count, or that and whether it is compacted. */
+export type BedTopic = number | { partitions: number; compact: true };
+
+export interface TestBed<Name extends string> {
+  kafka: Kafka;
+  /** Each topic asked for, by the name it was asked under: `it-<name>-<unique suffix>`. */
+  topics: Record<Name, string>;
+  clickhouse: ClickHouseClient;
+  dataDir: string;
+  logger: Logger;
+  /** Closes the ClickHouse client (the broker is shared: nothing to stop there). */
+  close(): Promise<void>;
+}
+
+/**
+ * What an integration test starts from: a Kafka client on the shared broker with topics of its
+ * own (name → partitions, or `{ partitions, compact: true }`), an embedded ClickHouse, migrated,
+ * in a fresh directory, and a silent logger.
+ */
+export async function testBed<const Name extends string>(
+  wanted: Record<Name, BedTopic>,
+): Promise<TestBed<Name>> {
+  const kafka = testKafka();
+  const entries = Object.entries(wanted) as Array<[Name, BedTopic]>;
+  const topics = Object.fromEntries(
+    entries.map(([name]) => [name, uniqueName(`it-${name}`)]),
+  ) as Record<Name, string>;
+  await ensureTopics(
+    kafka,
+    entries.map(([name, topic]) =>
+      typeof topic === 'number'
+        ? { topic: topics[name], numPartitions: topic }
+        : {
+            topic: topics[name],
+            numPartitions: topic.partitions,
+            configs: { 'cleanup.policy': 'compact' },
+          },
+    ),
+  );
+  const { dataDir, client } = await testClickHouse();
+  return {
+    kafka,
+    topics,
+    clickhouse: client,
+    dataDir,
+    logger: quietLogger(),
+    close: () => client.close(),
+  };
+}
+
+/** A `billing.ledger_entries` row as pricing writes it. */
+export interface LedgerEntryRow {
+  provider: string;
+  provider_request_id: string;
+  request_id: string;
+  event_time: string;
+  priced_at: string;
+  user_id: string;
+  billed_account: string;
+  attribution: 'user' | 'org';
+  attribution_reason: string;
+  bill_to: string | null;
+  model: string;
+  task: string;
+  cost_nano_usd: string;
+  cost_source: string;
+  input_tokens: number | null;
+  output_tokens: number | null;
+}
+
+let ledgerEntries = 0;
+
+/**
+ * One priced request for `billing.ledger_entries`, with ids of its own (`r-N`, `p-N`): billed to
+ * `account` at `at` for `nano` nano-USD, used by `user` (default: the account itself, i.e. a
+ * user's own request; another user makes it an org's). Other columns as given, or plain.
+ */
+export function ledgerEntry(
+  entry: {
+    account: string;
+    nano: bigint | number | string;
+    at: string;
+    user?: string;
+    pricedAt?: string;
+  } & Partial<Omit<LedgerEntryRow, 'billed_account' | 'user_id' | 'event_time' | 'priced_at'>>,
+): LedgerEntryRow {
+  const { account, nano, at, user = account, pricedAt = at, ...columns } = entry;
+  const n = ++ledgerEntries;
+  const org = user !== account;
+  return {
+    provider: 'groq',
+    provider_request_id: `p-${n}`,
+    request_id: `r-${n}`,
+    event_time: at,
+    priced_at: pricedAt,
+    user_id: user,
+    billed_account: account,
+    attribution: org ? 'org' : 'user',
+    attribution_reason: '',
+    bill_to: org ? account : null,
+    model: 'm',
+    task: 'conversational',
+    cost_nano_usd: nano.toString(),
+    cost_source: 'provider_api',
+    input_tokens: null,
+    output_tokens: null,
+    ...columns,
+  };
+}
+
+/** Stores ledger rows (see `ledgerEntry`) as pricing would. */
+export async function insertLedgerEntries(
+  client: ClickHouseClient,
+  entries: readonly LedgerEntryRow[],
+): Promise<void> {
+  await client.insert({
+    table: 'billing.ledger_entries',
+    format: 'JSONEachRow',
+    values: [...entries],
+  });
 }
 
 /** Embedded ClickHouse in a fresh directory, migrated. */
@@ -121,7 +244,7 @@ export async function collectTopic(kafka: Kafka, topic: string) {
 export async function produce(
   kafka: Kafka,
   topic: string,
-  messages: Array<{ key?: string; value: Buffer | string }>,
+  messages: Array<{ key?: string; value: Buffer | string; partition?: number }>,
 ): Promise<void> {
   const producer = createProducer(kafka);
   await producer.connect();
@@ -132,6 +255,28 @@ export async function produce(
   } finally {
     await producer.disconnect();
   }
+}
+
+/**
+ * A barrier on `topic`: one message on each of its partitions, sent after whatever the test wants
+ * to see ignored (a duplicate, a re-sent alert). Kafka keeps order within a partition, so once
+ * the consumer has handled every barrier message it has handled everything sent before them:
+ * the test then asserts that "nothing more happened" without sleeping for it.
+ * `message(partition)` builds the message for one partition; returns them in partition order.
+ */
+export async function sendBarrier<M extends { key?: string; value: string | Buffer }>(
+  kafka: Kafka,
+  topic: string,
+  message: (partition: number) => M,
+): Promise<M[]> {
+  const partitions = await partitionsOf(kafka, topic);
+  const barrier = partitions.map(message);
+  await produce(
+    kafka,
+    topic,
+    barrier.map((m, i) => ({ ...m, partition: partitions[i]! })),
+  );
+  return barrier;
 }
 
 /** A port that is free on 127.0.0.1, and the next one too (a local broker's controller). */
@@ -185,6 +330,7 @@ export function requiredEnv(name: string): string {
 }
 
 export { startReceiver, type Received } from './webhook-receiver.js';
+export { groupState } from './barrier.js';
 export { crashOnInsert, parseCrashPoint, type CrashPoint } from './crash.js';
 export { testCa, testCertificate, type TestCertificate } from './certificates.js';
 

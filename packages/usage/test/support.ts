@@ -1,26 +1,10 @@
 import { createRng } from '@nanobill/router-simulator';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
+import { insertLedgerEntries, ledgerEntry, type LedgerEntryRow } from '@nanobill/testkit';
 import type { Granularity, GroupBy, UsageSeriesOptions, UsageSeriesResult } from '../src/index.js';
 
 /** A billing.ledger_entries row as the pricing service writes it (every column it sets). */
-export interface LedgerEntry {
-  provider: string;
-  provider_request_id: string;
-  request_id: string;
-  event_time: string;
-  priced_at: string;
-  user_id: string;
-  billed_account: string;
-  attribution: string;
-  attribution_reason: string;
-  bill_to: string | null;
-  model: string;
-  task: string;
-  cost_nano_usd: string;
-  cost_source: string;
-  input_tokens: number | null;
-  output_tokens: number | null;
-}
+export type LedgerEntry = LedgerEntryRow;
 
 export const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -38,30 +22,23 @@ export function entry(
     'billed_account' | 'user_id' | 'provider' | 'model' | 'task' | 'cost_nano_usd'
   > & { at: number; input_tokens?: number | null; output_tokens?: number | null },
 ): LedgerEntry {
-  const org = fields.billed_account !== fields.user_id;
-  return {
-    provider: fields.provider,
+  const { billed_account, user_id, cost_nano_usd, at, ...columns } = fields;
+  return ledgerEntry({
+    ...columns,
+    account: billed_account,
+    user: user_id,
+    nano: cost_nano_usd,
+    at: new Date(at).toISOString(),
+    pricedAt: new Date(at + 60_000).toISOString(),
     provider_request_id: `p-${i}`,
     request_id: `r-${i}`,
-    event_time: new Date(fields.at).toISOString(),
-    priced_at: new Date(fields.at + 60_000).toISOString(),
-    user_id: fields.user_id,
-    billed_account: fields.billed_account,
-    attribution: org ? 'org' : 'user',
-    attribution_reason: '',
-    bill_to: org ? fields.billed_account : null,
-    model: fields.model,
-    task: fields.task,
-    cost_nano_usd: fields.cost_nano_usd,
     cost_source: fields.provider === 'hf-inference' ? 'hf_compute_time' : 'provider_api',
     input_tokens: fields.input_tokens ?? null,
     output_tokens: fields.output_tokens ?? null,
-  };
+  });
 }
 
-export async function insertLedger(clickhouse: ClickHouseClient, rows: LedgerEntry[]) {
-  await clickhouse.insert({ table: 'billing.ledger_entries', values: rows, format: 'JSONEachRow' });
-}
+export const insertLedger = insertLedgerEntries;
 
 function bucketStart(ms: number, granularity: Granularity): number {
   if (granularity === 'hour') return Math.floor(ms / HOUR_MS) * HOUR_MS;

@@ -9,6 +9,7 @@ import {
   produce,
   queryValue,
   quietLogger,
+  sendBarrier,
   startReceiver,
   testClickHouse,
   testKafka,
@@ -138,7 +139,15 @@ describe('alert delivery to webhooks (real broker, real ClickHouse, HTTPS receiv
     await waitFor('recorded', async () =>
       (await attempts(alert.alertId)).length ? true : undefined,
     );
-    await new Promise((resolve) => setTimeout(resolve, 1_000)); // room for a wrong second one
+    // A barrier behind the re-sent alert on every partition: once it is delivered, a wrong
+    // second delivery would have been made already.
+    const barrier = await sendBarrier(kafka, topics.alerts, (p) => {
+      const a = threshold('acme', `barrier-${p}`);
+      return { key: a.alertId, value: JSON.stringify(a) };
+    });
+    await waitFor('the barrier delivered', async () =>
+      barrier.every((m) => receiver.delivered(m.key) > 0) ? true : undefined,
+    );
     const got = receiver.received.filter((r) => r.alertId === alert.alertId);
     expect(got).toHaveLength(1);
     expect(got[0]).toMatchObject({ verified: true, attempt: 1, body: JSON.stringify(alert) });

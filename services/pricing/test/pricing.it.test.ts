@@ -20,6 +20,8 @@ import { asMessages, routedEvents, simulatedProviders } from './support.js';
 // Real broker, real embedded ClickHouse, the provider simulator over HTTP.
 describe('pricing: pending ids → cost endpoints → billing.ledger', () => {
   const DEADLINE_MS = 4_000;
+  /** How far pricing's clock is ahead of the real one. */
+  let skewMs = 0;
   let kafka: Kafka;
   let clickhouse: ClickHouseClient;
   let simulator: ProviderSimulator;
@@ -82,6 +84,7 @@ describe('pricing: pending ids → cost endpoints → billing.ledger', () => {
       topics,
       groupId: uniqueName('pricing'),
       deadlineMs: DEADLINE_MS,
+      now: () => new Date(Date.now() + skewMs),
       graceMs: 0, // no account snapshots here: users are billed as free users at once
       schedule: null,
       retry: { retries: 2, baseDelayMs: 20, maxDelayMs: 200 },
@@ -169,7 +172,7 @@ describe('pricing: pending ids → cost endpoints → billing.ledger', () => {
     );
     await pricing.priceNow(); // transient faults are retried within the round or asked again next round
     await pricing.priceNow();
-    await new Promise((r) => setTimeout(r, DEADLINE_MS));
+    skewMs += DEADLINE_MS; // the deadline passes on pricing's clock, not by waiting for it
     await pricing.priceNow(); // past the deadline: what is still pending becomes unpriced
     expect(pricing.pendingCount()).toBe(0);
 
@@ -181,6 +184,7 @@ describe('pricing: pending ids → cost endpoints → billing.ledger', () => {
       const priced = await ledger(provider);
       const refused = await unpriced(provider);
       const context = `${provider}: ${refused[0]?.reason ?? ''}`;
+      expect(asked.size, context).toBeGreaterThan(0); // every id is then priced or unpriced
       expect(new Set(priced.map((r) => r.id)), context).toEqual(answered);
       expect(priced.length, context).toBe(answered.size); // no id twice
       for (const row of priced)

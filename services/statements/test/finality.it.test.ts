@@ -4,7 +4,7 @@ import type * as Accounts from '@nanobill/accounts';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import { AccountSnapshot } from '@nanobill/contract';
 import { createMetricsRegistry } from '@nanobill/observability';
-import { queryValue, quietLogger, testClickHouse } from '@nanobill/testkit';
+import { ledgerEntry, queryValue, quietLogger, testClickHouse } from '@nanobill/testkit';
 import { startStatements } from '../src/index.js';
 
 /** An account whose facts cannot be read: any rule that throws for one account stands for it. */
@@ -57,23 +57,8 @@ function gated(client: ClickHouseClient, gate: () => Promise<void>): ClickHouseC
 // Real (embedded) ClickHouse; each test its own accounts and months.
 describe('statements: finality, months with work, one bad account', () => {
   let clickhouse: ClickHouseClient;
-  let n = 0;
-  const ledger = (account: string, nano: bigint, eventTime: string, pricedAt = eventTime) => ({
-    provider: 'groq',
-    provider_request_id: `p-${++n}`,
-    request_id: `r-${n}`,
-    event_time: eventTime,
-    priced_at: pricedAt,
-    user_id: account,
-    billed_account: account,
-    attribution: 'user',
-    attribution_reason: '',
-    bill_to: null,
-    model: 'm',
-    task: 'conversational',
-    cost_nano_usd: nano.toString(),
-    cost_source: 'provider_api',
-  });
+  const ledger = (account: string, nano: bigint, at: string, pricedAt = at) =>
+    ledgerEntry({ account, nano, at, pricedAt });
   const insert = (table: string, values: unknown[]) =>
     clickhouse.insert({ table, values, format: 'JSONEachRow' });
   const proUser = (accountId: string) =>

@@ -1,0 +1,151 @@
+import fc from 'fast-check';
+import type { KafkaMessage, Producer, ProducerRecord } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import {
+  DLQ_HEADERS,
+  sendToDlq,
+  splitValid,
+  storageRefusals,
+  type Decoding,
+  type Rejection,
+} from '../src/dlq.js';
+
+// The dead-letter helpers on their own: no broker, a producer that records what it was given.
+function message(offset: number, value: string | null, key = `k${offset}`): KafkaMessage {
+  return {
+    key: Buffer.from(key),
+    value: value === null ? null : Buffer.from(value),
+    offset: String(offset),
+    timestamp: '1767225600000',
+    attributes: 0,
+    headers: { traceparent: `trace-${offset}` },
+  } as KafkaMessage;
+}
+
+/** Numbers are valid, anything else is a schema violation; null is a tombstone. */
+function decodeNumber(bytes: Buffer | null): Decoding<number> {
+  if (bytes === null) return { ok: false, code: 'empty_value', reason: 'no value' };
+  const n = Number(bytes.toString());
+  return Number.isInteger(n)
+    ? { ok: true, value: n }
+    : { ok: false, code: 'schema_violation', reason: `not an integer: ${bytes.toString()}` };
+}
+
+function recordingProducer() {
+  const sent: ProducerRecord[] = [];
+  const producer = {
+    send: async (record: ProducerRecord) => {
+      sent.push(record);
+      return [];
+    },
+  } as unknown as Producer;
+  return { producer, sent };
+}
+
+describe('splitValid', () => {
+  it('keeps each valid value with its message and turns the rest into rejections', () => {
+    const messages = [message(0, '1'), message(1, 'x'), message(2, null), message(3, '4')];
+    const { valid, rejections } = splitValid(messages, decodeNumber);
+    expect(valid).toEqual([
+      { value: 1, message: messages[0] },
+      { value: 4, message: messages[3] },
+    ]);
+    expect(rejections).toEqual([
+      { message: messages[1], code: 'schema_violation', reason: 'not an integer: x' },
+      { message: messages[2], code: 'empty_value', reason: 'no value' },
+    ]);
+  });
+
+  it('hands the decoder the whole message', () => {
+    const messages = [message(7, '1')];
+    const seen: string[] = [];
+    splitValid(messages, (_bytes, m) => {
+      seen.push(m.offset);
+      return { ok: true, value: m.timestamp };
+    });
+    expect(seen).toEqual(['7']);
+  });
+
+  it('loses no message and keeps the batch order on both sides', () => {
+    const values = fc.array(fc.option(fc.oneof(fc.integer().map(String), fc.string())), {
+      maxLength: 50,
+    });
+    fc.assert(
+      fc.property(values, (raw) => {
+        const messages = raw.map((v, i) => message(i, v));
+        const { valid, rejections } = splitValid(messages, decodeNumber);
+        const offsets = (list: { message: KafkaMessage }[]) =>
+          list.map((x) => Number(x.message.offset));
+        expect(valid.length + rejections.length).toBe(messages.length);
+        const ordered = (xs: number[]) => xs.every((x, i) => i === 0 || xs[i - 1]! < x);
+        expect(ordered(offsets(valid))).toBe(true);
+        expect(ordered(offsets(rejections))).toBe(true);
+        expect(new Set([...offsets(valid), ...offsets(rejections)]).size).toBe(messages.length);
+      }),
+    );
+  });
+});
+
+describe('storageRefusals', () => {
+  it('rejects exactly the rows the store refused, with the table and the store’s reason', () => {
+    const valid = [0, 1, 2].map((i) => ({ message: message(i, String(i)) }));
+    const reasons = new Map([[1, '469 VIOLATED_CONSTRAINT: cost_nano_usd >= 0']]);
+    expect(storageRefusals('billing.usage', valid, (i) => reasons.get(i))).toEqual([
+      {
+        message: valid[1]!.message,
+        code: 'storage_refused',
+        reason: 'billing.usage refused the row: 469 VIOLATED_CONSTRAINT: cost_nano_usd >= 0',
+      },
+    ]);
+  });
+
+  it('rejects nothing when every row was stored', () => {
+    const valid = [0, 1].map((i) => ({ message: message(i, String(i)) }));
+    expect(storageRefusals('billing.usage', valid, () => undefined)).toEqual([]);
+  });
+});
+
+describe('sendToDlq', () => {
+  it('sends the original key, bytes and headers, with why and where from in headers', async () => {
+    const { producer, sent } = recordingProducer();
+    const rejections: Rejection[] = [
+      { message: message(41, '{"bad":1}', 'req-1'), code: 'schema_violation', reason: 'no id' },
+      { message: message(42, null, 'req-2'), code: 'empty_value', reason: 'no value' },
+    ];
+    const now = new Date('2026-11-26T08:00:00.000Z');
+    await sendToDlq(producer, 'requests.dlq', { topic: 'requests', partition: 3 }, rejections, now);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.topic).toBe('requests.dlq');
+    expect(sent[0]!.acks).toBe(-1);
+    // Each message as it was, plus why and where from.
+    const dead = (
+      offset: number,
+      key: string,
+      value: Buffer | null,
+      code: string,
+      reason: string,
+    ) => ({
+      key: Buffer.from(key),
+      value,
+      headers: {
+        traceparent: `trace-${offset}`,
+        [DLQ_HEADERS.code]: code,
+        [DLQ_HEADERS.reason]: reason,
+        [DLQ_HEADERS.sourceTopic]: 'requests',
+        [DLQ_HEADERS.sourcePartition]: '3',
+        [DLQ_HEADERS.sourceOffset]: String(offset),
+        [DLQ_HEADERS.rejectedAt]: '2026-11-26T08:00:00.000Z',
+      },
+    });
+    expect(sent[0]!.messages).toEqual([
+      dead(41, 'req-1', Buffer.from('{"bad":1}'), 'schema_violation', 'no id'),
+      dead(42, 'req-2', null, 'empty_value', 'no value'),
+    ]);
+  });
+
+  it('sends nothing for no rejections', async () => {
+    const { producer, sent } = recordingProducer();
+    await sendToDlq(producer, 'requests.dlq', { topic: 'requests', partition: 0 }, []);
+    expect(sent).toEqual([]);
+  });
+});
