@@ -1,6 +1,7 @@
 import type { KafkaMessage } from 'kafkajs';
 import { createProducer, type Kafka } from './client.js';
 import { DLQ_HEADERS } from './dlq.js';
+import { publishOutgoing, type Outgoing } from './publisher.js';
 import type { Logger } from '@nanobill/observability';
 
 /** The durable consumer group of `nanobill dlq replay`: a second run continues where one stopped. */
@@ -21,7 +22,6 @@ const MAX_METADATA_CHARS = 3_000;
 const PROGRESS_PREFIX = 'v1:';
 const FIRST_REASONS = 5;
 const MAX_REPORTED_REFUSALS = 20;
-const SEND_CHUNK = 500;
 
 export interface ReplayOptions {
   kafka: Kafka;
@@ -172,7 +172,7 @@ export async function replayDlq(options: ReplayOptions): Promise<ReplaySummary> 
         progress();
         const state = states.get(batch.partition);
         if (state === undefined) return;
-        const outgoing: Array<{ topic: string; message: Outgoing }> = [];
+        const outgoing: Outgoing[] = [];
         let halt: string | undefined;
         for (const message of batch.messages) {
           const offset = BigInt(message.offset);
@@ -217,7 +217,7 @@ export async function replayDlq(options: ReplayOptions): Promise<ReplaySummary> 
             );
             continue;
           }
-          outgoing.push({ topic: source, message: replayMessage(message, from, now()) });
+          outgoing.push(replayMessage(source, message, from, now()));
           summary.byCode[rejection] = (summary.byCode[rejection] ?? 0) + 1;
           summary.bySourceTopic[source] = (summary.bySourceTopic[source] ?? 0) + 1;
           if (summary.firstReasons.length < FIRST_REASONS) {
@@ -226,12 +226,7 @@ export async function replayDlq(options: ReplayOptions): Promise<ReplaySummary> 
         }
         try {
           if (producer !== undefined) {
-            for (let i = 0; i < outgoing.length; i += SEND_CHUNK) {
-              await producer.sendBatch({
-                acks: -1,
-                topicMessages: groupByTopic(outgoing.slice(i, i + SEND_CHUNK)),
-              });
-            }
+            await publishOutgoing(producer, outgoing);
             await consumer.commitOffsets([
               {
                 topic,
@@ -262,12 +257,6 @@ export async function replayDlq(options: ReplayOptions): Promise<ReplaySummary> 
   logger.info({ topic, groupId, ...summary }, dryRun ? 'DLQ replay (dry run)' : 'DLQ replayed');
   return summary;
 }
-
-type Outgoing = {
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: Record<string, Buffer | string | Array<Buffer | string>>;
-};
 
 /** Where the group stands on each partition, and where the topic ends now. */
 async function startingPoint(
@@ -375,23 +364,13 @@ function headerString(value: HeaderValue): string | undefined {
 const DLQ_HEADER_NAMES = new Set<string>(Object.values(DLQ_HEADERS));
 
 /** The original key, bytes and headers; the DLQ's headers make way for the replay's. */
-function replayMessage(message: KafkaMessage, from: string, at: Date): Outgoing {
-  const headers: Outgoing['headers'] = {};
+function replayMessage(topic: string, message: KafkaMessage, from: string, at: Date): Outgoing {
+  const headers: NonNullable<Outgoing['headers']> = {};
   for (const [name, value] of Object.entries(message.headers ?? {})) {
     if (value === undefined || DLQ_HEADER_NAMES.has(name)) continue;
     headers[name] = value;
   }
   headers[REPLAY_HEADERS.from] = from;
   headers[REPLAY_HEADERS.at] = at.toISOString();
-  return { key: message.key, value: message.value, headers };
-}
-
-function groupByTopic(outgoing: Array<{ topic: string; message: Outgoing }>) {
-  const byTopic = new Map<string, Outgoing[]>();
-  for (const { topic, message } of outgoing) {
-    const list = byTopic.get(topic) ?? [];
-    list.push(message);
-    byTopic.set(topic, list);
-  }
-  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+  return { topic, key: message.key, value: message.value, headers };
 }
