@@ -29,6 +29,7 @@ import {
 } from '@nanobill/kafka';
 import type { Logger, Registry } from '@nanobill/observability';
 import { ModelPriceBook, type ProviderRegistry } from '@nanobill/providers';
+import { thresholdAlertIds } from '@nanobill/tables';
 import { monthBounds } from '@nanobill/credits';
 import { hfInferenceCostNano } from '@nanobill/money';
 import { waitForAccountHistory, type AccountsFeed } from './catch-up.js';
@@ -45,7 +46,7 @@ import {
   type StoredRange,
 } from './ledger.js';
 import { createEnforcementMetrics, type EnforcementMetrics } from './metrics.js';
-import { alertedThresholds, unpricedUsage } from './startup.js';
+import { unpricedUsage } from './startup.js';
 
 export const ENFORCEMENT_GROUP_ID = 'nanobill-enforcement';
 
@@ -255,7 +256,7 @@ async function startIncarnation(
     await view.stop();
   }
   const month = enforcer.month;
-  enforcer.loadAlerted(await alertedThresholds(clickhouse, month));
+  enforcer.loadAlerted(await thresholdAlertIds(clickhouse, month));
   // The ledger's sums of rows stored before the cut, the followers from the cut on: every row
   // counts once (their first read starts at the cut, not an overlap before it). Requests recent
   // enough to be estimated (an event redelivered after the start: enforcement was down while

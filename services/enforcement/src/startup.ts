@@ -71,17 +71,3 @@ export async function unpricedUsage(
     }),
   );
 }
-
-/** The threshold alerts already raised for `month` (billing.alerts holds every alert once). */
-export async function alertedThresholds(
-  clickhouse: ClickHouseClient,
-  month: string,
-): Promise<string[]> {
-  const result = await clickhouse.query({
-    query: `SELECT DISTINCT alert_id FROM billing.alert_log
-            WHERE type = 'spend_threshold' AND startsWith(alert_id, {prefix:String})`,
-    query_params: { prefix: `threshold:${month}:` },
-    format: 'JSONCompactEachRow',
-  });
-  return (await result.json<[string]>()).map(([id]) => id);
-}

@@ -29,9 +29,9 @@ import { createPricingMetrics } from './metrics.js';
 import { PendingRequests } from './pending.js';
 import { PendingLoads } from './pending-loads.js';
 import { runPricingRound, type RoundReport } from './round.js';
-import { pendingRow, type PendingRow } from './rows.js';
+import { PENDING_TABLE, type PendingRow } from '@nanobill/tables';
+import { pendingRow } from './rows.js';
 import {
-  PENDING_TABLE,
   duplicatesWriter,
   ledgerWriter,
   loadPending,

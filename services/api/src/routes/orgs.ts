@@ -6,6 +6,7 @@ import { spendingLimitOf } from '@nanobill/contract';
 import { applyCredits, monthBounds, monthOf } from '@nanobill/credits';
 import { nanoToJson, roundHalfUp } from '@nanobill/money';
 import { monthToDateGross } from '@nanobill/statements';
+import { accountAlerts } from '@nanobill/tables';
 import { usageSeries } from '@nanobill/usage';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import {
@@ -202,35 +203,7 @@ export function orgRoutes(deps: OrgRoutesDeps): FastifyPluginAsync {
         },
       },
       async (request) => {
-        const result = await deps.clickhouse.query({
-          query: `SELECT a.alert_id, a.type, a.severity, a.message, a.details, a.created_at,
-                         d.outcome, d.attempts, d.last_error, d.last_at
-                  FROM (SELECT * FROM billing.alerts WHERE account_id = {org:String}
-                        ORDER BY created_at DESC LIMIT {limit:UInt32}) AS a
-                  LEFT JOIN (SELECT alert_id, argMax(outcome, attempt) AS outcome,
-                                    max(attempt) AS attempts, argMax(error, attempt) AS last_error,
-                                    max(attempted_at) AS last_at
-                             FROM billing.alert_deliveries
-                             WHERE alert_id IN (SELECT alert_id FROM billing.alert_log
-                                                WHERE account_id = {org:String})
-                             GROUP BY alert_id) AS d ON d.alert_id = a.alert_id
-                  ORDER BY a.created_at DESC`,
-          query_params: { org: request.params.org, limit: request.query.limit },
-          format: 'JSONEachRow',
-        });
-        type Row = {
-          alert_id: string;
-          type: string;
-          severity: string;
-          message: string;
-          details: string;
-          created_at: string;
-          outcome: string;
-          attempts: number | string;
-          last_error: string;
-          last_at: string;
-        };
-        const rows = await result.json<Row>();
+        const rows = await accountAlerts(deps.clickhouse, request.params.org, request.query.limit);
         return {
           alerts: rows.map((r) => ({
             alertId: r.alert_id,

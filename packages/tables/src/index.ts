@@ -1,0 +1,3 @@
+export * from './pricing.js';
+export * from './alert-log.js';
+export * from './pricing-follow.js';
