@@ -4,8 +4,8 @@ import {
   type Alert,
   TOPICS,
   pricingKey,
-  pricingRoute,
-  requestEventDecoder,
+  requestClassifier,
+  requestLabel,
   type EventWindow,
 } from '@nanobill/contract';
 import type { ClickHouseClient } from '@nanobill/clickhouse';
@@ -161,7 +161,7 @@ async function startIncarnation(
   };
   const priceMemoryMs = options.priceMemoryMs ?? 10 * 60_000;
   const overlapMs = options.ledgerOverlapMs ?? 60_000;
-  const decode = requestEventDecoder({
+  const classify = requestClassifier({
     providers: options.providers.names,
     window: options.eventWindow,
   });
@@ -381,17 +381,13 @@ async function startIncarnation(
     const bySource = new Map<string, number>();
     let firstAppended: number | undefined;
     for (const message of batch.messages) {
-      const decoded = decode(message);
-      if (!decoded.ok) {
-        count(outcomes, 'invalid'); // the ingest service sends it to the DLQ
+      const classified = classify(message);
+      if (!classified.ok || classified.value.action === 'skip') {
+        // Invalid (the ingest service dead-letters it) or costing nothing.
+        count(outcomes, requestLabel(classified));
         continue;
       }
-      const event = decoded.value;
-      const route = pricingRoute(event);
-      if (route.route === 'skip') {
-        count(outcomes, `skip_${route.reason}`);
-        continue;
-      }
+      const { event, key } = classified.value;
       // Older than what is remembered of the ledger: it may be priced and forgotten already.
       if (Date.parse(event.timestamp) < oldest) {
         count(outcomes, 'too_old');
@@ -401,7 +397,7 @@ async function startIncarnation(
         const estimate = estimateCost(event, sources);
         enforcer.seen(
           {
-            key: pricingKey(event.provider, event.providerRequestId!),
+            key,
             userId: event.userId,
             billTo: event.billTo,
             timestamp: event.timestamp,

@@ -1,5 +1,5 @@
 import type { Billed } from '@nanobill/attribution';
-import { pricingKey, type RoutedRequestEvent } from '@nanobill/contract';
+import { pricingKey, type ReachedEvent } from '@nanobill/contract';
 import { nanoToJson, type NanoUsd } from '@nanobill/money';
 import {
   DUPLICATE_REASON,
@@ -12,14 +12,10 @@ import {
 
 /** Builds the rows of the pricing tables (their types: @nanobill/tables, owned by pricing). */
 
-export function pendingRow(
-  event: RoutedRequestEvent,
-  firstSeenAt: Date,
-  partition: number,
-): PendingRow {
+export function pendingRow(event: ReachedEvent, firstSeenAt: Date, partition: number): PendingRow {
   return {
     provider: event.provider,
-    provider_request_id: event.providerRequestId!,
+    provider_request_id: event.providerRequestId,
     request_id: event.requestId,
     event_time: event.timestamp,
     user_id: event.userId,

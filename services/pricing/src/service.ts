@@ -3,9 +3,10 @@ import {
   Alert,
   DEFAULT_EVENT_WINDOW,
   TOPICS,
-  pricingRoute,
-  requestEventDecoder,
+  requestClassifier,
+  requestLabel,
   type EventWindow,
+  type RequestLabel,
 } from '@nanobill/contract';
 import { describeRefusal, type ClickHouseClient } from '@nanobill/clickhouse';
 import {
@@ -116,7 +117,7 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
   const now = options.now ?? (() => new Date());
   const topics = options.topics ?? { requests: TOPICS.requests, alerts: TOPICS.alerts };
   const dlqTopic = topics.dlq ?? TOPICS.requestsDlq;
-  const decode = requestEventDecoder({
+  const classify = requestClassifier({
     providers: options.providers.names,
     window: options.eventWindow,
   });
@@ -185,18 +186,14 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
     const waiting: PendingRow[] = [];
     const messages: KafkaMessage[] = [];
     // Counted per batch: a labelled increment per event is measurable at this rate.
-    const routes = new Map<string, number>();
-    const count = (route: string) => routes.set(route, (routes.get(route) ?? 0) + 1);
+    const routes = new Map<RequestLabel, number>();
     for (const message of batch.messages) {
-      const decoded = decode(message);
-      if (!decoded.ok) {
-        count('invalid'); // the ingest service sends it to the DLQ
-        continue;
-      }
-      const route = pricingRoute(decoded.value);
-      count(route.route === 'skip' ? `skip_${route.reason}` : route.route);
-      if (route.route === 'skip') continue;
-      waiting.push(pendingRow(decoded.value, seenAt, batch.partition));
+      const classified = classify(message);
+      const route = requestLabel(classified);
+      routes.set(route, (routes.get(route) ?? 0) + 1);
+      // An invalid event is the ingest service's to dead-letter; a skipped one costs nothing.
+      if (!classified.ok || classified.value.action === 'skip') continue;
+      waiting.push(pendingRow(classified.value.event, seenAt, batch.partition));
       messages.push(message);
     }
     for (const [route, n] of routes) metrics.events.inc({ route }, n);
