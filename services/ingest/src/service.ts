@@ -12,6 +12,7 @@ import {
 } from '@nanobill/kafka';
 import type { Logger, Registry } from '@nanobill/observability';
 import { createIngestMetrics } from './metrics.js';
+import { USAGE_TABLE } from '@nanobill/tables';
 import { toUsageRow } from './usage-row.js';
 import { createUsageWriter } from './usage-writer.js';
 
@@ -78,7 +79,7 @@ export async function startIngest(options: IngestOptions): Promise<IngestService
       writer.write(rows),
       sendToDlq(producer, topics.dlq, source, rejections),
     ]);
-    const refused = storageRefusals('billing.usage', valid, (i) => {
+    const refused = storageRefusals(USAGE_TABLE, valid, (i) => {
       const refusal = written.refused.get(rows[i]!);
       return refusal && describeRefusal(refusal);
     });
