@@ -23,16 +23,27 @@ function exampleTables(sql: string): Map<string, Map<string, string>> {
   return tables;
 }
 
-/** The text between the parenthesis at `open` and the one that closes it. */
-function balanced(text: string, open: number): string {
+/**
+ * Each character of `text` from `from` on, with the parenthesis depth before it, outside quoted
+ * strings: the one scan the parsers below share.
+ */
+function* unquoted(text: string, from = 0): Generator<{ i: number; c: string; depth: number }> {
   let depth = 0;
   let quoted = false;
-  for (let i = open; i < text.length; i++) {
-    const c = text[i];
+  for (let i = from; i < text.length; i++) {
+    const c = text[i]!;
     if (c === "'") quoted = !quoted;
     if (quoted) continue;
+    yield { i, c, depth };
     if (c === '(') depth++;
-    if (c === ')' && --depth === 0) return text.slice(open + 1, i);
+    if (c === ')') depth--;
+  }
+}
+
+/** The text between the parenthesis at `open` and the one that closes it. */
+function balanced(text: string, open: number): string {
+  for (const { i, c, depth } of unquoted(text, open)) {
+    if (c === ')' && depth === 1) return text.slice(open + 1, i);
   }
   throw new Error(`unbalanced parenthesis at ${open}`);
 }
@@ -43,49 +54,29 @@ function columnsOf(body: string): Map<string, string> {
   for (const definition of topLevel(body)) {
     const [name, ...rest] = definition.trim().split(/\s+/);
     if (name === undefined || name === '' || name === 'INDEX') continue;
-    const type = topLevelType(rest.join(' '));
-    columns.set(name, type);
+    columns.set(name, typeOf(rest.join(' ')));
   }
   return columns;
 }
 
-/** Splits on commas outside parentheses and quotes. */
+/** Splits on commas outside parentheses and quotes; comments dropped. */
 function topLevel(body: string): string[] {
   const parts: string[] = [];
-  let depth = 0;
-  let quoted = false;
   let start = 0;
-  for (let i = 0; i < body.length; i++) {
-    const c = body[i];
-    if (c === "'") quoted = !quoted;
-    if (quoted) continue;
-    if (c === '(') depth++;
-    if (c === ')') depth--;
-    if (c === ',' && depth === 0) {
-      parts.push(body.slice(start, i));
-      start = i + 1;
-    }
+  for (const { i, c, depth } of unquoted(body)) {
+    if (c !== ',' || depth !== 0) continue;
+    parts.push(body.slice(start, i));
+    start = i + 1;
   }
   parts.push(body.slice(start));
   return parts.map((p) => p.replace(/--[^\n]*/g, '')).filter((p) => p.trim() !== '');
 }
 
 /** The type at the start of `text`, up to a top-level DEFAULT, COMMENT, CODEC … clause. */
-function topLevelType(text: string): string {
-  let depth = 0;
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === "'") quoted = !quoted;
-    if (quoted) continue;
-    if (c === '(') depth++;
-    if (c === ')') depth--;
-    if (depth === 0 && /\s/.test(c!)) {
-      const next = text.slice(i).trimStart();
-      if (/^(DEFAULT|MATERIALIZED|ALIAS|COMMENT|CODEC|TTL)\b/.test(next)) {
-        return text.slice(0, i).trim();
-      }
-    }
+function typeOf(text: string): string {
+  for (const { i, c, depth } of unquoted(text)) {
+    const clause = /^\s+(DEFAULT|MATERIALIZED|ALIAS|COMMENT|CODEC|TTL)\b/;
+    if (depth === 0 && /\s/.test(c) && clause.test(text.slice(i))) return text.slice(0, i).trim();
   }
   return text.trim();
 }

@@ -5,9 +5,7 @@
  * named reads exported here.
  */
 import type { ClickHouseClient } from '@nanobill/clickhouse';
-
-export const ALERT_LOG_TABLE = 'billing.alert_log';
-export const ALERT_DELIVERIES_TABLE = 'billing.alert_deliveries';
+import { readRows } from './read.js';
 
 /** A billing.alert_log row: the alert, its exact body, and where it goes. */
 export interface AlertLogRow {
@@ -36,25 +34,31 @@ export const ALERT_LOG_COLUMNS = [
   'webhook_url',
 ] as const satisfies ReadonlyArray<keyof AlertLogRow>;
 
+/** The alert log's tables: each alert once, and each delivery attempt. */
+export const ALERT_TABLES = {
+  log: 'billing.alert_log',
+  deliveries: 'billing.alert_deliveries',
+} as const;
+
 /**
  * The ids of every logged alert, as a subquery (`alert_id NOT IN (${LOGGED_ALERT_IDS})`), for a
  * reader that looks for its own alerts the log does not hold yet. The log keeps each id once,
  * so no FINAL is needed to ask whether one is there.
  */
-export const LOGGED_ALERT_IDS = `SELECT alert_id FROM ${ALERT_LOG_TABLE}`;
+export const LOGGED_ALERT_IDS = `SELECT alert_id FROM ${ALERT_TABLES.log}`;
 
 /** The spend-threshold alerts already raised for `month` (ids `threshold:<month>:…`). */
 export async function thresholdAlertIds(
   clickhouse: ClickHouseClient,
   month: string,
 ): Promise<string[]> {
-  const result = await clickhouse.query({
-    query: `SELECT DISTINCT alert_id FROM ${ALERT_LOG_TABLE}
+  const rows = await readRows<[string]>(
+    clickhouse,
+    `SELECT DISTINCT alert_id FROM ${ALERT_TABLES.log}
             WHERE type = 'spend_threshold' AND startsWith(alert_id, {prefix:String})`,
-    query_params: { prefix: `threshold:${month}:` },
-    format: 'JSONCompactEachRow',
-  });
-  return (await result.json<[string]>()).map(([id]) => id);
+    { prefix: `threshold:${month}:` },
+  );
+  return rows.map(([id]) => id);
 }
 
 /** An account's alert with the state of its webhook deliveries (empty strings: none yet). */
@@ -77,21 +81,21 @@ export async function accountAlerts(
   accountId: string,
   limit: number,
 ): Promise<AccountAlertRow[]> {
-  const result = await clickhouse.query({
-    query: `SELECT a.alert_id, a.type, a.severity, a.message, a.details, a.created_at,
+  return readRows<AccountAlertRow>(
+    clickhouse,
+    `SELECT a.alert_id, a.type, a.severity, a.message, a.details, a.created_at,
                    d.outcome, d.attempts, d.last_error, d.last_at
             FROM (SELECT * FROM billing.alerts WHERE account_id = {org:String}
                   ORDER BY created_at DESC LIMIT {limit:UInt32}) AS a
             LEFT JOIN (SELECT alert_id, argMax(outcome, attempt) AS outcome,
                               max(attempt) AS attempts, argMax(error, attempt) AS last_error,
                               max(attempted_at) AS last_at
-                       FROM ${ALERT_DELIVERIES_TABLE}
-                       WHERE alert_id IN (SELECT alert_id FROM ${ALERT_LOG_TABLE}
+                       FROM ${ALERT_TABLES.deliveries}
+                       WHERE alert_id IN (SELECT alert_id FROM ${ALERT_TABLES.log}
                                           WHERE account_id = {org:String})
                        GROUP BY alert_id) AS d ON d.alert_id = a.alert_id
             ORDER BY a.created_at DESC`,
-    query_params: { org: accountId, limit },
-    format: 'JSONEachRow',
-  });
-  return result.json<AccountAlertRow>();
+    { org: accountId, limit },
+    'JSONEachRow',
+  );
 }

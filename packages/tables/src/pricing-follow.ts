@@ -4,6 +4,7 @@
  * starts from. Every table here has `inserted_at`, set by ClickHouse at insert.
  */
 import type { ClickHouseClient } from '@nanobill/clickhouse';
+import { readRows } from './read.js';
 import { pricingKey } from '@nanobill/contract';
 import { monthBounds } from '@nanobill/credits';
 import { DUPLICATES_TABLE, LEDGER_TABLE, UNPRICED_TABLE } from './pricing.js';
@@ -140,21 +141,20 @@ async function stored<Raw>(
   range: StoredRange,
   columns: string[],
 ): Promise<Raw[]> {
-  const result = await clickhouse.query({
-    query: `SELECT provider, provider_request_id, toString(toYYYYMM(event_time)),
+  return readRows<Raw>(
+    clickhouse,
+    `SELECT provider, provider_request_id, toString(toYYYYMM(event_time)),
                    toUnixTimestamp64Milli(inserted_at), ${columns.join(', ')}
             FROM ${table}
             WHERE inserted_at >= fromUnixTimestamp64Milli({since:Int64})
               AND inserted_at < fromUnixTimestamp64Milli({before:Int64})
               AND event_time >= fromUnixTimestamp64Milli({eventFrom:Int64})`,
-    query_params: {
+    {
       since: range.sinceMs ?? 0,
       before: range.beforeMs ?? Number.MAX_SAFE_INTEGER,
       eventFrom: range.eventFromMs,
     },
-    format: 'JSONCompactEachRow',
-  });
-  return result.json<Raw>();
+  );
 }
 
 /** '202603' → '2026-03'. */
@@ -181,19 +181,17 @@ export async function pricedSums(
 ): Promise<Map<string, bigint>> {
   const { start } = monthBounds(month);
   const end = Math.min(monthBounds(month).end.getTime(), eventBeforeMs);
-  const result = await clickhouse.query({
-    query: `SELECT billed_account, toString(sum(toInt128(cost_nano_usd)))
+  const rows = await readRows<[string, string]>(
+    clickhouse,
+    `SELECT billed_account, toString(sum(toInt128(cost_nano_usd)))
             FROM ${LEDGER_TABLE} FINAL
             WHERE event_time >= fromUnixTimestamp64Milli({start:Int64})
               AND event_time < fromUnixTimestamp64Milli({end:Int64})
               AND inserted_at < fromUnixTimestamp64Milli({before:Int64})
             GROUP BY billed_account`,
-    query_params: { start: start.getTime(), end, before: beforeMs },
-    format: 'JSONCompactEachRow',
-  });
-  return new Map(
-    (await result.json<[string, string]>()).map(([account, sum]) => [account, BigInt(sum)]),
+    { start: start.getTime(), end, before: beforeMs },
   );
+  return new Map(rows.map(([account, sum]) => [account, BigInt(sum)]));
 }
 
 /** Recent real costs per provider and model (at most `perModel` each), to seed the averages. */
@@ -202,16 +200,15 @@ export async function recentCosts(
   sinceMs: number,
   perModel: number,
 ): Promise<Array<{ provider: string; model: string; cost: bigint }>> {
-  const result = await clickhouse.query({
-    query: `SELECT provider, model, toString(cost_nano_usd)
+  const newestFirst = await readRows<[string, string, string]>(
+    clickhouse,
+    `SELECT provider, model, toString(cost_nano_usd)
             FROM ${LEDGER_TABLE}
             WHERE inserted_at >= fromUnixTimestamp64Milli({since:Int64})
             ORDER BY inserted_at DESC
             LIMIT {perModel:UInt32} BY provider, model`,
-    query_params: { since: sinceMs, perModel },
-    format: 'JSONCompactEachRow',
-  });
-  const newestFirst = await result.json<[string, string, string]>();
+    { since: sinceMs, perModel },
+  );
   return newestFirst.reverse().map(([provider, model, cost]) => ({
     provider,
     model,

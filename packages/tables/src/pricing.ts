@@ -6,6 +6,7 @@
  * own over these tables.
  */
 import type { ClickHouseClient } from '@nanobill/clickhouse';
+import { readRows } from './read.js';
 
 export const PENDING_TABLE = 'billing.pricing_pending';
 export const LEDGER_TABLE = 'billing.ledger_entries';
@@ -131,6 +132,20 @@ export const DUPLICATE_COLUMNS = [
   'alert_id',
 ] as const satisfies ReadonlyArray<keyof DuplicateRow>;
 
+/** The request's own facts of a row of any of the pricing tables. */
+export function requestFacts(request: RequestFacts): RequestFacts {
+  return {
+    provider: request.provider,
+    provider_request_id: request.provider_request_id,
+    request_id: request.request_id,
+    event_time: request.event_time,
+    user_id: request.user_id,
+    bill_to: request.bill_to,
+    model: request.model,
+    task: request.task,
+  };
+}
+
 /**
  * How many requests of `month` (by event time) are still waiting for their cost: distinct
  * (provider, provider request id) of billing.open_pending.
@@ -139,15 +154,15 @@ export async function openPendingCount(
   clickhouse: ClickHouseClient,
   month: string,
 ): Promise<number> {
-  const result = await clickhouse.query({
-    query: `SELECT count() FROM (
+  const rows = await readRows<[string]>(
+    clickhouse,
+    `SELECT count() FROM (
               SELECT provider, provider_request_id FROM ${OPEN_PENDING_VIEW}
               WHERE toYYYYMM(event_time) = {m:UInt32}
               GROUP BY provider, provider_request_id)`,
-    query_params: { m: Number(month.replace('-', '')) },
-    format: 'JSONCompactEachRow',
-  });
-  return Number((await result.json<[string]>())[0]?.[0] ?? 0);
+    { m: Number(month.replace('-', '')) },
+  );
+  return Number(rows[0]?.[0] ?? 0);
 }
 
 /**
@@ -156,11 +171,11 @@ export async function openPendingCount(
  * their own, and system.parts shows one node only.
  */
 export async function monthsWithPricingRows(clickhouse: ClickHouseClient): Promise<string[]> {
-  const result = await clickhouse.query({
-    query: `SELECT toString(toYYYYMM(event_time)) AS m FROM ${LEDGER_TABLE} GROUP BY m
+  const rows = await readRows<[string]>(
+    clickhouse,
+    `SELECT toString(toYYYYMM(event_time)) AS m FROM ${LEDGER_TABLE} GROUP BY m
             UNION DISTINCT
             SELECT toString(toYYYYMM(event_time)) AS m FROM ${PENDING_TABLE} GROUP BY m`,
-    format: 'JSONCompactEachRow',
-  });
-  return (await result.json<[string]>()).map(([m]) => m);
+  );
+  return rows.map(([m]) => m);
 }

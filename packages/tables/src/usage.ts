@@ -4,6 +4,7 @@
  * `unpricedUsage`.
  */
 import type { ClickHouseClient } from '@nanobill/clickhouse';
+import { readRows } from './read.js';
 import { monthBounds } from '@nanobill/credits';
 import type { EstimateRequest } from '@nanobill/enforcement';
 import { DUPLICATES_TABLE, LEDGER_TABLE, UNPRICED_TABLE } from './pricing.js';
@@ -75,8 +76,9 @@ export async function unpricedUsage(
   month: string,
   sinceMs: number,
 ): Promise<UnpricedUsage[]> {
-  const result = await clickhouse.query({
-    query: `SELECT provider, assumeNotNull(provider_request_id) AS id, user_id, bill_to,
+  const rows = await readRows<Raw>(
+    clickhouse,
+    `SELECT provider, assumeNotNull(provider_request_id) AS id, user_id, bill_to,
                    toUnixTimestamp64Milli(event_time), model, provider_model_id,
                    input_tokens, output_tokens, compute_time_ms, hardware
             FROM ${USAGE_TABLE}
@@ -92,9 +94,8 @@ export async function unpricedUsage(
               AND request_id NOT IN (
                 SELECT request_id FROM ${DUPLICATES_TABLE}
                 WHERE event_time >= fromUnixTimestamp64Milli({since:Int64}) - INTERVAL 1 DAY)`,
-    query_params: { since: sinceMs, monthStart: monthBounds(month).start.getTime() },
-    format: 'JSONCompactEachRow',
-  });
+    { since: sinceMs, monthStart: monthBounds(month).start.getTime() },
+  );
   type Raw = [
     string,
     string,
@@ -108,7 +109,7 @@ export async function unpricedUsage(
     string | null,
     string | null,
   ];
-  return (await result.json<Raw>()).map(
+  return rows.map(
     ([provider, id, userId, billTo, ms, model, providerModelId, input, output, compute, hw]) => ({
       provider,
       providerRequestId: id,

@@ -7,6 +7,7 @@ import {
   UNPRICED_TABLE,
   monthsWithPricingRows,
   openPendingCount,
+  requestFacts,
   type LedgerRow,
   type PendingRow,
   type UnpricedRow,
@@ -42,14 +43,7 @@ function pending(id: string, requestId: string, eventTime: string): PendingRow {
 
 function ledger(row: PendingRow): LedgerRow {
   return {
-    provider: row.provider,
-    provider_request_id: row.provider_request_id,
-    request_id: row.request_id,
-    event_time: row.event_time,
-    user_id: row.user_id,
-    bill_to: row.bill_to,
-    model: row.model,
-    task: row.task,
+    ...requestFacts(row),
     priced_at: row.event_time,
     billed_account: row.user_id,
     attribution: 'user',
@@ -62,20 +56,8 @@ function ledger(row: PendingRow): LedgerRow {
 }
 
 function unpriced(row: PendingRow): UnpricedRow {
-  return {
-    provider: row.provider,
-    provider_request_id: row.provider_request_id,
-    request_id: row.request_id,
-    event_time: row.event_time,
-    user_id: row.user_id,
-    bill_to: row.bill_to,
-    model: row.model,
-    task: row.task,
-    first_seen_at: row.first_seen_at,
-    unpriced_at: row.event_time,
-    reason: 'no answer',
-    alert_id: '',
-  };
+  const at = { first_seen_at: row.first_seen_at, unpriced_at: row.event_time };
+  return { ...requestFacts(row), ...at, reason: 'no answer', alert_id: '' };
 }
 
 describe('billing.open_pending', () => {

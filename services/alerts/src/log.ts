@@ -1,6 +1,6 @@
 import type { Alert } from '@nanobill/contract';
 import { BatchWriter, firstPerKey, type ClickHouseClient } from '@nanobill/clickhouse';
-import { ALERT_LOG_COLUMNS, ALERT_LOG_TABLE, type AlertLogRow } from '@nanobill/tables';
+import { ALERT_LOG_COLUMNS, ALERT_TABLES, type AlertLogRow } from '@nanobill/tables';
 
 export type { AlertLogRow };
 
@@ -35,7 +35,7 @@ export class AlertLog {
   constructor(clickhouse: ClickHouseClient, onError: (error: unknown, rows: number) => void) {
     this.#writer = new BatchWriter<AlertLogRow>({
       clickhouse,
-      table: ALERT_LOG_TABLE,
+      table: ALERT_TABLES.log,
       columns: ALERT_LOG_COLUMNS,
       maxRows: 1_000,
       maxWaitMs: 100,
@@ -43,7 +43,7 @@ export class AlertLog {
       beforeInsert: async (rows) => {
         const unique = firstPerKey(rows, (row) => row.alert_id);
         const result = await clickhouse.query({
-          query: `SELECT alert_id FROM ${ALERT_LOG_TABLE}
+          query: `SELECT alert_id FROM ${ALERT_TABLES.log}
                   WHERE alert_id IN (SELECT arrayJoin({ids:Array(String)}))`,
           query_params: { ids: unique.map((row) => row.alert_id) },
           format: 'JSONCompactEachRow',

@@ -1,17 +1,4 @@
-// The rows followed are read through the pricing tables' module (owner: pricing), never by SQL
-// of this service's own.
-export {
-  followed,
-  ledgerRows,
-  pricedSums,
-  quarantinedRows,
-  recentCosts,
-  unpricedRows,
-  type LedgerCost,
-  type QuarantineMark,
-  type StoredRange,
-  type UnpricedMark,
-} from '@nanobill/tables';
+// The rows it follows are read through @nanobill/tables (the pricing tables' module).
 
 /**
  * Follows a table by insertion time (`inserted_at`, set by ClickHouse), so that each call reads

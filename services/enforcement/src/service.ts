@@ -29,24 +29,24 @@ import {
 } from '@nanobill/kafka';
 import type { Logger, Registry } from '@nanobill/observability';
 import { ModelPriceBook, type ProviderRegistry } from '@nanobill/providers';
-import { thresholdAlertIds } from '@nanobill/tables';
-import { monthBounds } from '@nanobill/credits';
-import { hfInferenceCostNano } from '@nanobill/money';
-import { waitForAccountHistory, type AccountsFeed } from './catch-up.js';
-import { RECORD_OVERHEAD_BYTES, chunked } from './chunks.js';
-import { Enforcer, type Decisions } from './enforcer.js';
 import {
-  InsertionFollower,
   followed,
   ledgerRows,
   pricedSums,
   quarantinedRows,
   recentCosts,
+  thresholdAlertIds,
   unpricedRows,
+  unpricedUsage,
   type StoredRange,
-} from './ledger.js';
+} from '@nanobill/tables';
+import { monthBounds } from '@nanobill/credits';
+import { hfInferenceCostNano } from '@nanobill/money';
+import { waitForAccountHistory, type AccountsFeed } from './catch-up.js';
+import { RECORD_OVERHEAD_BYTES, chunked } from './chunks.js';
+import { Enforcer, type Decisions } from './enforcer.js';
+import { InsertionFollower } from './ledger.js';
 import { createEnforcementMetrics, type EnforcementMetrics } from './metrics.js';
-import { unpricedUsage } from './startup.js';
 
 export const ENFORCEMENT_GROUP_ID = 'nanobill-enforcement';
 

@@ -3,10 +3,10 @@ import { pricingKey, type ReachedEvent } from '@nanobill/contract';
 import { nanoToJson, type NanoUsd } from '@nanobill/money';
 import {
   DUPLICATE_REASON,
+  requestFacts,
   type DuplicateRow,
   type LedgerRow,
   type PendingRow,
-  type RequestFacts,
   type UnpricedRow,
 } from '@nanobill/tables';
 
@@ -87,19 +87,6 @@ export function duplicateRow(
     reason: DUPLICATE_REASON,
     kept_request_id: keptRequestId,
     alert_id: alertId,
-  };
-}
-
-function requestFacts(request: PendingRow): RequestFacts {
-  return {
-    provider: request.provider,
-    provider_request_id: request.provider_request_id,
-    request_id: request.request_id,
-    event_time: request.event_time,
-    user_id: request.user_id,
-    bill_to: request.bill_to,
-    model: request.model,
-    task: request.task,
   };
 }
 

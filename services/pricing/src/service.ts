@@ -12,11 +12,11 @@ import { describeRefusal, type ClickHouseClient } from '@nanobill/clickhouse';
 import {
   createProducer,
   sendToDlq,
+  storageRefusals,
   startBatchConsumer,
   type Kafka,
   type KafkaMessage,
   type PartitionBatch,
-  type Rejection,
   type Supervision,
 } from '@nanobill/kafka';
 import type { Logger, Registry } from '@nanobill/observability';
@@ -184,7 +184,7 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
   async function handle(batch: PartitionBatch): Promise<void> {
     const seenAt = now();
     const waiting: PendingRow[] = [];
-    const messages: KafkaMessage[] = [];
+    const offered: Array<{ message: KafkaMessage }> = [];
     // Counted per batch: a labelled increment per event is measurable at this rate.
     const routes = new Map<RequestLabel, number>();
     for (const message of batch.messages) {
@@ -194,21 +194,14 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
       // An invalid event is the ingest service's to dead-letter; a skipped one costs nothing.
       if (!classified.ok || classified.value.action === 'skip') continue;
       waiting.push(pendingRow(classified.value.event, seenAt, batch.partition));
-      messages.push(message);
+      offered.push({ message });
     }
     for (const [route, n] of routes) metrics.events.inc({ route }, n);
     const { refused } = await pendingOut.write(waiting);
-    const dead: Rejection[] = [];
-    waiting.forEach((row, i) => {
-      const refusal = refused.get(row);
-      if (refusal === undefined) loads.accept(row);
-      else {
-        dead.push({
-          message: messages[i]!,
-          code: 'storage_refused',
-          reason: `${PENDING_TABLE} refused the row: ${describeRefusal(refusal)}`,
-        });
-      }
+    for (const row of waiting) if (!refused.has(row)) loads.accept(row);
+    const dead = storageRefusals(PENDING_TABLE, offered, (i) => {
+      const refusal = refused.get(waiting[i]!);
+      return refusal && describeRefusal(refusal);
     });
     if (dead.length === 0) return;
     // Not storable as pending, so not priceable durably: dead-lettered with the reason (a replay
