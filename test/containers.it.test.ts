@@ -10,7 +10,7 @@ import {
   readMigrations,
   type ClickHouseClient,
 } from '@nanobill/clickhouse';
-import { TOPICS, pricingKey, pricingRoute } from '@nanobill/contract';
+import { TOPICS, decideRequest, pricingKey } from '@nanobill/contract';
 import {
   accountSnapshots,
   createEventGenerator,
@@ -188,7 +188,7 @@ describe.skipIf(skipReason !== undefined)(
       });
       expect(sent).toBe(EVENTS);
 
-      const priced = events.filter((e) => pricingRoute(e).route !== 'skip');
+      const priced = events.filter((e) => decideRequest(e).action === 'price');
       await waitFor(
         'every event stored and every priced request in the ledger',
         async () =>

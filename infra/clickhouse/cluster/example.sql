@@ -4,8 +4,10 @@
 -- not been executed against one, and `nanobill migrate` does not read it (it applies
 -- ../migrations/ as written, for one server).
 --
--- It is the end state of migrations 0001..0008 for the core tables (usage, pending, ledger,
--- unpriced, the hourly rollup), not a migration-by-migration replay. Naming: the replicated
+-- It is the end state of the migrations (0001..0018) for the core tables (usage, pending, ledger,
+-- unpriced, the hourly rollup) and their views, not a migration-by-migration replay.
+-- packages/clickhouse/test/cluster-example.it.test.ts checks that its tables have the columns
+-- and types, and its views the columns, that the migrations give them. Naming: the replicated
 -- table of each shard is `<name>_local`; the Distributed table over them keeps the name the code
 -- queries and inserts into, so the services run unchanged. Each Distributed table is sharded by
 -- the key its rows are deduplicated by (see the README for why).
@@ -131,7 +133,10 @@ CREATE TABLE IF NOT EXISTS billing.unpriced_entries_local ON CLUSTER '{cluster}'
     task                LowCardinality(String),
     first_seen_at       DateTime64(3, 'UTC'),
     unpriced_at         DateTime64(3, 'UTC'),
-    reason              String
+    reason              String,
+    alert_id            String DEFAULT '' COMMENT 'the unpriced_requests alert announcing this request (0009)',
+    inserted_at         DateTime64(3, 'UTC') DEFAULT now64(3) COMMENT 'when the row was stored (0016)',
+    INDEX inserted_at_minmax inserted_at TYPE minmax GRANULARITY 1
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
 PARTITION BY toYYYYMM(event_time)
@@ -140,8 +145,21 @@ ORDER BY (provider, provider_request_id);
 CREATE TABLE IF NOT EXISTS billing.unpriced_entries ON CLUSTER '{cluster}' AS billing.unpriced_entries_local
 ENGINE = Distributed('{cluster}', 'billing', 'unpriced_entries_local', cityHash64(provider, provider_request_id));
 
+-- The view's columns are those of 0002 (fixed when a view is created): alert_id and inserted_at
+-- are plumbing, as in the migrations.
 CREATE VIEW IF NOT EXISTS billing.unpriced ON CLUSTER '{cluster}' AS
-SELECT * FROM billing.unpriced_entries FINAL;
+SELECT provider, provider_request_id, request_id, event_time, user_id, bill_to, model, task,
+       first_seen_at, unpriced_at, reason
+FROM billing.unpriced_entries FINAL;
+
+-- Requests still waiting for their cost (0018): pending rows whose key has neither a ledger nor
+-- an unpriced row. The three tables share their sharding key, so a key's rows are on one shard.
+CREATE VIEW IF NOT EXISTS billing.open_pending ON CLUSTER '{cluster}' AS
+SELECT provider, provider_request_id, request_id, event_time, user_id, bill_to, model, task,
+       first_seen_at, source_partition, compute_time_ms, hardware, input_tokens, output_tokens
+FROM billing.pricing_pending
+WHERE (provider, provider_request_id) NOT IN (SELECT provider, provider_request_id FROM billing.ledger_entries)
+  AND (provider, provider_request_id) NOT IN (SELECT provider, provider_request_id FROM billing.unpriced_entries);
 
 -- billing.usage_hourly: the rollup lives next to the ledger rows it sums. The materialized view
 -- is attached to the LOCAL ledger table, so it fires on the shard (and replica) that receives a
@@ -154,9 +172,9 @@ CREATE TABLE IF NOT EXISTS billing.usage_hourly_local ON CLUSTER '{cluster}'
     provider       LowCardinality(String),
     model          LowCardinality(String),
     task           LowCardinality(String),
-    requests       UInt64,
-    input_tokens   UInt64,
-    output_tokens  UInt64,
+    requests       Int64 COMMENT 'signed since 0014: the corrections take requests away',
+    input_tokens   Int64,
+    output_tokens  Int64,
     cost_nano_usd  Int128 COMMENT 'a sum of costs: Int128, which no number of requests overflows'
 )
 ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}',

@@ -38,6 +38,7 @@ export const FINANCE_OBJECTS: readonly string[] = [
   'rollup_corrections_by_key_hourly_mv',
   'rollup_corrections_by_key_daily_mv',
   'rollup_checks',
+  'open_pending',
 ];
 
 /** Secrets: token hashes and webhook signing secrets. */

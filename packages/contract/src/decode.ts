@@ -24,6 +24,10 @@ export const REJECTION_CODES = {
 
 export type RejectionCode = keyof typeof REJECTION_CODES;
 
+/**
+ * One message decoded: its value, or why it is refused (a code of `REJECTION_CODES` and a reason
+ * precise enough to fix the producer), as the DLQ records it.
+ */
 export type Decoded<T> =
   { ok: true; value: T } | { ok: false; code: RejectionCode; reason: string };
 

@@ -55,5 +55,18 @@ export {
   type UserPlan,
   type UserSnapshot,
 } from './account-snapshot.js';
-export { pricingKey, pricingRoute, type PricingRoute } from './pricing-route.js';
+export {
+  decideRequest,
+  pricingKey,
+  type PriceRoute,
+  type ReachedEvent,
+  type RequestDecision,
+  type SkipReason,
+} from './pricing-route.js';
+export {
+  requestClassifier,
+  requestLabel,
+  type ClassifiedRequest,
+  type RequestLabel,
+} from './classify.js';
 export { INT64_MAX, nanoUsdDigits } from './nano-usd.js';

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { pricingKey, pricingRoute, type RoutedRequestEvent } from '../src/index.js';
+import {
+  decideRequest,
+  pricingKey,
+  requestClassifier,
+  requestLabel,
+  type RoutedRequestEvent,
+} from '../src/index.js';
 const event: RoutedRequestEvent = {
   schemaVersion: 1,
   requestId: 'r1',
@@ -13,24 +19,66 @@ const event: RoutedRequestEvent = {
   status: 200,
 };
 
-describe('pricingRoute', () => {
-  it('asks the cost endpoint for a routed request that reached the provider', () => {
-    expect(pricingRoute(event)).toEqual({ route: 'cost_endpoint' });
-  });
-  it('never prices custom-key requests', () => {
-    expect(pricingRoute({ ...event, billingMode: 'custom_key' })).toEqual({
-      route: 'skip',
-      reason: 'custom_key',
+describe('decideRequest', () => {
+  it('asks the cost endpoint for a routed request that reached the provider, under its key', () => {
+    expect(decideRequest(event)).toEqual({
+      action: 'price',
+      route: 'cost_endpoint',
+      key: pricingKey('groq', 'groq-1'),
+      event,
     });
   });
+  it('never prices custom-key requests', () => {
+    const custom = { ...event, billingMode: 'custom_key' as const };
+    expect(decideRequest(custom)).toEqual({ action: 'skip', reason: 'custom_key', event: custom });
+  });
   it('never prices requests that did not reach a provider', () => {
-    expect(pricingRoute({ ...event, providerRequestId: undefined })).toEqual({
-      route: 'skip',
+    const unreached = { ...event, providerRequestId: undefined };
+    expect(decideRequest(unreached)).toEqual({
+      action: 'skip',
       reason: 'not_reached',
+      event: unreached,
     });
   });
   it('prices hf-inference locally', () => {
-    expect(pricingRoute({ ...event, provider: 'hf-inference' })).toEqual({ route: 'compute_time' });
+    expect(decideRequest({ ...event, provider: 'hf-inference' })).toMatchObject({
+      action: 'price',
+      route: 'compute_time',
+      key: pricingKey('hf-inference', 'groq-1'),
+    });
+  });
+});
+
+describe('requestClassifier', () => {
+  const classify = requestClassifier({ now: () => Date.parse(event.timestamp) });
+  const message = (value: object | string) => ({
+    value: Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)),
+  });
+
+  it("rejects with the decoder's code, and labels it invalid", () => {
+    const classified = classify(message('{'));
+    expect(classified).toMatchObject({ ok: false, code: 'not_json' });
+    expect(requestLabel(classified)).toBe('invalid');
+  });
+
+  it('labels each decision by its reason or route', () => {
+    const labels = [
+      event,
+      { ...event, billingMode: 'custom_key' },
+      { ...event, providerRequestId: undefined },
+      { ...event, provider: 'hf-inference', computeTimeMs: 10, hardware: 'cpu-basic' },
+    ].map((e) => requestLabel(classify(message(e))));
+    expect(labels).toEqual([
+      'cost_endpoint',
+      'skip_custom_key',
+      'skip_not_reached',
+      'compute_time',
+    ]);
+  });
+
+  it('is the decoder, then the rule', () => {
+    const classified = classify(message(event));
+    expect(classified).toEqual({ ok: true, value: decideRequest(event) });
   });
 });
 

@@ -1,5 +1,6 @@
 import type { KafkaMessage, Producer } from 'kafkajs';
 import { publishOutgoing } from './publisher.js';
+import type { Decoded } from '@nanobill/contract';
 
 export interface Rejection {
   message: KafkaMessage;
@@ -9,15 +10,13 @@ export interface Rejection {
   reason: string;
 }
 
-export type Decoding<T> = { ok: true; value: T } | { ok: false; code: string; reason: string };
-
 /**
  * Decodes a batch: the valid values with their messages, and the rejections for the DLQ. The
  * decoder gets the whole message too (e.g. its Kafka timestamp).
  */
 export function splitValid<T>(
   messages: KafkaMessage[],
-  decode: (bytes: Buffer | null, message: KafkaMessage) => Decoding<T>,
+  decode: (bytes: Buffer | null, message: KafkaMessage) => Decoded<T>,
 ): { valid: Array<{ value: T; message: KafkaMessage }>; rejections: Rejection[] } {
   const valid: Array<{ value: T; message: KafkaMessage }> = [];
   const rejections: Rejection[] = [];

@@ -21,14 +21,7 @@ export {
   type PartitionBatch,
   type RunningConsumer,
 } from './batch-consumer.js';
-export {
-  sendToDlq,
-  splitValid,
-  storageRefusals,
-  DLQ_HEADERS,
-  type Decoding,
-  type Rejection,
-} from './dlq.js';
+export { sendToDlq, splitValid, storageRefusals, DLQ_HEADERS, type Rejection } from './dlq.js';
 export {
   replayDlq,
   DLQ_REPLAY_GROUP,

@@ -1,14 +1,8 @@
 import fc from 'fast-check';
 import type { KafkaMessage, Producer, ProducerRecord } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import {
-  DLQ_HEADERS,
-  sendToDlq,
-  splitValid,
-  storageRefusals,
-  type Decoding,
-  type Rejection,
-} from '../src/dlq.js';
+import type { Decoded } from '@nanobill/contract';
+import { DLQ_HEADERS, sendToDlq, splitValid, storageRefusals, type Rejection } from '../src/dlq.js';
 
 // The dead-letter helpers on their own: no broker, a producer that records what it was given.
 function message(offset: number, value: string | null, key = `k${offset}`): KafkaMessage {
@@ -23,8 +17,8 @@ function message(offset: number, value: string | null, key = `k${offset}`): Kafk
 }
 
 /** Numbers are valid, anything else is a schema violation; null is a tombstone. */
-function decodeNumber(bytes: Buffer | null): Decoding<number> {
-  if (bytes === null) return { ok: false, code: 'empty_value', reason: 'no value' };
+function decodeNumber(bytes: Buffer | null): Decoded<number> {
+  if (bytes === null) return { ok: false, code: 'empty', reason: 'no value' };
   const n = Number(bytes.toString());
   return Number.isInteger(n)
     ? { ok: true, value: n }
@@ -52,7 +46,7 @@ describe('splitValid', () => {
     ]);
     expect(rejections).toEqual([
       { message: messages[1], code: 'schema_violation', reason: 'not an integer: x' },
-      { message: messages[2], code: 'empty_value', reason: 'no value' },
+      { message: messages[2], code: 'empty', reason: 'no value' },
     ]);
   });
 
@@ -110,7 +104,7 @@ describe('sendToDlq', () => {
     const { producer, sent } = recordingProducer();
     const rejections: Rejection[] = [
       { message: message(41, '{"bad":1}', 'req-1'), code: 'schema_violation', reason: 'no id' },
-      { message: message(42, null, 'req-2'), code: 'empty_value', reason: 'no value' },
+      { message: message(42, null, 'req-2'), code: 'empty', reason: 'no value' },
     ];
     const now = new Date('2026-11-26T08:00:00.000Z');
     await sendToDlq(producer, 'requests.dlq', { topic: 'requests', partition: 3 }, rejections, now);
@@ -139,7 +133,7 @@ describe('sendToDlq', () => {
     });
     expect(sent[0]!.messages).toEqual([
       dead(41, 'req-1', Buffer.from('{"bad":1}'), 'schema_violation', 'no id'),
-      dead(42, 'req-2', null, 'empty_value', 'no value'),
+      dead(42, 'req-2', null, 'empty', 'no value'),
     ]);
   });
 

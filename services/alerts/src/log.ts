@@ -1,32 +1,8 @@
 import type { Alert } from '@nanobill/contract';
 import { BatchWriter, firstPerKey, type ClickHouseClient } from '@nanobill/clickhouse';
+import { ALERT_LOG_COLUMNS, ALERT_TABLES, type AlertLogRow } from '@nanobill/tables';
 
-/** A billing.alert_log row: the alert, its exact body, and where it goes. */
-export interface AlertLogRow {
-  alert_id: string;
-  type: string;
-  severity: string;
-  account_id: string | null;
-  provider: string | null;
-  message: string;
-  details: string;
-  created_at: string;
-  body: string;
-  webhook_url: string | null;
-}
-
-const COLUMNS = [
-  'alert_id',
-  'type',
-  'severity',
-  'account_id',
-  'provider',
-  'message',
-  'details',
-  'created_at',
-  'body',
-  'webhook_url',
-] as const satisfies ReadonlyArray<keyof AlertLogRow>;
+export type { AlertLogRow };
 
 export function alertLogRow(
   alert: Alert,
@@ -59,15 +35,15 @@ export class AlertLog {
   constructor(clickhouse: ClickHouseClient, onError: (error: unknown, rows: number) => void) {
     this.#writer = new BatchWriter<AlertLogRow>({
       clickhouse,
-      table: 'billing.alert_log',
-      columns: COLUMNS,
+      table: ALERT_TABLES.log,
+      columns: ALERT_LOG_COLUMNS,
       maxRows: 1_000,
       maxWaitMs: 100,
       onError,
       beforeInsert: async (rows) => {
         const unique = firstPerKey(rows, (row) => row.alert_id);
         const result = await clickhouse.query({
-          query: `SELECT alert_id FROM billing.alert_log
+          query: `SELECT alert_id FROM ${ALERT_TABLES.log}
                   WHERE alert_id IN (SELECT arrayJoin({ids:Array(String)}))`,
           query_params: { ids: unique.map((row) => row.alert_id) },
           format: 'JSONCompactEachRow',

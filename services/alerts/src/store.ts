@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@nanobill/clickhouse';
+import { ALERT_TABLES } from '@nanobill/tables';
 import { webhookOrigin } from '@nanobill/webhooks';
 import type { AttemptRecord, DeliveryJob } from './deliveries.js';
 
@@ -13,7 +14,7 @@ export async function recordAttempt(
 ): Promise<void> {
   const { job, result } = record;
   await clickhouse.insert({
-    table: 'billing.alert_deliveries',
+    table: ALERT_TABLES.deliveries,
     format: 'JSONEachRow',
     values: [
       {
@@ -52,7 +53,7 @@ export async function unfinishedDeliveries(
               SELECT alert_id, max(attempt) AS attempts,
                      max(coalesce(next_attempt_at, attempted_at)) AS next_at,
                      countIf(outcome IN ('delivered', 'abandoned')) AS finished
-              FROM billing.alert_deliveries GROUP BY alert_id
+              FROM ${ALERT_TABLES.deliveries} GROUP BY alert_id
             ) AS d ON d.alert_id = a.alert_id
             WHERE d.finished = 0`,
     query_params: { since: sinceMs },

@@ -1,4 +1,4 @@
-import { pricingKey, pricingRoute, type requestEventDecoder } from '@nanobill/contract';
+import { requestLabel, type requestClassifier } from '@nanobill/contract';
 import { estimateCost, type PriceSources } from '@nanobill/enforcement';
 import type { PartitionBatch } from '@nanobill/kafka';
 import type { Decisions, Enforcer } from './enforcer.js';
@@ -6,7 +6,8 @@ import type { Isolated } from './isolated.js';
 import type { EnforcementMetrics } from './metrics.js';
 
 export interface EventHandlerDeps {
-  decode: ReturnType<typeof requestEventDecoder>;
+  /** The one classification step of request events (reject / skip / price with its key). */
+  classify: ReturnType<typeof requestClassifier>;
   /** Where estimates go and decisions come from (the Enforcer). */
   enforcer: Pick<Enforcer, 'seen' | 'decide'>;
   sources: PriceSources;
@@ -33,17 +34,13 @@ export function eventHandler(deps: EventHandlerDeps): (batch: PartitionBatch) =>
     const bySource = new Map<string, number>();
     let firstAppended: number | undefined;
     for (const message of batch.messages) {
-      const decoded = deps.decode(message);
-      if (!decoded.ok) {
-        count(outcomes, 'invalid'); // the ingest service sends it to the DLQ
+      const classified = deps.classify(message);
+      if (!classified.ok || classified.value.action === 'skip') {
+        // Invalid (the ingest service dead-letters it) or costing nothing.
+        count(outcomes, requestLabel(classified));
         continue;
       }
-      const event = decoded.value;
-      const route = pricingRoute(event);
-      if (route.route === 'skip') {
-        count(outcomes, `skip_${route.reason}`);
-        continue;
-      }
+      const { event, key } = classified.value;
       // Older than what is remembered of the ledger: it may be priced and forgotten already.
       if (Date.parse(event.timestamp) < oldest) {
         count(outcomes, 'too_old');
@@ -53,7 +50,7 @@ export function eventHandler(deps: EventHandlerDeps): (batch: PartitionBatch) =>
         const estimate = estimateCost(event, deps.sources);
         enforcer.seen(
           {
-            key: pricingKey(event.provider, event.providerRequestId!),
+            key,
             userId: event.userId,
             billTo: event.billTo,
             timestamp: event.timestamp,

@@ -10,22 +10,23 @@ import { waitForAccountHistory } from './catch-up.js';
 import { Enforcer } from './enforcer.js';
 import type { Isolated } from './isolated.js';
 import {
-  InsertionFollower,
   followed,
   ledgerRows,
   pricedSums,
   quarantinedRows,
   recentCosts,
+  thresholdAlertIds,
   unpricedRows,
-  type LedgerRow,
-  type QuarantinedRow,
+  unpricedUsage,
+  type LedgerCost,
+  type QuarantineMark,
   type StoredRange,
-  type UnpricedRow,
-} from './ledger.js';
+  type UnpricedMark,
+} from '@nanobill/tables';
+import { InsertionFollower } from './ledger.js';
 import type { EnforcementMetrics } from './metrics.js';
 import type { EnforcementOptions } from './options.js';
 import { loadPrices, type Prices } from './prices.js';
-import { alertedThresholds, unpricedUsage } from './startup.js';
 
 /** What one life of the service works with, rebuilt at its start. */
 export interface EnforcementState {
@@ -37,9 +38,9 @@ export interface EnforcementState {
 }
 
 export interface Followers {
-  ledger: InsertionFollower<LedgerRow>;
-  unpriced: InsertionFollower<UnpricedRow>;
-  quarantine: InsertionFollower<QuarantinedRow>;
+  ledger: InsertionFollower<LedgerCost>;
+  unpriced: InsertionFollower<UnpricedMark>;
+  quarantine: InsertionFollower<QuarantineMark>;
 }
 
 export interface RebuildContext {
@@ -78,7 +79,7 @@ export async function rebuildState(
   const prices = await loadPrices(options.providers, logger, options.priceBook);
   await loadPublishedStatuses(options, context, enforcer);
   const month = enforcer.month;
-  enforcer.loadAlerted(await alertedThresholds(options.clickhouse, month));
+  enforcer.loadAlerted(await thresholdAlertIds(options.clickhouse, month));
   const followers = await restoreLedger(options.clickhouse, enforcer, prices, context);
   const restored = await restoreEstimates(options, enforcer, prices, context);
   logger.info(

@@ -1,4 +1,4 @@
-import { TOPICS, requestEventDecoder, type AccountStatus } from '@nanobill/contract';
+import { TOPICS, requestClassifier, type AccountStatus } from '@nanobill/contract';
 import type { SpendBreakdown } from '@nanobill/enforcement';
 import { createProducer, startBatchConsumer, supervise, type Life } from '@nanobill/kafka';
 import type { Logger } from '@nanobill/observability';
@@ -122,7 +122,7 @@ async function startIncarnation(
     topic: topics.requests,
     logger,
     handle: eventHandler({
-      decode: requestEventDecoder({
+      classify: requestClassifier({
         providers: options.providers.names,
         window: options.eventWindow,
       }),

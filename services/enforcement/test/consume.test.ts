@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { requestEventDecoder, type RoutedRequestEvent } from '@nanobill/contract';
+import { requestClassifier, type RoutedRequestEvent } from '@nanobill/contract';
 import { RecentCosts } from '@nanobill/enforcement';
 import type { KafkaMessage } from '@nanobill/kafka';
 import { createMetricsRegistry } from '@nanobill/observability';
@@ -30,7 +30,7 @@ describe('eventHandler: one batch of request events', () => {
     const registry = createMetricsRegistry();
     const metrics = createEnforcementMetrics(registry);
     const handle = eventHandler({
-      decode: requestEventDecoder({ providers: ['groq'] }),
+      classify: requestClassifier({ providers: ['groq'] }),
       enforcer: { seen: (request) => void seen.push(request), decide: () => decided },
       sources: {
         hardwarePrice: () => undefined,

@@ -1,3 +1,4 @@
 export { startIngest, INGEST_GROUP_ID, type IngestOptions, type IngestService } from './service.js';
-export { toUsageRow, type UsageRow } from './usage-row.js';
+export { toUsageRow } from './usage-row.js';
+export type { UsageRow } from '@nanobill/tables';
 export { firstPerRequestId } from './usage-writer.js';

@@ -1,9 +1,4 @@
-import {
-  TOPICS,
-  requestEventDecoder,
-  DEFAULT_PROVIDERS,
-  type EventWindow,
-} from '@nanobill/contract';
+import { TOPICS, requestClassifier, DEFAULT_PROVIDERS, type EventWindow } from '@nanobill/contract';
 import { describeRefusal, type ClickHouseClient } from '@nanobill/clickhouse';
 import {
   createProducer,
@@ -17,6 +12,7 @@ import {
 } from '@nanobill/kafka';
 import type { Logger, Registry } from '@nanobill/observability';
 import { createIngestMetrics } from './metrics.js';
+import { USAGE_TABLE } from '@nanobill/tables';
 import { toUsageRow } from './usage-row.js';
 import { createUsageWriter } from './usage-writer.js';
 
@@ -52,7 +48,9 @@ export const INGEST_GROUP_ID = 'nanobill-ingest';
 export async function startIngest(options: IngestOptions): Promise<IngestService> {
   const logger = options.logger.child({ service: 'ingest' });
   const topics = options.topics ?? { requests: TOPICS.requests, dlq: TOPICS.requestsDlq };
-  const decode = requestEventDecoder({
+  // Every valid event is stored, skipped or priced alike: ingest uses the classification's
+  // verdict (rejected, with the code, or valid), the same one pricing and enforcement take.
+  const classify = requestClassifier({
     providers: options.providers ?? DEFAULT_PROVIDERS,
     window: options.eventWindow,
   });
@@ -69,9 +67,11 @@ export async function startIngest(options: IngestOptions): Promise<IngestService
 
   async function handle(batch: PartitionBatch): Promise<void> {
     const source = { topic: batch.topic, partition: batch.partition };
-    const { valid, rejections } = splitValid(batch.messages, (_bytes, message) => decode(message));
+    const { valid, rejections } = splitValid(batch.messages, (_bytes, message) =>
+      classify(message),
+    );
     const rows = valid.map(({ value, message }) =>
-      toUsageRow(value, { partition: batch.partition, offset: message.offset }),
+      toUsageRow(value.event, { partition: batch.partition, offset: message.offset }),
     );
     metrics.eventsIn.inc(batch.messages.length);
     // The writer groups these rows with other partitions' into one insert; the DLQ send runs alongside.
@@ -79,7 +79,7 @@ export async function startIngest(options: IngestOptions): Promise<IngestService
       writer.write(rows),
       sendToDlq(producer, topics.dlq, source, rejections),
     ]);
-    const refused = storageRefusals('billing.usage', valid, (i) => {
+    const refused = storageRefusals(USAGE_TABLE, valid, (i) => {
       const refusal = written.refused.get(rows[i]!);
       return refusal && describeRefusal(refusal);
     });

@@ -1,49 +1,7 @@
 import { REQUEST_EVENT_FIELDS, type RoutedRequestEvent } from '@nanobill/contract';
+import type { UsageRow } from '@nanobill/tables';
 
-/** One `billing.usage` row, as JSONEachRow sends it. */
-export interface UsageRow {
-  request_id: string;
-  event_time: string;
-  user_id: string;
-  bill_to: string | null;
-  provider: string;
-  model: string;
-  provider_model_id: string | null;
-  task: string;
-  billing_mode: 'routed' | 'custom_key';
-  provider_request_id: string | null;
-  status: number;
-  input_tokens: number | null;
-  output_tokens: number | null;
-  compute_time_ms: number | null;
-  hardware: string | null;
-  extra: string;
-  schema_version: number;
-  source_partition: number;
-  source_offset: string;
-}
-
-export const USAGE_COLUMNS = [
-  'request_id',
-  'event_time',
-  'user_id',
-  'bill_to',
-  'provider',
-  'model',
-  'provider_model_id',
-  'task',
-  'billing_mode',
-  'provider_request_id',
-  'status',
-  'input_tokens',
-  'output_tokens',
-  'compute_time_ms',
-  'hardware',
-  'extra',
-  'schema_version',
-  'source_partition',
-  'source_offset',
-] as const satisfies ReadonlyArray<keyof UsageRow>;
+/** Builds billing.usage rows (their type: @nanobill/tables, owned by ingest). */
 
 export function toUsageRow(
   event: RoutedRequestEvent,

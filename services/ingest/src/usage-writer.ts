@@ -1,6 +1,6 @@
 import { BatchWriter, firstPerKey, type ClickHouseClient } from '@nanobill/clickhouse';
 import type { Logger } from '@nanobill/observability';
-import { USAGE_COLUMNS, type UsageRow } from './usage-row.js';
+import { USAGE_COLUMNS, USAGE_TABLE, type UsageRow } from '@nanobill/tables';
 import type { IngestMetrics } from './metrics.js';
 
 /** Ids per look-up query: keeps each query's parameters well under a server's URI limit. */
@@ -22,7 +22,7 @@ export function createUsageWriter(options: {
   const { clickhouse, logger, metrics } = options;
   return new BatchWriter<UsageRow>({
     clickhouse,
-    table: 'billing.usage',
+    table: USAGE_TABLE,
     columns: USAGE_COLUMNS,
     maxRows: options.maxRows,
     maxWaitMs: options.maxWaitMs,
@@ -59,7 +59,7 @@ async function storedRequestIds(
     const result = await clickhouse.query({
       // `IN (SELECT arrayJoin(…))` builds a hash set; `IN {ids:Array(String)}` would scan the
       // array for every row (measured: 20 s instead of 0.2 s for 50,000 ids against 100,000 rows).
-      query: `SELECT request_id FROM billing.usage
+      query: `SELECT request_id FROM ${USAGE_TABLE}
               WHERE toStartOfHour(event_time) IN {hours:Array(DateTime('UTC'))}
                 AND request_id IN (SELECT arrayJoin({ids:Array(String)}))`,
       query_params: { hours: [...new Set(chunk.map(hourOf))], ids: chunk.map((r) => r.request_id) },

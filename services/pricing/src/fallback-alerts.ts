@@ -1,6 +1,6 @@
 import { alertIdPart, type Alert } from '@nanobill/contract';
 import type { FallbackCause } from '@nanobill/attribution';
-import type { LedgerRow } from './rows.js';
+import type { LedgerRow } from '@nanobill/tables';
 
 /** A ledger row billed to its user although `X-HF-Bill-To` named an org, and why. */
 export interface Fallback {

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describeError, restartDelay } from '@nanobill/kafka';
 import type { ComponentHealth, Logger } from '@nanobill/observability';
 import type { PendingRequests } from './pending.js';
-import type { PendingRow } from './rows.js';
+import type { PendingRow } from '@nanobill/tables';
 
 /** A failed load of assigned partitions' pending requests is tried again this long after… */
 export const RELOAD_FIRST_DELAY_MS = 1_000;

@@ -1,4 +1,4 @@
-import type { PendingRow } from './rows.js';
+import type { PendingRow } from '@nanobill/tables';
 
 interface Entry {
   row: PendingRow;

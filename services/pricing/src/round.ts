@@ -4,40 +4,55 @@ import { HF_INFERENCE, alertIdPart, type Alert } from '@nanobill/contract';
 import { describeRefusal, type Refusal } from '@nanobill/clickhouse';
 import type { NanoUsd } from '@nanobill/money';
 import type { Logger } from '@nanobill/observability';
-import type { UsdAmount } from '@nanobill/providers';
+import type { RemoteProvider, UsdAmount } from '@nanobill/providers';
 import { readAnswer } from './answer.js';
 import { intoBatches, mapLimit } from './batches.js';
 import { priceComputeTime } from './compute-time.js';
 import type { BackoffPolicy } from '@nanobill/retry';
-import { askWithRetries, type CostClient } from './cost-client.js';
+import { askWithRetries, type CallOutcome } from './cost-client.js';
 import type { EndpointHealth } from './endpoint-health.js';
 import type { PricingMetrics } from './metrics.js';
 import type { PendingRequests, Reuse } from './pending.js';
 import { fallbackAlerts, type Fallback } from './fallback-alerts.js';
 import {
   DUPLICATE_REASON,
-  duplicateRow,
-  ledgerRow,
-  unpricedRow,
+  LEDGER_TABLE,
   type DuplicateRow,
   type LedgerRow,
   type PendingRow,
   type UnpricedRow,
-} from './rows.js';
-import { LEDGER_TABLE, type WriteOnceWriter } from './writers.js';
+} from '@nanobill/tables';
+import { duplicateRow, ledgerRow, unpricedRow } from './rows.js';
+import type { WriteOnceResult } from './writers.js';
 
+/** A provider's cost endpoint as the round asks it (over HTTP: `CostClient`). */
+export interface CostAsker {
+  readonly provider: Pick<RemoteProvider, 'name' | 'concurrency' | 'retries' | 'maxCostNanoUsd'>;
+  ask(ids: readonly string[]): Promise<CallOutcome>;
+}
+
+/** A table the round writes each request to once (`WriteOnceWriter`). */
+export interface WriteOnceTable<Row> {
+  readonly table: string;
+  write(rows: readonly Row[]): Promise<WriteOnceResult<Row>>;
+}
+
+/**
+ * What a round works with, each typed by the little the round uses, so that a test hands in
+ * plain objects (the service passes `CostClient`s and `WriteOnceWriter`s).
+ */
 export interface RoundDeps {
   pending: PendingRequests;
-  clients: ReadonlyMap<string, CostClient>;
+  clients: ReadonlyMap<string, CostAsker>;
   hardwarePrices: ReadonlyMap<string, UsdAmount>;
   /** hf-inference: the most compute one request may be billed for. */
   maxComputeSeconds: number;
   accounts: AccountHistory;
   graceMs: number;
-  ledger: WriteOnceWriter<LedgerRow>;
-  unpriced: WriteOnceWriter<UnpricedRow>;
+  ledger: WriteOnceTable<LedgerRow>;
+  unpriced: WriteOnceTable<UnpricedRow>;
   /** The quarantine of requests that reused another's provider request id. */
-  duplicates: WriteOnceWriter<DuplicateRow>;
+  duplicates: WriteOnceTable<DuplicateRow>;
   metrics: PricingMetrics;
   logger: Logger;
   now(): Date;
@@ -116,7 +131,7 @@ export async function runPricingRound(deps: RoundDeps): Promise<RoundReport> {
 
 async function askProvider(
   deps: RoundDeps,
-  client: CostClient,
+  client: CostAsker,
   ids: string[],
   report: RoundReport,
 ): Promise<CallResult> {
@@ -506,7 +521,7 @@ async function unpriceAndAnnounce(
 async function writeOnce<Row extends LedgerRow | UnpricedRow>(
   deps: RoundDeps,
   provider: string,
-  writer: WriteOnceWriter<Row>,
+  writer: WriteOnceTable<Row>,
   rows: readonly Row[],
 ): Promise<Row[] & { reuses: Reuse[] }> {
   const { refused, taken } = await writer.write(rows);

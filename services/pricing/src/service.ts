@@ -3,9 +3,10 @@ import {
   DEFAULT_EVENT_WINDOW,
   type Alert,
   TOPICS,
-  pricingRoute,
-  requestEventDecoder,
+  requestClassifier,
+  requestLabel,
   type EventWindow,
+  type RequestLabel,
 } from '@nanobill/contract';
 import { describeRefusal, type ClickHouseClient } from '@nanobill/clickhouse';
 import {
@@ -13,12 +14,12 @@ import {
   createProducer,
   onTopic,
   sendToDlq,
+  storageRefusals,
   topicPublisher,
   startBatchConsumer,
   type Kafka,
   type KafkaMessage,
   type PartitionBatch,
-  type Rejection,
   type Supervision,
 } from '@nanobill/kafka';
 import type { Logger, Registry } from '@nanobill/observability';
@@ -32,9 +33,9 @@ import { createPricingMetrics } from './metrics.js';
 import { PendingRequests } from './pending.js';
 import { PendingLoads } from './pending-loads.js';
 import { runPricingRound, type RoundReport } from './round.js';
-import { pendingRow, type PendingRow } from './rows.js';
+import { PENDING_TABLE, type PendingRow } from '@nanobill/tables';
+import { pendingRow } from './rows.js';
 import {
-  PENDING_TABLE,
   duplicatesWriter,
   ledgerWriter,
   loadPending,
@@ -119,7 +120,7 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
   const now = options.now ?? (() => new Date());
   const topics = options.topics ?? { requests: TOPICS.requests, alerts: TOPICS.alerts };
   const dlqTopic = topics.dlq ?? TOPICS.requestsDlq;
-  const decode = requestEventDecoder({
+  const classify = requestClassifier({
     providers: options.providers.names,
     window: options.eventWindow,
   });
@@ -188,35 +189,24 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
   async function handle(batch: PartitionBatch): Promise<void> {
     const seenAt = now();
     const waiting: PendingRow[] = [];
-    const messages: KafkaMessage[] = [];
+    const offered: Array<{ message: KafkaMessage }> = [];
     // Counted per batch: a labelled increment per event is measurable at this rate.
-    const routes = new Map<string, number>();
-    const count = (route: string) => routes.set(route, (routes.get(route) ?? 0) + 1);
+    const routes = new Map<RequestLabel, number>();
     for (const message of batch.messages) {
-      const decoded = decode(message);
-      if (!decoded.ok) {
-        count('invalid'); // the ingest service sends it to the DLQ
-        continue;
-      }
-      const route = pricingRoute(decoded.value);
-      count(route.route === 'skip' ? `skip_${route.reason}` : route.route);
-      if (route.route === 'skip') continue;
-      waiting.push(pendingRow(decoded.value, seenAt, batch.partition));
-      messages.push(message);
+      const classified = classify(message);
+      const route = requestLabel(classified);
+      routes.set(route, (routes.get(route) ?? 0) + 1);
+      // An invalid event is the ingest service's to dead-letter; a skipped one costs nothing.
+      if (!classified.ok || classified.value.action === 'skip') continue;
+      waiting.push(pendingRow(classified.value.event, seenAt, batch.partition));
+      offered.push({ message });
     }
     for (const [route, n] of routes) metrics.events.inc({ route }, n);
     const { refused } = await pendingOut.write(waiting);
-    const dead: Rejection[] = [];
-    waiting.forEach((row, i) => {
-      const refusal = refused.get(row);
-      if (refusal === undefined) loads.accept(row);
-      else {
-        dead.push({
-          message: messages[i]!,
-          code: 'storage_refused',
-          reason: `${PENDING_TABLE} refused the row: ${describeRefusal(refusal)}`,
-        });
-      }
+    for (const row of waiting) if (!refused.has(row)) loads.accept(row);
+    const dead = storageRefusals(PENDING_TABLE, offered, (i) => {
+      const refusal = refused.get(waiting[i]!);
+      return refusal && describeRefusal(refusal);
     });
     if (dead.length === 0) return;
     // Not storable as pending, so not priceable durably: dead-lettered with the reason (a replay

@@ -1,7 +1,8 @@
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import type { Alert } from '@nanobill/contract';
 import { unpricedAlert } from './round.js';
-import { DUPLICATES_TABLE, UNPRICED_TABLE, clickhouseTime } from './writers.js';
+import { DUPLICATES_TABLE, LOGGED_ALERT_IDS, UNPRICED_TABLE } from '@nanobill/tables';
+import { clickhouseTime } from './writers.js';
 
 /** How far back a restart looks for unpriced requests whose alert never reached the log. */
 const LOOK_BACK_MS = 24 * 60 * 60_000;
@@ -22,7 +23,7 @@ export async function unannouncedUnpricedAlerts(
     `SELECT alert_id, provider, ${at} AS at, reason
      FROM ${table} FINAL
      WHERE alert_id != '' AND ${at} >= {since:DateTime64(3, 'UTC')}
-       AND alert_id NOT IN (SELECT alert_id FROM billing.alert_log)`;
+       AND alert_id NOT IN (${LOGGED_ALERT_IDS})`;
   const result = await clickhouse.query({
     query: `SELECT alert_id, any(provider) AS provider, toString(min(at)) AS at, reason, count() AS n
             FROM (${announced(UNPRICED_TABLE, 'unpriced_at')}

@@ -2,15 +2,19 @@ import { pricingKey, type EventWindow } from '@nanobill/contract';
 import { BatchWriter, type ClickHouseClient, type Refusal } from '@nanobill/clickhouse';
 import {
   DUPLICATE_COLUMNS,
+  DUPLICATES_TABLE,
   LEDGER_COLUMNS,
+  LEDGER_TABLE,
   PENDING_COLUMNS,
+  PENDING_TABLE,
   UNPRICED_COLUMNS,
-  rowKey,
+  UNPRICED_TABLE,
   type DuplicateRow,
   type LedgerRow,
   type PendingRow,
   type UnpricedRow,
-} from './rows.js';
+} from '@nanobill/tables';
+import { rowKey } from './rows.js';
 
 interface WriterSettings {
   clickhouse: ClickHouseClient;
@@ -26,11 +30,6 @@ export function pendingWriter(settings: WriterSettings): BatchWriter<PendingRow>
     columns: PENDING_COLUMNS,
   });
 }
-
-export const PENDING_TABLE = 'billing.pricing_pending';
-export const LEDGER_TABLE = 'billing.ledger_entries';
-export const UNPRICED_TABLE = 'billing.unpriced_entries';
-export const DUPLICATES_TABLE = 'billing.pricing_duplicates';
 
 /** What one write of the ledger or unpriced writer did with its rows, besides storing them. */
 export interface WriteOnceResult<Row> {

@@ -79,7 +79,7 @@ describe('pricing: a cost endpoint failing for 5 minutes → one cost_endpoint_f
       { topic: topics.alerts, numPartitions: 1 },
     ]);
     ({ client: clickhouse } = await testClickHouse());
-    const sim = await simulatedProviders(providers as never);
+    const sim = await simulatedProviders(providers);
     simulator = sim.simulator;
     pricing = await startPricing({
       kafka,

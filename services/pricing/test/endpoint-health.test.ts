@@ -3,13 +3,17 @@ import { AccountHistory } from '@nanobill/attribution';
 import type { Alert } from '@nanobill/contract';
 import { createMetricsRegistry } from '@nanobill/observability';
 import { quietLogger } from '@nanobill/testkit';
-import type { CallOutcome, CostClient } from '../src/cost-client.js';
+import type { CallOutcome } from '../src/cost-client.js';
 import { EndpointHealth } from '../src/endpoint-health.js';
 import { PendingRequests } from '../src/index.js';
 import { createPricingMetrics } from '../src/metrics.js';
-import { runPricingRound, type RoundDeps } from '../src/round.js';
-import type { DuplicateRow, LedgerRow, PendingRow, UnpricedRow } from '../src/rows.js';
-import type { WriteOnceWriter } from '../src/writers.js';
+import {
+  runPricingRound,
+  type CostAsker,
+  type RoundDeps,
+  type WriteOnceTable,
+} from '../src/round.js';
+import type { PendingRow } from '@nanobill/tables';
 
 const MINUTE = 60_000;
 const T0 = new Date('2026-11-25T10:00:00.000Z');
@@ -137,11 +141,14 @@ describe('runPricingRound: cost endpoint failing', () => {
     let now = T0;
     const alerts: Alert[] = [];
     const pending = new PendingRequests();
-    const client = {
-      provider: { name: 'groq', concurrency: 2, maxCostNanoUsd: 100_000_000_000n },
+    const client: CostAsker = {
+      provider: { name: 'groq', concurrency: 2, retries: 1, maxCostNanoUsd: 100_000_000_000n },
       ask: async (ids: readonly string[]) => ask(ids),
-    } as unknown as CostClient;
-    const discard = { write: async () => ({ refused: new Map(), taken: new Map() }) };
+    };
+    const discard = <Row>(table: string): WriteOnceTable<Row> => ({
+      table,
+      write: async () => ({ refused: new Map(), taken: new Map() }),
+    });
     const registry = createMetricsRegistry();
     const deps: RoundDeps = {
       pending,
@@ -150,9 +157,9 @@ describe('runPricingRound: cost endpoint failing', () => {
       maxComputeSeconds: 3_600,
       accounts: new AccountHistory(),
       graceMs: 0,
-      ledger: discard as unknown as WriteOnceWriter<LedgerRow>,
-      unpriced: discard as unknown as WriteOnceWriter<UnpricedRow>,
-      duplicates: discard as unknown as WriteOnceWriter<DuplicateRow>,
+      ledger: discard('ledger'),
+      unpriced: discard('unpriced'),
+      duplicates: discard('duplicates'),
       metrics: createPricingMetrics(registry),
       logger: quietLogger(),
       now: () => now,

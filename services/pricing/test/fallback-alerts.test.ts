@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Alert } from '@nanobill/contract';
 import type { FallbackCause } from '@nanobill/attribution';
 import { fallbackAlerts } from '../src/fallback-alerts.js';
-import type { LedgerRow } from '../src/rows.js';
+import type { LedgerRow } from '@nanobill/tables';
 
 const NOW = new Date('2026-11-20T12:00:00Z');
 

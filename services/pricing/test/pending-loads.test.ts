@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ComponentHealth } from '@nanobill/observability';
 import { quietLogger, waitFor } from '@nanobill/testkit';
 import { PENDING_LOADS_COMPONENT, PendingLoads, PendingRequests } from '../src/index.js';
-import type { PendingRow } from '../src/rows.js';
+import type { PendingRow } from '@nanobill/tables';
 
 function row(id: string, partition: number, firstSeenAt = '2026-11-25T10:00:00.000Z'): PendingRow {
   return {

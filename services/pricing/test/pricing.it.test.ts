@@ -73,7 +73,7 @@ describe('pricing: pending ids → cost endpoints → billing.ledger', () => {
       { topic: topics.alerts, numPartitions: 1 },
     ]);
     ({ client: clickhouse } = await testClickHouse());
-    const sim = await simulatedProviders(providers as never);
+    const sim = await simulatedProviders(providers);
     simulator = sim.simulator;
     pricing = await startPricing({
       kafka,

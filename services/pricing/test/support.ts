@@ -9,7 +9,7 @@ import { createEventGenerator } from '@nanobill/router-simulator';
 import { uniqueName } from '@nanobill/testkit';
 
 export interface SimulatedSetup {
-  faults?: Fault[];
+  faults?: readonly Fault[];
   timeoutMs?: number;
   concurrency?: number;
   /** nanobill is configured with a token the provider does not accept. */
@@ -19,7 +19,7 @@ export interface SimulatedSetup {
 export const HARDWARE = { 'nvidia-a10g': '0.00012', 'cpu-basic': '0.0000083' };
 
 /** The provider simulator plus a providers file pointing at it; tokens go through the environment. */
-export async function simulatedProviders(setups: Record<string, SimulatedSetup>) {
+export async function simulatedProviders(setups: Readonly<Record<string, SimulatedSetup>>) {
   const token = (name: string) => `token-${name}`;
   const simulator: ProviderSimulator = await startProviderSimulator({
     providers: Object.fromEntries(

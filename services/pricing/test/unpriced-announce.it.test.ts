@@ -70,7 +70,7 @@ describe('pricing: an unpriced_requests alert lost between storing and publishin
     ({ client: clickhouse } = await testClickHouse());
     const sim = await simulatedProviders({
       'sim-down': { faults: [{ kind: 'status', status: 503 }] },
-    } as never);
+    });
     simulator = sim.simulator;
     providers = sim.registry;
   });

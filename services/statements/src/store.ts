@@ -13,6 +13,7 @@ import {
   type FailedAccount,
   type StoredLine,
 } from '@nanobill/statement-lines';
+import { monthsWithPricingRows, openPendingCount } from '@nanobill/tables';
 
 /** Rows still in flight when a month is closed are given this long to be stored. */
 const SETTLE_MS = 5 * 60 * 1000;
@@ -142,7 +143,7 @@ async function isDue(
 ): Promise<boolean> {
   const { end } = monthBounds(month);
   if (options.now.getTime() < end.getTime() + options.deadlineMs + SETTLE_MS) return false;
-  return (await stillPending(clickhouse, month)) === 0;
+  return (await openPendingCount(clickhouse, month)) === 0;
 }
 
 async function claim(clickhouse: ClickHouseClient, month: string, cutoffMs: number) {
@@ -172,18 +173,16 @@ export async function finalizeIfDue(
  */
 export async function monthsWithWork(clickhouse: ClickHouseClient, now: Date): Promise<string[]> {
   const result = await clickhouse.query({
-    // From the tables themselves, not system.parts: on a cluster these names are Distributed
-    // tables without parts of their own, and system.parts shows one node only.
-    query: `SELECT toString(toYYYYMM(event_time)) AS m FROM billing.usage GROUP BY m
-            UNION DISTINCT
-            SELECT toString(toYYYYMM(event_time)) AS m FROM billing.ledger_entries GROUP BY m
-            UNION DISTINCT
-            SELECT toString(toYYYYMM(event_time)) AS m FROM billing.pricing_pending GROUP BY m`,
+    // From the table itself, not system.parts: on a cluster this name is a Distributed table
+    // without parts of its own, and system.parts shows one node only.
+    query: 'SELECT toString(toYYYYMM(event_time)) AS m FROM billing.usage GROUP BY m',
     format: 'JSONCompactEachRow',
   });
-  const months = new Set(
-    (await result.json<[string]>()).map(([p]) => `${p.slice(0, 4)}-${p.slice(4, 6)}`),
-  );
+  const yyyymm = [
+    ...(await result.json<[string]>()).map(([m]) => m),
+    ...(await monthsWithPricingRows(clickhouse)),
+  ];
+  const months = new Set(yyyymm.map((p) => `${p.slice(0, 4)}-${p.slice(4, 6)}`));
   const current = monthOf(now);
   months.add(current);
   months.add(monthOf(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1))));
@@ -272,19 +271,4 @@ async function readStored(clickhouse: ClickHouseClient, month: string): Promise<
     custom_key_requests: Number(r.custom_key_requests),
     status: r.status as StoredLine['status'],
   }));
-}
-
-/** Requests of the month still waiting for their cost. */
-async function stillPending(clickhouse: ClickHouseClient, month: string): Promise<number> {
-  const result = await clickhouse.query({
-    query: `SELECT count() FROM (
-              SELECT provider, provider_request_id FROM billing.pricing_pending
-              WHERE toYYYYMM(event_time) = {m:UInt32}
-              GROUP BY provider, provider_request_id
-              HAVING (provider, provider_request_id) NOT IN (SELECT provider, provider_request_id FROM billing.ledger_entries)
-                 AND (provider, provider_request_id) NOT IN (SELECT provider, provider_request_id FROM billing.unpriced_entries))`,
-    query_params: { m: Number(month.replace('-', '')) },
-    format: 'JSONCompactEachRow',
-  });
-  return Number((await result.json<[string]>())[0]?.[0] ?? 0);
 }

@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@nanobill/clickhouse';
+import { accountAlerts, type AccountAlertRow } from '@nanobill/tables';
 
 /** One alert of an org as `GET /v1/orgs/{org}/alerts` lists it, with its webhook delivery. */
 export interface AlertEntry {
@@ -18,15 +19,6 @@ export interface AlertEntry {
   } | null;
 }
 
-/** The query's columns (JSONEachRow; a UInt64 may come as a string); '' where no delivery. */
-type AlertRow = Omit<AlertEntry, 'details' | 'delivery'> & {
-  details: string;
-  outcome: string;
-  attempts: number | string;
-  lastError: string;
-  lastAttemptAt: string;
-};
-
 /** Which alerts: the org's, the `limit` newest. */
 export interface AlertsAsked {
   org: string;
@@ -34,45 +26,30 @@ export interface AlertsAsked {
 }
 
 /**
- * The org's `limit` newest alerts (billing.alerts), newest first, each with its delivery: the
- * latest attempt's outcome and error, the number of attempts and when the last one was made.
+ * The org's `limit` newest alerts, newest first, each with its delivery: the latest attempt's
+ * outcome and error, the number of attempts and when the last one was made. The read is the
+ * alert log's own (`accountAlerts`, owned by the alerts service); this module shapes the answer.
  */
 export async function recentAlerts(clickhouse: ClickHouseClient, { org, limit }: AlertsAsked) {
-  const result = await clickhouse.query({
-    query: `SELECT a.alert_id AS alertId, a.type AS type, a.severity AS severity,
-                   a.message AS message, a.details AS details, a.created_at AS createdAt,
-                   d.outcome AS outcome, d.attempts AS attempts, d.last_error AS lastError,
-                   d.last_at AS lastAttemptAt
-            FROM (SELECT * FROM billing.alerts WHERE account_id = {org:String}
-                  ORDER BY created_at DESC LIMIT {limit:UInt32}) AS a
-            LEFT JOIN (SELECT alert_id, argMax(outcome, attempt) AS outcome,
-                              max(attempt) AS attempts, argMax(error, attempt) AS last_error,
-                              max(attempted_at) AS last_at
-                       FROM billing.alert_deliveries
-                       WHERE alert_id IN (SELECT alert_id FROM billing.alert_log
-                                          WHERE account_id = {org:String})
-                       GROUP BY alert_id) AS d ON d.alert_id = a.alert_id
-            ORDER BY a.created_at DESC`,
-    query_params: { org, limit },
-    format: 'JSONEachRow',
-  });
-  return (await result.json<AlertRow>()).map(alertEntry);
+  return (await accountAlerts(clickhouse, org, limit)).map(alertEntry);
 }
 
-function alertEntry(row: AlertRow): AlertEntry {
-  const { details, createdAt, outcome, attempts, lastError, lastAttemptAt, ...alert } = row;
+function alertEntry(row: AccountAlertRow): AlertEntry {
   return {
-    ...alert,
-    details: JSON.parse(details) as unknown,
-    createdAt: utc(createdAt),
+    alertId: row.alert_id,
+    type: row.type,
+    severity: row.severity,
+    message: row.message,
+    details: JSON.parse(row.details) as unknown,
+    createdAt: utc(row.created_at),
     delivery:
-      outcome === ''
+      row.outcome === ''
         ? null
         : {
-            outcome,
-            attempts: Number(attempts),
-            lastError: lastError || null,
-            lastAttemptAt: utc(lastAttemptAt),
+            outcome: row.outcome,
+            attempts: Number(row.attempts),
+            lastError: row.last_error || null,
+            lastAttemptAt: utc(row.last_at),
           },
   };
 }

@@ -1,6 +1,60 @@
+/**
+ * billing.usage, one row per routed request. Owner: the ingest service, its only writer
+ * (services/ingest/src/usage-writer.ts). The enforcement service reads it at start-up through
+ * `unpricedUsage`.
+ */
 import type { ClickHouseClient } from '@nanobill/clickhouse';
+import { readRows } from './read.js';
 import { monthBounds } from '@nanobill/calendar';
 import type { EstimateRequest } from '@nanobill/enforcement';
+import { DUPLICATES_TABLE, LEDGER_TABLE, UNPRICED_TABLE } from './pricing.js';
+
+export const USAGE_TABLE = 'billing.usage';
+
+/** One `billing.usage` row, as JSONEachRow sends it. */
+export interface UsageRow {
+  request_id: string;
+  event_time: string;
+  user_id: string;
+  bill_to: string | null;
+  provider: string;
+  model: string;
+  provider_model_id: string | null;
+  task: string;
+  billing_mode: 'routed' | 'custom_key';
+  provider_request_id: string | null;
+  status: number;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  compute_time_ms: number | null;
+  hardware: string | null;
+  extra: string;
+  schema_version: number;
+  source_partition: number;
+  source_offset: string;
+}
+
+export const USAGE_COLUMNS = [
+  'request_id',
+  'event_time',
+  'user_id',
+  'bill_to',
+  'provider',
+  'model',
+  'provider_model_id',
+  'task',
+  'billing_mode',
+  'provider_request_id',
+  'status',
+  'input_tokens',
+  'output_tokens',
+  'compute_time_ms',
+  'hardware',
+  'extra',
+  'schema_version',
+  'source_partition',
+  'source_offset',
+] as const satisfies ReadonlyArray<keyof UsageRow>;
 
 /** A stored request that the ledger has no cost for yet. */
 export interface UnpricedUsage extends EstimateRequest {
@@ -22,26 +76,26 @@ export async function unpricedUsage(
   month: string,
   sinceMs: number,
 ): Promise<UnpricedUsage[]> {
-  const result = await clickhouse.query({
-    query: `SELECT provider, assumeNotNull(provider_request_id) AS id, user_id, bill_to,
+  const rows = await readRows<Raw>(
+    clickhouse,
+    `SELECT provider, assumeNotNull(provider_request_id) AS id, user_id, bill_to,
                    toUnixTimestamp64Milli(event_time), model, provider_model_id,
                    input_tokens, output_tokens, compute_time_ms, hardware
-            FROM billing.usage
+            FROM ${USAGE_TABLE}
             WHERE ingested_at >= fromUnixTimestamp64Milli({since:Int64})
               AND event_time >= fromUnixTimestamp64Milli({monthStart:Int64})
               AND billing_mode = 'routed' AND provider_request_id IS NOT NULL
               AND (provider, id) NOT IN (
-                SELECT provider, provider_request_id FROM billing.ledger_entries
+                SELECT provider, provider_request_id FROM ${LEDGER_TABLE}
                 WHERE event_time >= fromUnixTimestamp64Milli({since:Int64}) - INTERVAL 1 DAY)
               AND (provider, id) NOT IN (
-                SELECT provider, provider_request_id FROM billing.unpriced_entries
+                SELECT provider, provider_request_id FROM ${UNPRICED_TABLE}
                 WHERE event_time >= fromUnixTimestamp64Milli({since:Int64}) - INTERVAL 1 DAY)
               AND request_id NOT IN (
-                SELECT request_id FROM billing.pricing_duplicates
+                SELECT request_id FROM ${DUPLICATES_TABLE}
                 WHERE event_time >= fromUnixTimestamp64Milli({since:Int64}) - INTERVAL 1 DAY)`,
-    query_params: { since: sinceMs, monthStart: monthBounds(month).start.getTime() },
-    format: 'JSONCompactEachRow',
-  });
+    { since: sinceMs, monthStart: monthBounds(month).start.getTime() },
+  );
   type Raw = [
     string,
     string,
@@ -55,7 +109,7 @@ export async function unpricedUsage(
     string | null,
     string | null,
   ];
-  return (await result.json<Raw>()).map(
+  return rows.map(
     ([provider, id, userId, billTo, ms, model, providerModelId, input, output, compute, hw]) => ({
       provider,
       providerRequestId: id,
@@ -70,18 +124,4 @@ export async function unpricedUsage(
       ...(compute === null || hw === null ? {} : { computeTimeMs: Number(compute), hardware: hw }),
     }),
   );
-}
-
-/** The threshold alerts already raised for `month` (billing.alerts holds every alert once). */
-export async function alertedThresholds(
-  clickhouse: ClickHouseClient,
-  month: string,
-): Promise<string[]> {
-  const result = await clickhouse.query({
-    query: `SELECT DISTINCT alert_id FROM billing.alert_log
-            WHERE type = 'spend_threshold' AND startsWith(alert_id, {prefix:String})`,
-    query_params: { prefix: `threshold:${month}:` },
-    format: 'JSONCompactEachRow',
-  });
-  return (await result.json<[string]>()).map(([id]) => id);
 }
