@@ -1,5 +1,5 @@
-import type { KafkaMessage, Producer } from 'kafkajs';
-import { publishOutgoing } from './publisher.js';
+import type { KafkaMessage } from 'kafkajs';
+import { publishOutgoing, type BatchSender } from './publisher.js';
 import type { Decoded } from '@nanobill/contract';
 
 export interface Rejection {
@@ -62,7 +62,7 @@ export const DLQ_HEADERS = {
  * a whole consumed batch rejected may be more than one request may carry.
  */
 export async function sendToDlq(
-  producer: Producer,
+  producer: BatchSender,
   dlqTopic: string,
   source: { topic: string; partition: number },
   rejections: Rejection[],

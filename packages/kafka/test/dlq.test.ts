@@ -1,8 +1,9 @@
 import fc from 'fast-check';
-import type { KafkaMessage, Producer, ProducerRecord } from 'kafkajs';
+import type { KafkaMessage, ProducerBatch, ProducerRecord } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import type { Decoded } from '@nanobill/contract';
 import { DLQ_HEADERS, sendToDlq, splitValid, storageRefusals, type Rejection } from '../src/dlq.js';
+import type { BatchSender } from '../src/publisher.js';
 
 // The dead-letter helpers on their own: no broker, a producer that records what it was given.
 function message(offset: number, value: string | null, key = `k${offset}`): KafkaMessage {
@@ -25,14 +26,15 @@ function decodeNumber(bytes: Buffer | null): Decoded<number> {
     : { ok: false, code: 'schema_violation', reason: `not an integer: ${bytes.toString()}` };
 }
 
+/** A producer that records each request, one record per topic of it, with the request's acks. */
 function recordingProducer() {
   const sent: ProducerRecord[] = [];
-  const producer = {
-    send: async (record: ProducerRecord) => {
-      sent.push(record);
+  const producer: BatchSender = {
+    sendBatch: async ({ acks, topicMessages = [] }: ProducerBatch) => {
+      for (const { topic, messages } of topicMessages) sent.push({ topic, acks, messages });
       return [];
     },
-  } as unknown as Producer;
+  };
   return { producer, sent };
 }
 
