@@ -233,7 +233,7 @@ describe('nanobill dlq replay', () => {
     // stdout is the summary alone; the notes go to stderr.
     const summary = JSON.parse(stdout) as Record<string, unknown>;
     expect(stderr).toContain('dry run, nothing was produced or committed');
-    expect(stderr).toContain('1 message(s) without a source topic refused');
+    expect(stderr).toContain('1 message(s) refused: without a source topic');
     expect(summary).toMatchObject({
       dryRun: true,
       replayed: 8,
@@ -273,5 +273,49 @@ describe('nanobill dlq replay', () => {
       expect(code, args.join(' ')).toBe(2);
       expect(stderr).toContain('usage: nanobill dlq replay');
     }
+  });
+});
+
+describe('nanobill dlq replay: a dead letter sent without its value', () => {
+  const own = { requests: uniqueName('it-requests'), dlq: uniqueName('it-dlq') };
+  const ownGroup = uniqueName('it-dlq-replay');
+
+  afterAll(async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.deleteGroups([ownGroup]).catch(() => undefined);
+    await admin.deleteTopics({ topics: [own.requests, own.dlq] }).catch(() => undefined);
+    await admin.disconnect();
+  });
+
+  it('is refused with the reason (nothing to replay), and the others are replayed', async () => {
+    await ensureTopics(kafka, [
+      { topic: own.requests, numPartitions: 1 },
+      { topic: own.dlq, numPartitions: 1 },
+    ]);
+    // A value the broker took but that cannot travel with the DLQ headers: sent without it.
+    const huge: KafkaMessage = {
+      ...rejection(0).message,
+      key: Buffer.from('huge'),
+      value: Buffer.alloc(1_047_500, 0x78),
+      offset: '7',
+    };
+    const producer = createProducer(kafka);
+    await producer.connect();
+    try {
+      await sendToDlq(producer, own.dlq, { topic: own.requests, partition: 0 }, [
+        { message: huge, code: 'oversized', reason: 'the message is 1047500 bytes' },
+        rejection(1),
+      ]);
+    } finally {
+      await producer.disconnect();
+    }
+    const summary = await replay({ topic: own.dlq, groupId: ownGroup });
+    expect(summary).toMatchObject({ replayed: 1, skipped: 1, complete: true });
+    expect(summary.refused).toEqual([
+      { from: `${own.dlq}:0:0`, code: 'oversized', reason: 'the message is 1047500 bytes' },
+    ]);
+    const replayed = await readTopic(kafka, own.requests, 1);
+    expect(replayed.map((m) => m.key!.toString())).toEqual(['k1']);
   });
 });

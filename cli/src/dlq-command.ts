@@ -64,7 +64,7 @@ export async function dlq(args: string[]): Promise<number> {
   process.stdout.write(`${JSON.stringify(summary, null, process.stdout.isTTY ? 2 : undefined)}\n`);
   if (summary.skipped > 0) {
     console.error(
-      `nanobill dlq: ${summary.skipped} message(s) without a source topic refused (see "refused")`,
+      `nanobill dlq: ${summary.skipped} message(s) refused: without a source topic, or sent to the DLQ without their value (see "refused")`,
     );
   }
   if (summary.stoppedEarly !== undefined) console.error(`nanobill dlq: ${summary.stoppedEarly}`);

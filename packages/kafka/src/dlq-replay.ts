@@ -52,7 +52,7 @@ export interface ReplaySummary {
   dryRun: boolean;
   /** Messages re-produced to their source topic (would be, in a dry run). */
   replayed: number;
-  /** Messages refused because they have no `nanobill-source-topic` header (they are not retried). */
+  /** Messages refused: no `nanobill-source-topic` header, or sent without their value (not retried). */
   skipped: number;
   byCode: Record<string, number>;
   bySourceTopic: Record<string, number>;
@@ -206,15 +206,15 @@ export async function replayDlq(options: ReplayOptions): Promise<ReplaySummary> 
             break;
           }
           const source = headerString(message.headers?.[DLQ_HEADERS.sourceTopic]);
-          if (!source) {
+          const refusal = !source
+            ? `no ${DLQ_HEADERS.sourceTopic} header, nowhere to replay it`
+            : droppedValueRefusal(message);
+          if (!source || refusal !== undefined) {
             summary.skipped++;
             if (summary.refused.length < MAX_REPORTED_REFUSALS) {
               summary.refused.push({ from, code: rejection, reason });
             }
-            logger.warn(
-              { from, code: rejection },
-              `refused: no ${DLQ_HEADERS.sourceTopic} header, nowhere to replay it`,
-            );
+            logger.warn({ from, code: rejection }, `refused: ${refusal}`);
             continue;
           }
           outgoing.push(replayMessage(source, message, from, now()));
@@ -364,6 +364,14 @@ function headerString(value: HeaderValue): string | undefined {
 const DLQ_HEADER_NAMES = new Set<string>(Object.values(DLQ_HEADERS));
 
 /** The original key, bytes and headers; the DLQ's headers make way for the replay's. */
+/** A dead letter sent without its value (too large to travel, see `sendToDlq`): nothing to replay. */
+function droppedValueRefusal(message: KafkaMessage): string | undefined {
+  const bytes = headerString(message.headers?.[DLQ_HEADERS.valueDropped]);
+  return bytes === undefined
+    ? undefined
+    : `its ${bytes}-byte value was too large to keep in the DLQ; the original is at the source offset`;
+}
+
 function replayMessage(topic: string, message: KafkaMessage, from: string, at: Date): Outgoing {
   const headers: NonNullable<Outgoing['headers']> = {};
   for (const [name, value] of Object.entries(message.headers ?? {})) {

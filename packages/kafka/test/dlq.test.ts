@@ -2,7 +2,14 @@ import fc from 'fast-check';
 import type { KafkaMessage, ProducerBatch, ProducerRecord } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import type { Decoded } from '@nanobill/contract';
-import { DLQ_HEADERS, sendToDlq, splitValid, storageRefusals, type Rejection } from '../src/dlq.js';
+import {
+  DLQ_HEADERS,
+  MAX_REASON_CHARS,
+  sendToDlq,
+  splitValid,
+  storageRefusals,
+  type Rejection,
+} from '../src/dlq.js';
 import type { BatchSender } from '../src/publisher.js';
 
 // The dead-letter helpers on their own: no broker, a producer that records what it was given.
@@ -137,6 +144,59 @@ describe('sendToDlq', () => {
       dead(41, 'req-1', Buffer.from('{"bad":1}'), 'schema_violation', 'no id'),
       dead(42, 'req-2', null, 'empty', 'no value'),
     ]);
+  });
+
+  it('caps a huge reason, so the dead letter can always be sent', async () => {
+    const { producer, sent } = recordingProducer();
+    const reason = 'members.3: invalid; '.repeat(50_000); // ~1 MB: thousands of schema issues
+    const rejection = { message: message(7, '{}', 'acme'), code: 'schema_violation', reason };
+    await sendToDlq(producer, 'accounts.dlq', { topic: 'accounts', partition: 0 }, [rejection]);
+    const header = String(sent[0]!.messages[0]!.headers![DLQ_HEADERS.reason]);
+    expect(header.length).toBeLessThan(MAX_REASON_CHARS + 100);
+    expect(header.startsWith(reason.slice(0, MAX_REASON_CHARS))).toBe(true);
+    expect(header).toMatch(/more characters\)$/);
+  });
+
+  it('sends a value too large to travel with its headers without it, saying its size (the partition goes on)', async () => {
+    const { producer, sent } = recordingProducer();
+    const bytes = 1_047_500; // the broker took it (1 MiB default); with the DLQ headers it would not fit
+    const huge = message(9, 'x'.repeat(bytes), 'req-9');
+    const small = message(10, 'nope', 'req-10');
+    await sendToDlq(producer, 'requests.dlq', { topic: 'requests', partition: 1 }, [
+      { message: huge, code: 'oversized', reason: `the message is ${bytes} bytes` },
+      { message: small, code: 'not_json', reason: 'not JSON' },
+    ]);
+    const letters = sent.flatMap((r) => r.messages);
+    expect(letters).toHaveLength(2);
+    expect(letters[0]!.value).toBeNull();
+    expect(letters[0]!.key).toEqual(Buffer.from('req-9'));
+    expect(letters[0]!.headers).toMatchObject({
+      [DLQ_HEADERS.valueDropped]: String(bytes),
+      [DLQ_HEADERS.code]: 'oversized',
+      [DLQ_HEADERS.sourceOffset]: '9',
+    });
+    expect(letters[1]!.value).toEqual(Buffer.from('nope'));
+    expect(letters[1]!.headers![DLQ_HEADERS.valueDropped]).toBeUndefined();
+  });
+
+  it("drops the key and the message's own headers too when they alone are too large", async () => {
+    const { producer, sent } = recordingProducer();
+    const hostile = {
+      ...message(3, 'v', 'k'.repeat(1_048_000)),
+      headers: { big: 'h'.repeat(10) },
+    } as KafkaMessage;
+    await sendToDlq(producer, 'requests.dlq', { topic: 'requests', partition: 0 }, [
+      { message: hostile, code: 'schema_violation', reason: 'no id' },
+    ]);
+    const letter = sent[0]!.messages[0]!;
+    expect(letter.key).toBeNull();
+    expect(letter.value).toBeNull();
+    expect(letter.headers!.big).toBeUndefined();
+    expect(letter.headers).toMatchObject({
+      [DLQ_HEADERS.code]: 'schema_violation',
+      [DLQ_HEADERS.sourceOffset]: '3',
+      [DLQ_HEADERS.valueDropped]: '1',
+    });
   });
 
   it('sends nothing for no rejections', async () => {
