@@ -190,14 +190,8 @@ export async function publishOutgoing(
   limits: PublishLimits = PUBLISH_LIMITS,
 ): Promise<void> {
   for (const m of messages) {
-    const bytes = outgoingBytes(m);
-    if (bytes > limits.maxMessageBytes) {
-      throw new InvalidMessageError(
-        m.topic,
-        m.key?.toString(),
-        `is ${bytes} bytes, over the ${limits.maxMessageBytes} one message may take`,
-      );
-    }
+    const oversized = tooLarge(m, limits);
+    if (oversized) throw oversized;
   }
   let sent = 0;
   for (const chunk of chunked(messages, outgoingBytes, limits)) {
@@ -210,6 +204,18 @@ export async function publishOutgoing(
   }
 }
 
+/** The error of a message larger than one request may carry, if it is. */
+function tooLarge(message: Outgoing, limits: PublishLimits): InvalidMessageError | undefined {
+  const bytes = outgoingBytes(message);
+  return bytes > limits.maxMessageBytes
+    ? new InvalidMessageError(
+        message.topic,
+        message.key?.toString(),
+        `is ${bytes} bytes, over the ${limits.maxMessageBytes} one message may take`,
+      )
+    : undefined;
+}
+
 /** Publishes one topic's messages, typed by its definition. */
 export interface Publisher<T> {
   readonly topic: string;
@@ -218,6 +224,12 @@ export interface Publisher<T> {
    * sends them in order, in bounded requests, acks from every in-sync replica.
    */
   publish(messages: readonly T[]): Promise<void>;
+  /**
+   * For streams where one bad message must not hold back the others: sends every valid message
+   * (in order, as `publish`) and hands back, with its reason, each one it refused (schema, key,
+   * serialization, size). A failed request still throws (`PartlyPublishedError`).
+   */
+  publishEach(messages: readonly T[]): Promise<InvalidMessageError[]>;
 }
 
 /** A publisher of `definition`'s topic through `producer` (connected and owned by the caller). */
@@ -234,6 +246,23 @@ export function topicPublisher<T>(
         messages.map((m) => outgoing(definition, m)),
         limits,
       ),
+    publishEach: async (messages) => {
+      const valid: Outgoing[] = [];
+      const refused: InvalidMessageError[] = [];
+      for (const message of messages) {
+        try {
+          const prepared = outgoing(definition, message);
+          const oversized = tooLarge(prepared, limits);
+          if (oversized) throw oversized;
+          valid.push(prepared);
+        } catch (error) {
+          if (!(error instanceof InvalidMessageError)) throw error;
+          refused.push(error);
+        }
+      }
+      await publishOutgoing(producer, valid, limits);
+      return refused;
+    },
   };
 }
 

@@ -162,3 +162,30 @@ describe('publishOutgoing and topicPublisher', () => {
     });
   });
 });
+
+describe('publishEach: one bad message never holds back the others', () => {
+  it('sends the valid messages in order and hands back each refused one with its reason', async () => {
+    const { producer, requests } = recordingProducer();
+    const bad = { ...alert('dlq_growth:b:1'), severity: 'apocalyptic' } as unknown as Alert;
+    const huge = alert('dlq_growth:c:1', 'x'.repeat(PUBLISH_LIMITS.maxMessageBytes));
+    const refused = await topicPublisher(producer, ALERTS_TOPIC).publishEach([
+      alert('dlq_growth:a:1'),
+      bad,
+      huge,
+      alert('dlq_growth:d:1'),
+    ]);
+    const keys = requests.flatMap((r) => r.topicMessages!.flatMap((t) => t.messages));
+    expect(keys.map((m) => m.key)).toEqual(['dlq_growth:a:1', 'dlq_growth:d:1']);
+    expect(refused).toHaveLength(2);
+    expect(refused.every((e) => e instanceof InvalidMessageError)).toBe(true);
+    expect(refused[0]!.message).toMatch(/severity/);
+    expect(refused[1]!.message).toMatch(/bytes, over the/);
+  });
+
+  it('still throws when the broker refuses a request (the caller retries)', async () => {
+    const { producer } = recordingProducer(0);
+    await expect(
+      topicPublisher(producer, ALERTS_TOPIC).publishEach([alert('dlq_growth:a:1')]),
+    ).rejects.toBeInstanceOf(PartlyPublishedError);
+  });
+});

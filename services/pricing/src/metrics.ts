@@ -112,6 +112,11 @@ export function createPricingMetrics(registry: Registry) {
       help: 'Requests consumed and stored for partitions whose pending requests are not loaded yet (held back from rounds until the reload works)',
       registers,
     }),
+    refusedAlerts: new Counter({
+      name: 'nanobill_pricing_refused_alerts_total',
+      help: 'Alerts the alert schema refused (left out and logged; the other alerts of the same send are published)',
+      registers,
+    }),
     reloadFailures: new Counter({
       name: 'nanobill_pricing_pending_reload_failures_total',
       help: 'Failed loads of the pending requests of assigned partitions (each retried; the partitions are held back until loaded)',

@@ -256,7 +256,13 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
     deadlineMs,
     retry: options.retry ?? { baseDelayMs: 500, maxDelayMs: 10_000 },
     endpointHealth,
-    publishAlerts: (alerts: Alert[]) => alertsOut.publish(alerts),
+    // One alert the schema refuses (a stored row gone odd) must not hold back the others.
+    publishAlerts: async (alerts: Alert[]) => {
+      for (const refusal of await alertsOut.publishEach(alerts)) {
+        metrics.refusedAlerts.inc();
+        logger.error({ err: refusal }, 'alert left out: its schema refuses it');
+      }
+    },
   };
   const announced = await unannouncedUnpricedAlerts(options.clickhouse, {
     now: now(),
