@@ -81,7 +81,8 @@ const UserSnapshot = z.looseObject({
   disabledProviders: orgOnly('disabled providers'),
 });
 
-const OrgSnapshot = z.looseObject({
+/** An org's snapshot (one side of `AccountSnapshot`): its `.shape` lists exactly the contract's fields. */
+export const OrgSnapshot = z.looseObject({
   ...common,
   kind: z.literal('org'),
   plan: z.enum(ORG_PLANS, { error: "an org's plan is one of free, team, enterprise" }),

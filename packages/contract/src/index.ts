@@ -44,6 +44,7 @@ export {
   AccountSnapshot,
   MAX_ACCOUNT_SNAPSHOT_BYTES,
   OrgSettings,
+  OrgSnapshot,
   settingValue,
   settingsKey,
   type AdminField,
@@ -51,7 +52,6 @@ export {
   USER_PLANS,
   spendingLimitOf,
   type OrgPlan,
-  type OrgSnapshot,
   type UserPlan,
   type UserSnapshot,
 } from './account-snapshot.js';

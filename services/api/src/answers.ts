@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AccountSnapshot, AccountStatus } from '@nanobill/contract';
+import { AccountStatus, OrgSnapshot } from '@nanobill/contract';
 import { GRANULARITIES, GROUP_BYS } from '@nanobill/usage';
 
 // The shape of every answer of the `/v1` routes (docs/contract.md §6, §8), by status code: the
@@ -133,7 +133,10 @@ export const AlertsAnswers = orgAnswers({
 
 export const SettingsAnswers = orgAnswers({
   200: z.object({
-    snapshot: AccountSnapshot.describe('The facts as readers will see them once published'),
+    // The contract's fields only: a hub snapshot may carry more (kept on the topic), never shown.
+    snapshot: z
+      .object(OrgSnapshot.shape)
+      .describe('The facts as readers will see them once published'),
     webhookSecret: z
       .string()
       .optional()

@@ -83,7 +83,11 @@ describe('the HTTP API through app.inject() (fakes behind the routes)', () => {
 
   beforeAll(async () => {
     const history = new AccountHistory();
-    history.add(org('acme', { spendingLimitNanoUsd: INT64_MAX }), 'hub');
+    // A hub snapshot may carry fields of its own (the contract keeps them): never shown.
+    history.add(
+      { ...org('acme', { spendingLimitNanoUsd: INT64_MAX }), hubNote: 'internal' },
+      'hub',
+    );
     history.add(org('globex', { members: ['carol'] }), 'hub');
     app = await buildApiServer({
       logger: quietLogger(),
@@ -385,6 +389,7 @@ describe('the HTTP API through app.inject() (fakes behind the routes)', () => {
         }),
         webhookSecret: 'nbwhsec_new',
       });
+      expect(response.body).not.toContain('hubNote');
       const rotated = await call('POST', '/v1/orgs/acme/webhook-secret', 'acme-token', {});
       expect(rotated.json()).toEqual({ secret: 'nbwhsec_rotated', previousValidUntil: null });
     });

@@ -6,7 +6,7 @@ import {
   nanoUsdDigits,
   settingValue,
   settingsKey,
-  type AccountSnapshot,
+  type OrgSnapshot,
 } from '@nanobill/contract';
 import type { AddressPolicy } from '@nanobill/webhooks';
 import { SettingsAnswers } from '../answers.js';
@@ -128,7 +128,7 @@ function settingsMessages(
 }
 
 /** The facts as readers will see them once the messages are consumed (the answer's `snapshot`). */
-function withSettings(current: AccountSnapshot, messages: SettingsMessage[]): AccountSnapshot {
+function withSettings(current: OrgSnapshot, messages: SettingsMessage[]): OrgSnapshot {
   const next: Record<string, unknown> = { ...current };
   let effective = Date.parse(current.effectiveAt);
   for (const { settings } of messages) {
@@ -141,5 +141,5 @@ function withSettings(current: AccountSnapshot, messages: SettingsMessage[]): Ac
     effective = Math.max(effective, Date.parse(settings.effectiveAt));
   }
   next.effectiveAt = new Date(effective).toISOString();
-  return next as AccountSnapshot;
+  return next as OrgSnapshot;
 }
