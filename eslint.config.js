@@ -17,17 +17,22 @@ const SERVICES = readdirSync(new URL('./services/', import.meta.url)).map((dir) 
     .name,
 }));
 
-/** Relative imports of another workspace's sources: from the root (test/, bench/) or a sibling. */
-const RELATIVE_SRC = [
-  {
-    regex: String.raw`^(\.\./)+((packages|services|infra)/[^/]+|cli)/src(/|$)`,
-    message: "another workspace's src/ by a relative path: import its package (@nanobill/…)",
-  },
-  {
-    regex: String.raw`^(\.\./){2,}[^./][^/]*/src(/|$)`,
-    message: "another workspace's src/ by a relative path: import its package (@nanobill/…)",
-  },
+/**
+ * Relative imports of another workspace's sources: from the root (test/, bench/) or a sibling.
+ * Tolerant of the spellings that reach the same file (`./../`, `//`, `/./`).
+ */
+const SEP = String.raw`(/+(\./)*)`;
+const UP = String.raw`^(\./)*(\.\.${SEP})`;
+const RELATIVE_SRC_REGEXES = [
+  String.raw`${UP}+((packages|services|infra)${SEP}[^/]+|cli)${SEP}src(/|$)`,
+  String.raw`${UP}{2,}[^./][^/]*${SEP}src(/|$)`,
 ];
+const RELATIVE_SRC_MESSAGE =
+  "another workspace's src/ by a relative path: import its package (@nanobill/…)";
+const RELATIVE_SRC = RELATIVE_SRC_REGEXES.map((regex) => ({
+  regex,
+  message: RELATIVE_SRC_MESSAGE,
+}));
 
 /** The services named, and their subpaths. */
 const servicesGroup = (services, message) => ({
@@ -35,8 +40,41 @@ const servicesGroup = (services, message) => ({
   message,
 });
 
-const boundaries = (...patterns) => ({
-  rules: { 'no-restricted-imports': ['error', { patterns: [...RELATIVE_SRC, ...patterns] }] },
+/** The composition root wires every service: importing it imports them all. */
+const PIPELINE = { dir: 'pipeline', name: '@nanobill/pipeline' };
+
+const escapeRegex = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * What no-restricted-imports does not see: `import()` calls, `import('…')` types and `require`.
+ * esquery's regex literals cannot hold a slash: written `\x2F`, which RegExp reads as one.
+ */
+const otherSources = (regex, message) => {
+  const literal = `Literal[value=/${regex.replaceAll('/', String.raw`\x2F`)}/]`;
+  return [
+    `ImportExpression > ${literal}.source`,
+    `TSImportType ${literal}`,
+    `CallExpression[callee.name='require'] > ${literal}.arguments`,
+  ].map((selector) => ({ selector, message }));
+};
+
+const boundaries = (...groups) => ({
+  rules: {
+    'no-restricted-imports': ['error', { patterns: [...RELATIVE_SRC, ...groups] }],
+    'no-restricted-syntax': [
+      'error',
+      ...RELATIVE_SRC_REGEXES.flatMap((regex) => otherSources(regex, RELATIVE_SRC_MESSAGE)),
+      ...groups.flatMap(({ group, message }) =>
+        otherSources(
+          `^(${group
+            .filter((name) => !name.endsWith('/*'))
+            .map(escapeRegex)
+            .join('|')})(/|$)`,
+          message,
+        ),
+      ),
+    ],
+  },
 });
 
 export default tseslint.config(
@@ -77,7 +115,7 @@ export default tseslint.config(
     ignores: ['packages/pipeline/**'],
     ...boundaries(
       servicesGroup(
-        SERVICES,
+        [...SERVICES, PIPELINE],
         'a package imports no service: move what it needs into a package (packages/)',
       ),
     ),
@@ -86,7 +124,7 @@ export default tseslint.config(
     files: [`services/${dir}/src/**`],
     ...boundaries(
       servicesGroup(
-        SERVICES.filter((other) => other.name !== name),
+        [...SERVICES.filter((other) => other.name !== name), PIPELINE],
         'a service imports no other service: share a package, or compose them in @nanobill/pipeline',
       ),
     ),
