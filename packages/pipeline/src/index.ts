@@ -4,6 +4,7 @@ export {
   type ConsumingService,
   type Pipeline,
   type PipelineOverrides,
+  type ServiceOverrides,
   type ServiceName,
 } from './pipeline.js';
 export {

@@ -9,13 +9,17 @@ import {
   waitForMigrations,
   type ClickHouseClient,
 } from '@nanobill/clickhouse';
-import { ACCOUNTS_GROUP_ID, startAccounts } from '@nanobill/accounts-service';
-import { startIngest } from '@nanobill/ingest';
-import { startPricing } from '@nanobill/pricing';
-import { startStatements } from '@nanobill/statements';
-import { startEnforcement, type EnforcementService } from '@nanobill/enforcement-service';
+import { ACCOUNTS_GROUP_ID, startAccounts, type AccountsOptions } from '@nanobill/accounts-service';
+import { startIngest, type IngestOptions } from '@nanobill/ingest';
+import { startPricing, type PricingOptions, type PricingService } from '@nanobill/pricing';
+import { startStatements, type StatementsOptions } from '@nanobill/statements';
+import {
+  startEnforcement,
+  type EnforcementOptions,
+  type EnforcementService,
+} from '@nanobill/enforcement-service';
 import { readPublishedStatuses, startScheduledAudit, type AuditReport } from '@nanobill/audit';
-import { startAlerts } from '@nanobill/alerts';
+import { startAlerts, type AlertsOptions } from '@nanobill/alerts';
 import { startApiServer, startStatusView, TokenStore } from '@nanobill/api';
 import { AccountFactsReader } from '@nanobill/accounts';
 import { AccountHistory } from '@nanobill/attribution';
@@ -79,6 +83,39 @@ export interface PipelineOverrides {
    * configuration (NANOBILL_PRICING_SCHEDULE), the statements service's own.
    */
   schedules?: { pricing?: string | null; statements?: string | null };
+  /**
+   * Options merged over what the pipeline builds for each service, last (tests: shorter session
+   * timeouts, polls and retries, a clock of their own). Whatever is not given stays as built.
+   */
+  services?: ServiceOverrides;
+  /**
+   * Every ClickHouse connection the pipeline opens goes through this first (tests: a connection
+   * that SIGKILLs its process at an insert).
+   */
+  clickhouse?: (client: ClickHouseClient) => ClickHouseClient;
+  /**
+   * Awaited before each chosen service starts, in the order they start (ingest, accounts,
+   * pricing, statements, enforcement, alerts, api). Tests: until the account snapshots they sent
+   * are stored, before pricing attributes requests hours old.
+   */
+  beforeStart?: (service: ServiceName) => Promise<void>;
+  /**
+   * Test-only: `false` runs statements, enforcement and alerts directly, without their lease,
+   * even on a ClickHouse server. For tests that keep one of each in processes they kill and
+   * restart at will: a restarted one starts at once instead of waiting for the killed one's
+   * lease to expire. Default: a lease whenever CLICKHOUSE_URL is set.
+   */
+  leases?: boolean;
+}
+
+/** What a test changes about each service's options (see `PipelineOverrides.services`). */
+export interface ServiceOverrides {
+  ingest?: Partial<IngestOptions>;
+  accounts?: Partial<AccountsOptions>;
+  pricing?: Partial<PricingOptions>;
+  statements?: Partial<StatementsOptions>;
+  enforcement?: Partial<EnforcementOptions>;
+  alerts?: Partial<AlertsOptions>;
 }
 
 /** How long a service started alone waits for `nanobill migrate` on a shared server. */
@@ -90,6 +127,8 @@ export interface Pipeline {
   registry: Registry;
   /** A connection of its own for readers in this process (progress lines, tests). */
   reader: ClickHouseClient;
+  /** The pricing service when this process runs it (what it holds in memory: `pendingCount`). */
+  pricing: PricingService | undefined;
   /** The ports listened on: `api` only when the api service runs (PORT 0 picks a free one). */
   ports: { ops: number; api: number | undefined };
   /** `nanobill audit` here, with this process's enforcement service when it runs it. */
@@ -121,6 +160,10 @@ export async function startPipeline(options: {
   const topics: TopicNames = { ...TOPIC_NAMES, ...options.overrides?.topics };
   const groups = options.overrides?.groups ?? {};
   const schedules = options.overrides?.schedules ?? {};
+  const overrides = options.overrides?.services ?? {};
+  const beforeStart = options.overrides?.beforeStart ?? (async () => undefined);
+  const useLeases = config.clickhouseUrl !== undefined && options.overrides?.leases !== false;
+  const wrap = options.overrides?.clickhouse ?? ((client: ClickHouseClient) => client);
   const providers = options.providers ?? loadProviders(config.providersFile);
   // Before anything writes there (the local broker, chdb, the socket): 0700 when created here.
   privateDir(config.dataDir);
@@ -128,7 +171,7 @@ export async function startPipeline(options: {
   const clickhouse = () => {
     const client = openClickHouse({ url: config.clickhouseUrl, dataDir: config.dataDir });
     stack.push(['clickhouse connection', { stop: () => client.close() }]);
-    return client;
+    return wrap(client);
   };
   /** Finance SQL on a connection of its own: the finance user's server when configured. */
   const financeSql = (url: string | undefined) => {
@@ -179,7 +222,12 @@ export async function startPipeline(options: {
     if (created.length > 0) logger.info({ topics: created }, 'topics created');
 
     const only = new Set(options.only ?? SERVICES);
-    if (only.has('ingest')) {
+    const chosen = async (service: ServiceName) => {
+      if (!only.has(service)) return false;
+      await beforeStart(service);
+      return true;
+    };
+    if (await chosen('ingest')) {
       const ingest = await startIngest({
         kafka,
         clickhouse: clickhouse(),
@@ -192,10 +240,11 @@ export async function startPipeline(options: {
         eventWindow: config.eventWindow,
         maxRows: config.ingest.maxRows,
         maxWaitMs: config.ingest.maxWaitMs,
+        ...overrides.ingest,
       });
       stack.push(['ingest', ingest]);
     }
-    if (only.has('accounts')) {
+    if (await chosen('accounts')) {
       const accounts = await startAccounts({
         kafka,
         clickhouse: clickhouse(),
@@ -204,11 +253,13 @@ export async function startPipeline(options: {
         supervision,
         topics: { accounts: topics.accounts, dlq: topics.accountsDlq },
         groupId: groups.accounts,
+        ...overrides.accounts,
       });
       stack.push(['accounts', accounts]);
     }
-    if (only.has('pricing')) {
-      const pricing = await startPricing({
+    let pricing: PricingService | undefined;
+    if (await chosen('pricing')) {
+      pricing = await startPricing({
         kafka,
         clickhouse: clickhouse(),
         logger,
@@ -222,18 +273,20 @@ export async function startPipeline(options: {
         deadlineMs: config.pricing.deadlineMs,
         schedule: schedules.pricing === undefined ? config.pricing.schedule : schedules.pricing,
         endpointFailingAfterMs: config.pricing.endpointFailingAfterMs,
+        ...overrides.pricing,
       });
       stack.push(['pricing', pricing]);
     }
     // One active instance across processes: with a ClickHouse server several processes may run
-    // them, so each takes a lease first (embedded ClickHouse allows one process anyway).
+    // them, so each takes a lease first (embedded ClickHouse allows one process anyway; tests may
+    // turn leases off, see `PipelineOverrides.leases`).
     const singleton = async (name: ServiceName, start: () => Promise<Stoppable>) => {
-      const service = config.clickhouseUrl
+      const service = useLeases
         ? await startSingleton({ name, kafka, logger, registry, supervision, start })
         : await start();
       stack.push([name, service]);
     };
-    if (only.has('statements')) {
+    if (await chosen('statements')) {
       const client = clickhouse();
       await singleton('statements', () =>
         startStatements({
@@ -242,12 +295,13 @@ export async function startPipeline(options: {
           metrics: registry,
           deadlineMs: config.pricing.deadlineMs,
           schedule: schedules.statements,
+          ...overrides.statements,
         }),
       );
     }
     // The books are audited where enforcement runs (under its lease): its check needs it.
     let enforcement: EnforcementService | undefined;
-    if (only.has('enforcement')) {
+    if (await chosen('enforcement')) {
       const client = clickhouse();
       await singleton('enforcement', async () => {
         const service = await startEnforcement({
@@ -267,6 +321,7 @@ export async function startPipeline(options: {
           graceMs: config.attributionGraceMs,
           // Nothing is decided before the accounts service has stored the snapshots on the topic.
           accountsFeed: { topic: topics.accounts, groupId: groups.accounts ?? ACCOUNTS_GROUP_ID },
+          ...overrides.enforcement,
         });
         const audit = startScheduledAudit({
           clickhouse: client,
@@ -289,7 +344,7 @@ export async function startPipeline(options: {
         };
       });
     }
-    if (only.has('alerts')) {
+    if (await chosen('alerts')) {
       const { caFile, opsUrl, allowNetworks } = config.webhooks;
       const client = clickhouse();
       const webhook = {
@@ -311,12 +366,13 @@ export async function startPipeline(options: {
           opsWebhook,
           topics: { alerts: topics.alerts, dlqs: [topics.requestsDlq, topics.accountsDlq] },
           groupId: groups.alerts,
+          ...overrides.alerts,
         }),
       );
     }
 
     let apiPort: number | undefined;
-    if (only.has('api')) {
+    if (await chosen('api')) {
       const statuses = await startStatusView({
         kafka,
         topic: topics.accountStatus,
@@ -396,7 +452,7 @@ export async function startPipeline(options: {
     }
     const ports = { ops: ops.port, api: apiPort };
     logger.info({ services: [...only], brokers, ports }, 'pipeline running');
-    return { brokers, kafka, registry, reader: clickhouse(), ports, audit, stop };
+    return { brokers, kafka, registry, reader: clickhouse(), pricing, ports, audit, stop };
   } catch (error) {
     await stop();
     throw error;
