@@ -2,6 +2,7 @@ export {
   startPipeline,
   SERVICES,
   type ConsumingService,
+  type SingletonService,
   type Pipeline,
   type PipelineOverrides,
   type ServiceOverrides,

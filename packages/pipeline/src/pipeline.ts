@@ -69,6 +69,9 @@ export type ServiceName = (typeof SERVICES)[number];
 /** The services that consume with a group of their own (the others read no topic, or by lease). */
 export type ConsumingService = 'ingest' | 'accounts' | 'pricing' | 'enforcement' | 'alerts';
 
+/** The services that run once across processes, each under a lease (with a ClickHouse server). */
+export type SingletonService = 'statements' | 'enforcement' | 'alerts';
+
 /**
  * What a test or a benchmark changes about the wiring, so that several pipelines share a broker:
  * every part of the pipeline uses the same names (what one service publishes, the next reads).
@@ -78,6 +81,11 @@ export interface PipelineOverrides {
   topics?: Partial<TopicNames>;
   /** Consumer group ids; each default is the service's own (`nanobill-<service>`). */
   groups?: Partial<Record<ConsumingService, string>>;
+  /**
+   * The lease groups of the services that run once across processes (statements, enforcement,
+   * alerts); each default is `nanobill-<service>-lease`. Their topic is `topics.leases`.
+   */
+  leaseGroups?: Partial<Record<SingletonService, string>>;
   /**
    * Cron schedules (null: none, the rounds are driven by hand). Default: pricing's from the
    * configuration (NANOBILL_PRICING_SCHEDULE), the statements service's own.
@@ -280,9 +288,10 @@ export async function startPipeline(options: {
     // One active instance across processes: with a ClickHouse server several processes may run
     // them, so each takes a lease first (embedded ClickHouse allows one process anyway; tests may
     // turn leases off, see `PipelineOverrides.leases`).
-    const singleton = async (name: ServiceName, start: () => Promise<Stoppable>) => {
+    const singleton = async (name: SingletonService, start: () => Promise<Stoppable>) => {
+      const lease = { topic: topics.leases, groupId: options.overrides?.leaseGroups?.[name] };
       const service = useLeases
-        ? await startSingleton({ name, kafka, logger, registry, supervision, start })
+        ? await startSingleton({ name, ...lease, kafka, logger, registry, supervision, start })
         : await start();
       stack.push([name, service]);
     };

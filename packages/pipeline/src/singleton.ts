@@ -24,8 +24,12 @@ export const REJOIN_FIRST_DELAY_MS = 10_000;
 export const REJOIN_MAX_DELAY_MS = 60_000;
 
 export interface SingletonOptions {
-  /** The service's name: its lease group is `nanobill-<name>-lease`, its `/readyz` entry `<name>`. */
+  /** The service's name: its `/readyz` entry, and its lease group's by default. */
   name: string;
+  /** The lease topic. Default `LEASE_TOPIC`. */
+  topic?: string;
+  /** The lease group. Default `nanobill-<name>-lease`. */
+  groupId?: string;
   kafka: Kafka;
   logger: Logger;
   registry: Registry;
@@ -103,8 +107,8 @@ class Singleton {
     try {
       this.#lease = await startLease({
         kafka,
-        topic: LEASE_TOPIC,
-        groupId: `nanobill-${this.#name}-lease`,
+        topic: this.#options.topic ?? LEASE_TOPIC,
+        groupId: this.#options.groupId ?? `nanobill-${this.#name}-lease`,
         logger: this.#logger,
         supervision: { metrics: registry, ...supervision },
         onAcquired: async () => this.#acquired(),
