@@ -87,6 +87,15 @@ async function size(topic: string): Promise<number> {
   }
 }
 
+/** The test's group and topics, deleted (best effort) once it is done. */
+async function removeAll(group: string, names: { requests: string; dlq: string }) {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.deleteGroups([group]).catch(() => undefined);
+  await admin.deleteTopics({ topics: [names.requests, names.dlq] }).catch(() => undefined);
+  await admin.disconnect();
+}
+
 function header(message: KafkaMessage, name: string): string | undefined {
   return message.headers?.[name]?.toString();
 }
@@ -123,13 +132,7 @@ describe('nanobill dlq replay', () => {
     }
   });
 
-  afterAll(async () => {
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteGroups([groupId]).catch(() => undefined);
-    await admin.deleteTopics({ topics: [topics.requests, topics.dlq] }).catch(() => undefined);
-    await admin.disconnect();
-  });
+  afterAll(() => removeAll(groupId, topics));
 
   it('a dry run reports what it would replay and produces and commits nothing', async () => {
     const summary = await replay({ dryRun: true });
@@ -280,13 +283,7 @@ describe('nanobill dlq replay: a dead letter sent without its value', () => {
   const own = { requests: uniqueName('it-requests'), dlq: uniqueName('it-dlq') };
   const ownGroup = uniqueName('it-dlq-replay');
 
-  afterAll(async () => {
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteGroups([ownGroup]).catch(() => undefined);
-    await admin.deleteTopics({ topics: [own.requests, own.dlq] }).catch(() => undefined);
-    await admin.disconnect();
-  });
+  afterAll(() => removeAll(ownGroup, own));
 
   it('is refused with the reason (nothing to replay), and the others are replayed', async () => {
     await ensureTopics(kafka, [
