@@ -1,6 +1,9 @@
 // `npm run bench:ingest [-- --events N]`: the router simulator (its own process) produces N events
 // while the ingest service consumes them into embedded ClickHouse (or CLICKHOUSE_URL). Prints
-// events/s, produce→row delay percentiles and peak RSS, and writes them to bench/results/.
+// events/s, produce→row delay percentiles and peak RSS, and writes them to bench/results/. Then the
+// ceilings measured in the same run (bench/ingest-ceilings.ts): (a) a bare consumer of the same
+// topic that only parses, (b) the same rows inserted again in ingest's batch size on the same
+// client; ingest's rate is printed as a share of the slower of the two (target ≥ 0.8).
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -12,6 +15,11 @@ import { ensureTopics, kafkaFromConfig } from '@nanobill/kafka';
 import { startBroker } from '@nanobill/kafka-broker';
 import { createLogger, createMetricsRegistry } from '@nanobill/observability';
 import { tempDir, uniqueName } from '@nanobill/testkit';
+import { bareConsumeRate, reinsertRate } from './ingest-ceilings.js';
+
+/** The targets (docs/benchmarks.md): events per second, and the share of the ceiling. */
+const TARGET_EVENTS_PER_SECOND = 50_000;
+const TARGET_SHARE_OF_CEILING = 0.8;
 
 const { values } = parseArgs({
   options: {
@@ -128,6 +136,12 @@ const firstRows = timeline.find((t) => t.rows > 0) ?? { second: 0, rows: 0 };
 const steadyEventsPerSecond = Math.round(
   (events - firstRows.rows) / Math.max(1, seconds - firstRows.second),
 );
+// Before the ceilings run in this process.
+const ingestPeakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+console.log('bench:ingest: measuring the ceilings (a bare consumer, the same inserts again)');
+const bare = await bareConsumeRate(kafka, topics.requests, events);
+const reinsert = await reinsertRate(writer, prefix, config.ingest.maxRows);
+const ceiling = Math.min(bare.perSecond, reinsert.perSecond);
 const result = {
   date: new Date().toISOString(),
   events,
@@ -140,7 +154,14 @@ const result = {
     peakRssMb: Math.round(produced.maxRssMb),
   },
   produceToRowMs: { p50, p99 },
-  ingestPeakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+  ingestPeakRssMb,
+  ceilings: {
+    bareConsumer: bare,
+    reinsert: reinsert,
+    slower: bare.perSecond <= reinsert.perSecond ? 'bareConsumer' : 'reinsert',
+    shareOfCeiling: Number((steadyEventsPerSecond / ceiling).toFixed(2)),
+  },
+  targets: { eventsPerSecond: TARGET_EVENTS_PER_SECOND, shareOfCeiling: TARGET_SHARE_OF_CEILING },
   flushes: {
     count: flushes.count,
     meanSeconds: Number((flushes.sum / Math.max(1, flushes.count)).toFixed(3)),
@@ -162,6 +183,15 @@ console.log(
   `  ClickHouse flushes  ${result.flushes.count}, mean ${result.flushes.meanSeconds} s (duplicate check + insert), busy ${Math.round(result.flushes.busyShare * 100)} % of the run`,
 );
 console.log(`  ingest peak RSS     ${result.ingestPeakRssMb} MiB (ingest + embedded ClickHouse)`);
+console.log(
+  `  ceiling (a)         ${bare.perSecond} events/s: a bare consumer of the same topic, parsing only`,
+);
+console.log(
+  `  ceiling (b)         ${reinsert.perSecond} rows/s: the same ${reinsert.rows} rows inserted again, ${config.ingest.maxRows} a batch, same client`,
+);
+console.log(
+  `  vs target           ${steadyEventsPerSecond} events/s, target ${TARGET_EVENTS_PER_SECOND}; ${result.ceilings.shareOfCeiling} of the ceiling (${result.ceilings.slower}), target ≥ ${TARGET_SHARE_OF_CEILING}`,
+);
 const file = new URL(
   `./results/ingest-${result.date.slice(0, 19).replace(/[:T]/g, '-')}.json`,
   import.meta.url,
