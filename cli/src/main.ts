@@ -10,7 +10,13 @@ import { simulate } from './simulate-command.js';
 import { statements } from './statements-command.js';
 import { tokens } from './tokens-command.js';
 import { webhooks } from './webhooks-command.js';
-import { SERVICES, serveUntilStopped, startPipeline, type ServiceName } from '@nanobill/pipeline';
+import {
+  SERVICES,
+  exitAfterOutput,
+  serveUntilStopped,
+  startPipeline,
+  type ServiceName,
+} from '@nanobill/pipeline';
 
 const USAGE = `usage: nanobill <command> [options]
 
@@ -88,10 +94,7 @@ async function run(args: string[]): Promise<number> {
   });
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(`nanobill: ${(error as Error).message}`);
-    process.exit(1);
-  },
-);
+main(process.argv.slice(2)).then(exitAfterOutput, (error: unknown) => {
+  console.error(`nanobill: ${(error as Error).message}`);
+  exitAfterOutput(1);
+});

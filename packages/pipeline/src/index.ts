@@ -17,6 +17,7 @@ export {
   type SingletonOptions,
 } from './singleton.js';
 export {
+  exitAfterOutput,
   serveUntilStopped,
   untilSignal,
   watchFatalErrors,

@@ -104,3 +104,18 @@ async function drain(stopping: Promise<void>, timeoutMs: number, logger: Logger)
   if (outcome === 'timed out') logger.error({ timeoutMs }, 'drain timed out; exiting anyway');
   else logger.info({ outcome }, 'stopped after a fatal error');
 }
+
+/**
+ * Exits with `code` once what was written to stdout and stderr has left the process. A pipe whose
+ * reader is slow holds back what does not fit in it, and `process.exit` drops that: a large
+ * `nanobill statements --format json` came out cut in the middle. The callback of an empty write
+ * runs after every write before it.
+ */
+export function exitAfterOutput(code: number): void {
+  let pending = 2;
+  const flushed = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write('', flushed);
+  process.stderr.write('', flushed);
+}
