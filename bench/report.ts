@@ -66,7 +66,7 @@ export function meets(figure: Figure): boolean | undefined {
 export function formatNumber(value: number): string {
   return Number.isInteger(value)
     ? value.toLocaleString('en-US')
-    : value.toLocaleString('en-US', { maximumFractionDigits: 3 });
+    : value.toLocaleString('en-US', { maximumFractionDigits: 6 });
 }
 
 function verdict(figure: Figure): string {
