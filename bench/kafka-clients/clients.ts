@@ -74,6 +74,21 @@ const PARTITIONS_CONCURRENTLY = 6;
  */
 const CONFLUENT_MAX_BATCH = 1_000;
 
+/** A kafkajs-shaped batch (kafkajs and confluent's KafkaJS API) as one delivery. */
+async function deliver(
+  batch: { partition: number; messages: { offset: string; value: Buffer | null }[] },
+  onDelivery: ConsumerOptions['onDelivery'],
+) {
+  const messages = batch.messages;
+  if (messages.length === 0) return;
+  await onDelivery({
+    partition: batch.partition,
+    firstOffset: Number(messages[0]!.offset),
+    count: messages.length,
+    bytes: messages.reduce((sum, m) => sum + (m.value?.length ?? 0), 0),
+  });
+}
+
 export async function openProducer(
   client: ClientName,
   brokers: string[],
@@ -166,16 +181,7 @@ export async function openConsumer(
       autoCommit,
       ...(autoCommit ? { autoCommitInterval: autoCommitMs } : {}),
       partitionsConsumedConcurrently: PARTITIONS_CONCURRENTLY,
-      eachBatch: async ({ batch }) => {
-        const messages = batch.messages;
-        if (messages.length === 0) return;
-        await onDelivery({
-          partition: batch.partition,
-          firstOffset: Number(messages[0]!.offset),
-          count: messages.length,
-          bytes: messages.reduce((sum, m) => sum + (m.value?.length ?? 0), 0),
-        });
-      },
+      eachBatch: ({ batch }) => deliver(batch, onDelivery),
     });
     return { close: () => consumer.disconnect() };
   }
@@ -267,16 +273,7 @@ export async function openConsumer(
   await consumer.subscribe({ topics: [topic] });
   await consumer.run({
     partitionsConsumedConcurrently: PARTITIONS_CONCURRENTLY,
-    eachBatch: async ({ batch }) => {
-      const messages = batch.messages;
-      if (messages.length === 0) return;
-      await onDelivery({
-        partition: batch.partition,
-        firstOffset: Number(messages[0]!.offset),
-        count: messages.length,
-        bytes: messages.reduce((sum, m) => sum + (m.value?.length ?? 0), 0),
-      });
-    },
+    eachBatch: ({ batch }) => deliver(batch, onDelivery),
   });
   return { close: () => consumer.disconnect() };
 }
