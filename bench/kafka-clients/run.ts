@@ -22,7 +22,8 @@ import { createKafka, ensureTopics } from '@nanobill/kafka';
 import { startBroker } from '@nanobill/kafka-broker';
 import { createLogger } from '@nanobill/observability';
 import { uniqueName } from '@nanobill/testkit';
-import { BUCKET_MS, CLIENTS, type ClientName } from './shared.js';
+import { deliveryCheck, silences, type MemberReport } from './rebalance-figures.js';
+import { CLIENTS, type ClientName } from './shared.js';
 
 const PARTITIONS = 6;
 /** B joins once A has received this share of the topic. */
@@ -96,16 +97,6 @@ async function produceOnce(client: ClientName, idempotent: boolean) {
   }
 }
 
-interface MemberReport {
-  received: number;
-  startedAt: number;
-  firstMessageAt: number | null;
-  assignments: [number, number[]][];
-  revocations: number[];
-  runs: Record<string, [number, number][]>;
-  buckets: Record<string, number>;
-}
-
 /** A group member: its progress as it goes, its report once told to stop. */
 function startMember(client: ClientName, topic: string, group: string) {
   const child = startWorker([
@@ -150,58 +141,6 @@ async function rebalance(client: ClientName, topic: string, highWatermarks: numb
   }
   const reports = await Promise.all([a.stop(), b.stop()]);
   return { ...deliveryCheck(reports, highWatermarks), ...silences(reports, joinAt) };
-}
-
-/** Every offset of the topic received exactly once? */
-function deliveryCheck(reports: MemberReport[], highWatermarks: number[]) {
-  let duplicates = 0;
-  let lost = 0;
-  highWatermarks.forEach((high, partition) => {
-    const seen = new Uint16Array(high);
-    for (const report of reports) {
-      for (const [first, last] of report.runs[partition] ?? []) {
-        for (let offset = first; offset <= last; offset++) seen[offset]! += 1;
-      }
-    }
-    for (const count of seen) {
-      if (count === 0) lost += 1;
-      else duplicates += count - 1;
-    }
-  });
-  return { duplicates, lost };
-}
-
-/**
- * The group's longest silence after B was started (the rebalance pause, to BUCKET_MS) beside the
- * longest before it (what pacing alone produces), and B's wait for its first message.
- */
-function silences(reports: MemberReport[], joinAt: number) {
-  const counts = new Map<number, number>();
-  for (const report of reports) {
-    for (const [bucket, n] of Object.entries(report.buckets)) {
-      counts.set(Number(bucket), (counts.get(Number(bucket)) ?? 0) + n);
-    }
-  }
-  const times = [...counts.keys()].sort((x, y) => x - y);
-  let before = 0;
-  let after = 0;
-  for (let i = 1; i < times.length; i++) {
-    const gap = times[i]! - times[i - 1]! - BUCKET_MS;
-    if (times[i]! <= joinAt) before = Math.max(before, gap);
-    else after = Math.max(after, gap);
-  }
-  const [a, b] = reports as [MemberReport, MemberReport];
-  // B's own clock starts once its process has loaded (startedAt), not when it was spawned.
-  const sinceB = (at: number | undefined | null) =>
-    at === undefined || at === null ? null : (at - b.startedAt) / 1000;
-  return {
-    pauseSeconds: after / 1000,
-    pacingGapSeconds: before / 1000,
-    secondMemberAssignedSeconds: sinceB(b.assignments[0]?.[0]),
-    secondMemberFirstMessageSeconds: sinceB(b.firstMessageAt),
-    partitionsAfter: [a.assignments.at(-1)?.[1] ?? [], b.assignments.at(-1)?.[1] ?? []],
-    firstMemberRevokedSeconds: sinceB(a.revocations.find((at) => at > b.startedAt)),
-  };
 }
 
 const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
