@@ -5,6 +5,7 @@ export {
   type EventGeneratorOptions,
 } from './generator.js';
 export { runRouterSimulator, type RouterSimulatorOptions } from './producer.js';
+export { FastDefaultPartitioner } from './partitioner.js';
 export {
   CATALOG,
   HF_INFERENCE_HARDWARE,
