@@ -13,6 +13,7 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod';
 import type { ClickHouseClient, FinanceSql } from '@nanobill/clickhouse';
+import type { Registry } from '@nanobill/observability';
 import { AddressPolicy } from '@nanobill/webhooks';
 import { authenticate } from './auth.js';
 import { installErrorHandler } from './errors.js';
@@ -24,6 +25,11 @@ import { statusRoutes } from './routes/status.js';
 import type { StatusView } from './status-view.js';
 import { limitedBy } from './rate-limits.js';
 import type { TokenStore } from './tokens.js';
+import {
+  DEFAULT_USAGE_CACHE_LIMITS,
+  UsageAnswerCache,
+  type UsageCacheLimits,
+} from './usage-cache.js';
 
 /**
  * What the API reads and writes through. Each is the narrowest part of its class the routes use,
@@ -55,6 +61,13 @@ export interface ApiDeps {
    * per verified token after it (default 600 a minute).
    */
   rateLimit?: Partial<RateLimits>;
+  /**
+   * Usage answers kept while their org's usage version is unchanged (default
+   * `DEFAULT_USAGE_CACHE_LIMITS`; maxEntries 0 turns the cache off).
+   */
+  usageCache?: Partial<UsageCacheLimits>;
+  /** Where the API's own metrics (the usage cache's) are registered; none by default. */
+  metrics?: Registry;
 }
 
 export interface RateLimits {
@@ -90,6 +103,10 @@ const CHART_JS = join(
 export function apiRoutes(options: ApiOptions): FastifyPluginAsync {
   const now = options.now ?? (() => new Date());
   const limits = { ...DEFAULT_RATE_LIMITS, ...options.rateLimit };
+  const usageAnswers = new UsageAnswerCache(
+    { ...DEFAULT_USAGE_CACHE_LIMITS, ...options.usageCache },
+    options.metrics,
+  );
   return async (app) => {
     app.setValidatorCompiler(validatorCompiler);
     app.setSerializerCompiler(serializerCompiler);
@@ -156,6 +173,7 @@ export function apiRoutes(options: ApiOptions): FastifyPluginAsync {
           providers: options.providers,
           webhookSecrets: options.webhookSecrets,
           webhookPolicy,
+          usageAnswers,
           now,
         }),
       );

@@ -20,5 +20,12 @@ export {
   UNKNOWN_ID_CACHE_MAX_IDS,
 } from './token-cache.js';
 export { checkWebhookUrl } from './webhook-url.js';
+export {
+  DEFAULT_USAGE_CACHE_LIMITS,
+  USAGE_CACHE_MAX_BYTES,
+  USAGE_CACHE_MAX_ENTRIES,
+  USAGE_CACHE_MAX_ENTRY_BYTES,
+  type UsageCacheLimits,
+} from './usage-cache.js';
 export { forecast } from './routes/orgs.js';
 export { type SettingsMessage } from './routes/settings.js';

@@ -55,12 +55,15 @@ const LOGGED_ALERT = {
 /** One priced request of the largest cost the ledger holds. */
 const LARGEST = { requests: 1, inputTokens: 10, outputTokens: 5, costNanoUsd: INT64_MAX };
 
+let versions = 0;
 /** What the fakes answer; a test replaces a member to make it fail. */
 const queries: OrgQueries = {
   usageSeries: async () => ({
     series: [{ key: 'alice', points: [{ t: '2026-10-05T00:00:00.000Z', ...LARGEST }] }],
     totals: LARGEST,
   }),
+  // A new version at every read: no answer is reused, each test sees its own fakes' answer.
+  usageVersion: async () => String(++versions),
   monthToDateGross: async () => BigInt(INT64_MAX),
   recentAlerts: async () => [LOGGED_ALERT],
 };
@@ -93,6 +96,7 @@ describe('the HTTP API through app.inject() (fakes behind the routes)', () => {
       logger: quietLogger(),
       queries: {
         usageSeries: (options) => fakes.queries.usageSeries(options),
+        usageVersion: (org) => fakes.queries.usageVersion(org),
         monthToDateGross: (org, month) => fakes.queries.monthToDateGross(org, month),
         recentAlerts: (org, limit) => fakes.queries.recentAlerts(org, limit),
       },
