@@ -5,7 +5,6 @@
 // request that crossed 80 % / 100 % of an org's limit being produced to its warning / blocked
 // status being on billing.account-status.v1 (p50/p99/max), the overshoot at the block, and RSS.
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { snapshotRow } from '@nanobill/accounts';
 import { migrate, openClickHouse } from '@nanobill/clickhouse';
@@ -20,6 +19,7 @@ import { parseProviders } from '@nanobill/providers';
 import { collectTopic, tempDir, uniqueName } from '@nanobill/testkit';
 import { MODEL, PRICING, fleet } from './enforcement-fleet.js';
 import { percentile } from './percentile.js';
+import { writeBenchReport } from './report.js';
 
 const { values } = parseArgs({
   options: {
@@ -207,12 +207,35 @@ console.log(
     `  peak RSS            enforcement ${result.peakRssMb.enforcement} MiB, router ${result.peakRssMb.router} MiB`,
   ].join('\n'),
 );
-const file = new URL(
-  `./results/enforcement-${result.date.slice(0, 19).replace(/[:T]/g, '-')}.json`,
-  import.meta.url,
-);
-writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
-console.log(`  written to bench/results/${file.pathname.split('/').at(-1)}`);
+writeBenchReport({
+  bench: 'enforcement',
+  command: `npm run bench:enforcement -- --orgs ${values.orgs} --rate ${values.rate} --seconds ${values.seconds}`,
+  figures: [
+    {
+      name: 'enforcement: event → status p99',
+      value: result.eventToStatusMs.p99,
+      unit: 'ms',
+      target: { atMost: 5_000 },
+    },
+    {
+      name: 'enforcement: status changes missing',
+      value: result.statusChanges.missing,
+      unit: 'changes',
+      target: { atMost: 0 },
+    },
+    {
+      name: 'enforcement: overshoot at block p99',
+      value: Number(pctBig(overshoots, 99)) / 1e9,
+      unit: 'USD',
+    },
+    {
+      name: 'enforcement: peak RSS (service + ClickHouse)',
+      value: result.peakRssMb.enforcement,
+      unit: 'MiB',
+    },
+  ],
+  details: result,
+});
 await statuses.stop();
 await enforcement.stop();
 await simulator.close();
