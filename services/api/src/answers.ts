@@ -70,7 +70,7 @@ export const UsageAnswers = orgAnswers({
     series: z.array(z.object({ key: z.string(), points: z.array(UsagePoint) })),
     totals: UsageTotals,
   }),
-  304: z.void().describe('Not modified: the If-None-Match ETag is the current answer\'s'),
+  304: z.void().describe("Not modified: the If-None-Match ETag is the current answer's"),
 });
 
 export const SpendAnswers = orgAnswers({

@@ -30,6 +30,7 @@ import {
   UsageAnswerCache,
   type UsageCacheLimits,
 } from './usage-cache.js';
+import { USAGE_VERSION_REFRESH_MS, UsageVersions } from './usage-versions.js';
 
 /**
  * What the API reads and writes through. Each is the narrowest part of its class the routes use,
@@ -103,11 +104,19 @@ const CHART_JS = join(
 export function apiRoutes(options: ApiOptions): FastifyPluginAsync {
   const now = options.now ?? (() => new Date());
   const limits = { ...DEFAULT_RATE_LIMITS, ...options.rateLimit };
+  const queries = 'queries' in options ? options.queries : clickhouseQueries(options.clickhouse);
   const usageAnswers = new UsageAnswerCache(
     { ...DEFAULT_USAGE_CACHE_LIMITS, ...options.usageCache },
     options.metrics,
   );
+  const usageVersions = new UsageVersions({ read: (orgs) => queries.usageVersions(orgs) });
   return async (app) => {
+    if (usageAnswers.enabled) {
+      usageVersions.start(USAGE_VERSION_REFRESH_MS, (error) =>
+        app.log.warn({ err: error }, 'usage versions not refreshed: they are read per request'),
+      );
+      app.addHook('onClose', () => usageVersions.stop());
+    }
     app.setValidatorCompiler(validatorCompiler);
     app.setSerializerCompiler(serializerCompiler);
     installErrorHandler(app);
@@ -167,13 +176,14 @@ export function apiRoutes(options: ApiOptions): FastifyPluginAsync {
       const webhookPolicy = new AddressPolicy(options.webhookAllowNetworks);
       await v1.register(
         orgRoutes({
-          queries: 'queries' in options ? options.queries : clickhouseQueries(options.clickhouse),
+          queries,
           statuses: options.statuses,
           facts: options.facts,
           providers: options.providers,
           webhookSecrets: options.webhookSecrets,
           webhookPolicy,
           usageAnswers,
+          usageVersions,
           now,
         }),
       );

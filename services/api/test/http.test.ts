@@ -62,8 +62,7 @@ const queries: OrgQueries = {
     series: [{ key: 'alice', points: [{ t: '2026-10-05T00:00:00.000Z', ...LARGEST }] }],
     totals: LARGEST,
   }),
-  // A new version at every read: no answer is reused, each test sees its own fakes' answer.
-  usageVersion: async () => String(++versions),
+  usageVersions: async (orgs) => new Map(orgs.map((org) => [org, String(++versions)])),
   monthToDateGross: async () => BigInt(INT64_MAX),
   recentAlerts: async () => [LOGGED_ALERT],
 };
@@ -96,7 +95,7 @@ describe('the HTTP API through app.inject() (fakes behind the routes)', () => {
       logger: quietLogger(),
       queries: {
         usageSeries: (options) => fakes.queries.usageSeries(options),
-        usageVersion: (org) => fakes.queries.usageVersion(org),
+        usageVersions: (orgs) => fakes.queries.usageVersions(orgs),
         monthToDateGross: (org, month) => fakes.queries.monthToDateGross(org, month),
         recentAlerts: (org, limit) => fakes.queries.recentAlerts(org, limit),
       },
@@ -116,6 +115,8 @@ describe('the HTTP API through app.inject() (fakes behind the routes)', () => {
       providers: ['groq', 'together'],
       publishSettings: (messages) => fakes.publish(messages),
       now: () => NOW,
+      // Tests replace the fakes' answers: no answer is kept from one test for another.
+      usageCache: { maxEntries: 0 },
     });
   });
 

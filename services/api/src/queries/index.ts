@@ -2,7 +2,7 @@ import type { ClickHouseClient } from '@nanobill/clickhouse';
 import { monthToDateGross } from '@nanobill/statement-lines';
 import {
   usageSeries,
-  usageVersion,
+  usageVersions,
   type UsageSeriesOptions,
   type UsageSeriesResult,
 } from '@nanobill/usage';
@@ -18,10 +18,10 @@ export interface OrgQueries {
   /** Usage over time, stacked by a dimension (the hourly rollups). */
   usageSeries(options: UsageSeriesOptions): Promise<UsageSeriesResult>;
   /**
-   * The org's usage version: a decimal count that grows whenever rows land in the rollups the
+   * The orgs' usage versions: decimal counts that grow whenever rows land in the rollups the
    * usage series reads, and only then (read before the series to reuse an answer).
    */
-  usageVersion(org: string): Promise<string>;
+  usageVersions(orgs: readonly string[]): Promise<Map<string, string>>;
   /** The month's gross as its statement says, late adjustments of earlier months included. */
   monthToDateGross(org: string, month: string): Promise<bigint>;
   /** The org's newest alerts with their deliveries, newest first. */
@@ -32,7 +32,7 @@ export interface OrgQueries {
 export function clickhouseQueries(clickhouse: ClickHouseClient): OrgQueries {
   return {
     usageSeries: (options) => usageSeries(clickhouse, options),
-    usageVersion: (org) => usageVersion(clickhouse, org),
+    usageVersions: (orgs) => usageVersions(clickhouse, orgs),
     monthToDateGross: (org, month) => monthToDateGross(clickhouse, org, month),
     recentAlerts: (org, limit) => recentAlerts(clickhouse, { org, limit }),
   };

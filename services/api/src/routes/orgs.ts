@@ -17,6 +17,7 @@ import { OrgParams, orgScoped } from './org-scope.js';
 import { BadInput } from '../errors.js';
 import type { OrgQueries } from '../queries/index.js';
 import type { StatusView } from '../status-view.js';
+import type { UsageVersions } from '../usage-versions.js';
 import { etagOf, noneMatch, usageAnswerKey, type UsageAnswerCache } from '../usage-cache.js';
 
 /** The account facts as the routes read them: refreshed from the stored messages on demand. */
@@ -33,6 +34,8 @@ export interface OrgRoutesDeps {
   webhookPolicy: AddressPolicy;
   /** Usage answers kept while their org's usage version is unchanged. */
   usageAnswers: UsageAnswerCache;
+  /** The orgs' usage versions the kept answers are checked against. */
+  usageVersions: Pick<UsageVersions, 'get'>;
   now: () => Date;
 }
 
@@ -112,7 +115,7 @@ export function orgRoutes(deps: OrgRoutesDeps): FastifyPluginAsync {
           ? await deps.usageAnswers.answer(
               usageAnswerKey(request.principal!, query),
               // Read before the answer (see UsageAnswerCache).
-              await deps.queries.usageVersion(org),
+              await deps.usageVersions.get(org),
               compute,
             )
           : await compute().then((body) => ({
