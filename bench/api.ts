@@ -182,11 +182,17 @@ async function round(
   };
 }
 
+/** The cache's outcomes and the version reads by cause, as the API's metrics count them. */
 async function outcomes(metrics: Registry): Promise<Record<string, number>> {
-  const metric = await metrics.getSingleMetric('nanobill_usage_answers_total')?.get();
-  return Object.fromEntries(
-    (metric?.values ?? []).map((v) => [String(v.labels.outcome), Number(v.value)]),
-  );
+  const counted: Record<string, number> = {};
+  for (const [name, label, prefix] of [
+    ['nanobill_usage_answers_total', 'outcome', ''],
+    ['nanobill_usage_version_reads_total', 'cause', 'version read: '],
+  ] as const) {
+    const metric = await metrics.getSingleMetric(name)?.get();
+    for (const v of metric?.values ?? []) counted[`${prefix}${String(v.labels[label])}`] = v.value;
+  }
+  return counted;
 }
 
 const results: Array<Record<string, unknown>> = [];

@@ -109,7 +109,10 @@ export function apiRoutes(options: ApiOptions): FastifyPluginAsync {
     { ...DEFAULT_USAGE_CACHE_LIMITS, ...options.usageCache },
     options.metrics,
   );
-  const usageVersions = new UsageVersions({ read: (orgs) => queries.usageVersions(orgs) });
+  const usageVersions = new UsageVersions({
+    read: (orgs) => queries.usageVersions(orgs),
+    registry: options.metrics,
+  });
   return async (app) => {
     if (usageAnswers.enabled) {
       usageVersions.start(USAGE_VERSION_REFRESH_MS, (error) =>

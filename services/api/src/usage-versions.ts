@@ -1,3 +1,5 @@
+import { Counter, Gauge, type Registry } from '@nanobill/observability';
+
 /**
  * A usage version read this long ago is still trusted without asking ClickHouse: what a kept
  * answer may lag the ledger by at most (issue 15: a new ledger row is in the graph within 5 s;
@@ -25,6 +27,8 @@ export interface UsageVersionsOptions {
   now?: () => number;
   maxAgeMs?: number;
   maxOrgs?: number;
+  /** Where its metrics are registered (reads by cause, orgs followed); none by default. */
+  registry?: Registry;
 }
 
 /**
@@ -43,11 +47,28 @@ export class UsageVersions {
   readonly #maxOrgs: number;
   #timer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
+  readonly #reads: Counter<'cause'>;
 
   constructor(private readonly options: UsageVersionsOptions) {
     this.#now = options.now ?? (() => performance.now());
     this.#maxAgeMs = options.maxAgeMs ?? USAGE_VERSION_MAX_AGE_MS;
     this.#maxOrgs = options.maxOrgs ?? USAGE_VERSION_MAX_ORGS;
+    const registers = options.registry === undefined ? [] : [options.registry];
+    this.#reads = new Counter({
+      name: 'nanobill_usage_version_reads_total',
+      help: 'Reads of usage versions from ClickHouse: request (a request found none at most USAGE_VERSION_MAX_AGE_MS old and waited for it), refresh (all followed orgs at once)',
+      labelNames: ['cause'] as const,
+      registers,
+    });
+    const known = this.#known;
+    new Gauge({
+      name: 'nanobill_usage_versions_followed',
+      help: `Orgs whose usage version is followed (cap ${this.#maxOrgs})`,
+      registers,
+      collect() {
+        this.set(known.size);
+      },
+    });
   }
 
   /** The org's version, at most `maxAgeMs` old. */
@@ -63,6 +84,7 @@ export class UsageVersions {
     }
     let reading = this.#reading.get(org);
     if (reading === undefined) {
+      this.#reads.inc({ cause: 'request' });
       reading = this.#read([org]).then((versions) => versions.get(org) ?? '0');
       this.#reading.set(org, reading);
       void reading.finally(() => this.#reading.delete(org)).catch(() => undefined);
@@ -76,7 +98,9 @@ export class UsageVersions {
     for (const [org, known] of this.#known) {
       if (now - known.askedAt > USAGE_VERSION_FOLLOW_MS) this.#known.delete(org);
     }
-    if (this.#known.size > 0) await this.#read([...this.#known.keys()]);
+    if (this.#known.size === 0) return;
+    this.#reads.inc({ cause: 'refresh' });
+    await this.#read([...this.#known.keys()]);
   }
 
   /** Calls `refresh()` every `everyMs`; a failed refresh is reported, versions then age out. */

@@ -245,6 +245,23 @@ describe('UsageVersions', () => {
     expect(versions.followed).toBe(0);
   });
 
+  it('counts its reads by cause and the orgs it follows', async () => {
+    const registry = createMetricsRegistry();
+    const clock = { now: 1_000 };
+    const versions = new UsageVersions({
+      read: async (orgs) => new Map(orgs.map((o) => [o, '1'])),
+      now: () => clock.now,
+      registry,
+    });
+    await versions.get('acme');
+    await versions.get('acme');
+    await versions.refresh();
+    const text = await registry.metrics();
+    expect(text).toContain('nanobill_usage_version_reads_total{cause="request"} 1');
+    expect(text).toContain('nanobill_usage_version_reads_total{cause="refresh"} 1');
+    expect(text).toContain('nanobill_usage_versions_followed 1');
+  });
+
   it('follows at most maxOrgs orgs', async () => {
     const clock = { now: 1_000 };
     const versions = new UsageVersions({
