@@ -1,4 +1,5 @@
 export { DEFAULT_RATE_LIMITS, type ApiOptions, type RateLimits } from './api.js';
+export { usageAnswerJson } from './answers.js';
 export { buildApiServer, startApiServer, type ApiServerOptions } from './server.js';
 export { clickhouseQueries, type AlertEntry, type OrgQueries } from './queries/index.js';
 export { startStatusView, type StatusView, NO_STATUSES } from './status-view.js';

@@ -12,7 +12,13 @@ import {
   type AddressPolicy,
   type WebhookSecretStore,
 } from '@nanobill/webhooks';
-import { AlertsAnswers, RotateSecretAnswers, SpendAnswers, UsageAnswers } from '../answers.js';
+import {
+  AlertsAnswers,
+  RotateSecretAnswers,
+  SpendAnswers,
+  UsageAnswers,
+  usageAnswerJson,
+} from '../answers.js';
 import { OrgParams, orgScoped } from './org-scope.js';
 import { BadInput } from '../errors.js';
 import type { OrgQueries } from '../queries/index.js';
@@ -99,17 +105,14 @@ export function orgRoutes(deps: OrgRoutesDeps): FastifyPluginAsync {
         const query = { account: org, from, to, granularity, groupBy };
         const compute = async () => {
           const usage = await deps.queries.usageSeries(query);
-          // The schema's check and field list, as the route's serializer applies them.
-          return JSON.stringify(
-            UsageAnswers[200].parse({
-              org,
-              from: from.toISOString(),
-              to: to.toISOString(),
-              granularity,
-              groupBy,
-              ...usage,
-            }),
-          );
+          return usageAnswerJson({
+            org,
+            from: from.toISOString(),
+            to: to.toISOString(),
+            granularity,
+            groupBy,
+            ...usage,
+          });
         };
         const { answer, outcome } = deps.usageAnswers.enabled
           ? await deps.usageAnswers.answer(
