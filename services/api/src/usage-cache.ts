@@ -115,22 +115,18 @@ export class UsageAnswerCache {
       registers,
     });
     const entries = this.#entries;
-    new Gauge({
-      name: 'nanobill_usage_cache_entries',
-      help: `Usage answers kept (cap ${limits.maxEntries})`,
+    readingGauge(
+      'nanobill_usage_cache_entries',
+      `Usage answers kept (cap ${limits.maxEntries})`,
       registers,
-      collect() {
-        this.set(entries?.size ?? 0);
-      },
-    });
-    new Gauge({
-      name: 'nanobill_usage_cache_bytes',
-      help: `Bytes of usage answers kept (cap ${limits.maxBytes})`,
+      () => entries?.size ?? 0,
+    );
+    readingGauge(
+      'nanobill_usage_cache_bytes',
+      `Bytes of usage answers kept (cap ${limits.maxBytes})`,
       registers,
-      collect() {
-        this.set(entries?.calculatedSize ?? 0);
-      },
-    });
+      () => entries?.calculatedSize ?? 0,
+    );
   }
 
   /** False when the limits turned it off: callers need not read versions then. */
@@ -178,6 +174,23 @@ export class UsageAnswerCache {
     this.#outcomes.inc({ outcome });
     return { answer: { body: answer.body, etag: answer.etag }, outcome };
   }
+}
+
+/** A gauge that reads its value when scraped (sizes of in-memory structures). */
+export function readingGauge(
+  name: string,
+  help: string,
+  registers: Registry[],
+  read: () => number,
+) {
+  return new Gauge({
+    name,
+    help,
+    registers,
+    collect() {
+      this.set(read());
+    },
+  });
 }
 
 /** Versions are decimal counts that only grow (billing.usage_versions). */

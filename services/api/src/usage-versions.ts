@@ -1,4 +1,5 @@
-import { Counter, Gauge, type Registry } from '@nanobill/observability';
+import { Counter, type Registry } from '@nanobill/observability';
+import { readingGauge } from './usage-cache.js';
 
 /**
  * A usage version read this long ago is still trusted without asking ClickHouse: what a kept
@@ -61,14 +62,12 @@ export class UsageVersions {
       registers,
     });
     const known = this.#known;
-    new Gauge({
-      name: 'nanobill_usage_versions_followed',
-      help: `Orgs whose usage version is followed (cap ${this.#maxOrgs})`,
+    readingGauge(
+      'nanobill_usage_versions_followed',
+      `Orgs whose usage version is followed (cap ${this.#maxOrgs})`,
       registers,
-      collect() {
-        this.set(known.size);
-      },
-    });
+      () => known.size,
+    );
   }
 
   /** The org's version, at most `maxAgeMs` old. */
