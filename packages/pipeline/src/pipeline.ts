@@ -400,6 +400,7 @@ export async function startPipeline(options: {
         logger,
         trustProxy: config.api.trustProxy,
         rateLimit: { perAddress: config.api.ratePerAddress, perToken: config.api.ratePerToken },
+        metrics: registry,
         clickhouse: reader,
         financeSql: financeSql(config.clickhouseFinanceUrl ?? config.clickhouseUrl),
         statuses,

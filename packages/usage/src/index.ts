@@ -15,4 +15,5 @@ export {
   type UsageTotals,
 } from './series.js';
 export { monthToDateCost } from './month.js';
+export { usageVersions } from './version.js';
 export { correctRollups, CORRECTION_OVERLAP_MS } from './corrections.js';

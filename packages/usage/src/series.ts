@@ -108,22 +108,30 @@ export function usageSeriesQuery(options: UsageSeriesOptions): UsageQuery {
      FROM ${table}
      WHERE billed_account = {account:String} AND dimension = {dimension:String} AND (${span})`;
   const at = (name: string) => `toDateTime({${name}:UInt32}, 'UTC')`;
+  // Only the spans the window has: an empty one still costs ClickHouse its planning and an index
+  // look-up (a 24-hour graph without its empty daily half is about twice as fast).
+  const hours = [
+    ...(from < dayFrom ? [`(hour >= ${at('from')} AND hour < ${at('dayFrom')})`] : []),
+    ...(dayTo < to ? [`(hour >= ${at('dayTo')} AND hour < ${at('to')})`] : []),
+  ];
+  const branches = [
+    ...(hours.length > 0 ? [rows('billing.usage_by_key_hourly', 'hour', hours.join(' OR '))] : []),
+    ...(dayFrom < dayTo
+      ? [
+          rows(
+            'billing.usage_by_key_daily',
+            "toDateTime(day, 'UTC')",
+            `day >= toDate(${at('dayFrom')}) AND day < toDate(${at('dayTo')})`,
+          ),
+        ]
+      : []),
+  ];
   return {
     // Aliases differ from the column names: an alias named like a column would replace it in WHERE.
     query: `SELECT key AS series_key, toUnixTimestamp(${bucket}) AS bucket_s,
                    sum(requests) AS n, sum(input_tokens) AS input, sum(output_tokens) AS output,
                    toString(sum(toInt128(cost_nano_usd))) AS cost
-            FROM (${rows(
-              'billing.usage_by_key_hourly',
-              'hour',
-              `(hour >= ${at('from')} AND hour < ${at('dayFrom')}) OR (hour >= ${at('dayTo')} AND hour < ${at('to')})`,
-            )}
-                  UNION ALL
-                  ${rows(
-                    'billing.usage_by_key_daily',
-                    "toDateTime(day, 'UTC')",
-                    `day >= toDate(${at('dayFrom')}) AND day < toDate(${at('dayTo')})`,
-                  )})
+            FROM (${branches.join(' UNION ALL ')})
             GROUP BY series_key, bucket_s
             ORDER BY series_key, bucket_s`,
     query_params: {

@@ -44,17 +44,38 @@ export function orgPath(org, rest) {
   return `/v1/orgs/${encodeURIComponent(org)}/${rest}`;
 }
 
+/** GET answers kept per session to revalidate with their ETag: the usage graph's 4 ranges × 4 groupings. */
+export const MAX_REVALIDATED_ANSWERS = 16;
+/** @type {WeakMap<Session, Map<string, { etag: string, body: any }>>} */
+const revalidated = new WeakMap();
+
+/**
+ * The answers kept for a session (a new session starts with none: nothing of another org).
+ *
+ * @param {Session} forSession
+ */
+function keptAnswers(forSession) {
+  let kept = revalidated.get(forSession);
+  if (kept === undefined) revalidated.set(forSession, (kept = new Map()));
+  return kept;
+}
+
 /**
  * @param {Session} forSession
  * @param {string} method
  * @param {string} rest path under /v1/orgs/{org}/
- * @param {{ body?: unknown, signal?: AbortSignal }} [options]
+ * @param {{ body?: unknown, signal?: AbortSignal, revalidate?: boolean }} [options]
+ *   revalidate: a GET whose answer is kept with its ETag and asked for again with If-None-Match;
+ *   a 304 gives the kept answer back without its body crossing the network again.
  * @returns {Promise<any>}
  */
 export async function api(forSession, method, rest, options = {}) {
   /** @type {Record<string, string>} */
   const headers = { Accept: 'application/json', Authorization: `Bearer ${forSession.token}` };
   if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+  const kept = options.revalidate && method === 'GET' ? keptAnswers(forSession) : undefined;
+  const previous = kept?.get(rest);
+  if (previous) headers['If-None-Match'] = previous.etag;
   let response;
   try {
     response = await fetch(orgPath(forSession.org, rest), {
@@ -69,6 +90,10 @@ export async function api(forSession, method, rest, options = {}) {
   } catch (error) {
     if (error instanceof Error && error.name === 'AbortError') throw error;
     throw new ApiError(0, null);
+  }
+  if (response.status === 304 && previous) {
+    if (forSession !== state.session) throw new SessionEnded();
+    return previous.body;
   }
   let body = null;
   try {
@@ -88,6 +113,13 @@ export async function api(forSession, method, rest, options = {}) {
     throw new SessionEnded();
   }
   if (!response.ok) throw new ApiError(response.status, body, response.headers.get('Retry-After'));
+  const etag = response.headers.get('ETag');
+  if (kept && etag) {
+    // Most recently used last; the oldest goes past the bound.
+    kept.delete(rest);
+    kept.set(rest, { etag, body });
+    if (kept.size > MAX_REVALIDATED_ANSWERS) kept.delete(kept.keys().next().value ?? '');
+  }
   return body;
 }
 

@@ -68,7 +68,11 @@ export async function loadUsage() {
   });
   el.usagePanel.setAttribute('aria-busy', 'true');
   try {
-    const usage = await api(forSession, 'GET', `usage?${query}`, { signal: abort.signal });
+    const usage = await api(forSession, 'GET', `usage?${query}`, {
+      signal: abort.signal,
+      // Refresh and switching back to a range ask again with the ETag: 304 when nothing landed.
+      revalidate: true,
+    });
     if (abort !== usageAbort) return;
     setError('usage', null);
     renderUsage(usage, { rangeKey, groupBy, window: window_ });

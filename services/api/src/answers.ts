@@ -70,7 +70,16 @@ export const UsageAnswers = orgAnswers({
     series: z.array(z.object({ key: z.string(), points: z.array(UsagePoint) })),
     totals: UsageTotals,
   }),
+  304: z.void().describe("Not modified: the If-None-Match ETag is the current answer's"),
 });
+
+/**
+ * A usage answer's JSON as sent: checked against its schema and cut to the fields it names, as
+ * the routes' serializer does (the usage route sends JSON it made, to keep it with its ETag).
+ */
+export function usageAnswerJson(answer: z.input<(typeof UsageAnswers)[200]>): string {
+  return JSON.stringify(UsageAnswers[200].parse(answer));
+}
 
 export const SpendAnswers = orgAnswers({
   200: z.object({

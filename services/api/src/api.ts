@@ -13,6 +13,7 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod';
 import type { ClickHouseClient, FinanceSql } from '@nanobill/clickhouse';
+import type { Registry } from '@nanobill/observability';
 import { AddressPolicy } from '@nanobill/webhooks';
 import { authenticate } from './auth.js';
 import { installErrorHandler } from './errors.js';
@@ -24,6 +25,12 @@ import { statusRoutes } from './routes/status.js';
 import type { StatusView } from './status-view.js';
 import { limitedBy } from './rate-limits.js';
 import type { TokenStore } from './tokens.js';
+import {
+  DEFAULT_USAGE_CACHE_LIMITS,
+  UsageAnswerCache,
+  type UsageCacheLimits,
+} from './usage-cache.js';
+import { USAGE_VERSION_REFRESH_MS, UsageVersions } from './usage-versions.js';
 
 /**
  * What the API reads and writes through. Each is the narrowest part of its class the routes use,
@@ -55,6 +62,13 @@ export interface ApiDeps {
    * per verified token after it (default 600 a minute).
    */
   rateLimit?: Partial<RateLimits>;
+  /**
+   * Usage answers kept while their org's usage version is unchanged (default
+   * `DEFAULT_USAGE_CACHE_LIMITS`; maxEntries 0 turns the cache off).
+   */
+  usageCache?: Partial<UsageCacheLimits>;
+  /** Where the API's own metrics (the usage cache's) are registered; none by default. */
+  metrics?: Registry;
 }
 
 export interface RateLimits {
@@ -90,7 +104,22 @@ const CHART_JS = join(
 export function apiRoutes(options: ApiOptions): FastifyPluginAsync {
   const now = options.now ?? (() => new Date());
   const limits = { ...DEFAULT_RATE_LIMITS, ...options.rateLimit };
+  const queries = 'queries' in options ? options.queries : clickhouseQueries(options.clickhouse);
+  const usageAnswers = new UsageAnswerCache(
+    { ...DEFAULT_USAGE_CACHE_LIMITS, ...options.usageCache },
+    options.metrics,
+  );
+  const usageVersions = new UsageVersions({
+    read: (orgs) => queries.usageVersions(orgs),
+    registry: options.metrics,
+  });
   return async (app) => {
+    if (usageAnswers.enabled) {
+      usageVersions.start(USAGE_VERSION_REFRESH_MS, (error) =>
+        app.log.warn({ err: error }, 'usage versions not refreshed: they are read per request'),
+      );
+      app.addHook('onClose', () => usageVersions.stop());
+    }
     app.setValidatorCompiler(validatorCompiler);
     app.setSerializerCompiler(serializerCompiler);
     installErrorHandler(app);
@@ -150,12 +179,14 @@ export function apiRoutes(options: ApiOptions): FastifyPluginAsync {
       const webhookPolicy = new AddressPolicy(options.webhookAllowNetworks);
       await v1.register(
         orgRoutes({
-          queries: 'queries' in options ? options.queries : clickhouseQueries(options.clickhouse),
+          queries,
           statuses: options.statuses,
           facts: options.facts,
           providers: options.providers,
           webhookSecrets: options.webhookSecrets,
           webhookPolicy,
+          usageAnswers,
+          usageVersions,
           now,
         }),
       );

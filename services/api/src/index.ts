@@ -1,4 +1,5 @@
 export { DEFAULT_RATE_LIMITS, type ApiOptions, type RateLimits } from './api.js';
+export { usageAnswerJson } from './answers.js';
 export { buildApiServer, startApiServer, type ApiServerOptions } from './server.js';
 export { clickhouseQueries, type AlertEntry, type OrgQueries } from './queries/index.js';
 export { startStatusView, type StatusView, NO_STATUSES } from './status-view.js';
@@ -20,5 +21,12 @@ export {
   UNKNOWN_ID_CACHE_MAX_IDS,
 } from './token-cache.js';
 export { checkWebhookUrl } from './webhook-url.js';
+export {
+  DEFAULT_USAGE_CACHE_LIMITS,
+  USAGE_CACHE_MAX_BYTES,
+  USAGE_CACHE_MAX_ENTRIES,
+  USAGE_CACHE_MAX_ENTRY_BYTES,
+  type UsageCacheLimits,
+} from './usage-cache.js';
 export { forecast } from './routes/orgs.js';
 export { type SettingsMessage } from './routes/settings.js';

@@ -15,6 +15,8 @@ import {
   uniqueName,
   waitFor,
 } from '@nanobill/testkit';
+import { createMetricsRegistry } from '@nanobill/observability';
+import { correctRollups, usageSeries } from '@nanobill/usage';
 import type { WebhookSecretStore } from '@nanobill/webhooks';
 import {
   createToken,
@@ -316,6 +318,135 @@ describe('the HTTP API (real broker, real ClickHouse)', () => {
       ],
       ['together', [['2026-10-01T00:00:00.000Z', '2500']]],
     ]);
+  });
+
+  describe("usage answers: kept while the org's usage version is unchanged, with ETags", () => {
+    // Orgs of their own: the rows these tests add change no other test's figures.
+    const window =
+      'from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z&granularity=day&groupBy=model';
+    const usagePath = (account: string, query = window) => `/v1/orgs/${account}/usage?${query}`;
+    const initechRow = (fields: Partial<LedgerFixture> = {}) =>
+      row({ account: 'initech', user: 'ida', model: 'm1', cost: 11n, ...fields });
+    const fresh = () =>
+      usageSeries(ch.client, {
+        account: 'initech',
+        from: new Date('2026-10-01T00:00:00Z'),
+        to: new Date('2026-11-01T00:00:00Z'),
+        granularity: 'day',
+        groupBy: 'model',
+      });
+    let initech: string;
+    let umbrella: string;
+
+    beforeAll(async () => {
+      initech = (await createToken(ch.client, { kind: 'org', org: 'initech' })).token;
+      umbrella = (await createToken(ch.client, { kind: 'org', org: 'umbrella' })).token;
+      await insertLedger(ch.client, [
+        initechRow(),
+        row({ account: 'umbrella', user: 'uma', model: 'm1', cost: 22n }),
+      ]);
+    });
+
+    async function conditional(path: string, token: string, etag: string) {
+      return fetch(`${base}${path}`, {
+        headers: { authorization: `Bearer ${token}`, 'if-none-match': etag },
+      });
+    }
+
+    it('sends a strong ETag varying on Authorization, and 304 when If-None-Match names it', async () => {
+      const first = await call(usagePath('initech'), initech);
+      expect(first.status).toBe(200);
+      const etag = first.headers.get('etag')!;
+      expect(etag).toMatch(/^"[\w-]{20,}"$/);
+      expect(first.headers.get('vary')?.toLowerCase()).toContain('authorization');
+      expect(first.headers.get('cache-control')).toBe('no-store');
+      for (const header of [etag, `W/${etag}`, `"other", ${etag}`]) {
+        const again = await conditional(usagePath('initech'), initech, header);
+        expect(again.status, header).toBe(304);
+        expect(await again.text()).toBe('');
+        expect(again.headers.get('etag')).toBe(etag);
+      }
+      // Another spelling of the same instants is the same answer.
+      const variant = await call(
+        usagePath(
+          'initech',
+          'groupBy=model&granularity=day&to=2026-11-01T00:00:00.000Z&from=2026-10-01T00:00:00.000Z&extra=1',
+        ),
+        initech,
+      );
+      expect(variant.headers.get('etag')).toBe(etag);
+      expect(variant.body).toEqual(first.body);
+      // A changed answer is sent in full.
+      expect((await conditional(usagePath('initech'), initech, '"stale"')).status).toBe(200);
+    });
+
+    it("never gives one org another org's kept answer, whatever the ETag sent", async () => {
+      const initechAnswer = await call(usagePath('initech'), initech);
+      const etag = initechAnswer.headers.get('etag')!;
+      // Umbrella's token on Initech's graph: 404, with or without Initech's ETag.
+      expect((await call(usagePath('initech'), umbrella)).status).toBe(404);
+      expect((await conditional(usagePath('initech'), umbrella, etag)).status).toBe(404);
+      // Umbrella's own graph, same query: its own figures, its own ETag, not a 304.
+      const own = await conditional(usagePath('umbrella'), umbrella, etag);
+      expect(own.status).toBe(200);
+      const body = await own.json();
+      expect(body.org).toBe('umbrella');
+      expect(body.totals.costNanoUsd).toBe('22');
+      expect(own.headers.get('etag')).not.toBe(etag);
+      expect(initechAnswer.body.totals.costNanoUsd).not.toBe('22');
+    });
+
+    it('shows a new ledger row, exact to the nano-USD, under a new ETag', async () => {
+      // A server of its own, whose metrics show the answer kept, then computed again.
+      const registry = createMetricsRegistry();
+      const own = { base: await serve({ metrics: registry }) };
+      const before = await call(usagePath('initech'), initech, own);
+      const kept = await call(usagePath('initech'), initech, own);
+      expect(kept.headers.get('etag')).toBe(before.headers.get('etag'));
+      expect(await registry.metrics()).toContain('nanobill_usage_answers_total{outcome="hit"} 1');
+      await insertLedger(ch.client, [initechRow({ model: 'm2', cost: 123_456_789_012n })]);
+      const after = await waitFor('the new ledger row in the graph', async () => {
+        const answer = await call(usagePath('initech'), initech, own);
+        return answer.body.totals.requests === before.body.totals.requests + 1 ? answer : undefined;
+      });
+      expect(BigInt(after.body.totals.costNanoUsd) - BigInt(before.body.totals.costNanoUsd)).toBe(
+        123_456_789_012n,
+      );
+      expect(after.headers.get('etag')).not.toBe(before.headers.get('etag'));
+      const { series, totals } = await fresh();
+      expect(after.body.series).toEqual(series);
+      expect(after.body.totals).toEqual(totals);
+      // The ETag the dashboard holds is no longer current: the new answer comes in full.
+      const revalidated = await conditional(
+        usagePath('initech'),
+        initech,
+        before.headers.get('etag')!,
+      );
+      expect(revalidated.status).toBe(200);
+      expect(await registry.metrics()).toMatch(
+        /nanobill_usage_answers_total\{outcome="stale"\} [1-9]/,
+      );
+    });
+
+    it('shows the correction of a request inserted twice (the corrections change the version too)', async () => {
+      const before = await call(usagePath('initech'), initech);
+      const twice = initechRow({ providerRequestId: 'initech-twice', cost: 1_000n });
+      await insertLedger(ch.client, [twice]);
+      await insertLedger(ch.client, [twice]);
+      await waitFor('the request counted twice by the rollups', async () => {
+        const answer = await call(usagePath('initech'), initech);
+        return answer.body.totals.requests === before.body.totals.requests + 2 ? true : undefined;
+      });
+      expect(await correctRollups(ch.client)).toBeGreaterThan(0);
+      const corrected = await waitFor('the corrected graph', async () => {
+        const answer = await call(usagePath('initech'), initech);
+        return answer.body.totals.requests === before.body.totals.requests + 1 ? answer : undefined;
+      });
+      expect(
+        BigInt(corrected.body.totals.costNanoUsd) - BigInt(before.body.totals.costNanoUsd),
+      ).toBe(1_000n);
+      expect(corrected.body.series).toEqual((await fresh()).series);
+    });
   });
 
   it('never splices input into SQL: injection attempts in every parameter change nothing', async () => {

@@ -55,12 +55,14 @@ const LOGGED_ALERT = {
 /** One priced request of the largest cost the ledger holds. */
 const LARGEST = { requests: 1, inputTokens: 10, outputTokens: 5, costNanoUsd: INT64_MAX };
 
+let versions = 0;
 /** What the fakes answer; a test replaces a member to make it fail. */
 const queries: OrgQueries = {
   usageSeries: async () => ({
     series: [{ key: 'alice', points: [{ t: '2026-10-05T00:00:00.000Z', ...LARGEST }] }],
     totals: LARGEST,
   }),
+  usageVersions: async (orgs) => new Map(orgs.map((org) => [org, String(++versions)])),
   monthToDateGross: async () => BigInt(INT64_MAX),
   recentAlerts: async () => [LOGGED_ALERT],
 };
@@ -93,6 +95,7 @@ describe('the HTTP API through app.inject() (fakes behind the routes)', () => {
       logger: quietLogger(),
       queries: {
         usageSeries: (options) => fakes.queries.usageSeries(options),
+        usageVersions: (orgs) => fakes.queries.usageVersions(orgs),
         monthToDateGross: (org, month) => fakes.queries.monthToDateGross(org, month),
         recentAlerts: (org, limit) => fakes.queries.recentAlerts(org, limit),
       },
@@ -112,6 +115,8 @@ describe('the HTTP API through app.inject() (fakes behind the routes)', () => {
       providers: ['groq', 'together'],
       publishSettings: (messages) => fakes.publish(messages),
       now: () => NOW,
+      // Tests replace the fakes' answers: no answer is kept from one test for another.
+      usageCache: { maxEntries: 0 },
     });
   });
 

@@ -12,6 +12,8 @@ export interface LedgerFixture {
   cost: bigint;
   inputTokens: number;
   outputTokens: number;
+  /** Default: a new one per row (a request priced once). */
+  providerRequestId?: string;
 }
 
 let n = 0;
@@ -22,7 +24,7 @@ export async function insertLedger(client: ClickHouseClient, rows: LedgerFixture
     format: 'JSONEachRow',
     values: rows.map((r) => ({
       provider: r.provider,
-      provider_request_id: `pr-${n}`,
+      provider_request_id: r.providerRequestId ?? `pr-${n}`,
       request_id: `req-${n++}`,
       event_time: r.at,
       priced_at: r.at,

@@ -1,6 +1,11 @@
 import type { ClickHouseClient } from '@nanobill/clickhouse';
 import { monthToDateGross } from '@nanobill/statement-lines';
-import { usageSeries, type UsageSeriesOptions, type UsageSeriesResult } from '@nanobill/usage';
+import {
+  usageSeries,
+  usageVersions,
+  type UsageSeriesOptions,
+  type UsageSeriesResult,
+} from '@nanobill/usage';
 import { recentAlerts, type AlertEntry } from './alerts.js';
 
 export type { AlertEntry } from './alerts.js';
@@ -12,6 +17,11 @@ export type { AlertEntry } from './alerts.js';
 export interface OrgQueries {
   /** Usage over time, stacked by a dimension (the hourly rollups). */
   usageSeries(options: UsageSeriesOptions): Promise<UsageSeriesResult>;
+  /**
+   * The orgs' usage versions: decimal counts that grow whenever rows land in the rollups the
+   * usage series reads, and only then (read before the series to reuse an answer).
+   */
+  usageVersions(orgs: readonly string[]): Promise<Map<string, string>>;
   /** The month's gross as its statement says, late adjustments of earlier months included. */
   monthToDateGross(org: string, month: string): Promise<bigint>;
   /** The org's newest alerts with their deliveries, newest first. */
@@ -22,6 +32,7 @@ export interface OrgQueries {
 export function clickhouseQueries(clickhouse: ClickHouseClient): OrgQueries {
   return {
     usageSeries: (options) => usageSeries(clickhouse, options),
+    usageVersions: (orgs) => usageVersions(clickhouse, orgs),
     monthToDateGross: (org, month) => monthToDateGross(clickhouse, org, month),
     recentAlerts: (org, limit) => recentAlerts(clickhouse, { org, limit }),
   };

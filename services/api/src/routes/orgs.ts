@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { accountMonth, type AccountFactsReader } from '@nanobill/accounts';
 import { spendingLimitOf } from '@nanobill/contract';
@@ -12,11 +12,19 @@ import {
   type AddressPolicy,
   type WebhookSecretStore,
 } from '@nanobill/webhooks';
-import { AlertsAnswers, RotateSecretAnswers, SpendAnswers, UsageAnswers } from '../answers.js';
+import {
+  AlertsAnswers,
+  RotateSecretAnswers,
+  SpendAnswers,
+  UsageAnswers,
+  usageAnswerJson,
+} from '../answers.js';
 import { OrgParams, orgScoped } from './org-scope.js';
 import { BadInput } from '../errors.js';
 import type { OrgQueries } from '../queries/index.js';
 import type { StatusView } from '../status-view.js';
+import type { UsageVersions } from '../usage-versions.js';
+import { etagOf, noneMatch, usageAnswerKey, type UsageAnswerCache } from '../usage-cache.js';
 
 /** The account facts as the routes read them: refreshed from the stored messages on demand. */
 export type FactsSource = Pick<AccountFactsReader, 'refresh' | 'history'>;
@@ -30,6 +38,10 @@ export interface OrgRoutesDeps {
   providers: readonly string[];
   webhookSecrets: SecretsSource;
   webhookPolicy: AddressPolicy;
+  /** Usage answers kept while their org's usage version is unchanged. */
+  usageAnswers: UsageAnswerCache;
+  /** The orgs' usage versions the kept answers are checked against. */
+  usageVersions: Pick<UsageVersions, 'get'>;
   now: () => Date;
 }
 
@@ -70,7 +82,7 @@ export function orgRoutes(deps: OrgRoutesDeps): FastifyPluginAsync {
           response: UsageAnswers,
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const { org } = request.params;
         const { granularity, groupBy } = request.query;
         const to = request.query.to ? new Date(request.query.to) : ceilHour(deps.now());
@@ -90,21 +102,36 @@ export function orgRoutes(deps: OrgRoutesDeps): FastifyPluginAsync {
             `a ${granularity} graph spans at most ${MAX_SPAN_MS[granularity] / DAY_MS} days`,
           );
         }
-        const usage = await deps.queries.usageSeries({
-          account: org,
-          from,
-          to,
-          granularity,
-          groupBy,
-        });
-        return {
-          org,
-          from: from.toISOString(),
-          to: to.toISOString(),
-          granularity,
-          groupBy,
-          ...usage,
+        const query = { account: org, from, to, granularity, groupBy };
+        const compute = async () => {
+          const usage = await deps.queries.usageSeries(query);
+          return usageAnswerJson({
+            org,
+            from: from.toISOString(),
+            to: to.toISOString(),
+            granularity,
+            groupBy,
+            ...usage,
+          });
         };
+        const { answer, outcome } = deps.usageAnswers.enabled
+          ? await deps.usageAnswers.answer(
+              usageAnswerKey(request.principal!, query),
+              // Read before the answer (see UsageAnswerCache).
+              await deps.usageVersions.get(org),
+              compute,
+            )
+          : await compute().then((body) => ({
+              answer: { body, etag: etagOf(body) },
+              outcome: 'miss',
+            }));
+        request.log.debug({ org, granularity, groupBy, outcome }, 'usage answer');
+        // The answer depends on the token: a cache in between must not give it to another.
+        reply.header('etag', answer.etag).header('vary', 'authorization');
+        if (noneMatch(request.headers['if-none-match'], answer.etag)) {
+          return reply.code(304).send();
+        }
+        return sendJson(reply, answer.body);
       },
     );
 
@@ -212,6 +239,11 @@ export function orgRoutes(deps: OrgRoutesDeps): FastifyPluginAsync {
       }),
     );
   };
+}
+
+/** Sends JSON made already (checked against the route's schema when it was made). */
+function sendJson(reply: FastifyReply, body: string) {
+  return reply.type('application/json; charset=utf-8').send(body);
 }
 
 function ceilHour(at: Date): Date {
