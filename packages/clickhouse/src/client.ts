@@ -2,7 +2,6 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
-import { withInlinedParams } from './inline-params.js';
 
 export type { ClickHouseClient };
 
@@ -27,12 +26,6 @@ export interface ClickHouseTarget {
   dataDir: string;
   /** A server's current database for this client (default: the URL's, else `default`). */
   database?: string | undefined;
-  /**
-   * Embedded chdb: `inline` (default) writes query parameters into the query, so that this
-   * connection's queries do not wait in chdb's one process-wide chain of parameterized queries
-   * (see inline-params.ts); `bound` leaves them to chdb's binding (finance SQL: untrusted text).
-   */
-  parameters?: 'inline' | 'bound';
 }
 
 /** Owner only: the data directory holds the ClickHouse data, secrets and the query socket. */
@@ -50,28 +43,11 @@ export function openClickHouse(target: ClickHouseTarget): ClickHouseClient {
       clickhouse_settings: CLICKHOUSE_SETTINGS,
     });
   }
-  const connection = createChdbConnection({
-    path: embeddedPath(target.dataDir),
-  }) as unknown as Connection;
   return createClient({
-    connection: target.parameters === 'bound' ? connection : inliningParams(connection),
+    connection: createChdbConnection({
+      path: embeddedPath(target.dataDir),
+    }) as unknown as Connection,
     clickhouse_settings: CLICKHOUSE_SETTINGS,
-  });
-}
-
-/** The connection, its queries, commands and execs with their parameters inlined. */
-function inliningParams(connection: Connection): Connection {
-  return new Proxy(connection, {
-    get(target, property) {
-      // chdb's connection keeps its session in private fields: its own methods run on it.
-      const value = Reflect.get(target, property, target) as unknown;
-      if (typeof value !== 'function') return value;
-      if (property === 'query' || property === 'command' || property === 'exec') {
-        return (request: Parameters<Connection['query']>[0]) =>
-          (value as (r: unknown) => unknown).call(target, withInlinedParams(request));
-      }
-      return (value as (...args: unknown[]) => unknown).bind(target);
-    },
   });
 }
 

@@ -332,7 +332,7 @@ async function refusedOnError<T>(
  */
 export function openFinanceSql(target: { url?: string | undefined; dataDir: string }): FinanceSql {
   if (target.url === undefined) {
-    return new FinanceSql(openClickHouse({ dataDir: target.dataDir, parameters: 'bound' }), true);
+    return new FinanceSql(openClickHouse({ dataDir: target.dataDir }), true);
   }
   const url = new URL(target.url);
   url.pathname = '/';
