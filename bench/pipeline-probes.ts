@@ -104,6 +104,9 @@ export interface MemoryParts {
   external: number;
   /** What embedded ClickHouse's own allocator says it holds (its `MemoryTracking`). */
   clickhouse: number;
+  /** RSS by kind (/proc status): mapped files (code: node, libchdb) and anonymous memory. */
+  rssFile: number;
+  rssAnon: number;
 }
 
 export async function memoryParts(clickhouse: ClickHouseClient): Promise<MemoryParts> {
@@ -114,7 +117,11 @@ export async function memoryParts(clickhouse: ClickHouseClient): Promise<MemoryP
   });
   const tracked = Number((await result.json<[string]>())[0]?.[0] ?? 0);
   const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
   return {
+    rssFile: Math.round(kib('RssFile') / 1024),
+    rssAnon: Math.round(kib('RssAnon') / 1024),
     rss: mib(usage.rss),
     heapTotal: mib(usage.heapTotal),
     heapUsed: mib(usage.heapUsed),

@@ -443,7 +443,7 @@ async function fixedRate(): Promise<void> {
     );
   }
   console.log(
-    `memory at the pipeline's peak RSS (MiB): rss ${peakAt.memory.rss}, V8 heap ${peakAt.memory.heapTotal} (used ${peakAt.memory.heapUsed}), external ${peakAt.memory.external}, ClickHouse tracked ${peakAt.memory.clickhouse}, rest (code, allocator, stacks) ${peakAt.memory.rss - peakAt.memory.heapTotal - peakAt.memory.external - peakAt.memory.clickhouse}`,
+    `memory at the pipeline's peak RSS (MiB): rss ${peakAt.memory.rss}, V8 heap ${peakAt.memory.heapTotal} (used ${peakAt.memory.heapUsed}), external ${peakAt.memory.external}, ClickHouse tracked ${peakAt.memory.clickhouse}; by kind: mapped files (code) ${peakAt.memory.rssFile}, anonymous ${peakAt.memory.rssAnon}, of which neither V8 nor ClickHouse's tracker ${peakAt.memory.rssAnon - peakAt.memory.heapTotal - peakAt.memory.external - peakAt.memory.clickhouse} (allocators' retained memory, stacks)`,
   );
   console.log(
     `peak RSS router ${peak.router} MiB, broker ${sharedBrokers ? 'shared (not measured)' : `${peak.broker} MiB`}; CPU (cores) ${Object.entries(
