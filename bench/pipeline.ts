@@ -338,6 +338,7 @@ async function fixedRate(): Promise<void> {
     if (router.exited() && drainUntil === Number.POSITIVE_INFINITY)
       drainUntil = Date.now() + DRAIN_MS;
   }
+  await tick(); // a sample after the last round's end: its lag afterwards
   const produced = await router.done;
 
   // Router timestamp → stored in the ledger: bounded below by the minute's pricing schedule.
