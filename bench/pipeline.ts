@@ -26,7 +26,7 @@ import { stopBroker } from '@nanobill/kafka-broker';
 import { createLogger } from '@nanobill/observability';
 import { loadProviders } from '@nanobill/providers';
 import { freePortPair, tempDir, uniqueName } from '@nanobill/testkit';
-import { startPipeline, type ConsumingService } from '@nanobill/pipeline';
+import { SERVICES, startPipeline, type ConsumingService } from '@nanobill/pipeline';
 import { simulateProviders } from '@nanobill/provider-simulator';
 import { publishAccounts, simulatedTraffic } from '@nanobill/router-simulator';
 import {
@@ -111,20 +111,10 @@ console.log(
 const { registry: providers, simulator } = await simulateProviders(
   loadProviders(config.providersFile),
 );
-// The connections in the order the composition root opens them (clickhouse-trace.ts).
+// The connections in the order the composition root opens them (clickhouse-trace.ts): its
+// own, one per service in the order they start, the query socket's, then the reader it returns.
 const tracerEpoch = Date.now();
-const tracer = clickhouseTracer([
-  'admin',
-  'ingest',
-  'accounts',
-  'pricing',
-  'statements',
-  'enforcement',
-  'alerts',
-  'api',
-  'query socket',
-  'bench reader',
-]);
+const tracer = clickhouseTracer(['admin', ...SERVICES, 'query socket', 'bench reader']);
 const pipeline = await startPipeline({
   config,
   logger,
