@@ -74,8 +74,12 @@ export type CpuPart =
 
 /** A step keeps up when the pipeline stores what is produced and no group falls behind. */
 export const KEEP_UP = {
-  /** Stored over produced, over the step: below it, ingest does not keep up. */
-  storedShare: 0.95,
+  /**
+   * Stored over produced, over the step: below it, ingest does not keep up. Not closer to 1: a
+   * consumer that keeps up a few seconds behind stores about 5 % less than was produced over a
+   * minute's step (measured: 460 of 487 events/s at 500 events/s on a loaded box).
+   */
+  storedShare: 0.9,
   /** Produced over asked: below it, the router (not the pipeline) is the limit. */
   producedShare: 0.95,
   /** A group's lag at the step's end, in seconds of traffic: more and it is falling behind. */
