@@ -1,15 +1,31 @@
 // `npm run bench:statements [-- --accounts N --rows M]`: statements for N accounts (default
 // 100,000: 90 % users, 10 % orgs) over a month with M ledger rows (default 10,000,000), in
-// embedded ClickHouse (or CLICKHOUSE_URL). The data is generated inside ClickHouse; the timed
-// part is the whole statement computation (ledger, custom-key usage, account history, credits).
-import { writeFileSync } from 'node:fs';
+// embedded ClickHouse (or CLICKHOUSE_URL). The data is generated inside ClickHouse; then timed,
+// each on the same data (issue 15, target 6: ≤ 10 s):
+// 1. the statement lines computed (`monthStatements`: account history, ledger sums, custom-key
+//    usage, credits, each account's line apart so that one failing account fails alone);
+// 2. the statements service's pass over the month (`refreshMonth`, what it runs every 10 minutes:
+//    the same computation, then the draft lines written, amounts checked against the columns);
+// 3. `nanobill audit` of the month (`runAudit`) with the checks this data allows (duplicates,
+//    statements, alerts: billing.usage is not generated and no enforcement service runs), and its
+//    statements check alone (the stored drafts recomputed and compared).
 import { parseArgs } from 'node:util';
 import { AccountFactsReader } from '@nanobill/accounts';
 import { AccountHistory } from '@nanobill/attribution';
+import { AT_ONCE, checkStatements, runAudit } from '@nanobill/audit';
 import { migrate, openClickHouse } from '@nanobill/clickhouse';
 import { loadConfig } from '@nanobill/config';
-import { monthStatements } from '@nanobill/statements';
+import { monthStatements, refreshMonth } from '@nanobill/statements';
 import { tempDir } from '@nanobill/testkit';
+import { writeBenchReport } from './report.js';
+
+/** Issue 15, target 6. */
+const TARGET_SECONDS = 10;
+const MONTH = '2026-10';
+/** The month's last day: statements are drafts (the month is not due yet). */
+const NOW = new Date('2026-10-31T12:00:00Z');
+/** The audit's checks this data allows (no billing.usage rows, no enforcement service). */
+const AUDITED = ['duplicates', 'statements', 'alerts'] as const;
 
 const { values } = parseArgs({
   options: {
@@ -30,7 +46,7 @@ await migrate(clickhouse);
 console.log(
   `bench:statements: ${accounts} accounts (${orgs} orgs), ${rows} ledger rows in 2026-10`,
 );
-let t = performance.now();
+const t = performance.now();
 await clickhouse.command({
   query: `INSERT INTO billing.account_snapshots (account_id, kind, plan, effective_at, seats, members, snapshot)
           SELECT id, kind, plan, '2026-09-01 00:00:00', if(kind = 'org', seats, NULL), [],
@@ -60,33 +76,79 @@ await clickhouse.command({
 });
 console.log(`  generated in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
-t = performance.now();
-const reader = new AccountFactsReader(clickhouse, new AccountHistory());
-await reader.refresh();
-const lines = await monthStatements(
-  clickhouse,
-  reader.history,
-  '2026-10',
-  new Date('2026-10-31T12:00:00Z'),
-);
-const seconds = (performance.now() - t) / 1000;
-const result = {
-  date: new Date().toISOString(),
-  accounts,
-  ledgerRows: rows,
-  lines: lines.length,
-  seconds: Number(seconds.toFixed(2)),
-  peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+/** Seconds `work` takes, and its result. */
+async function timed<T>(work: () => Promise<T>): Promise<{ seconds: number; value: T }> {
+  const started = performance.now();
+  const value = await work();
+  return { seconds: Number(((performance.now() - started) / 1000).toFixed(2)), value };
+}
+const history = async () => {
+  const reader = new AccountFactsReader(clickhouse, new AccountHistory());
+  await reader.refresh();
+  return reader.history;
 };
+
+const computed = await timed(async () => monthStatements(clickhouse, await history(), MONTH, NOW));
 console.log(
-  `  statements          ${result.lines} lines in ${result.seconds} s (history, ledger, usage, credits)`,
+  `  statement lines     ${computed.value.length} lines computed in ${computed.seconds} s`,
 );
-console.log(`  peak RSS            ${result.peakRssMb} MiB (embedded ClickHouse included)`);
-writeFileSync(
-  new URL(
-    `./results/statements-${result.date.slice(0, 19).replace(/[:T]/g, '-')}.json`,
-    import.meta.url,
-  ),
-  `${JSON.stringify(result, null, 2)}\n`,
+const pass = await timed(async () =>
+  refreshMonth(clickhouse, await history(), MONTH, {
+    now: NOW,
+    deadlineMs: config.pricing.deadlineMs,
+  }),
 );
+console.log(
+  `  service pass        ${pass.seconds} s (${pass.value.kind}, ${pass.value.kind === 'complete' ? 0 : pass.value.failed.length} accounts failed)`,
+);
+const check = await timed(() => checkStatements(clickhouse, { month: MONTH, now: NOW }));
+console.log(`  audit: statements  ${check.seconds} s (${check.value.ok ? 'ok' : 'violations'})`);
+const audit = await timed(() =>
+  runAudit({
+    clickhouse,
+    month: MONTH,
+    deadlineMs: config.pricing.deadlineMs,
+    now: () => NOW,
+    confirmation: AT_ONCE,
+    checks: AUDITED,
+  }),
+);
+console.log(
+  `  audit: ${AUDITED.join(', ')}  ${audit.seconds} s (${audit.value.results.map((r) => `${r.check} ${r.skipped ? 'skipped' : r.ok ? 'ok' : `${r.violations} violations`}`).join(', ')})`,
+);
+const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+console.log(`  peak RSS            ${peakRssMb} MiB (embedded ClickHouse included)`);
+const target = { atMost: TARGET_SECONDS };
+writeBenchReport({
+  bench: 'statements',
+  command: `npm run bench:statements -- --accounts ${accounts} --rows ${rows}`,
+  figures: [
+    {
+      name: `statement lines computed (${computed.value.length} lines)`,
+      value: computed.seconds,
+      unit: 's',
+      target,
+    },
+    {
+      name: "statements service's pass (computed + drafts written)",
+      value: pass.seconds,
+      unit: 's',
+      target,
+    },
+    { name: "audit's statements check", value: check.seconds, unit: 's' },
+    { name: `nanobill audit (${AUDITED.join(', ')})`, value: audit.seconds, unit: 's' },
+    { name: 'peak RSS (embedded ClickHouse included)', value: peakRssMb, unit: 'MiB' },
+  ],
+  details: {
+    accounts,
+    ledgerRows: rows,
+    lines: computed.value.length,
+    audit: audit.value.results.map((r) => ({
+      check: r.check,
+      skipped: r.skipped,
+      ok: r.ok,
+      violations: r.violations,
+    })),
+  },
+});
 await clickhouse.close();

@@ -16,17 +16,22 @@ interface Stored {
 function fakeTables() {
   const tables = { snapshots: [] as Stored[], settings: [] as Stored[] };
   const sinces: number[] = [];
+  /** Rows each query answered with. */
+  const answered: number[] = [];
+  /** ClickHouse's clock: what `now64()` answers. */
+  const clock = { now: 0 };
   const client = {
     query: async (params: { query: string; query_params: { since: number } }) => {
       const table = /account_snapshots/.test(params.query) ? tables.snapshots : tables.settings;
       sinces.push(params.query_params.since);
       const rows = table
         .filter((r) => r.stored_ms >= params.query_params.since)
-        .map((r) => ({ ...r, stored_ms: String(r.stored_ms) }));
+        .map((r) => ({ json: r.json, source: r.source, read_ms: String(clock.now) }));
+      answered.push(rows.length);
       return { json: async () => rows };
     },
   };
-  return { clickhouse: client as unknown as ClickHouseClient, tables, sinces };
+  return { clickhouse: client as unknown as ClickHouseClient, tables, sinces, answered, clock };
 }
 
 const org = (effectiveAt: string, seats: number, accountId = 'acme'): AccountSnapshot => ({
@@ -64,20 +69,43 @@ describe('AccountFactsReader', () => {
     expect(reader.skipped).toBe(0);
   });
 
-  it('reads only what was stored since the last call, with a minute of overlap', async () => {
+  it('reads only what was stored since the last read, with a minute of overlap', async () => {
     const fake = fakeTables();
     fake.tables.snapshots.push(stored(org('2026-11-01T00:00:00Z', 2), 100_000));
     const reader = new AccountFactsReader(fake.clickhouse, new AccountHistory());
+    fake.clock.now = 110_000;
     await reader.refresh();
     // The row read again in the overlap changes nothing; a new one is read.
     fake.tables.snapshots.push(stored(org('2026-11-10T00:00:00Z', 5), 130_000));
+    fake.clock.now = 140_000;
     expect(await reader.refresh()).toEqual(['acme']);
+    fake.clock.now = 150_000;
     expect(await reader.refresh()).toEqual([]);
-    // snapshots then settings, per refresh: from 0, then from the newest stored minus 60 s.
-    expect(fake.sinces).toEqual([0, 0, 40_000, 0, 70_000, 0]);
+    // snapshots then settings, per refresh: from 0, then from the last read that found rows
+    // minus 60 s (settings: none found yet, from 0).
+    expect(fake.sinces).toEqual([0, 0, 50_000, 0, 80_000, 0]);
     expect(reader.history.history('acme').map((s) => (s as { seats: number }).seats)).toEqual([
       2, 5,
     ]);
+  });
+
+  it('reads a quiet table again only within the minute after its last read', async () => {
+    const fake = fakeTables();
+    for (let i = 0; i < 3; i++) {
+      fake.tables.snapshots.push(stored(org('2026-11-01T00:00:00Z', 1, `org-${i}`), 100_000));
+    }
+    const reader = new AccountFactsReader(fake.clickhouse, new AccountHistory());
+    for (const now of [100_500, 130_000, 200_000, 300_000, 400_000]) {
+      fake.clock.now = now;
+      await reader.refresh();
+    }
+    // Snapshot reads (every other query): all three rows at first, again in the minute after
+    // (the read at 130 s moves the mark), then nothing however long the table stays quiet.
+    expect(fake.answered.filter((_, i) => i % 2 === 0)).toEqual([3, 3, 3, 0, 0]);
+    expect(fake.sinces.filter((_, i) => i % 2 === 0)).toEqual([
+      0, 40_500, 70_000, 140_000, 140_000,
+    ]);
+    expect(reader.history.has('org-2')).toBe(true);
   });
 
   it('skips a stored message the decoder refuses, says why, and reads the rest', async () => {
