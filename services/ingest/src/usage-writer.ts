@@ -30,7 +30,9 @@ export function createUsageWriter(options: {
     maxWaitMs: options.maxWaitMs,
     beforeInsert: async (rows) => {
       const unique = firstPerRequestId(rows);
+      const started = performance.now();
       const stored = await storedRequestIds(clickhouse, unique);
+      metrics.duplicateCheckSeconds.observe((performance.now() - started) / 1000);
       return unique.filter((r) => !stored.has(r.request_id));
     },
     onFlushed: ({ offered, inserted, refused, seconds }) => {
