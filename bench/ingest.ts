@@ -10,12 +10,13 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { migrate, openClickHouse } from '@nanobill/clickhouse';
 import { loadConfig } from '@nanobill/config';
-import { startIngest } from '@nanobill/ingest';
+import { INGEST_CONSUMERS, startIngest } from '@nanobill/ingest';
 import { ensureTopics, kafkaFromConfig } from '@nanobill/kafka';
 import { startBroker } from '@nanobill/kafka-broker';
 import { createLogger, createMetricsRegistry } from '@nanobill/observability';
 import { tempDir, uniqueName } from '@nanobill/testkit';
 import { bareConsumeRate, reinsertRate } from './ingest-ceilings.js';
+import { microsecondsPerEvent, threadCpuSeconds } from './thread-cpu.js';
 
 /** The targets (docs/benchmarks.md): events per second, and the share of the ceiling. */
 const TARGET_EVENTS_PER_SECOND = 50_000;
@@ -29,6 +30,8 @@ const { values } = parseArgs({
     // Produce everything first, then consume: the ingest service's own capacity, no producer
     // competing for the two cores.
     preload: { type: 'boolean', default: false },
+    // Members of the ingest group in the process (default INGEST_CONSUMERS).
+    consumers: { type: 'string' },
     // Ingest alone, without the ceilings after it (e.g. under a CPU profile).
     'no-ceilings': { type: 'boolean', default: false },
   },
@@ -98,13 +101,15 @@ const ingest = await startIngest({
   groupId: uniqueName('bench-ingest'),
   maxRows: config.ingest.maxRows,
   maxWaitMs: config.ingest.maxWaitMs,
+  consumers: values.consumers === undefined ? undefined : Number(values.consumers),
 });
 
 console.log(
-  `bench:ingest: ${events} events, ${values.partitions} partitions, broker ${brokers.join(',')}, ClickHouse ${config.clickhouseUrl ?? 'embedded'}`,
+  `bench:ingest: ${events} events, ${values.partitions} partitions, ${values.consumers ?? INGEST_CONSUMERS} consumers, broker ${brokers.join(',')}, ClickHouse ${config.clickhouseUrl ?? 'embedded'}`,
 );
 const started = performance.now();
 const cpuBefore = process.cpuUsage();
+const threadsBefore = threadCpuSeconds();
 const routerRun = routerDone ?? startRouter();
 const timeline: Array<{ second: number; rows: number }> = [];
 let rows = 0;
@@ -116,6 +121,7 @@ while (rows < events) {
 }
 const seconds = (performance.now() - started) / 1000;
 const cpu = process.cpuUsage(cpuBefore);
+const cpuByThread = microsecondsPerEvent(threadsBefore, threadCpuSeconds(), events);
 process.stdout.write('\n');
 const produced = await routerRun;
 
@@ -168,6 +174,7 @@ const result = {
   ingestPeakRssMb,
   // Ingest and its embedded ClickHouse (one process), whatever else the box runs meanwhile.
   cpuMicrosecondsPerEvent: Math.round((cpu.user + cpu.system) / events),
+  cpuMicrosecondsPerEventByThread: cpuByThread,
   ceilings: bare &&
     reinsert &&
     ceiling && {
@@ -200,7 +207,11 @@ console.log(
   `  ClickHouse flushes  ${result.flushes.count}, mean ${result.flushes.meanSeconds} s = duplicate check ${result.flushes.duplicateCheckMeanSeconds} s + insert ${result.flushes.insertMeanSeconds} s, busy ${Math.round(result.flushes.busyShare * 100)} % of the run`,
 );
 console.log(
-  `  ingest CPU          ${result.cpuMicrosecondsPerEvent} µs per event (ingest + embedded ClickHouse, all threads)`,
+  `  ingest CPU          ${result.cpuMicrosecondsPerEvent} µs per event (ingest + embedded ClickHouse, all threads): ${Object.entries(
+    cpuByThread,
+  )
+    .map(([group, us]) => `${group} ${us}`)
+    .join(', ')}`,
 );
 console.log(`  ingest peak RSS     ${result.ingestPeakRssMb} MiB (ingest + embedded ClickHouse)`);
 if (result.ceilings) {
