@@ -131,9 +131,12 @@ const tables = Object.fromEntries(
   ),
 );
 const spent = Object.fromEntries(Object.keys(FORMATS).map((name) => [name, { ms: 0, cpuMs: 0 }]));
-for (let done = 0; done < totalRows; done += batchRows) {
+const formatEntries = Object.entries(FORMATS);
+for (let done = 0, round = 0; done < totalRows; done += batchRows, round++) {
   const rows = nextRows(Math.min(batchRows, totalRows - done));
-  for (const [name, insert] of Object.entries(FORMATS)) {
+  // Each round starts with the next format: none always runs first, after the rows were made.
+  const order = formatEntries.map((_, i) => formatEntries[(i + round) % formatEntries.length]!);
+  for (const [name, insert] of order) {
     const { ms, cpuMs } = await measure(() => insert(tables[name]!, rows));
     spent[name]!.ms += ms;
     spent[name]!.cpuMs += cpuMs;
@@ -203,11 +206,12 @@ const CHECKS = {
   'Array(String) parameters, 10,000 a query (before)': checkAsParameters,
   'ids inline, one query (ingest)': checkInline,
 };
-const CHECK_ROUNDS = 5;
+const CHECK_ROUNDS = 6;
 const checkSpent = Object.fromEntries(Object.keys(CHECKS).map((name) => [name, [] as number[]]));
 for (let round = 0; round < CHECK_ROUNDS; round++) {
   const rows = nextRows(batchRows);
-  for (const [name, check] of Object.entries(CHECKS)) {
+  const checkOrder = round % 2 === 0 ? Object.entries(CHECKS) : Object.entries(CHECKS).reverse();
+  for (const [name, check] of checkOrder) {
     checkSpent[name]!.push((await measure(() => check(clickhouse, rows))).ms);
   }
 }
