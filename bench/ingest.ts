@@ -92,6 +92,9 @@ const routerDone = values.preload ? Promise.resolve(await startRouter()) : undef
 if (values.preload) console.log('bench:ingest: preloaded the topic');
 
 const registry = createMetricsRegistry();
+// CPU from before ingest starts: with the topic preloaded it consumes as soon as it has joined.
+const cpuBefore = process.cpuUsage();
+const threadsBefore = threadCpuSeconds();
 const ingest = await startIngest({
   kafka,
   clickhouse: writer,
@@ -108,8 +111,6 @@ console.log(
   `bench:ingest: ${events} events, ${values.partitions} partitions, ${values.consumers ?? INGEST_CONSUMERS} consumers, broker ${brokers.join(',')}, ClickHouse ${config.clickhouseUrl ?? 'embedded'}`,
 );
 const started = performance.now();
-const cpuBefore = process.cpuUsage();
-const threadsBefore = threadCpuSeconds();
 const routerRun = routerDone ?? startRouter();
 const timeline: Array<{ second: number; rows: number }> = [];
 let rows = 0;
