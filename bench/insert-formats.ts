@@ -8,14 +8,9 @@
 import { Readable } from 'node:stream';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import {
-  migrate,
-  openClickHouse,
-  queryWithList,
-  type ClickHouseClient,
-} from '@nanobill/clickhouse';
+import { migrate, openClickHouse, type ClickHouseClient } from '@nanobill/clickhouse';
 import { loadConfig } from '@nanobill/config';
-import { toUsageRow } from '@nanobill/ingest';
+import { storedRequestIds, toUsageRow } from '@nanobill/ingest';
 import { createEventGenerator } from '@nanobill/router-simulator';
 import { USAGE_COLUMNS, USAGE_TABLE, type UsageRow } from '@nanobill/tables';
 import { tempDir } from '@nanobill/testkit';
@@ -185,23 +180,7 @@ async function checkAsParameters(client: ClickHouseClient, rows: UsageRow[]) {
   }
 }
 /** Ingest's check now (services/ingest/src/usage-writer.ts): one query, the ids inline. */
-async function checkInline(client: ClickHouseClient, rows: UsageRow[]) {
-  const rs = await client.query({
-    ...queryWithList(
-      rows.map((r) => r.request_id),
-      (ids) => `SELECT request_id FROM ${USAGE_TABLE}
-                PREWHERE request_id IN (SELECT arrayJoin(${ids}))
-                WHERE toDate(event_time) IN {days:Array(Date)}
-                  AND toStartOfHour(event_time) IN {hours:Array(DateTime('UTC'))}`,
-    ),
-    query_params: {
-      days: [...new Set(rows.map((r) => r.event_time.slice(0, 10)))],
-      hours: [...new Set(rows.map(hourOf))],
-    },
-    format: 'JSONCompactEachRow',
-  });
-  await rs.json();
-}
+const checkInline = (client: ClickHouseClient, rows: UsageRow[]) => storedRequestIds(client, rows);
 const CHECKS = {
   'Array(String) parameters, 10,000 a query (before)': checkAsParameters,
   'ids inline, one query (ingest)': checkInline,

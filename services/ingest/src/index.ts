@@ -7,4 +7,4 @@ export {
 } from './service.js';
 export { toUsageRow } from './usage-row.js';
 export type { UsageRow } from '@nanobill/tables';
-export { firstPerRequestId } from './usage-writer.js';
+export { firstPerRequestId, storedRequestIds } from './usage-writer.js';
