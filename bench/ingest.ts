@@ -10,12 +10,13 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { migrate, openClickHouse } from '@nanobill/clickhouse';
 import { loadConfig } from '@nanobill/config';
-import { startIngest } from '@nanobill/ingest';
+import { INGEST_CONSUMERS, startIngest } from '@nanobill/ingest';
 import { ensureTopics, kafkaFromConfig } from '@nanobill/kafka';
 import { startBroker } from '@nanobill/kafka-broker';
 import { createLogger, createMetricsRegistry } from '@nanobill/observability';
 import { tempDir, uniqueName } from '@nanobill/testkit';
 import { bareConsumeRate, reinsertRate } from './ingest-ceilings.js';
+import { microsecondsPerEvent, threadCpuSeconds } from './thread-cpu.js';
 
 /** The targets (docs/benchmarks.md): events per second, and the share of the ceiling. */
 const TARGET_EVENTS_PER_SECOND = 50_000;
@@ -29,6 +30,10 @@ const { values } = parseArgs({
     // Produce everything first, then consume: the ingest service's own capacity, no producer
     // competing for the two cores.
     preload: { type: 'boolean', default: false },
+    // Members of the ingest group in the process (default INGEST_CONSUMERS).
+    consumers: { type: 'string' },
+    // Ingest alone, without the ceilings after it (e.g. under a CPU profile).
+    'no-ceilings': { type: 'boolean', default: false },
   },
 });
 const events = Number(values.events);
@@ -87,6 +92,9 @@ const routerDone = values.preload ? Promise.resolve(await startRouter()) : undef
 if (values.preload) console.log('bench:ingest: preloaded the topic');
 
 const registry = createMetricsRegistry();
+// CPU from before ingest starts: with the topic preloaded it consumes as soon as it has joined.
+const cpuBefore = process.cpuUsage();
+const threadsBefore = threadCpuSeconds();
 const ingest = await startIngest({
   kafka,
   clickhouse: writer,
@@ -96,10 +104,11 @@ const ingest = await startIngest({
   groupId: uniqueName('bench-ingest'),
   maxRows: config.ingest.maxRows,
   maxWaitMs: config.ingest.maxWaitMs,
+  consumers: values.consumers === undefined ? undefined : Number(values.consumers),
 });
 
 console.log(
-  `bench:ingest: ${events} events, ${values.partitions} partitions, broker ${brokers.join(',')}, ClickHouse ${config.clickhouseUrl ?? 'embedded'}`,
+  `bench:ingest: ${events} events, ${values.partitions} partitions, ${values.consumers ?? INGEST_CONSUMERS} consumers, broker ${brokers.join(',')}, ClickHouse ${config.clickhouseUrl ?? 'embedded'}`,
 );
 const started = performance.now();
 const routerRun = routerDone ?? startRouter();
@@ -112,6 +121,8 @@ while (rows < events) {
   process.stdout.write(`\r  ${rows} / ${events} rows stored`);
 }
 const seconds = (performance.now() - started) / 1000;
+const cpu = process.cpuUsage(cpuBefore);
+const cpuByThread = microsecondsPerEvent(threadsBefore, threadCpuSeconds(), events);
 process.stdout.write('\n');
 const produced = await routerRun;
 
@@ -131,6 +142,7 @@ const histogram = async (name: string) => {
   return { count: pick('_count'), sum: pick('_sum') };
 };
 const flushes = await histogram('nanobill_ingest_flush_seconds');
+const checks = await histogram('nanobill_ingest_duplicate_check_seconds');
 // From the first rows stored to the last: leaves out the consumer group's join.
 const firstRows = timeline.find((t) => t.rows > 0) ?? { second: 0, rows: 0 };
 const steadyEventsPerSecond = Math.round(
@@ -138,10 +150,16 @@ const steadyEventsPerSecond = Math.round(
 );
 // Before the ceilings run in this process.
 const ingestPeakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
-console.log('bench:ingest: measuring the ceilings (a bare consumer, the same inserts again)');
-const bare = await bareConsumeRate(kafka, topics.requests, events);
-const reinsert = await reinsertRate(writer, prefix, config.ingest.maxRows);
-const ceiling = Math.min(bare.perSecond, reinsert.perSecond);
+let bare: Awaited<ReturnType<typeof bareConsumeRate>> | undefined;
+let reinsert: Awaited<ReturnType<typeof reinsertRate>> | undefined;
+if (!values['no-ceilings']) {
+  console.log('bench:ingest: measuring the ceilings (a bare consumer, the same inserts again)');
+  bare = await bareConsumeRate(kafka, topics.requests, events);
+  reinsert = await reinsertRate(writer, prefix, config.ingest.maxRows);
+}
+const ceiling = bare && reinsert ? Math.min(bare.perSecond, reinsert.perSecond) : undefined;
+const mean = (h: { count: number; sum: number }) =>
+  Number((h.sum / Math.max(1, h.count)).toFixed(3));
 const result = {
   date: new Date().toISOString(),
   events,
@@ -155,16 +173,23 @@ const result = {
   },
   produceToRowMs: { p50, p99 },
   ingestPeakRssMb,
-  ceilings: {
-    bareConsumer: bare,
-    reinsert: reinsert,
-    slower: bare.perSecond <= reinsert.perSecond ? 'bareConsumer' : 'reinsert',
-    shareOfCeiling: Number((steadyEventsPerSecond / ceiling).toFixed(2)),
-  },
+  // Ingest and its embedded ClickHouse (one process), whatever else the box runs meanwhile.
+  cpuMicrosecondsPerEvent: Math.round((cpu.user + cpu.system) / events),
+  cpuMicrosecondsPerEventByThread: cpuByThread,
+  ceilings: bare &&
+    reinsert &&
+    ceiling && {
+      bareConsumer: bare,
+      reinsert: reinsert,
+      slower: bare.perSecond <= reinsert.perSecond ? 'bareConsumer' : 'reinsert',
+      shareOfCeiling: Number((steadyEventsPerSecond / ceiling).toFixed(2)),
+    },
   targets: { eventsPerSecond: TARGET_EVENTS_PER_SECOND, shareOfCeiling: TARGET_SHARE_OF_CEILING },
   flushes: {
     count: flushes.count,
-    meanSeconds: Number((flushes.sum / Math.max(1, flushes.count)).toFixed(3)),
+    meanSeconds: mean(flushes),
+    duplicateCheckMeanSeconds: mean(checks),
+    insertMeanSeconds: Number((mean(flushes) - mean(checks)).toFixed(3)),
     busyShare: Number((flushes.sum / seconds).toFixed(2)),
   },
   timeline,
@@ -180,17 +205,26 @@ console.log(
   `  steady state        ${steadyEventsPerSecond} events/s (after the first rows landed)`,
 );
 console.log(
-  `  ClickHouse flushes  ${result.flushes.count}, mean ${result.flushes.meanSeconds} s (duplicate check + insert), busy ${Math.round(result.flushes.busyShare * 100)} % of the run`,
+  `  ClickHouse flushes  ${result.flushes.count}, mean ${result.flushes.meanSeconds} s = duplicate check ${result.flushes.duplicateCheckMeanSeconds} s + insert ${result.flushes.insertMeanSeconds} s, busy ${Math.round(result.flushes.busyShare * 100)} % of the run`,
+);
+console.log(
+  `  ingest CPU          ${result.cpuMicrosecondsPerEvent} µs per event (ingest + embedded ClickHouse, all threads): ${Object.entries(
+    cpuByThread,
+  )
+    .map(([group, us]) => `${group} ${us}`)
+    .join(', ')}`,
 );
 console.log(`  ingest peak RSS     ${result.ingestPeakRssMb} MiB (ingest + embedded ClickHouse)`);
+if (result.ceilings) {
+  console.log(
+    `  ceiling (a)         ${result.ceilings.bareConsumer.perSecond} events/s: a bare consumer of the same topic, parsing only`,
+  );
+  console.log(
+    `  ceiling (b)         ${result.ceilings.reinsert.perSecond} rows/s: the same ${result.ceilings.reinsert.rows} rows inserted again, ${config.ingest.maxRows} a batch, same client`,
+  );
+}
 console.log(
-  `  ceiling (a)         ${bare.perSecond} events/s: a bare consumer of the same topic, parsing only`,
-);
-console.log(
-  `  ceiling (b)         ${reinsert.perSecond} rows/s: the same ${reinsert.rows} rows inserted again, ${config.ingest.maxRows} a batch, same client`,
-);
-console.log(
-  `  vs target           ${steadyEventsPerSecond} events/s, target ${TARGET_EVENTS_PER_SECOND}; ${result.ceilings.shareOfCeiling} of the ceiling (${result.ceilings.slower}), target ≥ ${TARGET_SHARE_OF_CEILING}`,
+  `  vs target           ${steadyEventsPerSecond} events/s, target ${TARGET_EVENTS_PER_SECOND}; ${result.ceilings ? `${result.ceilings.shareOfCeiling} of the ceiling (${result.ceilings.slower})` : 'ceilings not measured (--no-ceilings)'}, target ≥ ${TARGET_SHARE_OF_CEILING}`,
 );
 const file = new URL(
   `./results/ingest-${result.date.slice(0, 19).replace(/[:T]/g, '-')}.json`,

@@ -37,6 +37,7 @@ export {
   type BatchWriterOptions,
   type WriteResult,
 } from './batch-writer.js';
+export { queryWithList, stringLiteral, type QueryWithList } from './string-list.js';
 export {
   rowRefusal,
   describeRefusal,

@@ -30,6 +30,8 @@ export interface BatchConsumerOptions {
   onCommitted?(partition: number, lag: number): void;
   partitionsConsumedConcurrently?: number;
   maxBytesPerPartition?: number;
+  /** Names this one in `/readyz` when a process runs several members of the group (e.g. `#2`). */
+  member?: string;
   /** How long a silent member keeps its partitions; a crashed one delays its successor this long. */
   sessionTimeoutMs?: number;
   /** Health, restart metric and delays of the supervisor that restarts this consumer. */
@@ -84,7 +86,7 @@ async function untilSettled(work: Promise<unknown>, heartbeat: () => Promise<voi
 export async function startBatchConsumer(options: BatchConsumerOptions): Promise<RunningConsumer> {
   if (options.life) return startIncarnation(options, options.life, 'every crash ends it');
   const supervised = await supervise({
-    component: `kafka consumer ${options.groupId}`,
+    component: `kafka consumer ${options.groupId}${options.member ? ` ${options.member}` : ''}`,
     group: options.groupId,
     logger: options.logger,
     supervision: options.supervision,

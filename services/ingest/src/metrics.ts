@@ -37,6 +37,12 @@ export function createIngestMetrics(registry: Registry) {
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
       registers,
     }),
+    duplicateCheckSeconds: new Histogram({
+      name: 'nanobill_ingest_duplicate_check_seconds',
+      help: 'Time, within a flush, to find which request ids of the batch are already stored',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+      registers,
+    }),
     flushRows: new Histogram({
       name: 'nanobill_ingest_flush_rows',
       help: 'Rows inserted per flush',

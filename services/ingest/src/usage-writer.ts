@@ -1,10 +1,12 @@
-import { BatchWriter, firstPerKey, type ClickHouseClient } from '@nanobill/clickhouse';
+import {
+  BatchWriter,
+  firstPerKey,
+  queryWithList,
+  type ClickHouseClient,
+} from '@nanobill/clickhouse';
 import type { Logger } from '@nanobill/observability';
 import { USAGE_COLUMNS, USAGE_TABLE, type UsageRow } from '@nanobill/tables';
 import type { IngestMetrics } from './metrics.js';
-
-/** Ids per look-up query: keeps each query's parameters well under a server's URI limit. */
-const LOOKUP_CHUNK = 10_000;
 
 /**
  * `billing.usage` rows, grouped into large inserts. Before each insert the request ids repeated
@@ -28,7 +30,9 @@ export function createUsageWriter(options: {
     maxWaitMs: options.maxWaitMs,
     beforeInsert: async (rows) => {
       const unique = firstPerRequestId(rows);
+      const started = performance.now();
       const stored = await storedRequestIds(clickhouse, unique);
+      metrics.duplicateCheckSeconds.observe((performance.now() - started) / 1000);
       return unique.filter((r) => !stored.has(r.request_id));
     },
     onFlushed: ({ offered, inserted, refused, seconds }) => {
@@ -49,25 +53,38 @@ export function firstPerRequestId(rows: readonly UsageRow[]): UsageRow[] {
   return firstPerKey(rows, (r) => r.request_id);
 }
 
-async function storedRequestIds(
+/**
+ * The request ids of `rows` already stored in the same hour, in one query whatever the batch size.
+ * The ids travel inline (`queryWithList`); `IN (SELECT arrayJoin(…))` builds a hash set of them
+ * (`IN {ids:Array(String)}` would scan the array for every row). The sort key's day prunes the
+ * table to the batch's days; PREWHERE reads only `request_id` there and compares the hour for the
+ * few rows whose id matches (ClickHouse's own choice read `event_time` for every row: 2.5 times
+ * slower, measured with bench:inserts).
+ */
+export async function storedRequestIds(
   clickhouse: ClickHouseClient,
   rows: UsageRow[],
 ): Promise<Set<string>> {
-  const stored = new Set<string>();
-  for (let i = 0; i < rows.length; i += LOOKUP_CHUNK) {
-    const chunk = rows.slice(i, i + LOOKUP_CHUNK);
-    const result = await clickhouse.query({
-      // `IN (SELECT arrayJoin(…))` builds a hash set; `IN {ids:Array(String)}` would scan the
-      // array for every row (measured: 20 s instead of 0.2 s for 50,000 ids against 100,000 rows).
-      query: `SELECT request_id FROM ${USAGE_TABLE}
-              WHERE toStartOfHour(event_time) IN {hours:Array(DateTime('UTC'))}
-                AND request_id IN (SELECT arrayJoin({ids:Array(String)}))`,
-      query_params: { hours: [...new Set(chunk.map(hourOf))], ids: chunk.map((r) => r.request_id) },
-      format: 'JSONCompactEachRow',
-    });
-    for (const [id] of await result.json<[string]>()) stored.add(id);
-  }
-  return stored;
+  const result = await clickhouse.query({
+    ...queryWithList(
+      rows.map((r) => r.request_id),
+      (ids) => `SELECT request_id FROM ${USAGE_TABLE}
+                PREWHERE request_id IN (SELECT arrayJoin(${ids}))
+                WHERE toDate(event_time) IN {days:Array(Date)}
+                  AND toStartOfHour(event_time) IN {hours:Array(DateTime('UTC'))}`,
+    ),
+    query_params: {
+      days: [...new Set(rows.map(dayOf))],
+      hours: [...new Set(rows.map(hourOf))],
+    },
+    format: 'JSONCompactEachRow',
+  });
+  return new Set((await result.json<[string]>()).map(([id]) => id));
+}
+
+/** `2026-11-25T12:34:56.789Z` → `2026-11-25`: the sort key's day, as a Date parameter. */
+function dayOf(row: UsageRow): string {
+  return row.event_time.slice(0, 10);
 }
 
 /** `2026-11-25T12:34:56.789Z` → `2026-11-25 12:00:00`: the sort key's hour, as a DateTime parameter. */

@@ -14,7 +14,8 @@ import {
   uniqueName,
   waitFor,
 } from '@nanobill/testkit';
-import { startIngest, type IngestService } from '../src/index.js';
+import kafkajs from 'kafkajs';
+import { INGEST_CONSUMERS, startIngest, type IngestService } from '../src/index.js';
 import { MALFORMED } from './malformed.js';
 
 // Real broker, real (embedded) ClickHouse.
@@ -23,6 +24,7 @@ describe('ingest: inference.requests.v1 → billing.usage and the DLQ', () => {
   let clickhouse: ClickHouseClient;
   let topics: { requests: string; dlq: string };
   let ingest: IngestService | undefined;
+  let groupId: string;
   const registry = createMetricsRegistry();
   const duplicatesSeen = async () =>
     (await registry.getSingleMetric('nanobill_ingest_duplicates_total')!.get()).values[0]?.value ??
@@ -47,7 +49,7 @@ describe('ingest: inference.requests.v1 → billing.usage and the DLQ', () => {
       logger: quietLogger(),
       metrics: registry,
       topics,
-      groupId: uniqueName('ingest'),
+      groupId: (groupId = uniqueName('ingest')),
       maxRows: 5_000,
       maxWaitMs: 500,
     });
@@ -93,6 +95,28 @@ describe('ingest: inference.requests.v1 → billing.usage and the DLQ', () => {
     expect(kinds).toEqual(
       new Set(['not_json', 'schema_violation', 'unknown_provider', 'oversized']),
     );
+  });
+
+  it(`runs ${INGEST_CONSUMERS} members of its group, each with partitions of its own`, async () => {
+    expect(INGEST_CONSUMERS).toBeGreaterThan(1);
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const assigned = await waitFor('a stable group of every member', async () => {
+        const [group] = (await admin.describeGroups([groupId])).groups;
+        if (group?.state !== 'Stable' || group.members.length !== INGEST_CONSUMERS) return;
+        return group.members.map(
+          (m) =>
+            kafkajs.AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment[
+              topics.requests
+            ] ?? [],
+        );
+      });
+      for (const partitions of assigned) expect(partitions.length).toBeGreaterThan(0);
+      expect(assigned.flat().sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    } finally {
+      await admin.disconnect();
+    }
   });
 
   it('keeps every field of the event, unknown extra fields included', async () => {
