@@ -31,6 +31,12 @@ describe('queryWithList: a long list of strings inline in a query', () => {
     await clickhouse.close();
   });
 
+  it('refuses a lone surrogate, which would turn the whole list into [] in ClickHouse', () => {
+    expect(() => queryWithList(['normal-1', 'x\uD800y'], (list) => `SELECT ${list}`)).toThrow(
+      /value 1 is not well-formed/,
+    );
+  });
+
   async function roundTrip(values: readonly string[]): Promise<string[]> {
     const result = await clickhouse.query({
       ...queryWithList(values, (list) => `SELECT arrayJoin(${list})`),
