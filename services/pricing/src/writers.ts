@@ -15,6 +15,7 @@ import {
   type UnpricedRow,
 } from '@nanobill/tables';
 import { rowKey } from './rows.js';
+import type { PendingRef } from './pending.js';
 
 interface WriterSettings {
   clickhouse: ClickHouseClient;
@@ -241,8 +242,10 @@ function requestKey(row: Pick<DuplicateRow, 'provider' | 'provider_request_id' |
 /**
  * The pending requests of some partitions first seen since `since` that are neither in the
  * ledger, unpriced, nor quarantined as a reused provider request id: what an instance must price
- * after it is assigned those partitions (or restarts). One row per request: a request id that
- * reuses another's provider request id is loaded beside it, for the round to quarantine.
+ * after it is assigned those partitions (or restarts). One per request, oldest first (first seen,
+ * then provider, provider request id, request id), ids only: a page of at most `limit` after
+ * `after`. A request id that reuses another's provider request id is loaded beside it, for the
+ * round to quarantine.
  *
  * Bounded by time on every table it reads (each is partitioned by time), never all history:
  * pending rows from `since` (the caller's deadline window), and ledger, unpriced and
@@ -251,64 +254,138 @@ function requestKey(row: Pick<DuplicateRow, 'provider' | 'provider_request_id' |
 export async function loadPending(
   clickhouse: ClickHouseClient,
   partitions: number[],
-  window: { since: Date },
-): Promise<PendingRow[]> {
+  window: { since: Date; after?: PendingRef; limit?: number },
+): Promise<PendingRef[]> {
   if (partitions.length === 0) return [];
   const inWindow = `source_partition IN {partitions:Array(UInt32)}
                     AND first_seen_at >= {since:DateTime64(3, 'UTC')}`;
   const resolved = (table: string) =>
     `SELECT provider, provider_request_id, request_id FROM ${table}
      WHERE event_time >= (SELECT min(event_time) FROM billing.pricing_pending WHERE ${inWindow})`;
+  const after = window.after
+    ? `AND (first_seen_ms, p, id, rid) > ({afterMs:Int64}, {afterP:String}, {afterId:String}, {afterRid:String})`
+    : '';
   // Aliases differ from the column names: an alias named like a column would replace it in WHERE.
   const result = await clickhouse.query({
     query: `SELECT provider AS p, provider_request_id AS id, request_id AS rid,
-                   toUnixTimestamp64Milli(any(event_time)) AS event_ms, any(user_id) AS uid,
-                   any(bill_to) AS billed_to, any(model) AS m, any(task) AS t,
-                   toUnixTimestamp64Milli(min(first_seen_at)) AS first_seen_ms, any(source_partition) AS part,
-                   any(compute_time_ms) AS compute_ms, any(hardware) AS hw,
-                   any(input_tokens) AS in_tokens, any(output_tokens) AS out_tokens
+                   toUnixTimestamp64Milli(min(first_seen_at)) AS first_seen_ms,
+                   any(source_partition) AS part
             FROM billing.pricing_pending
             WHERE ${inWindow}
             GROUP BY provider, provider_request_id, request_id
             HAVING (p, id, rid) NOT IN (${resolved(LEDGER_TABLE)})
                AND (p, id, rid) NOT IN (${resolved(UNPRICED_TABLE)})
                AND (p, id, rid) NOT IN (${resolved(DUPLICATES_TABLE)})
-            ORDER BY first_seen_ms, rid`,
-    query_params: { partitions, since: clickhouseTime(window.since) },
-    format: 'JSONEachRow',
+               ${after}
+            ORDER BY first_seen_ms, p, id, rid
+            LIMIT {limit:UInt64}`,
+    query_params: {
+      partitions,
+      since: clickhouseTime(window.since),
+      limit: window.limit ?? Number.MAX_SAFE_INTEGER,
+      ...(window.after && {
+        afterMs: Date.parse(window.after.first_seen_at),
+        afterP: window.after.provider,
+        afterId: window.after.provider_request_id,
+        afterRid: window.after.request_id,
+      }),
+    },
+    format: 'JSONCompactEachRow',
   });
-  type Stored = {
-    p: string;
-    id: string;
-    rid: string;
-    event_ms: string;
-    uid: string;
-    billed_to: string | null;
-    m: string;
-    t: string;
-    first_seen_ms: string;
-    part: number;
-    compute_ms: string | null;
-    hw: string | null;
-    in_tokens: string | null;
-    out_tokens: string | null;
-  };
-  return (await result.json<Stored>()).map((r) => ({
-    provider: r.p,
-    provider_request_id: r.id,
-    request_id: r.rid,
-    event_time: new Date(Number(r.event_ms)).toISOString(),
-    user_id: r.uid,
-    bill_to: r.billed_to,
-    model: r.m,
-    task: r.t,
-    first_seen_at: new Date(Number(r.first_seen_ms)).toISOString(),
-    source_partition: r.part,
-    compute_time_ms: r.compute_ms === null ? null : Number(r.compute_ms),
-    hardware: r.hw,
-    input_tokens: r.in_tokens === null ? null : Number(r.in_tokens),
-    output_tokens: r.out_tokens === null ? null : Number(r.out_tokens),
-  }));
+  return (await result.json<[string, string, string, string, number]>()).map(
+    ([provider, id, requestId, firstSeenMs, partition]) => ({
+      provider,
+      provider_request_id: id,
+      request_id: requestId,
+      first_seen_at: new Date(Number(firstSeenMs)).toISOString(),
+      source_partition: Number(partition),
+    }),
+  );
+}
+
+/**
+ * The stored rows of pending requests (a round's chunk of at most `MAX_IDS_PER_CALL`): one per
+ * request, with its earliest first-seen time. Looked up by `billing.pricing_pending`'s key
+ * (partition, provider, provider request id), so a chunk of neighbouring ids reads a few
+ * granules; the round never holds more than its chunks in flight. A request whose row is no
+ * longer stored (past the table's TTL) is absent.
+ */
+export async function pendingRows(
+  clickhouse: ClickHouseClient,
+  refs: readonly PendingRef[],
+): Promise<PendingRow[]> {
+  if (refs.length === 0) return [];
+  const result = await clickhouse.query({
+    query: `SELECT provider, provider_request_id, request_id,
+                   toUnixTimestamp64Milli(any(event_time)), any(user_id), any(bill_to), any(model),
+                   any(task), toUnixTimestamp64Milli(min(first_seen_at)), any(source_partition),
+                   any(compute_time_ms), any(hardware), any(input_tokens), any(output_tokens)
+            FROM billing.pricing_pending
+            WHERE (source_partition, provider, provider_request_id, request_id) IN
+                    (SELECT arrayJoin(arrayZip({parts:Array(UInt32)}, {providers:Array(String)},
+                                               {ids:Array(String)}, {rids:Array(String)})))
+            GROUP BY provider, provider_request_id, request_id`,
+    query_params: {
+      parts: refs.map((r) => r.source_partition),
+      providers: refs.map((r) => r.provider),
+      ids: refs.map((r) => r.provider_request_id),
+      rids: refs.map((r) => r.request_id),
+    },
+    format: 'JSONCompactEachRow',
+  });
+  type Stored = [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string | null,
+    string,
+    string,
+    string,
+    number,
+    string | null,
+    string | null,
+    string | null,
+    string | null,
+  ];
+  return (await result.json<Stored>()).map(
+    ([
+      p,
+      id,
+      rid,
+      eventMs,
+      uid,
+      billTo,
+      model,
+      task,
+      seenMs,
+      part,
+      compute,
+      hw,
+      input,
+      output,
+    ]) => ({
+      provider: p,
+      provider_request_id: id,
+      request_id: rid,
+      event_time: new Date(Number(eventMs)).toISOString(),
+      user_id: uid,
+      bill_to: billTo,
+      model,
+      task,
+      first_seen_at: new Date(Number(seenMs)).toISOString(),
+      source_partition: Number(part),
+      compute_time_ms: nullableNumber(compute),
+      hardware: hw,
+      input_tokens: nullableNumber(input),
+      output_tokens: nullableNumber(output),
+    }),
+  );
+}
+
+function nullableNumber(value: string | number | null): number | null {
+  return value === null ? null : Number(value);
 }
 
 /** A time as a `DateTime64(3, 'UTC')` query parameter. */
