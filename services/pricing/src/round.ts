@@ -47,7 +47,7 @@ export interface RoundDeps {
    * The stored rows of these pending requests (`pendingRows`): the round reads them a chunk of
    * at most `MAX_IDS_PER_CALL` at a time, so it holds only its chunks in flight.
    */
-  rows(refs: readonly PendingRef[]): Promise<PendingRow[]>;
+  rows(provider: string, refs: readonly PendingRef[]): Promise<PendingRow[]>;
   clients: ReadonlyMap<string, CostAsker>;
   hardwarePrices: ReadonlyMap<string, UsdAmount>;
   /** hf-inference: the most compute one request may be billed for. */
@@ -324,7 +324,7 @@ async function chunkRows(
 ): Promise<Map<string, PendingRow>> {
   const refs = ids.flatMap((id) => deps.pending.get(provider, id) ?? []);
   const rows = new Map<string, PendingRow>();
-  for (const row of await deps.rows(refs)) {
+  for (const row of await deps.rows(provider, refs)) {
     if (deps.pending.requestIdOf(provider, row.provider_request_id) === row.request_id)
       rows.set(row.provider_request_id, row);
   }
@@ -340,11 +340,17 @@ const MISSING_ROW = 'its billing.pricing_pending row is no longer stored';
 /** The stored rows of `refs`, read a chunk at a time (`MAX_IDS_PER_CALL`), in their order. */
 async function* rowsInChunks<T extends { row: PendingRef }>(
   deps: RoundDeps,
+  provider: string,
   entries: readonly T[],
 ): AsyncGenerator<Array<T & { stored: PendingRow }>> {
   for (const chunk of intoBatches(entries)) {
     const stored = new Map(
-      (await deps.rows(chunk.map((e) => e.row))).map((row) => [row.request_id, row]),
+      (
+        await deps.rows(
+          provider,
+          chunk.map((e) => e.row),
+        )
+      ).map((row) => [row.request_id, row]),
     );
     yield chunk.flatMap((e) => {
       const row = stored.get(e.row.request_id);
@@ -556,7 +562,7 @@ async function unpriceAndAnnounce(
   );
   const reasons: Record<string, number> = {};
   let count = 0;
-  for await (const chunk of rowsInChunks(deps, entries)) {
+  for await (const chunk of rowsInChunks(deps, provider, entries)) {
     const rows = chunk.map(({ stored, reason }) => unpricedRow(stored, reason, now, alertId));
     const written = await writeOnce(deps, provider, deps.unpriced, rows);
     await quarantineReuses(deps, written.reuses, now, report);
@@ -613,7 +619,7 @@ async function quarantineReuses(
 ): Promise<void> {
   const byProvider = Map.groupBy(reuses, ({ row }) => row.provider);
   for (const [provider, group] of byProvider) {
-    for await (const chunk of rowsInChunks(deps, group)) {
+    for await (const chunk of rowsInChunks(deps, provider, group)) {
       await quarantineChunk(deps, provider, chunk, now, report);
     }
   }

@@ -63,6 +63,12 @@ export function reloadWindowMs(deadlineMs: number): number {
 export interface PricingOptions {
   kafka: Kafka;
   clickhouse: ClickHouseClient;
+  /**
+   * A connection of its own for the round's reads of pending rows (default: `clickhouse`): on
+   * embedded chdb a connection runs one operation at a time, and each chunk's read would wait
+   * behind the round's own ledger inserts.
+   */
+  roundReads?: ClickHouseClient;
   logger: Logger;
   metrics: Registry;
   providers: ProviderRegistry;
@@ -256,7 +262,8 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
 
   const roundDeps = {
     pending,
-    rows: (refs: readonly PendingRef[]) => pendingRows(options.clickhouse, refs),
+    rows: (provider: string, refs: readonly PendingRef[]) =>
+      pendingRows(options.roundReads ?? options.clickhouse, provider, refs),
     clients,
     hardwarePrices: options.providers.hardware,
     maxComputeSeconds: options.providers.maxComputeSeconds,

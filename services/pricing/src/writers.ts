@@ -304,37 +304,42 @@ export async function loadPending(
 }
 
 /**
- * The stored rows of pending requests (a round's chunk of at most `MAX_IDS_PER_CALL`): one per
- * request, with its earliest first-seen time. Looked up by `billing.pricing_pending`'s key
- * (partition, provider, provider request id), so a chunk of neighbouring ids reads a few
- * granules; the round never holds more than its chunks in flight. A request whose row is no
- * longer stored (past the table's TTL) is absent.
+ * The stored rows of one provider's pending requests (a round's chunk of at most
+ * `MAX_IDS_PER_CALL`): one per request, with its earliest first-seen time. Looked up by
+ * `billing.pricing_pending`'s key (partition, provider, provider request id) from the day the
+ * oldest of them was first seen, so a chunk of neighbouring ids reads a few granules; the round
+ * never holds more than its chunks in flight. The ids travel as one JSON parameter: ten thousand
+ * of them as an `Array(String)` parameter cost chdb more than the look-up itself. A request whose
+ * row is no longer stored (past the table's TTL) is absent.
  */
 export async function pendingRows(
   clickhouse: ClickHouseClient,
+  provider: string,
   refs: readonly PendingRef[],
 ): Promise<PendingRow[]> {
   if (refs.length === 0) return [];
+  let since = Infinity;
+  for (const ref of refs) since = Math.min(since, Date.parse(ref.first_seen_at));
   const result = await clickhouse.query({
-    query: `SELECT provider, provider_request_id, request_id,
+    query: `SELECT provider_request_id, request_id,
                    toUnixTimestamp64Milli(any(event_time)), any(user_id), any(bill_to), any(model),
                    any(task), toUnixTimestamp64Milli(min(first_seen_at)), any(source_partition),
                    any(compute_time_ms), any(hardware), any(input_tokens), any(output_tokens)
             FROM billing.pricing_pending
-            WHERE (source_partition, provider, provider_request_id, request_id) IN
-                    (SELECT arrayJoin(arrayZip({parts:Array(UInt32)}, {providers:Array(String)},
-                                               {ids:Array(String)}, {rids:Array(String)})))
-            GROUP BY provider, provider_request_id, request_id`,
+            WHERE source_partition IN {parts:Array(UInt32)}
+              AND provider = {provider:String}
+              AND provider_request_id IN (SELECT arrayJoin(JSONExtract({ids:String}, 'Array(String)')))
+              AND first_seen_at >= fromUnixTimestamp64Milli({since:Int64})
+            GROUP BY provider_request_id, request_id`,
     query_params: {
-      parts: refs.map((r) => r.source_partition),
-      providers: refs.map((r) => r.provider),
-      ids: refs.map((r) => r.provider_request_id),
-      rids: refs.map((r) => r.request_id),
+      parts: [...new Set(refs.map((r) => r.source_partition))],
+      provider,
+      ids: JSON.stringify(refs.map((r) => r.provider_request_id)),
+      since,
     },
     format: 'JSONCompactEachRow',
   });
   type Stored = [
-    string,
     string,
     string,
     string,
@@ -349,24 +354,27 @@ export async function pendingRows(
     string | null,
     string | null,
   ];
-  return (await result.json<Stored>()).map(
-    ([
-      p,
-      id,
-      rid,
-      eventMs,
-      uid,
-      billTo,
-      model,
-      task,
-      seenMs,
-      part,
-      compute,
-      hw,
-      input,
-      output,
-    ]) => ({
-      provider: p,
+  const asked = new Set(refs.map((r) => r.request_id));
+  const rows: PendingRow[] = [];
+  for (const [
+    id,
+    rid,
+    eventMs,
+    uid,
+    billTo,
+    model,
+    task,
+    seenMs,
+    part,
+    compute,
+    hw,
+    input,
+    output,
+  ] of await result.json<Stored>()) {
+    // Another request reusing an asked provider request id is not asked for.
+    if (!asked.has(rid)) continue;
+    rows.push({
+      provider,
       provider_request_id: id,
       request_id: rid,
       event_time: new Date(Number(eventMs)).toISOString(),
@@ -380,8 +388,9 @@ export async function pendingRows(
       hardware: hw,
       input_tokens: nullableNumber(input),
       output_tokens: nullableNumber(output),
-    }),
-  );
+    });
+  }
+  return rows;
 }
 
 function nullableNumber(value: string | number | null): number | null {

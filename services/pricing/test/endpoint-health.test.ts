@@ -154,7 +154,7 @@ describe('runPricingRound: cost endpoint failing', () => {
     const registry = createMetricsRegistry();
     const deps: RoundDeps = {
       pending,
-      rows: async (refs) => refs.flatMap((ref) => stored.get(ref.request_id) ?? []),
+      rows: async (_provider, refs) => refs.flatMap((ref) => stored.get(ref.request_id) ?? []),
       clients: new Map([['groq', client]]),
       hardwarePrices: new Map(),
       maxComputeSeconds: 3_600,
