@@ -241,7 +241,7 @@ export class PendingLoads {
         continue;
       }
       this.#unloaded.delete(p);
-      for (const row of unloaded.held) if (!pending.add(row)) this.#overflow(p);
+      if (unloaded.held.some((row) => !pending.add(row))) this.#overflow(p);
     }
     this.#report();
     logger.info(
