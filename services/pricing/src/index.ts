@@ -22,6 +22,8 @@ export {
   PendingLoads,
   PENDING_LOADS_COMPONENT,
   LOAD_PAGE_ROWS,
+  type LoadPage,
+  type LoadedPage,
   RELOAD_FIRST_DELAY_MS,
   RELOAD_MAX_DELAY_MS,
 } from './pending-loads.js';

@@ -10,16 +10,25 @@ export const RELOAD_MAX_DELAY_MS = 30_000;
 /** Its name in `/readyz` while a load fails. */
 export const PENDING_LOADS_COMPONENT = 'pricing pending requests';
 /**
- * Requests one load reads from ClickHouse at a time (oldest first): bounds what a load holds at
- * once (its JSON and its rows, ≈ 60 MiB) however many are stored; the next page follows while
- * the pending set has room.
+ * About how many requests one load reads from ClickHouse (oldest first): bounds what a load
+ * holds at once (its JSON and its rows, ≈ 60 MiB) however many are stored; the next page follows
+ * while the pending set has room.
  */
 export const LOAD_PAGE_ROWS = 250_000;
 
-/** One page of a load: the requests after `after` (in the load's order), at most `limit`. */
+/**
+ * One page of a load: the requests first seen from `fromMs` on (all when absent), oldest first,
+ * about `limit` of them (every request of the page's last millisecond is in it).
+ */
 export interface LoadPage {
-  after?: PendingRef;
+  fromMs?: number;
   limit: number;
+}
+
+/** A page loaded, and where the next one starts: absent when none is stored after it. */
+export interface LoadedPage {
+  rows: PendingRef[];
+  nextFromMs?: number;
 }
 
 /** A partition whose stored pending requests are not all in memory. */
@@ -29,8 +38,8 @@ interface Unloaded {
    * maybe after that load read the table): added with that load.
    */
   held: PendingRef[];
-  /** The last request of the pages loaded so far; the next page starts after it. */
-  after?: PendingRef;
+  /** Where the next page starts (first seen); absent: from the oldest. */
+  fromMs?: number;
 }
 
 export interface PendingLoadsOptions {
@@ -39,7 +48,7 @@ export interface PendingLoadsOptions {
    * The stored pending requests of these partitions, oldest first (`loadPending`): a page; fewer
    * than its limit when no more are stored.
    */
-  load(partitions: number[], page: LoadPage): Promise<PendingRef[]>;
+  load(partitions: number[], page: LoadPage): Promise<LoadedPage>;
   /** Runs a load in its turn with the pricing rounds: never in the middle of one. */
   inTurn(work: () => Promise<void>): Promise<void>;
   health?: ComponentHealth;
@@ -124,7 +133,8 @@ export class PendingLoads {
     }
     // Stored: a later page reads it, unless its place is before the pages already loaded (a
     // batch stored late), in which case the partition's pages start again from the oldest.
-    if (unloaded.after && !after(row, unloaded.after)) unloaded.after = undefined;
+    if (unloaded.fromMs !== undefined && Date.parse(row.first_seen_at) < unloaded.fromMs)
+      unloaded.fromMs = undefined;
   }
 
   /** The pending set has room again (after a round): loads what waits for it. */
@@ -161,7 +171,7 @@ export class PendingLoads {
   /** The unloaded partitions whose next page starts at the same place: loaded together. */
   #nextGroup(): Map<number, Unloaded> {
     const [first] = this.#unloaded.values();
-    return new Map([...this.#unloaded].filter(([, u]) => sameRef(u.after, first!.after)));
+    return new Map([...this.#unloaded].filter(([, u]) => u.fromMs === first!.fromMs));
   }
 
   async #loadUntilLoaded(): Promise<void> {
@@ -174,7 +184,7 @@ export class PendingLoads {
     while (this.#unloaded.size > 0 && !this.#stopped && this.#options.pending.room() > 0) {
       const assignments = this.#nextGroup();
       const partitions = [...assignments.keys()].sort((a, b) => a - b);
-      const page = { after: [...assignments.values()][0]!.after, limit: LOAD_PAGE_ROWS };
+      const page = { fromMs: [...assignments.values()][0]!.fromMs, limit: LOAD_PAGE_ROWS };
       this.#inFlight = new Set(partitions);
       try {
         // Queued at once (in the caller's turn): a round asked for after an assignment waits.
@@ -211,33 +221,31 @@ export class PendingLoads {
    * the requests held meanwhile; after a page that is not the last, the next one starts where it
    * ended (the held requests are stored: it reads them).
    */
-  #merge(assignments: ReadonlyMap<number, Unloaded>, rows: readonly PendingRef[]): void {
+  #merge(assignments: ReadonlyMap<number, Unloaded>, page: LoadedPage): void {
     const { pending, logger } = this.#options;
     const current = new Set(
       [...assignments].filter(([p, a]) => this.#unloaded.get(p) === a).map(([p]) => p),
     );
-    let last = [...assignments.values()][0]?.after;
+    let nextFromMs = page.nextFromMs;
     let loaded = 0;
-    let full = false;
-    for (const row of rows) {
-      if (current.has(row.source_partition)) {
-        if (!pending.add(row)) {
-          full = true;
-          break;
-        }
-        loaded++;
+    for (const row of page.rows) {
+      if (!current.has(row.source_partition)) continue;
+      if (!pending.add(row)) {
+        // Full: the next page starts again at this request's millisecond.
+        nextFromMs = Date.parse(row.first_seen_at);
+        break;
       }
-      last = row;
+      loaded++;
     }
-    const complete = !full && rows.length < LOAD_PAGE_ROWS;
+    const complete = nextFromMs === undefined;
     let held = 0;
     for (const p of current) {
       const unloaded = this.#unloaded.get(p)!;
       held += unloaded.held.length;
       if (!complete) {
-        // Read again by the next page, unless their place is before this one's end.
-        const late = unloaded.held.some((row) => last && !after(row, last));
-        this.#unloaded.set(p, { held: [], after: late ? undefined : last });
+        // Stored: read again by the next page, unless first seen before it starts.
+        const late = unloaded.held.some((row) => Date.parse(row.first_seen_at) < nextFromMs!);
+        this.#unloaded.set(p, { held: [], fromMs: late ? undefined : nextFromMs });
         continue;
       }
       this.#unloaded.delete(p);
@@ -246,30 +254,9 @@ export class PendingLoads {
     this.#report();
     logger.info(
       { partitions: [...current], pending: loaded, held, complete, inMemory: pending.size() },
-      complete ? 'pending requests loaded' : 'pending requests loaded in part: the set is full',
+      complete ? 'pending requests loaded' : 'pending requests loaded in part',
     );
   }
-}
-
-/** Whether `row` comes after `ref` in the load's order (first seen, then its ids). */
-function after(row: PendingRef, ref: PendingRef): boolean {
-  const a = Date.parse(row.first_seen_at);
-  const b = Date.parse(ref.first_seen_at);
-  if (a !== b) return a > b;
-  // Within one millisecond: conservatively "not after" (the pages start again).
-  return false;
-}
-
-function sameRef(a: PendingRef | undefined, b: PendingRef | undefined): boolean {
-  return (
-    a === b ||
-    (a !== undefined &&
-      b !== undefined &&
-      a.first_seen_at === b.first_seen_at &&
-      a.provider === b.provider &&
-      a.provider_request_id === b.provider_request_id &&
-      a.request_id === b.request_id)
-  );
 }
 
 function partitionList(partitions: readonly number[]): string {

@@ -16,6 +16,7 @@ import {
 } from '@nanobill/tables';
 import { rowKey } from './rows.js';
 import type { PendingRef } from './pending.js';
+import type { LoadedPage, LoadPage } from './pending-loads.js';
 
 interface WriterSettings {
   clickhouse: ClickHouseClient;
@@ -253,19 +254,18 @@ function requestKey(row: Pick<DuplicateRow, 'provider' | 'provider_request_id' |
 
 /**
  * How much memory a reload query groups or sorts in before it spills to disk. Grouping
- * 3,000,000 stored requests took embedded ClickHouse (in pricing's process) 170 MiB more, and
- * it grows with what is stored; spilled, a reload of millions stays within pricing's memory, at
- * about 2.5 times the time (a reload of a million groups in memory).
+ * 3,000,000 stored requests at once took embedded ClickHouse (in pricing's process) 170 MiB
+ * more; a page (`pageEnd`) groups far fewer, and this bounds what is left.
  */
 export const LOAD_QUERY_MEMORY_BYTES = 128 * 1024 * 1024;
 
 /**
  * The pending requests of some partitions first seen since `since` that are neither in the
  * ledger, unpriced, nor quarantined as a reused provider request id: what an instance must price
- * after it is assigned those partitions (or restarts). One per request, oldest first (first seen,
- * then provider, provider request id, request id), ids only: a page of at most `limit` after
- * `after`. A request id that reuses another's provider request id is loaded beside it, for the
- * round to quarantine.
+ * after it is assigned those partitions (or restarts). One per request, oldest first, ids only;
+ * with a `limit`, a page of about that many stored rows first seen from `fromMs` on, and where
+ * the next page starts. A request id that reuses another's provider request id is loaded beside
+ * it, for the round to quarantine.
  *
  * Bounded by time on every table it reads (each is partitioned by time), never all history:
  * pending rows from `since` (the caller's deadline window), and ledger, unpriced and
@@ -274,51 +274,47 @@ export const LOAD_QUERY_MEMORY_BYTES = 128 * 1024 * 1024;
 export async function loadPending(
   clickhouse: ClickHouseClient,
   partitions: number[],
-  window: { since: Date; after?: PendingRef; limit?: number },
-): Promise<PendingRef[]> {
-  if (partitions.length === 0) return [];
-  const inWindow = `source_partition IN {partitions:Array(UInt32)}
-                    AND first_seen_at >= {since:DateTime64(3, 'UTC')}`;
+  window: { since: Date } & Partial<LoadPage>,
+): Promise<LoadedPage> {
+  if (partitions.length === 0) return { rows: [] };
+  const from = new Date(Math.max(window.since.getTime(), window.fromMs ?? -Infinity));
+  const params: Record<string, unknown> = { partitions, from: clickhouseTime(from) };
+  let inPage = `source_partition IN {partitions:Array(UInt32)}
+                AND first_seen_at >= {from:DateTime64(3, 'UTC')}`;
+  // Where the page ends: the first-seen time of the request `limit` rows on (a cheap top-N of
+  // one column), so that only the page's rows are grouped, never all that is stored.
+  const end =
+    window.limit === undefined
+      ? undefined
+      : await pageEnd(clickhouse, inPage, params, window.limit);
+  if (end !== undefined) {
+    params.to = clickhouseTime(new Date(end));
+    inPage += ` AND first_seen_at <= {to:DateTime64(3, 'UTC')}`;
+  }
   const resolved = (table: string) =>
     `SELECT provider, provider_request_id, request_id FROM ${table}
-     WHERE event_time >= (SELECT min(event_time) FROM billing.pricing_pending WHERE ${inWindow})`;
-  const after = window.after
-    ? `AND (first_seen_ms, p, id, rid) > ({afterMs:Int64}, {afterP:String}, {afterId:String}, {afterRid:String})`
-    : '';
+     WHERE event_time >= (SELECT min(event_time) FROM billing.pricing_pending WHERE ${inPage})`;
   // Aliases differ from the column names: an alias named like a column would replace it in WHERE.
   const result = await clickhouse.query({
     query: `SELECT provider AS p, provider_request_id AS id, request_id AS rid,
                    toUnixTimestamp64Milli(min(first_seen_at)) AS first_seen_ms,
                    any(source_partition) AS part
             FROM billing.pricing_pending
-            WHERE ${inWindow}
+            WHERE ${inPage}
             GROUP BY provider, provider_request_id, request_id
             HAVING (p, id, rid) NOT IN (${resolved(LEDGER_TABLE)})
                AND (p, id, rid) NOT IN (${resolved(UNPRICED_TABLE)})
                AND (p, id, rid) NOT IN (${resolved(DUPLICATES_TABLE)})
-               ${after}
-            ORDER BY first_seen_ms, p, id, rid
-            LIMIT {limit:UInt64}`,
-    // Every stored request is grouped before a page is cut: spilled to disk past this, so that a
-    // reload of millions stays within pricing's memory (embedded ClickHouse is in its process).
+            ORDER BY first_seen_ms, p, id, rid`,
+    query_params: params,
+    // Spilled to disk past this: a page's rows are few, but a whole reload may be millions.
     clickhouse_settings: {
       max_bytes_before_external_group_by: String(LOAD_QUERY_MEMORY_BYTES),
       max_bytes_before_external_sort: String(LOAD_QUERY_MEMORY_BYTES),
     },
-    query_params: {
-      partitions,
-      since: clickhouseTime(window.since),
-      limit: window.limit ?? Number.MAX_SAFE_INTEGER,
-      ...(window.after && {
-        afterMs: Date.parse(window.after.first_seen_at),
-        afterP: window.after.provider,
-        afterId: window.after.provider_request_id,
-        afterRid: window.after.request_id,
-      }),
-    },
     format: 'JSONCompactEachRow',
   });
-  return (await result.json<[string, string, string, string, number]>()).map(
+  const rows = (await result.json<[string, string, string, string, number]>()).map(
     ([provider, id, requestId, firstSeenMs, partition]) => ({
       provider,
       provider_request_id: id,
@@ -327,6 +323,27 @@ export async function loadPending(
       source_partition: Number(partition),
     }),
   );
+  return end === undefined ? { rows } : { rows, nextFromMs: end + 1 };
+}
+
+/**
+ * The first-seen time (ms) of the stored row `limit` rows into the page, if there is one: the
+ * page takes every row up to and including that millisecond.
+ */
+async function pageEnd(
+  clickhouse: ClickHouseClient,
+  inPage: string,
+  params: Record<string, unknown>,
+  limit: number,
+): Promise<number | undefined> {
+  const result = await clickhouse.query({
+    query: `SELECT toUnixTimestamp64Milli(first_seen_at) FROM billing.pricing_pending
+            WHERE ${inPage} ORDER BY first_seen_at LIMIT 1 OFFSET {offset:UInt64}`,
+    query_params: { ...params, offset: limit },
+    format: 'JSONCompactEachRow',
+  });
+  const [row] = await result.json<[string]>();
+  return row === undefined ? undefined : Number(row[0]);
 }
 
 /**

@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { ComponentHealth } from '@nanobill/observability';
 import { quietLogger, waitFor } from '@nanobill/testkit';
 import {
-  LOAD_PAGE_ROWS,
   PENDING_LOADS_COMPONENT,
+  type LoadedPage,
+  type LoadPage,
   PendingLoads,
   PendingRequests,
   type PendingRef,
@@ -33,13 +34,19 @@ function row(id: string, partition: number, firstSeenAt = '2026-11-25T10:00:00.0
 function controlledLoads() {
   const calls: Array<{
     partitions: number[];
-    after?: PendingRef;
-    answer(rows: PendingRef[]): void;
+    fromMs?: number;
+    /** The page's rows; `nextFromMs` when more are stored after them. */
+    answer(rows: PendingRef[], nextFromMs?: number): void;
     fail(error: Error): void;
   }> = [];
-  const load = (partitions: number[], page: { after?: PendingRef }) =>
-    new Promise<PendingRef[]>((answer, fail) =>
-      calls.push({ partitions, after: page.after, answer, fail }),
+  const load = (partitions: number[], page: LoadPage) =>
+    new Promise<LoadedPage>((resolve, fail) =>
+      calls.push({
+        partitions,
+        fromMs: page.fromMs,
+        answer: (rows, nextFromMs) => resolve({ rows, nextFromMs }),
+        fail,
+      }),
     );
   const next = (n: number) => waitFor(`load call ${n}`, async () => calls[n - 1], 5_000, 5);
   return { load, calls, next };
@@ -204,7 +211,7 @@ describe('PendingLoads', () => {
     partitions.refill();
     const again = await loads.next(2);
     expect(again.partitions).toEqual([0]);
-    expect(again.after).toBeUndefined(); // from the oldest: memory already holds some of them
+    expect(again.fromMs).toBeUndefined(); // from the oldest: memory already holds some of them
     again.answer([
       row('c', 0, '2026-11-25T11:00:00.000Z'),
       row('d', 0, '2026-11-25T11:01:00.000Z'),
@@ -228,28 +235,24 @@ describe('PendingLoads', () => {
     pending.resolve(stored[0]!);
     partitions.refill();
     const next = await loads.next(2);
-    expect(next.after).toEqual(stored[1]);
+    expect(next.fromMs).toBe(Date.parse(stored[2]!.first_seen_at)); // where the set was full
     next.answer([stored[2]!]);
     await waitFor('c', async () => (ids().includes('c') ? true : undefined));
     expect(ids()).toEqual(['b', 'c']);
     await partitions.stop();
   });
 
-  it('reads a partition a page at a time: a full page is followed by the next one', async () => {
-    const { loads, partitions, ids } = setup();
+  it('reads a partition a page at a time: a page with more stored after it is followed by the next one', async () => {
+    const { loads, partitions, ids, gauge } = setup();
     partitions.assign([0]);
-    const page = Array.from({ length: LOAD_PAGE_ROWS }, (_, i) =>
-      row(
-        `p${String(i).padStart(6, '0')}`,
-        0,
-        new Date(Date.UTC(2026, 10, 25, 10) + i).toISOString(),
-      ),
-    );
-    (await loads.next(1)).answer(page);
+    const next = Date.parse('2026-11-25T11:00:00.000Z');
+    (await loads.next(1)).answer([row('a', 0)], next);
     const second = await loads.next(2);
-    expect(second.after).toEqual(page.at(-1));
-    second.answer([row('last', 0, '2026-11-25T12:00:00.000Z')]);
-    await waitFor('all', async () => (ids().length === LOAD_PAGE_ROWS + 1 ? true : undefined));
+    expect(second.fromMs).toBe(next);
+    expect(gauge.unloaded).toBe(1);
+    second.answer([row('b', 0, '2026-11-25T11:00:00.000Z')]);
+    await waitFor('all', async () => (ids().length === 2 ? true : undefined));
+    expect(gauge.unloaded).toBe(0);
     await partitions.stop();
   });
 });
