@@ -2,13 +2,14 @@ import type { PendingRow } from '@nanobill/tables';
 
 /**
  * How many pending requests one pricing instance keeps in memory (a request reusing another's
- * provider request id counts too). About 150 bytes each (two id strings, a number, a map slot):
- * 2,000,000 is ≈ 300 MiB, which leaves pricing with embedded ClickHouse under 1 GiB; it is
- * 11 minutes of every request at 3,000 events/s, and a minute's round prices far fewer. Past it,
- * consumed requests are only stored (`billing.pricing_pending` already holds every one of them)
- * and loaded, oldest first, as rounds make room (`PendingLoads`).
+ * provider request id counts too): ids only, about 150 bytes each, so ≈ 150 MiB. A million is
+ * one full round of issue 15's size (5.5 minutes of every request at 3,000 events/s, where a
+ * round prices a minute's); with 2,000,000 pricing (embedded ClickHouse in its process) peaked at
+ * 1.7 GiB holding 10,000,000 stored requests. Past it, consumed requests are only stored
+ * (`billing.pricing_pending` holds every one of them) and loaded, oldest first, as rounds make
+ * room (`PendingLoads`).
  */
-export const MAX_PENDING_IN_MEMORY = 2_000_000;
+export const MAX_PENDING_IN_MEMORY = 1_000_000;
 
 /**
  * What the pending set keeps of a request: enough to ask its cost, judge its deadline and find
