@@ -17,9 +17,12 @@ import { startBroker } from '@nanobill/kafka-broker';
 import { createLogger, createMetricsRegistry } from '@nanobill/observability';
 import { MAX_PENDING_IN_MEMORY, startPricing } from '@nanobill/pricing';
 import { parseProviders } from '@nanobill/providers';
-import { createEventGenerator } from '@nanobill/router-simulator';
-import { produce, queryValue, tempDir, uniqueName } from '@nanobill/testkit';
-import { REMOTE_PROVIDERS, startSimulatedProviders } from './simulated-providers.js';
+import { queryValue, tempDir, uniqueName } from '@nanobill/testkit';
+import {
+  produceRequests,
+  REMOTE_PROVIDERS,
+  startSimulatedProviders,
+} from './simulated-providers.js';
 
 const MIB = 1024 * 1024;
 /** Issue 15's target for pricing's peak RSS (embedded ClickHouse included). */
@@ -126,28 +129,7 @@ console.log(
 
 // The consumer path: requests beyond the cap are stored, not held.
 const consume = Number(values.consume);
-const generator = createEventGenerator({
-  requestIdPrefix: `${uniqueName('bench')}-`,
-  eventsPerSecondOfSimTime: Date.now,
-});
-for (let first = 0; first < consume; first += 50_000) {
-  const messages = Array.from({ length: Math.min(50_000, consume - first) }, (_, k) => {
-    const provider = providers.remote[(first + k) % providers.remote.length]!;
-    const event = {
-      ...generator.next(),
-      provider,
-      billingMode: 'routed',
-      billTo: undefined,
-      computeTimeMs: undefined,
-      hardware: undefined,
-    };
-    return {
-      key: event.requestId,
-      value: JSON.stringify({ ...event, providerRequestId: `${provider}-${event.requestId}` }),
-    };
-  });
-  await produce(kafka, topics.requests, messages);
-}
+await produceRequests(kafka, topics.requests, consume, providers.remote);
 const stored = () => storedCount(clickhouse);
 while ((await stored()) < total + consume) await sleep(500);
 const afterConsume = {

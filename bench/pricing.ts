@@ -12,9 +12,8 @@ import { startBroker } from '@nanobill/kafka-broker';
 import { createLogger, createMetricsRegistry } from '@nanobill/observability';
 import { startPricing } from '@nanobill/pricing';
 import { parseProviders } from '@nanobill/providers';
-import { createEventGenerator } from '@nanobill/router-simulator';
-import { produce, tempDir, uniqueName } from '@nanobill/testkit';
-import { startSimulatedProviders } from './simulated-providers.js';
+import { tempDir, uniqueName } from '@nanobill/testkit';
+import { produceRequests, startSimulatedProviders } from './simulated-providers.js';
 
 const { values } = parseArgs({ options: { ids: { type: 'string', default: '1000000' } } });
 const total = Number(values.ids);
@@ -62,32 +61,7 @@ const sampler = setInterval(() => {
 console.log(
   `bench:pricing: ${total} pending ids across ${remote.length} providers, broker ${brokers.join(',')}`,
 );
-const generator = createEventGenerator({
-  requestIdPrefix: `${uniqueName('bench')}-`,
-  eventsPerSecondOfSimTime: Date.now,
-});
-const perProvider = new Map<string, number>();
-// Produced in slices so the bench does not hold a million messages in memory.
-for (let first = 0; first < total; first += 50_000) {
-  const messages = Array.from({ length: Math.min(50_000, total - first) }, (_, k) => {
-    const provider = remote[(first + k) % remote.length]!;
-    perProvider.set(provider, (perProvider.get(provider) ?? 0) + 1);
-    const event = {
-      ...generator.next(),
-      provider,
-      billingMode: 'routed',
-      // No account snapshots in this bench: an org in X-HF-Bill-To would only measure fallbacks.
-      billTo: undefined,
-      computeTimeMs: undefined,
-      hardware: undefined,
-    };
-    return {
-      key: event.requestId,
-      value: JSON.stringify({ ...event, providerRequestId: `${provider}-${event.requestId}` }),
-    };
-  });
-  await produce(kafka, topics.requests, messages);
-}
+const perProvider = await produceRequests(kafka, topics.requests, total, remote);
 while (pricing.pendingCount() < total) await sleep(250);
 console.log(`  ${total} ids pending`);
 

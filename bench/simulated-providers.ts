@@ -3,6 +3,9 @@
 // benches.
 import { fork } from 'node:child_process';
 import { DEFAULT_PROVIDERS, HF_INFERENCE } from '@nanobill/contract';
+import type { Kafka } from '@nanobill/kafka';
+import { createEventGenerator } from '@nanobill/router-simulator';
+import { produce, uniqueName } from '@nanobill/testkit';
 
 export interface SimulatedProviders {
   /** The providers with a cost endpoint. */
@@ -46,4 +49,42 @@ export async function startSimulatedProviders(): Promise<SimulatedProviders> {
       }),
     stop: () => child.disconnect(),
   };
+}
+
+/**
+ * `count` routed requests that reached the providers (round robin over `providers`), produced
+ * in slices so that the bench does not hold them all; returns how many each provider got.
+ */
+export async function produceRequests(
+  kafka: Kafka,
+  topic: string,
+  count: number,
+  providers: readonly string[],
+): Promise<Map<string, number>> {
+  const generator = createEventGenerator({
+    requestIdPrefix: `${uniqueName('bench')}-`,
+    eventsPerSecondOfSimTime: Date.now,
+  });
+  const perProvider = new Map<string, number>();
+  for (let first = 0; first < count; first += 50_000) {
+    const messages = Array.from({ length: Math.min(50_000, count - first) }, (_, k) => {
+      const provider = providers[(first + k) % providers.length]!;
+      perProvider.set(provider, (perProvider.get(provider) ?? 0) + 1);
+      const event = {
+        ...generator.next(),
+        provider,
+        billingMode: 'routed',
+        // No account snapshots in these benches: an org in X-HF-Bill-To would only measure fallbacks.
+        billTo: undefined,
+        computeTimeMs: undefined,
+        hardware: undefined,
+      };
+      return {
+        key: event.requestId,
+        value: JSON.stringify({ ...event, providerRequestId: `${provider}-${event.requestId}` }),
+      };
+    });
+    await produce(kafka, topic, messages);
+  }
+  return perProvider;
 }
