@@ -8,6 +8,7 @@
 // Prints pricing's peak RSS (sampled, and the process's maximum) next to the 1 GiB target.
 import { fork } from 'node:child_process';
 import { parseArgs } from 'node:util';
+import { getHeapStatistics } from 'node:v8';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileSync } from 'node:fs';
 import { migrate, openClickHouse, type ClickHouseClient } from '@nanobill/clickhouse';
@@ -176,10 +177,14 @@ const result = {
   peakRssMib: Math.round(peakRss / MIB),
   maxRssMib: Math.round(process.resourceUsage().maxRSS / 1024),
   rssTargetMib: RSS_TARGET_MIB,
+  v8HeapLimitMib: Math.round(getHeapStatistics().heap_size_limit / MIB),
 };
 console.log(`  in memory           ${afterConsume.inMemory} (cap ${cap})`);
 console.log(
   `  peak RSS            ${result.peakRssMib} MiB sampled, ${result.maxRssMib} MiB max (target ≤ ${RSS_TARGET_MIB} MiB; pricing + embedded ClickHouse)`,
+);
+console.log(
+  `  V8 heap limit       ${Math.round(getHeapStatistics().heap_size_limit / MIB)} MiB (garbage is kept up to it: --max-old-space-size bounds pricing's RSS)`,
 );
 const out = new URL(
   `./results/pricing-pending-${result.date.slice(0, 19).replace(/[:T]/g, '-')}.json`,

@@ -3,6 +3,7 @@
 // Kafka by the pricing service; then one pricing round, timed from its start to the last ledger
 // row written. Prints calls (= Σ ceil(n_p / 10,000)), wall time, rows/s and peak RSS.
 import { parseArgs } from 'node:util';
+import { getHeapStatistics } from 'node:v8';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileSync } from 'node:fs';
 import { migrate, openClickHouse } from '@nanobill/clickhouse';
@@ -88,6 +89,7 @@ const result = {
   rowsPerSecond: Math.round(Number(ledgerRows) / seconds),
   peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
   peakRssTargetMb: 1024,
+  v8HeapLimitMb: Math.round(getHeapStatistics().heap_size_limit / MIB),
   roundSecondsTarget: 30,
   phases: Object.fromEntries(
     Object.entries(peaks).map(([name, p]) => [
@@ -104,6 +106,9 @@ console.log(
 console.log(`  ledger rows         ${result.ledgerRows} (${result.rowsPerSecond} rows/s)`);
 console.log(
   `  peak RSS            ${result.peakRssMb} MiB (target ≤ 1024 MiB; pricing + embedded ClickHouse; the simulator runs apart)`,
+);
+console.log(
+  `    V8 heap limit     ${Math.round(getHeapStatistics().heap_size_limit / MIB)} MiB (garbage is kept up to it: --max-old-space-size bounds pricing's RSS)`,
 );
 for (const [name, p] of Object.entries(result.phases)) {
   console.log(`    ${name.padEnd(16)}  RSS ${p.rssMb} MiB, JS heap ${p.heapMb} MiB (sampled)`);
