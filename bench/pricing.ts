@@ -2,11 +2,10 @@
 // simulated providers that have a cost endpoint (hf-inference is priced locally), consumed from
 // Kafka by the pricing service; then one pricing round, timed from its start to the last ledger
 // row written. Prints calls (= Σ ceil(n_p / 10,000)), wall time, rows/s and peak RSS.
-import { fork } from 'node:child_process';
 import { parseArgs } from 'node:util';
+import { getHeapStatistics } from 'node:v8';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileSync } from 'node:fs';
-import { DEFAULT_PROVIDERS, HF_INFERENCE } from '@nanobill/contract';
 import { migrate, openClickHouse } from '@nanobill/clickhouse';
 import { loadConfig } from '@nanobill/config';
 import { ensureTopics, kafkaFromConfig } from '@nanobill/kafka';
@@ -14,8 +13,8 @@ import { startBroker } from '@nanobill/kafka-broker';
 import { createLogger, createMetricsRegistry } from '@nanobill/observability';
 import { startPricing } from '@nanobill/pricing';
 import { parseProviders } from '@nanobill/providers';
-import { createEventGenerator } from '@nanobill/router-simulator';
-import { produce, tempDir, uniqueName } from '@nanobill/testkit';
+import { tempDir, uniqueName } from '@nanobill/testkit';
+import { produceRequests, startSimulatedProviders } from './simulated-providers.js';
 
 const { values } = parseArgs({ options: { ids: { type: 'string', default: '1000000' } } });
 const total = Number(values.ids);
@@ -31,84 +30,48 @@ await ensureTopics(kafka, [
   { topic: topics.alerts, numPartitions: 1 },
 ]);
 
-const remote = DEFAULT_PROVIDERS.filter((p) => p !== HF_INFERENCE);
-// The providers answer from another process, as they would from their own machines.
-const simulatorProcess = fork(new URL('./provider-simulator.ts', import.meta.url).pathname, [], {
-  execArgv: ['--import', 'tsx'],
-  stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-});
-const simulatorUrl = await new Promise<string>((resolve) =>
-  simulatorProcess.stdout!.once('data', (line: Buffer) =>
-    resolve((JSON.parse(line.toString()) as { url: string }).url),
-  ),
-);
-const simulatedCalls = () =>
-  new Promise<number[]>((resolve) => {
-    simulatorProcess.once('message', (ids) => resolve(ids as number[]));
-    simulatorProcess.send('calls');
-  });
-const file: Record<string, unknown> = {
-  [HF_INFERENCE]: { hardware: { 'nvidia-a10g': '0.00012' } },
-};
-for (const p of remote) {
-  const tokenEnv = `BENCH_TOKEN_${p.toUpperCase().replace(/-/g, '_')}`;
-  process.env[tokenEnv] = `bench-${p}`;
-  file[p] = { costUrl: `${simulatorUrl}/${p}/cost`, tokenEnv, concurrency: 2, timeoutMs: 30_000 };
-}
+const providers = await startSimulatedProviders();
+const { remote } = providers;
 
-const clickhouse = openClickHouse({
-  url: config.clickhouseUrl,
-  dataDir: tempDir('nanobill-bench-'),
-});
+const benchDir = tempDir('nanobill-bench-');
+const clickhouse = openClickHouse({ url: config.clickhouseUrl, dataDir: benchDir });
 await migrate(clickhouse);
+const roundReads = openClickHouse({ url: config.clickhouseUrl, dataDir: benchDir });
 const pricing = await startPricing({
   kafka,
   clickhouse,
+  roundReads,
   logger,
   metrics: createMetricsRegistry(),
-  providers: parseProviders(file),
+  providers: parseProviders(providers.file),
   topics,
   groupId: uniqueName('bench-pricing'),
   schedule: null,
   graceMs: 0, // no account snapshots in this bench: users count as free users at once
 });
 
+// Peak memory by phase, sampled: where pricing's RSS goes (consumption or the round).
+const MIB = 1024 * 1024;
+const peaks = { consume: { rss: 0, heap: 0 }, round: { rss: 0, heap: 0 } };
+let phase: keyof typeof peaks = 'consume';
+const sampler = setInterval(() => {
+  const { rss, heapUsed } = process.memoryUsage();
+  peaks[phase].rss = Math.max(peaks[phase].rss, rss);
+  peaks[phase].heap = Math.max(peaks[phase].heap, heapUsed);
+}, 100);
 console.log(
   `bench:pricing: ${total} pending ids across ${remote.length} providers, broker ${brokers.join(',')}`,
 );
-const generator = createEventGenerator({
-  requestIdPrefix: `${uniqueName('bench')}-`,
-  eventsPerSecondOfSimTime: Date.now,
-});
-const perProvider = new Map<string, number>();
-// Produced in slices so the bench does not hold a million messages in memory.
-for (let first = 0; first < total; first += 50_000) {
-  const messages = Array.from({ length: Math.min(50_000, total - first) }, (_, k) => {
-    const provider = remote[(first + k) % remote.length]!;
-    perProvider.set(provider, (perProvider.get(provider) ?? 0) + 1);
-    const event = {
-      ...generator.next(),
-      provider,
-      billingMode: 'routed',
-      // No account snapshots in this bench: an org in X-HF-Bill-To would only measure fallbacks.
-      billTo: undefined,
-      computeTimeMs: undefined,
-      hardware: undefined,
-    };
-    return {
-      key: event.requestId,
-      value: JSON.stringify({ ...event, providerRequestId: `${provider}-${event.requestId}` }),
-    };
-  });
-  await produce(kafka, topics.requests, messages);
-}
+const perProvider = await produceRequests(kafka, topics.requests, total, remote);
 while (pricing.pendingCount() < total) await sleep(250);
 console.log(`  ${total} ids pending`);
 
-const callsBefore = (await simulatedCalls()).length;
+const callsBefore = await providers.calls();
+phase = 'round';
 const started = performance.now();
 const report = await pricing.priceNow();
 const seconds = (performance.now() - started) / 1000;
+clearInterval(sampler);
 const expectedCalls = [...perProvider.values()].reduce((sum, n) => sum + Math.ceil(n / 10_000), 0);
 const rows = await clickhouse.query({
   query: 'SELECT count() AS n FROM billing.ledger',
@@ -119,28 +82,44 @@ const result = {
   date: new Date().toISOString(),
   pendingIds: total,
   providers: remote.length,
-  calls: (await simulatedCalls()).length - callsBefore,
+  calls: (await providers.calls()) - callsBefore,
   expectedCalls,
   seconds: Number(seconds.toFixed(2)),
   ledgerRows: Number(ledgerRows),
   rowsPerSecond: Math.round(Number(ledgerRows) / seconds),
   peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+  peakRssTargetMb: 1024,
+  v8HeapLimitMb: Math.round(getHeapStatistics().heap_size_limit / MIB),
+  roundSecondsTarget: 30,
+  phases: Object.fromEntries(
+    Object.entries(peaks).map(([name, p]) => [
+      name,
+      { rssMb: Math.round(p.rss / MIB), heapMb: Math.round(p.heap / MIB) },
+    ]),
+  ),
   report,
 };
 console.log(`  calls               ${result.calls} (Σ ceil(n_p / 10,000) = ${expectedCalls})`);
 console.log(
-  `  round wall time     ${result.seconds} s, from its start to the last ledger row written`,
+  `  round wall time     ${result.seconds} s, from its start to the last ledger row written (target ≤ 30 s)`,
 );
 console.log(`  ledger rows         ${result.ledgerRows} (${result.rowsPerSecond} rows/s)`);
 console.log(
-  `  peak RSS            ${result.peakRssMb} MiB (pricing + embedded ClickHouse; the simulator runs apart)`,
+  `  peak RSS            ${result.peakRssMb} MiB (target ≤ 1024 MiB; pricing + embedded ClickHouse; the simulator runs apart)`,
 );
+console.log(
+  `    V8 heap limit     ${Math.round(getHeapStatistics().heap_size_limit / MIB)} MiB (garbage is kept up to it: --max-old-space-size bounds pricing's RSS)`,
+);
+for (const [name, p] of Object.entries(result.phases)) {
+  console.log(`    ${name.padEnd(16)}  RSS ${p.rssMb} MiB, JS heap ${p.heapMb} MiB (sampled)`);
+}
 const out = new URL(
   `./results/pricing-${result.date.slice(0, 19).replace(/[:T]/g, '-')}.json`,
   import.meta.url,
 );
 writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
 await pricing.stop();
-simulatorProcess.disconnect();
+providers.stop();
 await clickhouse.close();
+await roundReads.close();
 process.exit(result.calls === expectedCalls && result.ledgerRows === total ? 0 : 1);

@@ -8,6 +8,6 @@ const simulator = await startProviderSimulator({
 });
 console.log(JSON.stringify({ url: simulator.url }));
 process.on('message', (message) => {
-  if (message === 'calls') process.send?.(simulator.calls().map((c) => c.ids));
+  if (message === 'count') process.send?.(simulator.calls().length);
 });
 process.on('disconnect', () => void simulator.close().then(() => process.exit(0)));

@@ -270,6 +270,7 @@ export async function startPipeline(options: {
       pricing = await startPricing({
         kafka,
         clickhouse: clickhouse(),
+        roundReads: clickhouse(),
         logger,
         metrics: registry,
         supervision,

@@ -109,7 +109,22 @@ export function createPricingMetrics(registry: Registry) {
     }),
     heldRequests: new Gauge({
       name: 'nanobill_pricing_held_requests',
-      help: 'Requests consumed and stored for partitions whose pending requests are not loaded yet (held back from rounds until the reload works)',
+      help: "Requests consumed and stored while their partition's pending requests were being loaded from ClickHouse (merged into the pending set with that load)",
+      registers,
+    }),
+    inMemory: new Gauge({
+      name: 'nanobill_pricing_pending_in_memory',
+      help: 'Pending requests held in memory (ids only; reuses of a provider request id included), at most nanobill_pricing_pending_cap',
+      registers,
+    }),
+    cap: new Gauge({
+      name: 'nanobill_pricing_pending_cap',
+      help: 'How many pending requests pricing keeps in memory (MAX_PENDING_IN_MEMORY); past it requests are only stored in billing.pricing_pending and loaded as rounds make room',
+      registers,
+    }),
+    unloadedPartitions: new Gauge({
+      name: 'nanobill_pricing_unloaded_partitions',
+      help: 'Owned partitions with stored pending requests not in memory yet: being loaded, their load failing, or waiting for room under nanobill_pricing_pending_cap',
       registers,
     }),
     refusedAlerts: new Counter({

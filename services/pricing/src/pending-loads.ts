@@ -1,8 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeError, restartDelay } from '@nanobill/kafka';
 import type { ComponentHealth, Logger } from '@nanobill/observability';
-import type { PendingRequests } from './pending.js';
-import type { PendingRow } from '@nanobill/tables';
+import type { PendingRef, PendingRequests } from './pending.js';
 
 /** A failed load of assigned partitions' pending requests is tried again this long after… */
 export const RELOAD_FIRST_DELAY_MS = 1_000;
@@ -10,17 +9,46 @@ export const RELOAD_FIRST_DELAY_MS = 1_000;
 export const RELOAD_MAX_DELAY_MS = 30_000;
 /** Its name in `/readyz` while a load fails. */
 export const PENDING_LOADS_COMPONENT = 'pricing pending requests';
+/**
+ * About how many requests one load reads from ClickHouse (oldest first): bounds what a load
+ * holds at once (its JSON and its rows, ≈ 60 MiB) however many are stored; the next page follows
+ * while the pending set has room.
+ */
+export const LOAD_PAGE_ROWS = 250_000;
 
-/** One assignment of a partition whose stored pending requests are not in memory yet. */
+/**
+ * One page of a load: the requests first seen from `fromMs` on (all when absent), oldest first,
+ * about `limit` of them (every request of the page's last millisecond is in it).
+ */
+export interface LoadPage {
+  fromMs?: number;
+  limit: number;
+}
+
+/** A page loaded, and where the next one starts: absent when none is stored after it. */
+export interface LoadedPage {
+  rows: PendingRef[];
+  nextFromMs?: number;
+}
+
+/** A partition whose stored pending requests are not all in memory. */
 interface Unloaded {
-  /** Requests consumed meanwhile (already stored as pending): added once the partition is loaded. */
-  held: PendingRow[];
+  /**
+   * Requests consumed while a load of this partition was in flight (already stored as pending,
+   * maybe after that load read the table): added with that load.
+   */
+  held: PendingRef[];
+  /** Where the next page starts (first seen); absent: from the oldest. */
+  fromMs?: number;
 }
 
 export interface PendingLoadsOptions {
   pending: PendingRequests;
-  /** The stored pending requests of these partitions (`loadPending`). */
-  load(partitions: number[]): Promise<PendingRow[]>;
+  /**
+   * The stored pending requests of these partitions, oldest first (`loadPending`): a page; fewer
+   * than its limit when no more are stored.
+   */
+  load(partitions: number[], page: LoadPage): Promise<LoadedPage>;
   /** Runs a load in its turn with the pricing rounds: never in the middle of one. */
   inTurn(work: () => Promise<void>): Promise<void>;
   health?: ComponentHealth;
@@ -29,27 +57,33 @@ export interface PendingLoadsOptions {
   delayMs?: { first: number; max: number };
   /** Each failed load (a metric). */
   onFailure?(): void;
-  /**
-   * How many consumed requests wait for their partition's load, at each change (a gauge: while
-   * a load fails, these are stored but in no pending gauge).
-   */
+  /** How many consumed requests wait for their partition's load in flight, at each change. */
   onHeld?(held: number): void;
+  /** How many owned partitions are not all in memory, at each change (a gauge). */
+  onUnloaded?(partitions: number): void;
 }
 
 /**
  * The partitions this instance owns, and whether their pending requests are in memory. Those
  * stored in `billing.pricing_pending` are loaded when a partition is assigned (so a restart or a
- * rebalance loses nothing). Until that load has worked, the partition is held back: requests
- * consumed for it wait beside the pending set, so a round never acts on part of a partition
- * (its oldest requests missing: their deadline not judged, the pending gauges telling on-call
- * all is well, and a load landing mid-round could declare requests overdue that were never
- * asked). A load that fails (ClickHouse away for a moment) is retried with capped backoff, and
- * `/readyz` names it until every owned partition is loaded.
+ * rebalance loses nothing), oldest first, a page at a time, as long as the pending set has room
+ * (`MAX_PENDING_IN_MEMORY`): a partition with more stored than that stays partly loaded, its
+ * oldest requests in memory (their deadlines judged first), until rounds make room (`refill`).
+ * A consumed request that does not fit is only stored, and its partition loaded again the same
+ * way: memory is bounded by the cap, never by the traffic, and nothing is lost.
+ *
+ * Until its first page has loaded, a partition is held back: a round never acts on a partition
+ * whose oldest requests are missing (their deadline not judged, the pending gauges telling
+ * on-call all is well, a load landing mid-round declaring overdue requests never asked). A load
+ * that fails (ClickHouse away for a moment) is retried with capped backoff, and `/readyz` names
+ * it until every owned partition is loaded.
  */
 export class PendingLoads {
   readonly #options: PendingLoadsOptions;
   #owned = new Set<number>();
   readonly #unloaded = new Map<number, Unloaded>();
+  /** The partitions of the load in flight: what is consumed for them meanwhile is held. */
+  #inFlight = new Set<number>();
   #loop: Promise<void> | undefined;
   #stopped = false;
   readonly #stopping = new AbortController();
@@ -68,30 +102,44 @@ export class PendingLoads {
     for (const p of revoked) this.#unloaded.delete(p);
     for (const p of added) this.#unloaded.set(p, { held: [] });
     this.#owned = next;
-    this.#reportHeld();
+    this.#report();
     this.#startLoading();
   }
 
-  /** Consumed requests waiting for their partition's load. */
+  /** Consumed requests waiting for their partition's load in flight. */
   held(): number {
     let held = 0;
     for (const { held: rows } of this.#unloaded.values()) held += rows.length;
     return held;
   }
 
-  #reportHeld(): void {
+  #report(): void {
     this.#options.onHeld?.(this.held());
+    this.#options.onUnloaded?.(this.#unloaded.size);
   }
 
   /** A consumed request, stored as pending: priced with its partition once that is loaded. */
-  accept(row: PendingRow): void {
-    const unloaded = this.#unloaded.get(row.source_partition);
+  accept(row: PendingRef): void {
+    const p = row.source_partition;
+    const unloaded = this.#unloaded.get(p);
     if (!unloaded) {
-      this.#options.pending.add(row);
+      if (!this.#options.pending.add(row)) this.#overflow(p);
       return;
     }
-    unloaded.held.push(row);
-    this.#reportHeld();
+    if (this.#inFlight.has(p)) {
+      unloaded.held.push(row);
+      this.#report();
+      return;
+    }
+    // Stored: a later page reads it, unless its place is before the pages already loaded (a
+    // batch stored late), in which case the partition's pages start again from the oldest.
+    if (unloaded.fromMs !== undefined && Date.parse(row.first_seen_at) < unloaded.fromMs)
+      unloaded.fromMs = undefined;
+  }
+
+  /** The pending set has room again (after a round): loads what waits for it. */
+  refill(): void {
+    this.#startLoading();
   }
 
   async stop(): Promise<void> {
@@ -101,12 +149,29 @@ export class PendingLoads {
     this.#options.health?.healthy(PENDING_LOADS_COMPONENT); // gone: nothing left to report
   }
 
+  /** A loaded partition with a request the full pending set did not take: loaded again later. */
+  #overflow(partition: number): void {
+    this.#unloaded.set(partition, { held: [] });
+    this.#report();
+    this.#options.logger.warn(
+      { partition, cap: this.#options.pending.cap },
+      "pending set full: the partition's new requests are only stored until rounds make room",
+    );
+  }
+
   #startLoading(): void {
     if (this.#loop || this.#stopped || this.#unloaded.size === 0) return;
+    if (this.#options.pending.room() === 0) return;
     this.#loop = this.#loadUntilLoaded().finally(() => {
       this.#loop = undefined;
       this.#startLoading(); // a partition assigned as the loop ended
     });
+  }
+
+  /** The unloaded partitions whose next page starts at the same place: loaded together. */
+  #nextGroup(): Map<number, Unloaded> {
+    const [first] = this.#unloaded.values();
+    return new Map([...this.#unloaded].filter(([, u]) => u.fromMs === first!.fromMs));
   }
 
   async #loadUntilLoaded(): Promise<void> {
@@ -116,13 +181,15 @@ export class PendingLoads {
       max: RELOAD_MAX_DELAY_MS,
     };
     let failures = 0;
-    while (this.#unloaded.size > 0 && !this.#stopped) {
-      const assignments = new Map(this.#unloaded);
+    while (this.#unloaded.size > 0 && !this.#stopped && this.#options.pending.room() > 0) {
+      const assignments = this.#nextGroup();
       const partitions = [...assignments.keys()].sort((a, b) => a - b);
+      const page = { fromMs: [...assignments.values()][0]!.fromMs, limit: LOAD_PAGE_ROWS };
+      this.#inFlight = new Set(partitions);
       try {
         // Queued at once (in the caller's turn): a round asked for after an assignment waits.
         await this.#options.inTurn(async () => {
-          this.#merge(assignments, await this.#options.load(partitions));
+          this.#merge(assignments, await this.#options.load(partitions, page));
         });
         if (failures > 0) logger.info({ partitions, failures }, 'pending requests loaded at last');
         failures = 0;
@@ -139,35 +206,56 @@ export class PendingLoads {
           { err, partitions, attempt: failures, retryInMs: delayMs },
           'could not load pending requests: their partitions are held back until they are',
         );
+        this.#inFlight = new Set();
         await sleep(delayMs, undefined, { signal: this.#stopping.signal }).catch(() => undefined);
+      } finally {
+        this.#inFlight = new Set();
       }
     }
   }
 
   /**
-   * The loaded rows and the requests held meanwhile join the pending set, for the partitions
-   * still owned under the same assignment (one revoked meanwhile, or revoked and assigned again,
-   * is not this load's: the next one covers it).
+   * A loaded page joins the pending set, for the partitions still owned under the same
+   * assignment (one revoked meanwhile, or revoked and assigned again, is not this load's: the
+   * next one covers it), as far as the set has room. The last page of a partition also brings
+   * the requests held meanwhile; after a page that is not the last, the next one starts where it
+   * ended (the held requests are stored: it reads them).
    */
-  #merge(assignments: ReadonlyMap<number, Unloaded>, rows: readonly PendingRow[]): void {
+  #merge(assignments: ReadonlyMap<number, Unloaded>, page: LoadedPage): void {
     const { pending, logger } = this.#options;
     const current = new Set(
       [...assignments].filter(([p, a]) => this.#unloaded.get(p) === a).map(([p]) => p),
     );
+    let nextFromMs = page.nextFromMs;
     let loaded = 0;
-    for (const row of rows) {
+    for (const row of page.rows) {
       if (!current.has(row.source_partition)) continue;
-      pending.add(row);
+      if (!pending.add(row)) {
+        // Full: the next page starts again at this request's millisecond.
+        nextFromMs = Date.parse(row.first_seen_at);
+        break;
+      }
       loaded++;
     }
+    const complete = nextFromMs === undefined;
     let held = 0;
     for (const p of current) {
-      for (const row of this.#unloaded.get(p)!.held) pending.add(row);
-      held += this.#unloaded.get(p)!.held.length;
+      const unloaded = this.#unloaded.get(p)!;
+      held += unloaded.held.length;
+      if (!complete) {
+        // Stored: read again by the next page, unless first seen before it starts.
+        const late = unloaded.held.some((row) => Date.parse(row.first_seen_at) < nextFromMs!);
+        this.#unloaded.set(p, { held: [], fromMs: late ? undefined : nextFromMs });
+        continue;
+      }
       this.#unloaded.delete(p);
+      if (unloaded.held.some((row) => !pending.add(row))) this.#overflow(p);
     }
-    this.#reportHeld();
-    logger.info({ partitions: [...current], pending: loaded, held }, 'pending requests loaded');
+    this.#report();
+    logger.info(
+      { partitions: [...current], pending: loaded, held, complete, inMemory: pending.size() },
+      complete ? 'pending requests loaded' : 'pending requests loaded in part',
+    );
   }
 }
 

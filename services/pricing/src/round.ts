@@ -12,7 +12,7 @@ import type { BackoffPolicy } from '@nanobill/retry';
 import { askWithRetries, type CallOutcome } from './cost-client.js';
 import type { EndpointHealth } from './endpoint-health.js';
 import type { PricingMetrics } from './metrics.js';
-import type { PendingRequests, Reuse } from './pending.js';
+import type { PendingRef, PendingRequests, Reuse } from './pending.js';
 import { fallbackAlerts, type Fallback } from './fallback-alerts.js';
 import {
   DUPLICATE_REASON,
@@ -43,6 +43,11 @@ export interface WriteOnceTable<Row> {
  */
 export interface RoundDeps {
   pending: PendingRequests;
+  /**
+   * The stored rows of these pending requests (`pendingRows`): the round reads them a chunk of
+   * at most `MAX_IDS_PER_CALL` at a time, so it holds only its chunks in flight.
+   */
+  rows(provider: string, refs: readonly PendingRef[]): Promise<PendingRow[]>;
   clients: ReadonlyMap<string, CostAsker>;
   hardwarePrices: ReadonlyMap<string, UsdAmount>;
   /** hf-inference: the most compute one request may be billed for. */
@@ -137,6 +142,9 @@ async function askProvider(
 ): Promise<CallResult> {
   const { metrics, pending, logger } = deps;
   const provider = client.provider.name;
+  // Read while the provider answers; a failed call leaves them unused.
+  const rows = chunkRows(deps, provider, ids);
+  rows.catch(() => undefined);
   const timed = {
     ask: async (batch: readonly string[]) => {
       const stop = metrics.callSeconds.startTimer({ provider });
@@ -181,7 +189,7 @@ async function askProvider(
     return { attempts: attempts.length, ids: ids.length, error: answer.reason };
   }
   const { costs, problems, aboveCeiling, leftOut, unknownIds, duplicates } = answer.report;
-  await settle(deps, provider, costs, 'provider_api', report);
+  await settle(deps, provider, costs, 'provider_api', await rows, report);
   for (const [id, problem] of problems) pending.noteProblem(provider, id, problem);
   for (const id of leftOut) pending.noteProblem(provider, id, 'left out of the provider answer');
   metrics.answers.inc({ provider, result: 'priced' }, costs.size);
@@ -279,18 +287,21 @@ function duration(ms: number): string {
  * providers file").
  */
 async function priceLocally(deps: RoundDeps, provider: string, report: RoundReport): Promise<void> {
-  const costs = new Map<string, NanoUsd>();
   const aboveCeiling = new Map<string, string>();
-  for (const id of deps.pending.ids(provider)) {
-    const request = deps.pending.get(provider, id)!;
-    const priced = priceComputeTime(
-      { computeTimeMs: request.compute_time_ms, hardware: request.hardware },
-      deps.hardwarePrices,
-      deps.maxComputeSeconds,
-    );
-    if (priced.ok) costs.set(id, priced.cost);
-    else if (priced.aboveCeiling) aboveCeiling.set(id, priced.reason);
-    else deps.pending.noteProblem(provider, id, priced.reason);
+  for (const ids of intoBatches(deps.pending.ids(provider))) {
+    const rows = await chunkRows(deps, provider, ids);
+    const costs = new Map<string, NanoUsd>();
+    for (const [id, request] of rows) {
+      const priced = priceComputeTime(
+        { computeTimeMs: request.compute_time_ms, hardware: request.hardware },
+        deps.hardwarePrices,
+        deps.maxComputeSeconds,
+      );
+      if (priced.ok) costs.set(id, priced.cost);
+      else if (priced.aboveCeiling) aboveCeiling.set(id, priced.reason);
+      else deps.pending.noteProblem(provider, id, priced.reason);
+    }
+    await settle(deps, provider, costs, 'hf_compute_time', rows, report);
   }
   report.unpriced += await refuseAboveCeiling(
     deps,
@@ -299,7 +310,53 @@ async function priceLocally(deps: RoundDeps, provider: string, report: RoundRepo
     deps.now(),
     report,
   );
-  await settle(deps, provider, costs, 'hf_compute_time', report);
+}
+
+/**
+ * The stored rows of one chunk of a provider's pending ids, by provider request id. A request
+ * whose row is gone (past the table's TTL: pricing stopped for two months) waits with that
+ * reason, and is unpriced at the deadline like any request without a cost.
+ */
+async function chunkRows(
+  deps: RoundDeps,
+  provider: string,
+  ids: readonly string[],
+): Promise<Map<string, PendingRow>> {
+  const refs = ids.flatMap((id) => deps.pending.get(provider, id) ?? []);
+  const rows = new Map<string, PendingRow>();
+  for (const row of await deps.rows(provider, refs)) {
+    if (deps.pending.requestIdOf(provider, row.provider_request_id) === row.request_id)
+      rows.set(row.provider_request_id, row);
+  }
+  for (const ref of refs) {
+    if (!rows.has(ref.provider_request_id))
+      deps.pending.noteProblem(provider, ref.provider_request_id, MISSING_ROW);
+  }
+  return rows;
+}
+
+const MISSING_ROW = 'its billing.pricing_pending row is no longer stored';
+
+/** The stored rows of `refs`, read a chunk at a time (`MAX_IDS_PER_CALL`), in their order. */
+async function* rowsInChunks<T extends { row: PendingRef }>(
+  deps: RoundDeps,
+  provider: string,
+  entries: readonly T[],
+): AsyncGenerator<Array<T & { stored: PendingRow }>> {
+  for (const chunk of intoBatches(entries)) {
+    const stored = new Map(
+      (
+        await deps.rows(
+          provider,
+          chunk.map((e) => e.row),
+        )
+      ).map((row) => [row.request_id, row]),
+    );
+    yield chunk.flatMap((e) => {
+      const row = stored.get(e.row.request_id);
+      return row ? [{ ...e, stored: row }] : [];
+    });
+  }
 }
 
 /**
@@ -330,8 +387,7 @@ async function keepRefusedPending<Row extends { provider_request_id: string; req
   if (refused.size === 0) return [...rows];
   for (const [row, refusal] of refused) {
     // Only on that request: a reuse set aside is not the pending request holding its id.
-    if (deps.pending.get(provider, row.provider_request_id)?.request_id !== row.request_id)
-      continue;
+    if (deps.pending.requestIdOf(provider, row.provider_request_id) !== row.request_id) continue;
     deps.pending.noteProblem(
       provider,
       row.provider_request_id,
@@ -383,6 +439,7 @@ async function settle(
   provider: string,
   costs: ReadonlyMap<string, NanoUsd>,
   source: LedgerRow['cost_source'],
+  requests: ReadonlyMap<string, PendingRow>,
   report: RoundReport,
 ): Promise<void> {
   const now = deps.now();
@@ -390,7 +447,7 @@ async function settle(
   const fallbacks: Fallback[] = [];
   const decisions = new Map<string, number>();
   for (const [id, cost] of costs) {
-    const request = deps.pending.get(provider, id);
+    const request = requests.get(id);
     if (!request) continue;
     const billed = attribute(
       { userId: request.user_id, billTo: request.bill_to, timestamp: request.event_time },
@@ -473,7 +530,7 @@ async function refuseAboveCeiling(
   now: Date,
   report: RoundReport,
 ): Promise<number> {
-  const refusals: Array<{ row: PendingRow; reason: string }> = [];
+  const refusals: Array<{ row: PendingRef; reason: string }> = [];
   for (const { aboveCeiling } of results) {
     for (const [id, reason] of aboveCeiling ?? []) {
       const row = deps.pending.get(provider, id);
@@ -493,7 +550,7 @@ async function refuseAboveCeiling(
 async function unpriceAndAnnounce(
   deps: RoundDeps,
   provider: string,
-  entries: ReadonlyArray<{ row: PendingRow; reason: string }>,
+  entries: ReadonlyArray<{ row: PendingRef; reason: string }>,
   now: Date,
   report: RoundReport,
 ): Promise<number> {
@@ -503,13 +560,19 @@ async function unpriceAndAnnounce(
     now,
     entries.map(({ row }) => row),
   );
-  const rows = entries.map(({ row, reason }) => unpricedRow(row, reason, now, alertId));
-  const written = await writeOnce(deps, provider, deps.unpriced, rows);
-  await quarantineReuses(deps, written.reuses, now, report);
-  if (written.length === 0) return 0;
-  deps.metrics.unpriced.inc({ provider }, written.length);
-  await announce(deps, provider, alertId, written, now);
-  return written.length;
+  const reasons: Record<string, number> = {};
+  let count = 0;
+  for await (const chunk of rowsInChunks(deps, provider, entries)) {
+    const rows = chunk.map(({ stored, reason }) => unpricedRow(stored, reason, now, alertId));
+    const written = await writeOnce(deps, provider, deps.unpriced, rows);
+    await quarantineReuses(deps, written.reuses, now, report);
+    for (const row of written) reasons[row.reason] = (reasons[row.reason] ?? 0) + 1;
+    count += written.length;
+  }
+  if (count === 0) return 0;
+  deps.metrics.unpriced.inc({ provider }, count);
+  await announce(deps, provider, alertId, reasons, now);
+  return count;
 }
 
 /**
@@ -556,34 +619,57 @@ async function quarantineReuses(
 ): Promise<void> {
   const byProvider = Map.groupBy(reuses, ({ row }) => row.provider);
   for (const [provider, group] of byProvider) {
-    // Named by the requests, not the shared id: the request keeping the id may be unpriced in
-    // the same minute, and its alert must keep an id of its own.
-    const alertId = unpricedAlertId(
-      provider,
-      now,
-      group.map(({ row }) => ({ provider_request_id: `${DUPLICATE_REASON}:${row.request_id}` })),
-    );
-    const rows = group.map(({ row, keptRequestId }) =>
-      duplicateRow(row, keptRequestId, now, alertId),
-    );
-    const { refused, taken } = await deps.duplicates.write(rows);
-    const stored = await keepRefusedPending(deps, provider, deps.duplicates.table, rows, refused);
-    // Refused: quarantined by a later round once the table accepts it (set aside again, unless
-    // still in the pending set, where the next write finds it again).
-    const inPending = (row: PendingRow) =>
-      deps.pending.get(provider, row.provider_request_id)?.request_id === row.request_id;
-    deps.pending.setAside(group.filter((r, i) => refused.has(rows[i]!) && !inPending(r.row)));
-    for (const row of stored) deps.pending.resolve(row);
-    const written = stored.filter((row) => !taken.has(row));
-    if (written.length === 0) continue;
-    deps.metrics.duplicates.inc({ provider }, written.length);
-    report.quarantined += written.length;
-    deps.logger.error(
-      { provider, requests: written.length, example: written[0]!.request_id },
-      'requests reused a provider request id: quarantined, not booked',
-    );
-    await announce(deps, provider, alertId, written, now);
+    for await (const chunk of rowsInChunks(deps, provider, group)) {
+      await quarantineChunk(deps, provider, chunk, now, report);
+    }
   }
+}
+
+/** One chunk of a provider's reuses quarantined (see `quarantineReuses`). */
+async function quarantineChunk(
+  deps: RoundDeps,
+  provider: string,
+  group: ReadonlyArray<Reuse & { stored: PendingRow }>,
+  now: Date,
+  report: RoundReport,
+): Promise<void> {
+  // Named by the requests, not the shared id: the request keeping the id may be unpriced in
+  // the same minute, and its alert must keep an id of its own.
+  const alertId = unpricedAlertId(
+    provider,
+    now,
+    group.map(({ row }) => ({ provider_request_id: `${DUPLICATE_REASON}:${row.request_id}` })),
+  );
+  const rows = group.map(({ stored, keptRequestId }) =>
+    duplicateRow(stored, keptRequestId, now, alertId),
+  );
+  const { refused, taken } = await deps.duplicates.write(rows);
+  const stored = await keepRefusedPending(deps, provider, deps.duplicates.table, rows, refused);
+  // Refused: quarantined by a later round once the table accepts it (set aside again, unless
+  // still in the pending set, where the next write finds it again).
+  const inPending = (row: PendingRef) =>
+    deps.pending.requestIdOf(provider, row.provider_request_id) === row.request_id;
+  deps.pending.setAside(
+    group
+      .filter((r, i) => refused.has(rows[i]!) && !inPending(r.row))
+      .map(({ row, keptRequestId }) => ({ row, keptRequestId })),
+  );
+  for (const row of stored) deps.pending.resolve(row);
+  const written = stored.filter((row) => !taken.has(row));
+  if (written.length === 0) return;
+  deps.metrics.duplicates.inc({ provider }, written.length);
+  report.quarantined += written.length;
+  deps.logger.error(
+    { provider, requests: written.length, example: written[0]!.request_id },
+    'requests reused a provider request id: quarantined, not booked',
+  );
+  await announce(deps, provider, alertId, reasonCounts(written), now);
+}
+
+function reasonCounts(rows: ReadonlyArray<{ reason: string }>): Record<string, number> {
+  const reasons: Record<string, number> = {};
+  for (const row of rows) reasons[row.reason] = (reasons[row.reason] ?? 0) + 1;
+  return reasons;
 }
 
 /** The unpriced_requests alert of the rows stored under `alertId`: exactly what they hold. */
@@ -591,11 +677,10 @@ async function announce(
   deps: RoundDeps,
   provider: string,
   alertId: string,
-  stored: ReadonlyArray<{ reason: string }>,
+  reasons: Record<string, number>,
   now: Date,
 ): Promise<void> {
-  const reasons: Record<string, number> = {};
-  for (const row of stored) reasons[row.reason] = (reasons[row.reason] ?? 0) + 1;
+  const unpriced = Object.values(reasons).reduce((sum, n) => sum + n, 0);
   await deps
     .publishAlerts([
       unpricedAlert({ alertId, provider, at: now, reasons, deadlineMs: deps.deadlineMs }),
@@ -603,7 +688,7 @@ async function announce(
     .catch((err: unknown) =>
       deps.logger.error({ err, provider }, 'could not publish the unpriced alert'),
     );
-  deps.logger.warn({ provider, unpriced: stored.length, reasons }, 'requests became unpriced');
+  deps.logger.warn({ provider, unpriced, reasons }, 'requests became unpriced');
 }
 
 const ABOVE_CEILING = /^cost \$[\d.]+ above the ceiling \$/;

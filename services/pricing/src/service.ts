@@ -30,7 +30,7 @@ import type { BackoffPolicy } from '@nanobill/retry';
 import { CostClient } from './cost-client.js';
 import { DEFAULT_ENDPOINT_FAILING_AFTER_MS, EndpointHealth } from './endpoint-health.js';
 import { createPricingMetrics } from './metrics.js';
-import { PendingRequests } from './pending.js';
+import { MAX_PENDING_IN_MEMORY, PendingRequests, type PendingRef } from './pending.js';
 import { PendingLoads } from './pending-loads.js';
 import { runPricingRound, type RoundReport } from './round.js';
 import { PENDING_TABLE, type PendingRow } from '@nanobill/tables';
@@ -39,6 +39,7 @@ import {
   duplicatesWriter,
   ledgerWriter,
   loadPending,
+  pendingRows,
   pendingWriter,
   reuseSpanMs,
   unpricedWriter,
@@ -62,6 +63,12 @@ export function reloadWindowMs(deadlineMs: number): number {
 export interface PricingOptions {
   kafka: Kafka;
   clickhouse: ClickHouseClient;
+  /**
+   * A connection of its own for the round's reads of pending rows (default: `clickhouse`): on
+   * embedded chdb a connection runs one operation at a time, and each chunk's read would wait
+   * behind the round's own ledger inserts.
+   */
+  roundReads?: ClickHouseClient;
   logger: Logger;
   metrics: Registry;
   providers: ProviderRegistry;
@@ -98,6 +105,11 @@ export interface PricingOptions {
    * `/readyz`), and the consumer's restart delays.
    */
   supervision?: Supervision;
+  /**
+   * How many pending requests are kept in memory (default `MAX_PENDING_IN_MEMORY`); the others
+   * are only stored, and loaded as rounds make room.
+   */
+  maxPendingInMemory?: number;
   /** Retries of a failed pending reload: default `RELOAD_FIRST_DELAY_MS` doubling up to `RELOAD_MAX_DELAY_MS`. */
   reloadDelayMs?: { first: number; max: number };
 }
@@ -126,7 +138,9 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
   });
   const metrics = createPricingMetrics(options.metrics);
   const deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
-  const pending = new PendingRequests();
+  const pending = new PendingRequests(options.maxPendingInMemory ?? MAX_PENDING_IN_MEMORY);
+  metrics.cap.set(pending.cap);
+  const countInMemory = () => metrics.inMemory.set(pending.size());
   const writerSettings = {
     clickhouse: options.clickhouse,
     maxRows: options.maxRows ?? 20_000,
@@ -174,16 +188,21 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
     pending,
     // Bounded by the deadline (docs/architecture.md "How pricing stays exact"): older requests were
     // unpriced.
-    load: (partitions) =>
+    load: (partitions, page) =>
       loadPending(options.clickhouse, partitions, {
         since: new Date(now().getTime() - reloadWindowMs(deadlineMs)),
+        ...page,
       }),
     inTurn,
     health: options.supervision?.health,
     logger,
     delayMs: options.reloadDelayMs,
     onFailure: () => metrics.reloadFailures.inc(),
-    onHeld: (held) => metrics.heldRequests.set(held),
+    onHeld: (held) => {
+      metrics.heldRequests.set(held);
+      countInMemory();
+    },
+    onUnloaded: (partitions) => metrics.unloadedPartitions.set(partitions),
   });
 
   async function handle(batch: PartitionBatch): Promise<void> {
@@ -204,6 +223,7 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
     for (const [route, n] of routes) metrics.events.inc({ route }, n);
     const { refused } = await pendingOut.write(waiting);
     for (const row of waiting) if (!refused.has(row)) loads.accept(row);
+    countInMemory();
     const dead = storageRefusals(PENDING_TABLE, offered, (i) => {
       const refusal = refused.get(waiting[i]!);
       return refusal && describeRefusal(refusal);
@@ -242,6 +262,8 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
 
   const roundDeps = {
     pending,
+    rows: (provider: string, refs: readonly PendingRef[]) =>
+      pendingRows(options.roundReads ?? options.clickhouse, provider, refs),
     clients,
     hardwarePrices: options.providers.hardware,
     maxComputeSeconds: options.providers.maxComputeSeconds,
@@ -289,7 +311,10 @@ export async function startPricing(options: PricingOptions): Promise<PricingServ
         return report;
       } finally {
         stop();
+        countInMemory();
         running = undefined;
+        // Room made: what waits in ClickHouse for it is loaded (in its turn, after this round).
+        loads.refill();
       }
     });
     return running;

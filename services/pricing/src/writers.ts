@@ -15,6 +15,8 @@ import {
   type UnpricedRow,
 } from '@nanobill/tables';
 import { rowKey } from './rows.js';
+import type { PendingRef } from './pending.js';
+import type { LoadedPage, LoadPage } from './pending-loads.js';
 
 interface WriterSettings {
   clickhouse: ClickHouseClient;
@@ -166,7 +168,17 @@ export function duplicatesWriter(settings: WriterSettings) {
   });
 }
 
-const LOOKUP_CHUNK = 10_000;
+/**
+ * Keys looked up in one query. They travel as one JSON parameter: as `Array(String)` parameters
+ * ten thousand ids cost chdb more to read than the look-up itself.
+ */
+const LOOKUP_CHUNK = 100_000;
+
+/** `(columns) IN` the tuples of `{name:String}`, a JSON array of arrays of strings. */
+function inJsonTuples(columns: string[], name: string): string {
+  const types = columns.map(() => 'String').join(', ');
+  return `(${columns.join(', ')}) IN (SELECT arrayJoin(JSONExtract({${name}:String}, 'Array(Tuple(${types}))')))`;
+}
 
 /**
  * The keys of `rows` that already have a ledger or an unpriced row, with its request id: in any
@@ -180,15 +192,20 @@ async function storedHolders<
   const holders = new Map<string, string>();
   for (let i = 0; i < rows.length; i += LOOKUP_CHUNK) {
     const chunk = rows.slice(i, i + LOOKUP_CHUNK);
-    const times = chunk.map((r) => Date.parse(r.event_time));
+    let first = Infinity;
+    let last = -Infinity;
+    for (const row of chunk) {
+      const time = Date.parse(row.event_time);
+      if (time < first) first = time;
+      if (time > last) last = time;
+    }
     const params = {
-      from: clickhouseTime(new Date(Math.min(...times) - spanMs)),
-      to: clickhouseTime(new Date(Math.max(...times) + spanMs)),
-      providers: chunk.map((r) => r.provider),
-      ids: chunk.map((r) => r.provider_request_id),
+      from: clickhouseTime(new Date(first - spanMs)),
+      to: clickhouseTime(new Date(last + spanMs)),
+      keys: JSON.stringify(chunk.map((r) => [r.provider, r.provider_request_id])),
     };
     const where = `event_time BETWEEN {from:DateTime64(3, 'UTC')} AND {to:DateTime64(3, 'UTC')}
-      AND (provider, provider_request_id) IN (SELECT arrayJoin(arrayZip({providers:Array(String)}, {ids:Array(String)})))`;
+      AND ${inJsonTuples(['provider', 'provider_request_id'], 'keys')}`;
     const result = await clickhouse.query({
       query: `SELECT provider, provider_request_id, request_id FROM billing.ledger_entries
               WHERE ${where}
@@ -215,12 +232,9 @@ async function quarantined(
     const chunk = rows.slice(i, i + LOOKUP_CHUNK);
     const result = await clickhouse.query({
       query: `SELECT provider, provider_request_id, request_id FROM ${DUPLICATES_TABLE}
-              WHERE (provider, provider_request_id, request_id) IN
-                    (SELECT arrayJoin(arrayZip({providers:Array(String)}, {ids:Array(String)}, {rids:Array(String)})))`,
+              WHERE ${inJsonTuples(['provider', 'provider_request_id', 'request_id'], 'keys')}`,
       query_params: {
-        providers: chunk.map((r) => r.provider),
-        ids: chunk.map((r) => r.provider_request_id),
-        rids: chunk.map((r) => r.request_id),
+        keys: JSON.stringify(chunk.map((r) => [r.provider, r.provider_request_id, r.request_id])),
       },
       format: 'JSONCompactEachRow',
     });
@@ -239,10 +253,19 @@ function requestKey(row: Pick<DuplicateRow, 'provider' | 'provider_request_id' |
 }
 
 /**
+ * How much memory a reload query groups or sorts in before it spills to disk. Grouping
+ * 3,000,000 stored requests at once took embedded ClickHouse (in pricing's process) 170 MiB
+ * more; a page (`pageEnd`) groups far fewer, and this bounds what is left.
+ */
+export const LOAD_QUERY_MEMORY_BYTES = 128 * 1024 * 1024;
+
+/**
  * The pending requests of some partitions first seen since `since` that are neither in the
  * ledger, unpriced, nor quarantined as a reused provider request id: what an instance must price
- * after it is assigned those partitions (or restarts). One row per request: a request id that
- * reuses another's provider request id is loaded beside it, for the round to quarantine.
+ * after it is assigned those partitions (or restarts). One per request, oldest first, ids only;
+ * with a `limit`, a page of about that many stored rows first seen from `fromMs` on, and where
+ * the next page starts. A request id that reuses another's provider request id is loaded beside
+ * it, for the round to quarantine.
  *
  * Bounded by time on every table it reads (each is partitioned by time), never all history:
  * pending rows from `since` (the caller's deadline window), and ledger, unpriced and
@@ -251,64 +274,170 @@ function requestKey(row: Pick<DuplicateRow, 'provider' | 'provider_request_id' |
 export async function loadPending(
   clickhouse: ClickHouseClient,
   partitions: number[],
-  window: { since: Date },
-): Promise<PendingRow[]> {
-  if (partitions.length === 0) return [];
-  const inWindow = `source_partition IN {partitions:Array(UInt32)}
-                    AND first_seen_at >= {since:DateTime64(3, 'UTC')}`;
+  window: { since: Date } & Partial<LoadPage>,
+): Promise<LoadedPage> {
+  if (partitions.length === 0) return { rows: [] };
+  const from = new Date(Math.max(window.since.getTime(), window.fromMs ?? -Infinity));
+  const params: Record<string, unknown> = { partitions, from: clickhouseTime(from) };
+  let inPage = `source_partition IN {partitions:Array(UInt32)}
+                AND first_seen_at >= {from:DateTime64(3, 'UTC')}`;
+  // Where the page ends: the first-seen time of the request `limit` rows on (a cheap top-N of
+  // one column), so that only the page's rows are grouped, never all that is stored.
+  const end =
+    window.limit === undefined
+      ? undefined
+      : await pageEnd(clickhouse, inPage, params, window.limit);
+  if (end !== undefined) {
+    params.to = clickhouseTime(new Date(end));
+    inPage += ` AND first_seen_at <= {to:DateTime64(3, 'UTC')}`;
+  }
   const resolved = (table: string) =>
     `SELECT provider, provider_request_id, request_id FROM ${table}
-     WHERE event_time >= (SELECT min(event_time) FROM billing.pricing_pending WHERE ${inWindow})`;
+     WHERE event_time >= (SELECT min(event_time) FROM billing.pricing_pending WHERE ${inPage})`;
   // Aliases differ from the column names: an alias named like a column would replace it in WHERE.
   const result = await clickhouse.query({
     query: `SELECT provider AS p, provider_request_id AS id, request_id AS rid,
-                   toUnixTimestamp64Milli(any(event_time)) AS event_ms, any(user_id) AS uid,
-                   any(bill_to) AS billed_to, any(model) AS m, any(task) AS t,
-                   toUnixTimestamp64Milli(min(first_seen_at)) AS first_seen_ms, any(source_partition) AS part,
-                   any(compute_time_ms) AS compute_ms, any(hardware) AS hw,
-                   any(input_tokens) AS in_tokens, any(output_tokens) AS out_tokens
+                   toUnixTimestamp64Milli(min(first_seen_at)) AS first_seen_ms,
+                   any(source_partition) AS part
             FROM billing.pricing_pending
-            WHERE ${inWindow}
+            WHERE ${inPage}
             GROUP BY provider, provider_request_id, request_id
             HAVING (p, id, rid) NOT IN (${resolved(LEDGER_TABLE)})
                AND (p, id, rid) NOT IN (${resolved(UNPRICED_TABLE)})
                AND (p, id, rid) NOT IN (${resolved(DUPLICATES_TABLE)})
-            ORDER BY first_seen_ms, rid`,
-    query_params: { partitions, since: clickhouseTime(window.since) },
-    format: 'JSONEachRow',
+            ORDER BY first_seen_ms, p, id, rid`,
+    query_params: params,
+    // Spilled to disk past this: a page's rows are few, but a whole reload may be millions.
+    clickhouse_settings: {
+      max_bytes_before_external_group_by: String(LOAD_QUERY_MEMORY_BYTES),
+      max_bytes_before_external_sort: String(LOAD_QUERY_MEMORY_BYTES),
+    },
+    format: 'JSONCompactEachRow',
   });
-  type Stored = {
-    p: string;
-    id: string;
-    rid: string;
-    event_ms: string;
-    uid: string;
-    billed_to: string | null;
-    m: string;
-    t: string;
-    first_seen_ms: string;
-    part: number;
-    compute_ms: string | null;
-    hw: string | null;
-    in_tokens: string | null;
-    out_tokens: string | null;
-  };
-  return (await result.json<Stored>()).map((r) => ({
-    provider: r.p,
-    provider_request_id: r.id,
-    request_id: r.rid,
-    event_time: new Date(Number(r.event_ms)).toISOString(),
-    user_id: r.uid,
-    bill_to: r.billed_to,
-    model: r.m,
-    task: r.t,
-    first_seen_at: new Date(Number(r.first_seen_ms)).toISOString(),
-    source_partition: r.part,
-    compute_time_ms: r.compute_ms === null ? null : Number(r.compute_ms),
-    hardware: r.hw,
-    input_tokens: r.in_tokens === null ? null : Number(r.in_tokens),
-    output_tokens: r.out_tokens === null ? null : Number(r.out_tokens),
-  }));
+  const rows = (await result.json<[string, string, string, string, number]>()).map(
+    ([provider, id, requestId, firstSeenMs, partition]) => ({
+      provider,
+      provider_request_id: id,
+      request_id: requestId,
+      first_seen_at: new Date(Number(firstSeenMs)).toISOString(),
+      source_partition: Number(partition),
+    }),
+  );
+  return end === undefined ? { rows } : { rows, nextFromMs: end + 1 };
+}
+
+/**
+ * The first-seen time (ms) of the stored row `limit` rows into the page, if there is one: the
+ * page takes every row up to and including that millisecond.
+ */
+async function pageEnd(
+  clickhouse: ClickHouseClient,
+  inPage: string,
+  params: Record<string, unknown>,
+  limit: number,
+): Promise<number | undefined> {
+  const result = await clickhouse.query({
+    query: `SELECT toUnixTimestamp64Milli(first_seen_at) FROM billing.pricing_pending
+            WHERE ${inPage} ORDER BY first_seen_at LIMIT 1 OFFSET {offset:UInt64}`,
+    query_params: { ...params, offset: limit },
+    format: 'JSONCompactEachRow',
+  });
+  const [row] = await result.json<[string]>();
+  return row === undefined ? undefined : Number(row[0]);
+}
+
+/**
+ * The stored rows of one provider's pending requests (a round's chunk of at most
+ * `MAX_IDS_PER_CALL`): one per request, with its earliest first-seen time. A chunk's ids are
+ * neighbours in `billing.pricing_pending`'s key (partition, provider, provider request id: see
+ * `PendingRequests.ids`), so it is read as one key range per partition, from the day the oldest
+ * of them was first seen: two to three times cheaper on chdb than looking up ten thousand ids
+ * (whose parameters alone cost more than the read). Rows of the range that are not asked for
+ * (requests resolved or in another chunk) are left out here. A request whose row is no longer
+ * stored (past the table's TTL) is absent.
+ */
+export async function pendingRows(
+  clickhouse: ClickHouseClient,
+  provider: string,
+  refs: readonly PendingRef[],
+): Promise<PendingRow[]> {
+  if (refs.length === 0) return [];
+  let since = Infinity;
+  const ranges = new Map<number, { from: string; to: string }>();
+  for (const ref of refs) {
+    since = Math.min(since, Date.parse(ref.first_seen_at));
+    const id = ref.provider_request_id;
+    const range = ranges.get(ref.source_partition);
+    if (!range) ranges.set(ref.source_partition, { from: id, to: id });
+    else if (id < range.from) range.from = id;
+    else if (id > range.to) range.to = id;
+  }
+  const params: Record<string, unknown> = { provider, since };
+  const inRanges = [...ranges].map(([partition, { from, to }], i) => {
+    Object.assign(params, { [`p${i}`]: partition, [`from${i}`]: from, [`to${i}`]: to });
+    return `(source_partition = {p${i}:UInt32}
+             AND provider_request_id BETWEEN {from${i}:String} AND {to${i}:String})`;
+  });
+  const result = await clickhouse.query({
+    query: `SELECT provider_request_id, request_id, toUnixTimestamp64Milli(event_time), user_id,
+                   bill_to, model, task, toUnixTimestamp64Milli(first_seen_at), source_partition,
+                   compute_time_ms, hardware, input_tokens, output_tokens
+            FROM billing.pricing_pending
+            WHERE provider = {provider:String} AND (${inRanges.join(' OR ')})
+              AND first_seen_at >= fromUnixTimestamp64Milli({since:Int64})`,
+    query_params: params,
+    format: 'JSONCompactEachRow',
+  });
+  type Stored = [
+    string,
+    string,
+    string,
+    string,
+    string | null,
+    string,
+    string,
+    string,
+    number,
+    string | null,
+    string | null,
+    string | null,
+    string | null,
+  ];
+  const asked = new Set(refs.map((r) => r.request_id));
+  // A request stored twice (redelivered) is read twice: kept once, first seen at its earliest.
+  const rows = new Map<string, PendingRow>();
+  for (const stored of await result.json<Stored>()) {
+    const [id, rid, eventMs, uid, billTo, model, task, seenMs, part] = stored;
+    if (!asked.has(rid)) continue;
+    const firstSeenAt = new Date(Number(seenMs)).toISOString();
+    const known = rows.get(rid);
+    if (known) {
+      if (firstSeenAt < known.first_seen_at) known.first_seen_at = firstSeenAt;
+      continue;
+    }
+    const [, , , , , , , , , compute, hw, input, output] = stored;
+    rows.set(rid, {
+      provider,
+      provider_request_id: id,
+      request_id: rid,
+      event_time: new Date(Number(eventMs)).toISOString(),
+      user_id: uid,
+      bill_to: billTo,
+      model,
+      task,
+      first_seen_at: firstSeenAt,
+      source_partition: Number(part),
+      compute_time_ms: nullableNumber(compute),
+      hardware: hw,
+      input_tokens: nullableNumber(input),
+      output_tokens: nullableNumber(output),
+    });
+  }
+  return [...rows.values()];
+}
+
+function nullableNumber(value: string | number | null): number | null {
+  return value === null ? null : Number(value);
 }
 
 /** A time as a `DateTime64(3, 'UTC')` query parameter. */

@@ -141,6 +141,8 @@ describe('runPricingRound: cost endpoint failing', () => {
     let now = T0;
     const alerts: Alert[] = [];
     const pending = new PendingRequests();
+    // What ClickHouse would hold: the rows the round reads back a chunk at a time.
+    const stored = new Map<string, PendingRow>();
     const client: CostAsker = {
       provider: { name: 'groq', concurrency: 2, retries: 1, maxCostNanoUsd: 100_000_000_000n },
       ask: async (ids: readonly string[]) => ask(ids),
@@ -152,6 +154,7 @@ describe('runPricingRound: cost endpoint failing', () => {
     const registry = createMetricsRegistry();
     const deps: RoundDeps = {
       pending,
+      rows: async (_provider, refs) => refs.flatMap((ref) => stored.get(ref.request_id) ?? []),
       clients: new Map([['groq', client]]),
       hardwarePrices: new Map(),
       maxComputeSeconds: 3_600,
@@ -169,7 +172,11 @@ describe('runPricingRound: cost endpoint failing', () => {
       endpointHealth: new EndpointHealth(5 * MINUTE),
     };
     const add = (count: number) => {
-      for (let i = 0; i < count; i++) pending.add(pendingRow('groq', `groq-${i}`));
+      for (let i = 0; i < count; i++) {
+        const row = pendingRow('groq', `groq-${i}`);
+        stored.set(row.request_id, row);
+        pending.add(row);
+      }
     };
     const rounds = async (minutes: number[]) => {
       for (const m of minutes) {

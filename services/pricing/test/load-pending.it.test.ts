@@ -84,10 +84,25 @@ describe('loadPending (real chdb)', () => {
         return typeof value === 'function' ? value.bind(target) : value;
       },
     });
-    const rows = await loadPending(strict, [0], { since: new Date(NOW.getTime() - 2 * DAY) });
+    const { rows } = await loadPending(strict, [0], { since: new Date(NOW.getTime() - 2 * DAY) });
     expect(rows.map((r) => [r.request_id, r.provider_request_id])).toEqual([
       ['r-waiting', 'p-waiting'],
       ['r-reuse', 'p-priced'],
     ]);
+  });
+
+  it('reads page by page, oldest first: each page ends with a millisecond and says where the next starts', async () => {
+    const since = new Date(NOW.getTime() - 2 * DAY);
+    const first = await loadPending(clickhouse, [0], { since, limit: 1 });
+    expect(first.rows.map((r) => r.request_id)).toEqual(['r-waiting']);
+    const recent = Date.parse(first.rows[0]!.first_seen_at);
+    expect(first.nextFromMs).toBe(recent + 1);
+    const second = await loadPending(clickhouse, [0], {
+      since,
+      fromMs: first.nextFromMs,
+      limit: 1,
+    });
+    expect(second.rows.map((r) => r.request_id)).toEqual(['r-reuse']);
+    expect(second.nextFromMs).toBeUndefined();
   });
 });

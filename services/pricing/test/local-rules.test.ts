@@ -125,7 +125,16 @@ describe('PendingRequests', () => {
     pending.add(row('b', '2026-11-25T13:00:00.000Z', 1));
     pending.noteProblem('groq', 'a', 'invalid cost: negative (-5)');
     expect(pending.overdue('groq', Date.parse('2026-11-25T12:30:00.000Z'))).toEqual([
-      { row: row('a', '2026-11-25T12:00:00.000Z', 0), problem: 'invalid cost: negative (-5)' },
+      {
+        row: {
+          provider: 'groq',
+          provider_request_id: 'a',
+          request_id: 'r-a',
+          first_seen_at: '2026-11-25T12:00:00.000Z',
+          source_partition: 0,
+        },
+        problem: 'invalid cost: negative (-5)',
+      },
     ]);
     pending.dropPartitions(new Set([1]));
     expect(pending.ids('groq')).toEqual(['a']);

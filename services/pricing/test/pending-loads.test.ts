@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { ComponentHealth } from '@nanobill/observability';
 import { quietLogger, waitFor } from '@nanobill/testkit';
-import { PENDING_LOADS_COMPONENT, PendingLoads, PendingRequests } from '../src/index.js';
+import {
+  PENDING_LOADS_COMPONENT,
+  type LoadedPage,
+  type LoadPage,
+  PendingLoads,
+  PendingRequests,
+  type PendingRef,
+} from '../src/index.js';
 import type { PendingRow } from '@nanobill/tables';
 
 function row(id: string, partition: number, firstSeenAt = '2026-11-25T10:00:00.000Z'): PendingRow {
@@ -27,11 +34,20 @@ function row(id: string, partition: number, firstSeenAt = '2026-11-25T10:00:00.0
 function controlledLoads() {
   const calls: Array<{
     partitions: number[];
-    answer(rows: PendingRow[]): void;
+    fromMs?: number;
+    /** The page's rows; `nextFromMs` when more are stored after them. */
+    answer(rows: PendingRef[], nextFromMs?: number): void;
     fail(error: Error): void;
   }> = [];
-  const load = (partitions: number[]) =>
-    new Promise<PendingRow[]>((answer, fail) => calls.push({ partitions, answer, fail }));
+  const load = (partitions: number[], page: LoadPage) =>
+    new Promise<LoadedPage>((resolve, fail) =>
+      calls.push({
+        partitions,
+        fromMs: page.fromMs,
+        answer: (rows, nextFromMs) => resolve({ rows, nextFromMs }),
+        fail,
+      }),
+    );
   const next = (n: number) => waitFor(`load call ${n}`, async () => calls[n - 1], 5_000, 5);
   return { load, calls, next };
 }
@@ -45,11 +61,11 @@ const inOrder = () => {
   };
 };
 
-function setup(inTurn = inOrder()) {
-  const pending = new PendingRequests();
+function setup(inTurn = inOrder(), cap?: number) {
+  const pending = new PendingRequests(cap);
   const health = new ComponentHealth();
   const loads = controlledLoads();
-  const gauge = { held: 0 };
+  const gauge = { held: 0, unloaded: 0 };
   const partitions = new PendingLoads({
     pending,
     load: loads.load,
@@ -58,6 +74,7 @@ function setup(inTurn = inOrder()) {
     logger: quietLogger(),
     delayMs: { first: 1, max: 4 },
     onHeld: (held) => (gauge.held = held),
+    onUnloaded: (unloaded) => (gauge.unloaded = unloaded),
   });
   const ids = () => pending.ids('groq').sort();
   return { pending, health, loads, partitions, ids, gauge };
@@ -175,5 +192,67 @@ describe('PendingLoads', () => {
     await stopped;
     expect(health.problems()).toEqual([]);
     expect(loads.calls).toHaveLength(2);
+  });
+
+  it('with the set full: a consumed request is only stored, and its partition loaded again, oldest first, once a round made room', async () => {
+    const { loads, partitions, pending, ids, gauge } = setup(inOrder(), 3);
+    partitions.assign([0]);
+    (await loads.next(1)).answer([row('a', 0), row('b', 0)]);
+    await waitFor('loaded', async () => (ids().length === 2 ? true : undefined));
+    partitions.accept(row('c', 0, '2026-11-25T11:00:00.000Z'));
+    partitions.accept(row('d', 0, '2026-11-25T11:01:00.000Z')); // no room: stored only
+    expect(ids()).toEqual(['a', 'b', 'c']);
+    expect(gauge.unloaded).toBe(1);
+    partitions.refill(); // no room yet: nothing asked
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(loads.calls).toHaveLength(1);
+    pending.resolve(row('a', 0));
+    pending.resolve(row('b', 0));
+    partitions.refill();
+    const again = await loads.next(2);
+    expect(again.partitions).toEqual([0]);
+    expect(again.fromMs).toBeUndefined(); // from the oldest: memory already holds some of them
+    again.answer([
+      row('c', 0, '2026-11-25T11:00:00.000Z'),
+      row('d', 0, '2026-11-25T11:01:00.000Z'),
+    ]);
+    await waitFor('d loaded', async () => (ids().includes('d') ? true : undefined));
+    expect(ids()).toEqual(['c', 'd']);
+    expect(gauge.unloaded).toBe(0);
+    // Loaded again: a new request joins at once.
+    partitions.accept(row('e', 0));
+    expect(ids()).toEqual(['c', 'd', 'e']);
+    await partitions.stop();
+  });
+
+  it('a load larger than the room stops where the set is full, and goes on from there after a round', async () => {
+    const { loads, partitions, pending, ids } = setup(inOrder(), 2);
+    partitions.assign([0]);
+    const stored = ['a', 'b', 'c'].map((id, i) => row(id, 0, `2026-11-25T10:0${i}:00.000Z`));
+    (await loads.next(1)).answer(stored);
+    await waitFor('a page', async () => (ids().length === 2 ? true : undefined));
+    expect(ids()).toEqual(['a', 'b']);
+    pending.resolve(stored[0]!);
+    partitions.refill();
+    const next = await loads.next(2);
+    expect(next.fromMs).toBe(Date.parse(stored[2]!.first_seen_at)); // where the set was full
+    next.answer([stored[2]!]);
+    await waitFor('c', async () => (ids().includes('c') ? true : undefined));
+    expect(ids()).toEqual(['b', 'c']);
+    await partitions.stop();
+  });
+
+  it('reads a partition a page at a time: a page with more stored after it is followed by the next one', async () => {
+    const { loads, partitions, ids, gauge } = setup();
+    partitions.assign([0]);
+    const next = Date.parse('2026-11-25T11:00:00.000Z');
+    (await loads.next(1)).answer([row('a', 0)], next);
+    const second = await loads.next(2);
+    expect(second.fromMs).toBe(next);
+    expect(gauge.unloaded).toBe(1);
+    second.answer([row('b', 0, '2026-11-25T11:00:00.000Z')]);
+    await waitFor('all', async () => (ids().length === 2 ? true : undefined));
+    expect(gauge.unloaded).toBe(0);
+    await partitions.stop();
   });
 });

@@ -275,7 +275,7 @@ describe('pricing outcomes: deadline, unconfigured providers, reused provider re
     }
 
     // A restart reloads none of them: each is in exactly one place.
-    const reloaded = await loadPending(clickhouse, [0, 1], { since: world.t0 });
+    const { rows: reloaded } = await loadPending(clickhouse, [0, 1], { since: world.t0 });
     expect(reloaded.filter((r) => ids.includes(r.request_id))).toEqual([]);
   });
 
