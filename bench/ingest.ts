@@ -5,7 +5,6 @@
 // topic that only parses, (b) the same rows inserted again in ingest's batch size on the same
 // client; ingest's rate is printed as a share of the slower of the two (target ≥ 0.8).
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { migrate, openClickHouse } from '@nanobill/clickhouse';
@@ -17,6 +16,7 @@ import { createLogger, createMetricsRegistry } from '@nanobill/observability';
 import { tempDir, uniqueName } from '@nanobill/testkit';
 import { bareConsumeRate, reinsertRate } from './ingest-ceilings.js';
 import { microsecondsPerEvent, threadCpuSeconds } from './thread-cpu.js';
+import { writeBenchReport } from './report.js';
 
 /** The targets (docs/benchmarks.md): events per second, and the share of the ceiling. */
 const TARGET_EVENTS_PER_SECOND = 50_000;
@@ -226,12 +226,55 @@ if (result.ceilings) {
 console.log(
   `  vs target           ${steadyEventsPerSecond} events/s, target ${TARGET_EVENTS_PER_SECOND}; ${result.ceilings ? `${result.ceilings.shareOfCeiling} of the ceiling (${result.ceilings.slower})` : 'ceilings not measured (--no-ceilings)'}, target ≥ ${TARGET_SHARE_OF_CEILING}`,
 );
-const file = new URL(
-  `./results/ingest-${result.date.slice(0, 19).replace(/[:T]/g, '-')}.json`,
-  import.meta.url,
-);
-writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
-console.log(`  written to bench/results/${file.pathname.split('/').at(-1)}`);
+const command = `npm run bench:ingest -- --events ${events}${values.preload ? ' --preload' : ''}`;
+writeBenchReport({
+  bench: values.preload ? 'ingest-preloaded' : 'ingest',
+  command,
+  figures: [
+    {
+      name: `ingest, steady state (${values.preload ? 'topic preloaded' : 'producer in parallel'})`,
+      value: steadyEventsPerSecond,
+      unit: 'events/s',
+      target: { atLeast: TARGET_EVENTS_PER_SECOND },
+      ...(result.ceilings && {
+        ceiling: {
+          value: Math.min(
+            result.ceilings.bareConsumer.perSecond,
+            result.ceilings.reinsert.perSecond,
+          ),
+          what: `slower of: bare consumer ${result.ceilings.bareConsumer.perSecond}/s, same inserts again ${result.ceilings.reinsert.perSecond} rows/s`,
+        },
+      }),
+    },
+    ...(result.ceilings
+      ? [
+          {
+            name: 'ingest / slower ceiling',
+            value: result.ceilings.shareOfCeiling,
+            unit: '×',
+            target: { atLeast: TARGET_SHARE_OF_CEILING },
+          },
+        ]
+      : []),
+    {
+      name: 'ingest CPU per event (all threads)',
+      value: result.cpuMicrosecondsPerEvent,
+      unit: 'µs',
+    },
+    {
+      name: 'ingest duplicate check, mean per flush',
+      value: result.flushes.duplicateCheckMeanSeconds,
+      unit: 's',
+    },
+    {
+      name: 'ingest peak RSS (ingest + ClickHouse)',
+      value: result.ingestPeakRssMb,
+      unit: 'MiB',
+      target: { atMost: 1024 },
+    },
+  ],
+  details: result,
+});
 await writer.close();
 await reader.close();
 process.exit(0);

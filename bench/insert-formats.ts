@@ -6,7 +6,6 @@
 // then the duplicate check before each insert, as it was and as it is, against S stored rows
 // (default 1,000,000). Prints rows/s and CPU per row side by side; writes bench/results/.
 import { Readable } from 'node:stream';
-import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { migrate, openClickHouse, type ClickHouseClient } from '@nanobill/clickhouse';
 import { loadConfig } from '@nanobill/config';
@@ -14,6 +13,7 @@ import { storedRequestIds, toUsageRow } from '@nanobill/ingest';
 import { createEventGenerator } from '@nanobill/router-simulator';
 import { USAGE_COLUMNS, USAGE_TABLE, type UsageRow } from '@nanobill/tables';
 import { tempDir } from '@nanobill/testkit';
+import { writeBenchReport } from './report.js';
 
 const { values } = parseArgs({
   options: {
@@ -216,11 +216,22 @@ const result = {
   notMeasured: NOT_MEASURED,
   checks,
 };
-const file = new URL(
-  `./results/inserts-${result.date.slice(0, 19).replace(/[:T]/g, '-')}.json`,
-  import.meta.url,
-);
-writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
-console.log(`  written to bench/results/${file.pathname.split('/').at(-1)}`);
+writeBenchReport({
+  bench: 'inserts',
+  command: 'npm run bench:inserts',
+  figures: [
+    ...formats.map((f) => ({
+      name: `insert ${f.format}: CPU per row`,
+      value: f.cpuMicrosecondsPerRow,
+      unit: 'µs',
+    })),
+    ...checks.map((c) => ({
+      name: `duplicate check of ${batchRows.toLocaleString('en-US')} ids vs ${storedRows.toLocaleString('en-US')} rows: ${c.check}`,
+      value: c.medianMs,
+      unit: 'ms',
+    })),
+  ],
+  details: result,
+});
 await clickhouse.close();
 process.exit(0);

@@ -10,7 +10,6 @@ import { fork } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { getHeapStatistics } from 'node:v8';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { writeFileSync } from 'node:fs';
 import { migrate, openClickHouse, type ClickHouseClient } from '@nanobill/clickhouse';
 import { loadConfig } from '@nanobill/config';
 import { ensureTopics, kafkaFromConfig } from '@nanobill/kafka';
@@ -24,6 +23,7 @@ import {
   REMOTE_PROVIDERS,
   startSimulatedProviders,
 } from './simulated-providers.js';
+import { writeBenchReport } from './report.js';
 
 const MIB = 1024 * 1024;
 /** Issue 15's target for pricing's peak RSS (embedded ClickHouse included). */
@@ -186,11 +186,25 @@ console.log(
 console.log(
   `  V8 heap limit       ${Math.round(getHeapStatistics().heap_size_limit / MIB)} MiB (garbage is kept up to it: --max-old-space-size bounds pricing's RSS)`,
 );
-const out = new URL(
-  `./results/pricing-pending-${result.date.slice(0, 19).replace(/[:T]/g, '-')}.json`,
-  import.meta.url,
-);
-writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+writeBenchReport({
+  bench: 'pricing-pending',
+  command: `npm run bench:pricing-pending -- --ids ${total} --consume ${consume}${values.round ? ' --round' : ''}`,
+  figures: [
+    {
+      name: `pricing ids in memory, ${total.toLocaleString('en-US')} stored + ${consume.toLocaleString('en-US')} consumed`,
+      value: afterConsume.inMemory,
+      unit: 'ids',
+      target: { atMost: cap },
+    },
+    {
+      name: 'pricing peak RSS holding the cap',
+      value: result.maxRssMib,
+      unit: 'MiB',
+      target: { atMost: RSS_TARGET_MIB },
+    },
+  ],
+  details: result,
+});
 await pricing.stop();
 providers.stop();
 await clickhouse.close();

@@ -5,7 +5,6 @@
 import { parseArgs } from 'node:util';
 import { getHeapStatistics } from 'node:v8';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { writeFileSync } from 'node:fs';
 import { migrate, openClickHouse } from '@nanobill/clickhouse';
 import { loadConfig } from '@nanobill/config';
 import { ensureTopics, kafkaFromConfig } from '@nanobill/kafka';
@@ -15,6 +14,7 @@ import { startPricing } from '@nanobill/pricing';
 import { parseProviders } from '@nanobill/providers';
 import { tempDir, uniqueName } from '@nanobill/testkit';
 import { produceRequests, startSimulatedProviders } from './simulated-providers.js';
+import { writeBenchReport } from './report.js';
 
 const { values } = parseArgs({ options: { ids: { type: 'string', default: '1000000' } } });
 const total = Number(values.ids);
@@ -113,11 +113,37 @@ console.log(
 for (const [name, p] of Object.entries(result.phases)) {
   console.log(`    ${name.padEnd(16)}  RSS ${p.rssMb} MiB, JS heap ${p.heapMb} MiB (sampled)`);
 }
-const out = new URL(
-  `./results/pricing-${result.date.slice(0, 19).replace(/[:T]/g, '-')}.json`,
-  import.meta.url,
-);
-writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+writeBenchReport({
+  bench: 'pricing',
+  command: `npm run bench:pricing -- --ids ${total}`,
+  figures: [
+    {
+      name: `pricing round, ${total.toLocaleString('en-US')} pending ids`,
+      value: result.seconds,
+      unit: 's',
+      target: { atMost: 30 },
+    },
+    {
+      name: 'pricing calls − Σ ceil(n_p / 10,000)',
+      value: result.calls - expectedCalls,
+      unit: 'calls',
+      target: { atMost: 0 },
+    },
+    {
+      name: 'pricing ledger rows missing',
+      value: total - result.ledgerRows,
+      unit: 'rows',
+      target: { atMost: 0 },
+    },
+    {
+      name: 'pricing peak RSS (pricing + ClickHouse)',
+      value: result.peakRssMb,
+      unit: 'MiB',
+      target: { atMost: 1024 },
+    },
+  ],
+  details: result,
+});
 await pricing.stop();
 providers.stop();
 await clickhouse.close();
